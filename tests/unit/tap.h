@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A minimal TAP producer for the unit tests: prove reads what these print.
+ */
+#ifndef XDPWG_TAP_H
+#define XDPWG_TAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tap_n, tap_failed;
+
+static inline __attribute__((format(printf, 2, 3))) int tap_ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	++tap_n;
+	if (!cond)
+		++tap_failed;
+	printf("%sok %d - ", cond ? "" : "not ", tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return cond;
+}
+
+#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
+#define is_int(a, b, name)                                                                         \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (!ok(_a == _b, "%s", name))                                                     \
+			printf("#   got %lld, expected %lld\n", _a, _b);                           \
+	} while (0)
+#define is_mem(a, b, len, name) ok(memcmp((a), (b), (len)) == 0, "%s", name)
+
+static inline void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* Print the plan at the end and exit non-zero if anything failed. */
+static inline int done_testing(void)
+{
+	printf("1..%d\n", tap_n);
+	return tap_failed ? 1 : 0;
+}
+
+#endif

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make check: the tree obeys .clang-format and cppcheck finds nothing.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+rc=0
+files=$(git ls-files '*.c' '*.h' 2>/dev/null; git ls-files --others --exclude-standard '*.c' '*.h' 2>/dev/null)
+files=$(echo "$files" | sort -u | grep -v '^$')
+bad=""
+for f in $files; do
+	if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+		bad="$bad $f"
+	fi
+done
+if [ -n "$bad" ]; then
+	echo "check: not clang-formatted (run 'make format'):$bad" >&2
+	rc=1
+fi
+user_c=$(echo "$files" | grep -E '^(user|tools|tests)/.*\.c$' || true)
+if ! cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	--inline-suppr --suppress=missingIncludeSystem --std=c11 \
+	-D__x86_64__ -D_GNU_SOURCE -Iheaders -Iuser $user_c; then
+	echo "check: cppcheck found problems" >&2
+	rc=1
+fi
+[ $rc -eq 0 ] && echo "check: clean"
+exit $rc

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Cryptokey routing table: longest-prefix match over IPv4 and IPv6 prefixes, each owned by one
+ * peer (an opaque pointer here). Inserting a prefix that exists moves it to the new owner.
+ * Not locked: the device serialises writers against readers.
+ */
+#ifndef XDPWG_ALLOWEDIPS_H
+#define XDPWG_ALLOWEDIPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct allowedips;
+
+struct allowedips *allowedips_new(void);
+void allowedips_free(struct allowedips *t);
+
+/* family AF_INET (addr 4 bytes, cidr 0..32) or AF_INET6 (16 bytes, 0..128). Host bits in
+ * addr beyond cidr are ignored (masked off). 0, or -EINVAL / -ENOMEM. */
+int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_t cidr,
+		      void *owner);
+/* Remove the exact prefix if it is owned by `owner`. 0, or -ENOENT. */
+int allowedips_remove(struct allowedips *t, int family, const void *addr, uint8_t cidr,
+		      void *owner);
+void allowedips_remove_by_owner(struct allowedips *t, void *owner);
+/* The owner of the longest prefix containing addr, or NULL. */
+void *allowedips_lookup(const struct allowedips *t, int family, const void *addr);
+
+/* Call fn for each prefix of owner, in a stable order (v4 then v6, ascending). Stops early
+ * and returns fn's value when fn returns non-zero. addr is 4 or 16 bytes, host bits zero. */
+typedef int (*allowedips_walk_fn)(void *ctx, int family, const uint8_t *addr, uint8_t cidr);
+int allowedips_walk_by_owner(const struct allowedips *t, void *owner, allowedips_walk_fn fn,
+			     void *ctx);
+size_t allowedips_count(const struct allowedips *t);
+
+#endif

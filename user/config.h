@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One neutral representation of a device's configuration, shared by everything that reads or
+ * writes one: the configuration protocol (UAPI, both the daemon's server side and the ctl's
+ * client side), wg-style config files, and xdpwgctl's `set` arguments. A wg_dev_conf is either a
+ * change request (flags say which fields are present) or a snapshot (everything present, with
+ * the get-only statistics filled in).
+ *
+ * All key material lives in memory from crypto_secure_alloc and is wiped by conf_free.
+ */
+#ifndef XDPWG_CONFIG_H
+#define XDPWG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+
+#include "endpoint.h"
+#include "xdpwg_wire.h"
+
+enum conf_dev_flags {
+	CONF_DEV_HAS_PRIVATE_KEY = 1U << 0,
+	CONF_DEV_HAS_LISTEN_PORT = 1U << 1,
+	CONF_DEV_HAS_FWMARK = 1U << 2,
+	CONF_DEV_REPLACE_PEERS = 1U << 3,
+};
+
+enum conf_peer_flags {
+	CONF_PEER_REMOVE = 1U << 0,
+	CONF_PEER_UPDATE_ONLY = 1U << 1,
+	CONF_PEER_REPLACE_ALLOWEDIPS = 1U << 2,
+	CONF_PEER_HAS_PRESHARED_KEY = 1U << 3,
+	CONF_PEER_HAS_ENDPOINT = 1U << 4,
+	CONF_PEER_HAS_PERSISTENT_KEEPALIVE = 1U << 5,
+	CONF_PEER_HAS_ROAM_POLICY = 1U << 6, /* xdpwg extension */
+};
+
+/* xdpwg extension (not in the stock protocol): how a peer's endpoint may move. */
+enum conf_roam_policy {
+	CONF_ROAM_ANY = 0,    /* default: the kernel driver's behaviour */
+	CONF_ROAM_PINNED = 1, /* the endpoint never moves */
+	CONF_ROAM_WITHIN = 2, /* moves only to sources inside roam_cidrs */
+};
+
+struct conf_allowedip {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t cidr;
+	union {
+		struct in_addr ip4;
+		struct in6_addr ip6;
+	};
+};
+
+struct conf_peer {
+	uint8_t public_key[WG_KEY_LEN];
+	uint8_t preshared_key[WG_KEY_LEN]; /* all zero: none */
+	struct wg_endpoint endpoint;
+	uint16_t persistent_keepalive; /* seconds, 0 = off */
+	unsigned int flags;	       /* enum conf_peer_flags */
+	struct conf_allowedip *allowedips;
+	size_t n_allowedips;
+	enum conf_roam_policy roam_policy;
+	struct conf_allowedip *roam_cidrs;
+	size_t n_roam_cidrs;
+	/* get-only */
+	uint64_t rx_bytes, tx_bytes;
+	int64_t last_handshake_sec, last_handshake_nsec; /* wall clock; 0,0 = never */
+	unsigned int protocol_version;			 /* 1 */
+	uint64_t endpoint_moves;			 /* xdpwg extension, get-only */
+	int64_t last_move_sec;				 /* wall clock; 0 = never */
+};
+
+struct conf_dev {
+	uint8_t private_key[WG_KEY_LEN]; /* all zero in a request: remove the key */
+	uint16_t listen_port;
+	uint32_t fwmark;
+	unsigned int flags; /* enum conf_dev_flags */
+	struct conf_peer *peers;
+	size_t n_peers;
+	/* get-only */
+	uint8_t public_key[WG_KEY_LEN];
+};
+
+struct conf_dev *conf_new(void);
+void conf_free(struct conf_dev *c);
+/* Append a zeroed peer (pointer valid until the next conf_add_peer); NULL on ENOMEM. */
+struct conf_peer *conf_add_peer(struct conf_dev *c);
+int conf_peer_add_allowedip(struct conf_peer *p, const struct conf_allowedip *ip);
+int conf_peer_add_roam_cidr(struct conf_peer *p, const struct conf_allowedip *ip);
+/* "192.0.2.0/24", "2001:db8::/32", a bare address means /32 or /128. 0 or -EINVAL. */
+int conf_parse_allowedip(struct conf_allowedip *ip, const char *s);
+void conf_format_allowedip(const struct conf_allowedip *ip, char *buf, size_t len);
+
+/*
+ * The configuration protocol (wireguard's cross-platform userspace API).
+ * uapi_parse_set: the body of a set=1 request (the lines after "set=1", up to but not
+ * including the blank line). Validates everything; on error returns -errno (the value to put in
+ * "errno=") with one message naming the key and the reason in err, and *out stays NULL.
+ * uapi_format_get: a snapshot as the body of a get=1 reply, without the trailing errno line.
+ */
+int uapi_parse_set(const char *body, size_t len, struct conf_dev **out, char *err, size_t errlen);
+int uapi_format_get(const struct conf_dev *c, FILE *out);
+/* And the inverse pair, for clients (xdpwgctl). */
+int uapi_format_set(const struct conf_dev *c, FILE *out);
+int uapi_parse_get(const char *body, size_t len, struct conf_dev **out, char *err, size_t errlen);
+
+/*
+ * wg(8) config files: [Interface] PrivateKey, ListenPort, FwMark; [Peer] PublicKey,
+ * PresharedKey, AllowedIPs, Endpoint, PersistentKeepalive; plus the xdpwg extension keys
+ * (RoamPolicy = roam|pinned|within, RoamWithin = CIDR, ...) which stock wg ignores by never
+ * seeing them. wg-quick keys (Address, DNS, MTU, Table, Pre/PostUp/Down, SaveConfig) are
+ * accepted and ignored, as `wg setconf` does with wg-quick's stripped output. The result is a
+ * request with CONF_DEV_REPLACE_PEERS set (setconf semantics); addconf clears it.
+ * Errors name the file, line, key and reason.
+ */
+int conf_parse_file(const char *path, struct conf_dev **out, char *err, size_t errlen);
+int conf_parse_string(const char *text, const char *name, struct conf_dev **out, char *err,
+		      size_t errlen);
+/* showconf */
+int conf_format_file(const struct conf_dev *c, FILE *out);
+
+/*
+ * A key file as `wg` reads them (one base64 key, trailing whitespace allowed). Refused when
+ * readable by group or others, with the chmod to run in err. 0 or -errno.
+ */
+int conf_read_key_file(const char *path, uint8_t key[WG_KEY_LEN], char *err, size_t errlen);
+
+#endif

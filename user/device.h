@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The protocol engine's face to the rest of the daemon. A wg_device holds the static identity,
+ * the peers, their handshakes, keypairs, timers and allowed IPs, and knows nothing of how
+ * packets arrive or leave: an I/O back-end (UDP socket today, AF_XDP on the gateway) feeds it
+ * datagrams and IP packets and receives what to send and to deliver through wg_io_ops.
+ *
+ * Threads: the data path (wg_device_rx, wg_device_tx) may be called concurrently from any number
+ * of worker threads. Everything else is called from one control thread, which owns every state
+ * change. Handshake and cookie messages received by a worker are queued (bounded) for the control
+ * thread; the depth of that queue is the "under load" signal that turns on cookie replies, as in
+ * the kernel driver.
+ */
+#ifndef XDPWG_DEVICE_H
+#define XDPWG_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "endpoint.h"
+
+struct wg_device;
+struct wg_peer;
+
+enum wg_device_constants {
+	WG_MAX_QUEUED_INCOMING_HANDSHAKES = 4096,
+	/* under load once the queue is this deep */
+	WG_UNDER_LOAD_QUEUE_DEPTH = WG_MAX_QUEUED_INCOMING_HANDSHAKES / 8,
+	WG_MAX_STAGED_PACKETS = 128,
+	/* the largest IP packet wg_device_tx accepts */
+	WG_MAX_PACKET = 65535,
+};
+
+/* Why a received packet was dropped; counted per device, shown by xdpwgctl stats. */
+enum wg_drop_reason {
+	WG_DROP_NONE = 0,
+	WG_DROP_BAD_SIZE,	   /* wrong size for its type */
+	WG_DROP_BAD_TYPE,	   /* unknown message type */
+	WG_DROP_UNKNOWN_INDEX,	   /* data or response for no local index */
+	WG_DROP_BAD_MAC1,	   /* handshake with an invalid mac1 */
+	WG_DROP_COOKIE_SENT,	   /* under load without a valid mac2: answered with a cookie */
+	WG_DROP_RATELIMITED,	   /* per-source handshake rate limit */
+	WG_DROP_HANDSHAKE_INVALID, /* did not decrypt, unknown peer, stale timestamp, ... */
+	WG_DROP_HANDSHAKE_FLOOD,   /* more than 50 initiations a second from one peer */
+	WG_DROP_QUEUE_FULL,	   /* handshake queue full */
+	WG_DROP_DECRYPT,	   /* data failed authentication */
+	WG_DROP_REPLAY,		   /* data counter already seen or too old */
+	WG_DROP_KEY_EXPIRED,	   /* keypair past REJECT_AFTER_TIME/MESSAGES */
+	WG_DROP_BAD_INNER,	   /* not an IP packet, or its length disagrees */
+	WG_DROP_ALLOWEDIPS,	   /* inner source not an allowed IP of the sending peer */
+	WG_DROP_NO_PEER,	   /* outgoing packet matched no peer (tx) */
+	WG_DROP_NO_ENDPOINT,	   /* peer has no endpoint (tx) */
+	WG_DROP_REASON_MAX,
+};
+
+struct wg_io_ops {
+	/* Send one UDP datagram to dst->addr, from dst's cached source when set. 0 or -errno. */
+	int (*send)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
+	/* Write one decrypted IP packet to the TUN. 0 or -errno. */
+	int (*deliver)(void *ctx, const uint8_t *pkt, size_t len);
+	/* (Re)bind the outer socket(s); port 0 picks one. The bound port, or -errno. Called by
+	 * wg_device_apply before anything else changes, so a failure changes nothing. */
+	int (*bind)(void *ctx, uint16_t port, uint32_t fwmark);
+	/* Optional hooks (may be NULL), all called on the control thread: */
+	/* a local index starts or stops being able to receive data (XDP sessions map) */
+	void (*session_add)(void *ctx, uint32_t local_index, struct wg_peer *peer);
+	void (*session_del)(void *ctx, uint32_t local_index);
+	/* a peer's endpoint moved after an authenticated packet (old may be unset) */
+	void (*endpoint_moved)(void *ctx, struct wg_peer *peer, const struct wg_endpoint *old,
+			       const struct wg_endpoint *new_ep);
+	void (*peer_added)(void *ctx, struct wg_peer *peer);
+	void (*peer_removed)(void *ctx, struct wg_peer *peer);
+};
+
+struct wg_device_opts {
+	const struct wg_io_ops *ops;
+	void *io_ctx;
+	/* monotonic nanoseconds; NULL = CLOCK_MONOTONIC (tests pass a fake clock) */
+	uint64_t (*clock)(void *clock_ctx);
+	void *clock_ctx;
+	/* name for logs */
+	const char *name;
+};
+
+struct wg_device *wg_device_new(const struct wg_device_opts *opts);
+/* Removes every peer (wiping keys) and frees the device. */
+void wg_device_free(struct wg_device *dev);
+
+/* --- data path: any thread --- */
+
+/* One UDP datagram from src. buf may be modified (decrypted in place). */
+void wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
+/* One IP packet read from the TUN: encrypt and send to its peer, or stage it and start a
+ * handshake. */
+void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len);
+
+/* --- control thread --- */
+
+/* eventfd that becomes readable when handshake messages are queued. */
+int wg_device_handshake_fd(const struct wg_device *dev);
+/* Process up to budget queued handshake/cookie messages; returns how many. */
+unsigned int wg_device_process_handshakes(struct wg_device *dev, unsigned int budget);
+/* Run due timers. Returns milliseconds until it should be called again (at most 1000). */
+int wg_device_tick(struct wg_device *dev);
+
+/* Apply a change request atomically: either all of it or nothing. 0, or -errno with one
+ * message in err naming what and why. */
+int wg_device_apply(struct wg_device *dev, const struct conf_dev *req, char *err, size_t errlen);
+/* A full snapshot including statistics; conf_free it. NULL on ENOMEM. */
+struct conf_dev *wg_device_snapshot(struct wg_device *dev);
+
+/* The route to peer's endpoint changed (or to every peer's, peer NULL): drop the cached source
+ * and announce ourselves now: a keepalive if a session is valid, else a handshake initiation. */
+void wg_device_announce(struct wg_device *dev, struct wg_peer *peer);
+
+/* Per-reason drop counters (racy reads are fine). */
+void wg_device_drop_counts(const struct wg_device *dev, uint64_t out[WG_DROP_REASON_MAX]);
+const char *wg_drop_reason_name(enum wg_drop_reason r);
+
+/* Peer accessors for back-ends and hooks. */
+const uint8_t *wg_peer_public_key(const struct wg_peer *peer);
+/* A small stable number for this peer while it exists (BPF peers map key). */
+uint32_t wg_peer_id(const struct wg_peer *peer);
+void wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *out);
+
+#endif

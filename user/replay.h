@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The receive-side replay window (RFC 6479's bitmap, as the kernel driver keeps it): a
+ * counter is accepted once, and only if it is newer than the greatest seen minus the window.
+ * Not locked: the owner (one keypair, one worker) serialises access.
+ */
+#ifndef XDPWG_REPLAY_H
+#define XDPWG_REPLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum replay_constants {
+	REPLAY_BITS_TOTAL = 8192,
+	REPLAY_BITS_PER_WORD = 64,
+	REPLAY_WORDS = REPLAY_BITS_TOTAL / REPLAY_BITS_PER_WORD,
+	/* one word is always being rotated in, so this much history is guaranteed */
+	REPLAY_WINDOW_SIZE = REPLAY_BITS_TOTAL - REPLAY_BITS_PER_WORD, /* 8128 */
+};
+
+/* 2^64 - 2^13 - 1: past this a keypair may not receive (nor send). */
+#define REJECT_AFTER_MESSAGES (UINT64_MAX - REPLAY_BITS_TOTAL)
+
+struct replay_window {
+	uint64_t counter; /* one more than the greatest counter accepted so far */
+	uint64_t bitmap[REPLAY_WORDS];
+};
+
+void replay_init(struct replay_window *w);
+/*
+ * True when `counter` has not been seen, is within the window and is below
+ * REJECT_AFTER_MESSAGES; it is then marked as seen. False leaves the window unchanged.
+ * Call only after the packet authenticated.
+ */
+bool replay_check(struct replay_window *w, uint64_t counter);
+
+#endif

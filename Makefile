@@ -53,6 +53,8 @@ BINS := $(BUILD)/xdpwgd $(BUILD)/xdpwgctl
 .PHONY: all deps deps-vm test test-unit check format demo bench bench-roam bench-flood fuzz \
 	vmtest install clean
 .DEFAULT_GOAL := all
+# keep the BPF object and skeleton when a later step fails
+.SECONDARY:
 
 all: $(BINS) $(TOOLS)
 

@@ -127,4 +127,31 @@ int conf_format_file(const struct conf_dev *c, FILE *out);
  */
 int conf_read_key_file(const char *path, uint8_t key[WG_KEY_LEN], char *err, size_t errlen);
 
+/* --- Appended by the config/xdpwgctl module --- */
+
+/*
+ * conf_parse_file/conf_parse_string give wg setconf's semantics exactly: REPLACE_PEERS, and
+ * HAS_PRIVATE_KEY, HAS_LISTEN_PORT, HAS_FWMARK even when the file omits them (an absent key
+ * resets the field to zero, removing the private key). With append (wg addconf) only what the
+ * file names is flagged and peers are not replaced. Every [Peer] gets REPLACE_ALLOWEDIPS.
+ */
+int conf_parse_file_mode(const char *path, bool append, struct conf_dev **out, char *err,
+			 size_t errlen);
+int conf_parse_string_mode(const char *text, const char *name, bool append, struct conf_dev **out,
+			   char *err, size_t errlen);
+
+/* "roam", "pinned", "within"; NULL for a value out of range. */
+const char *conf_roam_policy_name(enum conf_roam_policy p);
+/* 0 or -EINVAL. */
+int conf_parse_roam_policy(const char *s, enum conf_roam_policy *p);
+
+/*
+ * Extension keys in get replies: the daemon always emits roam_policy, roam_cidr,
+ * endpoint_moves and last_move_time_sec, without an opt-in. Measured against the stock
+ * client (wireguard-tools 1.0.20210914, ipc-uapi.h): its get parser ignores keys it does not
+ * know, at device and peer level, so `wg show`/`wg showconf` keep working; and wireguard-go
+ * answers "get=1" followed by anything but the blank line with errno=-22, so an opt-in line
+ * would have made xdpwgctl fail against stock daemons. No uapi_format_get_ext is needed.
+ */
+
 #endif

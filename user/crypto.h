@@ -48,6 +48,7 @@ void crypto_clamp(uint8_t key[WG_KEY_LEN]);
  * ChaCha20-Poly1305 (RFC 8439) with WireGuard's nonce: 4 zero bytes then the 64-bit counter,
  * little-endian. encrypt writes len + 16 bytes to dst; decrypt takes len including the tag,
  * writes len - 16 bytes and returns false on a bad tag. dst may equal src (in place).
+ * On false, decrypt has wiped the len - 16 bytes at dst (they were never authenticated).
  */
 void crypto_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			 size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN]);
@@ -85,5 +86,18 @@ void crypto_key_to_base64(char out[CRYPTO_KEY_BASE64_LEN + 1], const uint8_t key
 bool crypto_key_from_base64(uint8_t key[WG_KEY_LEN], const char *in);
 void crypto_key_to_hex(char out[CRYPTO_KEY_HEX_LEN + 1], const uint8_t key[WG_KEY_LEN]);
 bool crypto_key_from_hex(uint8_t key[WG_KEY_LEN], const char *in);
+
+/* Appended for the test vectors (RFC 8439 uses nonces that are not WireGuard's). */
+enum crypto_aead_lengths {
+	CRYPTO_AEAD_NONCE_LEN = 12,
+};
+
+/* crypto_aead_* with a raw 12-byte nonce; same conventions. Tests and tools only. */
+void crypto_aead_encrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
+			    const uint8_t key[WG_KEY_LEN]);
+bool crypto_aead_decrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
+			    const uint8_t key[WG_KEY_LEN]);
 
 #endif

@@ -22,7 +22,7 @@ enum replay_constants {
 #define REJECT_AFTER_MESSAGES (UINT64_MAX - REPLAY_BITS_TOTAL)
 
 struct replay_window {
-	uint64_t counter; /* one more than the greatest counter accepted so far */
+	uint64_t counter; /* one more than the greatest counter accepted so far; 0: none yet */
 	uint64_t bitmap[REPLAY_WORDS];
 };
 

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xdpwgctl: wg(8)'s commands and output, against any daemon that speaks the configuration
+ * protocol (xdpwgd, wireguard-go), plus xdpwg's extensions.
+ *
+ * Each command family lives in its own file and registers its commands with CTL_COMMAND, which
+ * puts a descriptor in the "xdpwgctl_cmds" section; main.c walks the section, so a new command
+ * (events, stats, metrics, ...) is one new file and no edit anywhere else.
+ */
+#ifndef XDPWGCTL_CTL_H
+#define XDPWGCTL_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+enum ctl_constants {
+	CTL_ERR_LEN = 512,
+	CTL_MAX_IFACES = 1024,
+};
+
+struct ctl_command {
+	const char *name;
+	/* argv[0] is the command name; returns the exit status */
+	int (*run)(int argc, char **argv);
+	const char *usage;   /* arguments, for "Usage: xdpwgctl NAME USAGE" */
+	const char *summary; /* one line for help */
+};
+
+#define CTL_COMMAND(ident, ...)                                                                    \
+	static const struct ctl_command ctl_cmd_##ident = { __VA_ARGS__ };                         \
+	static const struct ctl_command *const ctl_cmd_ptr_##ident                                 \
+		__attribute__((used, section("xdpwgctl_cmds"))) = &ctl_cmd_##ident
+
+extern const char *ctl_prog;
+
+/* "xdpwgctl: " + message on stderr. */
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "Usage: xdpwgctl NAME USAGE" for the named command; returns 1. */
+int ctl_usage(const char *name);
+
+/* The configuration protocol client (ipc.c). 0 or -errno, with a message printed. */
+int ctl_ipc_get(const char *iface, struct conf_dev **out);
+int ctl_ipc_set(const char *iface, const struct conf_dev *req);
+/* Interfaces with a live socket, sorted; free with ctl_free_list. 0 or -errno. */
+int ctl_ipc_list(char ***names, size_t *n);
+void ctl_free_list(char **names, size_t n);
+/* "/var/run/wireguard" */
+const char *ctl_socket_dir(void);
+
+/* Key from a file, for `set ... private-key FILE` (error printed, naming arg). 0 or -1. */
+int ctl_read_key_arg(const char *arg, const char *file, uint8_t key[32]);
+
+/* Sync a parsed file against the running config, as `wg syncconf` does (cmd_conf.c). */
+int ctl_sync_conf(const char *iface, struct conf_dev *file);
+
+#endif

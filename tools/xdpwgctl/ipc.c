@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The client side of the configuration protocol: connect to /var/run/wireguard/IFACE.sock,
+ * write one request, read until the blank line that follows "errno=". Replies hold private
+ * keys, so every buffer that sees them is secure memory, wiped when freed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "ctl.h"
+
+enum ctl_ipc_limits {
+	CTL_IPC_TIMEOUT_MS = 10000,
+	CTL_IPC_REPLY_MAX = 64 << 20,
+	CTL_IPC_CHUNK = 64 << 10,
+};
+
+const char *ctl_socket_dir(void)
+{
+	return "/var/run/wireguard";
+}
+
+static int ctl_ipc_connect(const char *iface, bool quiet)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	if (!*iface || strchr(iface, '/') || strlen(iface) >= 16) {
+		if (!quiet)
+			ctl_err("%s: not an interface name", iface);
+		return -EINVAL;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", ctl_socket_dir(), iface);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		if (!quiet)
+			ctl_err("socket: %s", strerror(errno));
+		return ret;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		ret = -errno;
+		if (!quiet)
+			ctl_err("Unable to access interface %s: %s (%s)", iface, strerror(errno),
+				sun.sun_path);
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int ctl_write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Complete once an "errno=" line is followed by an empty line. */
+static bool ctl_reply_complete(const char *buf, size_t len, size_t *errno_off)
+{
+	size_t i;
+
+	for (i = 0; i + 6 <= len; ++i) {
+		if ((i == 0 || buf[i - 1] == '\n') && !memcmp(buf + i, "errno=", 6)) {
+			const char *nl = memchr(buf + i, '\n', len - i);
+
+			if (nl && (size_t)(nl - buf) + 1 < len && nl[1] == '\n') {
+				*errno_off = i;
+				return true;
+			}
+			return false;
+		}
+	}
+	return false;
+}
+
+/* Read a whole reply into secure memory. */
+static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen, size_t *errno_off)
+{
+	size_t cap = CTL_IPC_CHUNK, len = 0;
+	char *buf = crypto_secure_alloc(cap + 1);
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	/* bounded: every pass reads something, and the total is capped */
+	for (;;) {
+		ssize_t r;
+
+		if (ctl_reply_complete(buf, len, errno_off))
+			break;
+		if (len == cap) {
+			char *grown;
+
+			if (cap >= CTL_IPC_REPLY_MAX) {
+				ret = -EMSGSIZE;
+				ctl_err("%s: reply larger than %d bytes", iface, CTL_IPC_REPLY_MAX);
+				goto err;
+			}
+			grown = crypto_secure_alloc(cap * 2 + 1);
+			if (!grown) {
+				ret = -ENOMEM;
+				goto err;
+			}
+			memcpy(grown, buf, len);
+			crypto_secure_free(buf);
+			buf = grown;
+			cap *= 2;
+		}
+		ret = poll(&pfd, 1, CTL_IPC_TIMEOUT_MS);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret <= 0) {
+			ret = ret ? -errno : -ETIMEDOUT;
+			ctl_err("%s: no complete reply from the daemon: %s", iface, strerror(-ret));
+			goto err;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			ret = r ? -errno : -EPROTO;
+			ctl_err("%s: reply ended early: %s", iface, strerror(-ret));
+			goto err;
+		}
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+err:
+	crypto_secure_free(buf);
+	return ret;
+}
+
+int ctl_ipc_get(const char *iface, struct conf_dev **out)
+{
+	char err[CTL_ERR_LEN], *reply = NULL;
+	size_t len = 0, eoff = 0;
+	int fd, ret;
+
+	*out = NULL;
+	fd = ctl_ipc_connect(iface, false);
+	if (fd < 0)
+		return fd;
+	ret = ctl_write_all(fd, "get=1\n\n", 7);
+	if (ret) {
+		ctl_err("%s: sending the request: %s", iface, strerror(-ret));
+		goto out;
+	}
+	ret = ctl_read_reply(fd, iface, &reply, &len, &eoff);
+	if (ret)
+		goto out;
+	/* the body plus the errno line; uapi_parse_get turns a non-zero errno into an error */
+	ret = uapi_parse_get(reply, eoff + strcspn(reply + eoff, "\n"), out, err, sizeof(err));
+	if (ret)
+		ctl_err("Unable to access interface %s: %s", iface, err);
+out:
+	crypto_secure_free(reply);
+	close(fd);
+	return ret;
+}
+
+/* An upper bound on the set body's size, so it can be formatted into secure memory. */
+static size_t ctl_set_size(const struct conf_dev *req)
+{
+	size_t n = 512, i;
+
+	for (i = 0; i < req->n_peers; ++i)
+		n += 1024 + (req->peers[i].n_allowedips + req->peers[i].n_roam_cidrs) * 64;
+	return n;
+}
+
+int ctl_ipc_set(const char *iface, const struct conf_dev *req)
+{
+	size_t cap = ctl_set_size(req), len, eoff = 0;
+	char *body = NULL, *reply = NULL, *end;
+	FILE *f = NULL;
+	long e;
+	int fd, ret;
+
+	fd = ctl_ipc_connect(iface, false);
+	if (fd < 0)
+		return fd;
+	body = crypto_secure_alloc(cap);
+	if (body)
+		f = fmemopen(body, cap, "w");
+	if (!f) {
+		ret = -ENOMEM;
+		ctl_err("out of memory");
+		goto out;
+	}
+	/* unbuffered: stdio's own buffer would be ordinary heap, and this holds keys */
+	setvbuf(f, NULL, _IONBF, 0);
+	fputs("set=1\n", f);
+	uapi_format_set(req, f);
+	fputs("\n", f);
+	if (ferror(f) || ftell(f) < 0 || (size_t)ftell(f) >= cap) {
+		ret = -EMSGSIZE;
+		ctl_err("%s: request too large", iface);
+		goto out;
+	}
+	len = (size_t)ftell(f);
+	fclose(f);
+	f = NULL;
+	ret = ctl_write_all(fd, body, len);
+	if (ret) {
+		ctl_err("%s: sending the request: %s", iface, strerror(-ret));
+		goto out;
+	}
+	ret = ctl_read_reply(fd, iface, &reply, &len, &eoff);
+	if (ret)
+		goto out;
+	errno = 0;
+	e = strtol(reply + eoff + 6, &end, 10);
+	if (errno || *end != '\n') {
+		ret = -EPROTO;
+		ctl_err("Unable to modify interface %s: malformed reply", iface);
+	} else if (e) {
+		/* negative on the wire (wireguard-go, xdpwgd); accept a positive one too */
+		ret = e < 0 ? (int)e : -(int)e;
+		ctl_err("Unable to modify interface %s: %s", iface, strerror(-ret));
+	}
+out:
+	if (f)
+		fclose(f);
+	crypto_secure_free(body);
+	crypto_secure_free(reply);
+	close(fd);
+	return ret;
+}
+
+static int ctl_cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void ctl_free_list(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; ++i)
+		free(names[i]);
+	free(names);
+}
+
+int ctl_ipc_list(char ***names, size_t *n)
+{
+	char **list = NULL;
+	size_t count = 0;
+	struct dirent *de;
+	DIR *dir;
+
+	*names = NULL;
+	*n = 0;
+	dir = opendir(ctl_socket_dir());
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	list = calloc(CTL_MAX_IFACES, sizeof(*list));
+	if (!list) {
+		closedir(dir);
+		return -ENOMEM;
+	}
+	while ((de = readdir(dir)) && count < CTL_MAX_IFACES) {
+		size_t l = strlen(de->d_name);
+		char name[64];
+		int fd;
+
+		if (l <= 5 || l - 5 >= sizeof(name) || strcmp(de->d_name + l - 5, ".sock"))
+			continue;
+		memcpy(name, de->d_name, l - 5);
+		name[l - 5] = '\0';
+		/* only live daemons: a stale socket refuses the connection */
+		fd = ctl_ipc_connect(name, true);
+		if (fd < 0)
+			continue;
+		close(fd);
+		list[count] = strdup(name);
+		if (list[count])
+			++count;
+	}
+	closedir(dir);
+	qsort(list, count, sizeof(*list), ctl_cmp_names);
+	*names = list;
+	*n = count;
+	return 0;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rtnetlink through libmnl: the kernel's routing and neighbour tables answer "which device, which
+ * source address and which next hop reach this endpoint" (AF_XDP transmit builds its own Ethernet
+ * header, so it needs the next hop's MAC), and a monitor reports link, address and route changes so
+ * that a roaming client can announce itself the moment its path changes.
+ */
+#ifndef XDPWG_NETLINK_H
+#define XDPWG_NETLINK_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum nl_change {
+	NL_CHANGE_LINK = 1U << 0,
+	NL_CHANGE_ADDR = 1U << 1,
+	NL_CHANGE_ROUTE = 1U << 2,
+	NL_CHANGE_NEIGH = 1U << 3,
+};
+
+union nl_addr {
+	struct in_addr v4;
+	struct in6_addr v6;
+	uint8_t bytes[16];
+};
+
+struct nl_route {
+	int family;	       /* AF_INET or AF_INET6 */
+	int oif;	       /* output interface index */
+	union nl_addr prefsrc; /* the source address the kernel would choose */
+	bool has_prefsrc;
+	union nl_addr gateway; /* next hop; when !has_gateway the destination is on-link */
+	bool has_gateway;
+};
+
+/* Ask the kernel how it would route to dst (RTM_GETROUTE). 0 or -errno (-ENETUNREACH). */
+int nl_route_get(const struct sockaddr *dst, uint32_t fwmark, struct nl_route *out);
+/* The neighbour table's MAC for addr on ifindex, if it is reachable, stale or permanent.
+ * 0, -ENOENT when there is no usable entry, or -errno. */
+int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac[6]);
+/* The MAC address of an interface. 0 or -errno. */
+int nl_link_mac(int ifindex, uint8_t mac[6]);
+
+struct nl_monitor;
+/* Subscribe to link, IPv4/IPv6 address and route changes (and neighbours when want_neigh). */
+struct nl_monitor *nl_monitor_open(bool want_neigh);
+void nl_monitor_close(struct nl_monitor *m);
+int nl_monitor_fd(const struct nl_monitor *m);
+/* Drain pending notifications without blocking; returns the enum nl_change bits seen (0 if none),
+ * or -errno. An overrun (ENOBUFS) reports every bit: something changed, state unknown. */
+int nl_monitor_read(struct nl_monitor *m);
+
+#endif

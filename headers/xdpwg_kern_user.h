@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Everything the XDP program (bpf/xdpwg.bpf.c) and userspace (user/loader.c, user/xsk.c) share:
+ * map keys and values, the metadata in front of every redirected frame, ring-buffer event
+ * records and the per-reason counters. Only <linux/types.h> types, so both sides include it.
+ * Every struct carries _Static_asserts on its size and every field's offset: a change here is an
+ * ABI change between a pinned map and the daemon reading it.
+ *
+ * No key material ever enters a map: sessions map a receiver index to a peer id, nothing more.
+ */
+#ifndef XDPWG_KERN_USER_H
+#define XDPWG_KERN_USER_H
+
+#include <linux/types.h>
+
+#define XDPWG_PROG_NAME	   "xdpwg_rx" /* the program's name: how a stale attachment is found */
+#define XDPWG_PIN_ROOT	   "/sys/fs/bpf/xdpwg"
+#define XDPWG_META_MAGIC   0x7767u /* "wg": marks metadata written by this program */
+#define XDPWG_FAMILY_INET  2	   /* AF_INET, without pulling in <sys/socket.h> */
+#define XDPWG_FAMILY_INET6 10	   /* AF_INET6 */
+
+enum xdpwg_limits {
+	XDPWG_MAX_QUEUES = 64, /* XSK slots per interface */
+	XDPWG_MAX_IFACES = 16, /* interfaces sharing one program and its maps */
+	XDPWG_XSKS_MAX = XDPWG_MAX_QUEUES * XDPWG_MAX_IFACES,
+	XDPWG_DEFAULT_MAX_PEERS = 65536,
+	XDPWG_DEFAULT_MAX_SESSIONS = 3 * 65536, /* current, previous, next keypair per peer */
+	XDPWG_EVENTS_BYTES = 256 * 1024,	/* ring buffer size */
+};
+
+/* Per-reason counters: the stats map is a PERCPU_ARRAY indexed by this. */
+enum xdpwg_stat {
+	XDPWG_STAT_PASS_OTHER = 0,	/* not UDP to the listen port: passed untouched */
+	XDPWG_STAT_PASS_FRAGMENT,	/* IPv4 fragment: passed (the kernel reassembles) */
+	XDPWG_STAT_PASS_IPV6_EXT,	/* IPv6 with extension headers: passed */
+	XDPWG_STAT_PASS_DISABLED,	/* listen port 0 in config: everything passed */
+	XDPWG_STAT_REDIRECTED,		/* into an AF_XDP socket */
+	XDPWG_STAT_NO_XSK_PASSED,	/* ours, but no socket on that queue: passed */
+	XDPWG_STAT_BAD_SIZE_INITIATION, /* type 1 and not 148 bytes: dropped */
+	XDPWG_STAT_BAD_SIZE_RESPONSE,	/* type 2 and not 92 bytes: dropped */
+	XDPWG_STAT_BAD_SIZE_COOKIE,	/* type 3 and not 64 bytes: dropped */
+	XDPWG_STAT_BAD_SIZE_DATA,	/* type 4, < 32 bytes or not 16-aligned: dropped */
+	XDPWG_STAT_BAD_TYPE,		/* unknown type or non-zero reserved bytes: dropped */
+	XDPWG_STAT_UNKNOWN_INDEX,	/* data for no session in the sessions map: dropped */
+	XDPWG_STAT_TRUNCATED,		/* UDP length beyond the frame or IP payload: dropped */
+	XDPWG_STAT_NEW_SOURCE,		/* data from a source other than the peer's endpoint */
+	XDPWG_STAT_EVENT_SENT,		/* ring-buffer events emitted */
+	XDPWG_STAT_EVENT_RATELIMITED,	/* new-source events suppressed by the per-peer limit */
+	XDPWG_STAT_EVENT_LOST,		/* ring buffer full */
+	XDPWG_STAT_META_FAILED,		/* bpf_xdp_adjust_meta refused: passed */
+	XDPWG_STAT_MAX,
+};
+
+/* config map: an ARRAY with one entry, key 0. Written by the loader only. */
+struct xdpwg_config {
+	__u16 listen_port; /* host order; 0: pass everything */
+	__u16 flags;	   /* reserved, 0 */
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct xdpwg_config) == 8, "xdpwg_config size");
+_Static_assert(__builtin_offsetof(struct xdpwg_config, listen_port) == 0, "config.listen_port");
+_Static_assert(__builtin_offsetof(struct xdpwg_config, flags) == 2, "config.flags");
+_Static_assert(__builtin_offsetof(struct xdpwg_config, reserved) == 4, "config.reserved");
+
+/* sessions map: HASH, key = receiver index (__u32, host order; the wire's little-endian value),
+ * value below. Kept by the loader: a key exists while a keypair can receive. */
+struct xdpwg_session {
+	__u32 peer_id;
+	__u32 flags; /* reserved, 0 */
+};
+_Static_assert(sizeof(struct xdpwg_session) == 8, "xdpwg_session size");
+_Static_assert(__builtin_offsetof(struct xdpwg_session, peer_id) == 0, "session.peer_id");
+_Static_assert(__builtin_offsetof(struct xdpwg_session, flags) == 4, "session.flags");
+
+/* An address: IPv4 in the first four bytes of addr, or IPv6. Network order throughout. */
+union xdpwg_addr {
+	__be32 v4;
+	__u8 v6[16];
+	__be32 v6w[4];
+};
+_Static_assert(sizeof(union xdpwg_addr) == 16, "xdpwg_addr size");
+
+/* Where a peer is (or where a packet came from). family 0: none. */
+struct xdpwg_endpoint {
+	union xdpwg_addr addr;
+	__u16 family; /* XDPWG_FAMILY_INET(6) */
+	__be16 port;
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct xdpwg_endpoint) == 24, "xdpwg_endpoint size");
+_Static_assert(__builtin_offsetof(struct xdpwg_endpoint, addr) == 0, "endpoint.addr");
+_Static_assert(__builtin_offsetof(struct xdpwg_endpoint, family) == 16, "endpoint.family");
+_Static_assert(__builtin_offsetof(struct xdpwg_endpoint, port) == 18, "endpoint.port");
+_Static_assert(__builtin_offsetof(struct xdpwg_endpoint, reserved) == 20, "endpoint.reserved");
+
+enum xdpwg_peer_flags {
+	/* roaming pinned: packets from another source are still redirected (and flagged in the
+	 * metadata) but raise no new-source events; userspace keeps the endpoint */
+	XDPWG_PEER_F_ROAM_PINNED = 1u << 0,
+};
+
+/* peers map: HASH, key = peer id (__u32). The loader writes endpoint, next hop, local source and
+ * flags; XDP writes last_seen_ns, rx_* (atomic adds) and last_event_ns; AF_XDP workers add tx_*
+ * through the loader. */
+struct xdpwg_peer {
+	struct xdpwg_endpoint endpoint;
+	union xdpwg_addr local_src; /* our source address towards the peer (family = endpoint's) */
+	__u32 local_ifindex;	    /* uplink the peer is reached through */
+	__u8 nexthop_mac[6];	    /* destination MAC of frames to the peer */
+	__u8 local_mac[6];	    /* source MAC of frames to the peer */
+	__u64 last_seen_ns;	    /* bpf_ktime_get_ns of the last data packet */
+	__u64 rx_packets;
+	__u64 rx_bytes; /* WireGuard message bytes (UDP payload) */
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 last_event_ns; /* rate limit of new-source events */
+	__u32 flags;	     /* enum xdpwg_peer_flags */
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct xdpwg_peer) == 112, "xdpwg_peer size");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, endpoint) == 0, "peer.endpoint");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, local_src) == 24, "peer.local_src");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, local_ifindex) == 40, "peer.local_ifindex");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, nexthop_mac) == 44, "peer.nexthop_mac");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, local_mac) == 50, "peer.local_mac");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, last_seen_ns) == 56, "peer.last_seen_ns");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, rx_packets) == 64, "peer.rx_packets");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, rx_bytes) == 72, "peer.rx_bytes");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, tx_packets) == 80, "peer.tx_packets");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, tx_bytes) == 88, "peer.tx_bytes");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, last_event_ns) == 96, "peer.last_event_ns");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, flags) == 104, "peer.flags");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, reserved) == 108, "peer.reserved");
+
+/* ifaces map: HASH, key = ifindex. Interfaces sharing the program get disjoint XSK slots:
+ * xsks key = slot_base + rx queue index. An interface without an entry uses slot_base 0. */
+struct xdpwg_iface {
+	__u32 slot_base;
+	__u32 nqueues; /* slots reserved (<= XDPWG_MAX_QUEUES) */
+};
+_Static_assert(sizeof(struct xdpwg_iface) == 8, "xdpwg_iface size");
+_Static_assert(__builtin_offsetof(struct xdpwg_iface, slot_base) == 0, "iface.slot_base");
+_Static_assert(__builtin_offsetof(struct xdpwg_iface, nqueues) == 4, "iface.nqueues");
+
+enum xdpwg_meta_flags {
+	XDPWG_META_F_PEER = 1u << 0,	   /* peer_id is valid (data with a known index) */
+	XDPWG_META_F_NEW_SOURCE = 1u << 1, /* outer source differs from the peer's endpoint */
+	XDPWG_META_F_IPV6 = 1u << 2,	   /* outer header is IPv6 */
+	XDPWG_META_F_VLAN = 1u << 3,	   /* frame carries one or two VLAN tags */
+};
+
+/* In front of every redirected frame (bpf_xdp_adjust_meta): it ends where the frame starts. */
+struct xdpwg_meta {
+	__u64 rx_ns;	   /* bpf_ktime_get_ns at XDP (CLOCK_MONOTONIC) */
+	__u32 peer_id;	   /* with XDPWG_META_F_PEER */
+	__u16 flags;	   /* enum xdpwg_meta_flags */
+	__u16 msg_type;	   /* enum wg_message_type */
+	__u16 payload_off; /* WireGuard message offset from the frame start */
+	__u16 payload_len; /* WireGuard message length (UDP length - 8) */
+	__u16 magic;	   /* XDPWG_META_MAGIC */
+	__u16 reserved;
+};
+_Static_assert(sizeof(struct xdpwg_meta) == 24, "xdpwg_meta size");
+_Static_assert(sizeof(struct xdpwg_meta) % 4 == 0, "metadata must be 4-byte aligned");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, rx_ns) == 0, "meta.rx_ns");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, peer_id) == 8, "meta.peer_id");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, flags) == 12, "meta.flags");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, msg_type) == 14, "meta.msg_type");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, payload_off) == 16, "meta.payload_off");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, payload_len) == 18, "meta.payload_len");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, magic) == 20, "meta.magic");
+_Static_assert(__builtin_offsetof(struct xdpwg_meta, reserved) == 22, "meta.reserved");
+
+enum xdpwg_event_type {
+	XDPWG_EVENT_NEW_SOURCE = 1, /* a data packet from a source other than the endpoint */
+};
+
+/* events ring buffer record. */
+struct xdpwg_event {
+	__u64 ts_ns; /* bpf_ktime_get_ns of the packet */
+	__u32 type;  /* enum xdpwg_event_type */
+	__u32 peer_id;
+	struct xdpwg_endpoint src; /* the packet's outer source */
+	__u32 ifindex;		   /* where it arrived */
+	__u32 rx_queue;
+};
+_Static_assert(sizeof(struct xdpwg_event) == 48, "xdpwg_event size");
+_Static_assert(__builtin_offsetof(struct xdpwg_event, ts_ns) == 0, "event.ts_ns");
+_Static_assert(__builtin_offsetof(struct xdpwg_event, type) == 8, "event.type");
+_Static_assert(__builtin_offsetof(struct xdpwg_event, peer_id) == 12, "event.peer_id");
+_Static_assert(__builtin_offsetof(struct xdpwg_event, src) == 16, "event.src");
+_Static_assert(__builtin_offsetof(struct xdpwg_event, ifindex) == 40, "event.ifindex");
+_Static_assert(__builtin_offsetof(struct xdpwg_event, rx_queue) == 44, "event.rx_queue");
+
+#endif

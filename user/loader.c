@@ -1,0 +1,656 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loading, pinning and attaching the XDP program; the map writers. See loader.h.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "loader.h"
+#include "log.h"
+#include "xdpwg.skel.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+#define BPFFS_MOUNT "/sys/fs/bpf"
+
+struct loader_iface {
+	int ifindex; /* 0: slot free */
+	uint32_t xdp_flags;
+};
+
+struct xdpwg_loader {
+	struct xdpwg *skel;
+	char pin_root[PATH_MAX / 2];
+	char pin_dir[PATH_MAX / 2];
+	bool pinned;
+	uint32_t prog_id;
+	struct loader_iface ifaces[XDPWG_MAX_IFACES];
+};
+
+/* Pin names are the map names. */
+static const char *const pinned_maps[] = { "config", "sessions", "peers", "ifaces",
+					   "stats",  "events",	 "xsks" };
+
+static const char *const stat_names[XDPWG_STAT_MAX] = {
+	[XDPWG_STAT_PASS_OTHER] = "pass_other",
+	[XDPWG_STAT_PASS_FRAGMENT] = "pass_fragment",
+	[XDPWG_STAT_PASS_IPV6_EXT] = "pass_ipv6_ext",
+	[XDPWG_STAT_PASS_DISABLED] = "pass_disabled",
+	[XDPWG_STAT_REDIRECTED] = "redirected",
+	[XDPWG_STAT_NO_XSK_PASSED] = "no_xsk_passed",
+	[XDPWG_STAT_BAD_SIZE_INITIATION] = "bad_size_initiation",
+	[XDPWG_STAT_BAD_SIZE_RESPONSE] = "bad_size_response",
+	[XDPWG_STAT_BAD_SIZE_COOKIE] = "bad_size_cookie",
+	[XDPWG_STAT_BAD_SIZE_DATA] = "bad_size_data",
+	[XDPWG_STAT_BAD_TYPE] = "bad_type",
+	[XDPWG_STAT_UNKNOWN_INDEX] = "unknown_index",
+	[XDPWG_STAT_TRUNCATED] = "truncated",
+	[XDPWG_STAT_NEW_SOURCE] = "new_source",
+	[XDPWG_STAT_EVENT_SENT] = "event_sent",
+	[XDPWG_STAT_EVENT_RATELIMITED] = "event_ratelimited",
+	[XDPWG_STAT_EVENT_LOST] = "event_lost",
+	[XDPWG_STAT_META_FAILED] = "meta_failed",
+};
+
+const char *loader_stat_name(enum xdpwg_stat s)
+{
+	if ((unsigned int)s >= XDPWG_STAT_MAX || !stat_names[s])
+		return "unknown";
+	return stat_names[s];
+}
+
+int loader_ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS_MOUNT, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir(BPFFS_MOUNT, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", BPFFS_MOUNT, "bpf", 0, "mode=0700") < 0) {
+		int err = -errno;
+
+		log_err("loader: mounting bpffs at %s: %s", BPFFS_MOUNT, strerror(errno));
+		return err;
+	}
+	log_info("loader: mounted bpffs at %s", BPFFS_MOUNT);
+	return 0;
+}
+
+static bool name_ok(const char *name)
+{
+	size_t len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+	return len > 0 && len < IF_NAMESIZE && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0;
+}
+
+static uint32_t map_id_of_fd(int fd)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/* Remove <dir>/<map> for every map we pin, then dir itself (and root if now empty). With obj,
+ * only pins of obj's own maps go: a newer daemon may have replaced them already. */
+static void remove_pins(const char *root, const char *dir, struct bpf_object *obj)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pinned_maps[i]);
+		if (obj) {
+			struct bpf_map *map = bpf_object__find_map_by_name(obj, pinned_maps[i]);
+			int fd = bpf_obj_get(path);
+			bool mine = map && fd >= 0 &&
+				    map_id_of_fd(fd) == map_id_of_fd(bpf_map__fd(map));
+
+			if (fd >= 0)
+				close(fd);
+			if (!mine)
+				continue;
+		}
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("loader: removing %s: %s", path, strerror(errno));
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+		log_warn("loader: removing %s: %s", dir, strerror(errno));
+	if (root)
+		rmdir(root); /* only when empty: other TUNs may have pins there */
+}
+
+static int prog_name_by_id(uint32_t id, char *name, size_t len)
+{
+	struct bpf_prog_info info;
+	uint32_t info_len = sizeof(info);
+	int fd, err;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(fd, &info, &info_len);
+	if (err) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	snprintf(name, len, "%s", info.name);
+	return fd;
+}
+
+static int ifname_index(const char *ifname)
+{
+	unsigned int ifindex;
+
+	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE)
+		return -EINVAL;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return -ENODEV;
+	return (int)ifindex;
+}
+
+/* Detach a program named XDPWG_PROG_NAME (other than keep_id) from ifindex in any mode.
+ * Returns how many were detached, -EBUSY if a foreign program is attached, or -errno. */
+static int detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct {
+		uint32_t id;
+		uint32_t flags;
+	} modes[2];
+	int i, n = 0, err;
+
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return err;
+	modes[0].id = q.drv_prog_id;
+	modes[0].flags = XDP_FLAGS_DRV_MODE;
+	modes[1].id = q.skb_prog_id;
+	modes[1].flags = XDP_FLAGS_SKB_MODE;
+	for (i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+		char name[BPF_OBJ_NAME_LEN];
+		int fd;
+
+		if (!modes[i].id || modes[i].id == keep_id)
+			continue;
+		if (keep_mode_flags == modes[i].flags)
+			continue; /* replaced in place by the caller */
+		fd = prog_name_by_id(modes[i].id, name, sizeof(name));
+		if (fd < 0)
+			return fd;
+		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
+			log_err("loader: ifindex %d has a foreign XDP program '%s' (id %u)",
+				ifindex, name, modes[i].id);
+			close(fd);
+			return -EBUSY;
+		}
+		a.old_prog_fd = fd;
+		err = bpf_xdp_detach(ifindex, modes[i].flags, &a);
+		close(fd);
+		if (err)
+			return err;
+		log_info("loader: removed a stale %s (id %u) from ifindex %d", XDPWG_PROG_NAME,
+			 modes[i].id, ifindex);
+		n++;
+	}
+	return n;
+}
+
+int loader_detach_stale(const char *ifname, const char *tun_name)
+{
+	int ifindex, err = 0;
+
+	if (ifname) {
+		ifindex = ifname_index(ifname);
+		if (ifindex < 0)
+			return ifindex;
+		err = detach_ours(ifindex, 0, 0);
+		if (err < 0)
+			return err;
+		err = 0;
+	}
+	if (tun_name) {
+		char dir[PATH_MAX];
+
+		if (!name_ok(tun_name))
+			return -EINVAL;
+		err = loader_ensure_bpffs();
+		if (err)
+			return err;
+		snprintf(dir, sizeof(dir), "%s/%s", XDPWG_PIN_ROOT, tun_name);
+		remove_pins(XDPWG_PIN_ROOT, dir, NULL);
+	}
+	return err;
+}
+
+static int pin_all(struct xdpwg_loader *ld)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int err;
+
+	if (strncmp(ld->pin_root, BPFFS_MOUNT "/", strlen(BPFFS_MOUNT) + 1) == 0) {
+		err = loader_ensure_bpffs();
+		if (err)
+			return err;
+	}
+	if (mkdir(ld->pin_root, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* whatever a killed daemon left for this TUN goes */
+	remove_pins(NULL, ld->pin_dir, NULL);
+	if (mkdir(ld->pin_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	bpf_object__for_each_map(map, ld->skel->obj)
+	{
+		const char *name = bpf_map__name(map);
+		size_t i;
+		bool wanted = false;
+
+		for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++)
+			wanted |= strcmp(name, pinned_maps[i]) == 0;
+		if (!wanted)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ld->pin_dir, name);
+		err = bpf_map__pin(map, path);
+		if (err) {
+			log_err("loader: pinning %s: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	ld->pinned = true;
+	return 0;
+}
+
+int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
+{
+	struct xdpwg_loader *ld;
+	struct bpf_prog_info info;
+	uint32_t info_len = sizeof(info);
+	const char *root;
+	int err;
+
+	*out = NULL;
+	if (!opts || !name_ok(opts->tun_name))
+		return -EINVAL;
+	ld = calloc(1, sizeof(*ld));
+	if (!ld)
+		return -ENOMEM;
+	root = opts->pin_root ? opts->pin_root : XDPWG_PIN_ROOT;
+	if (strlen(root) + IF_NAMESIZE + 2 > sizeof(ld->pin_root)) {
+		err = -ENAMETOOLONG;
+		goto cleanup;
+	}
+	snprintf(ld->pin_root, sizeof(ld->pin_root), "%s", root);
+	snprintf(ld->pin_dir, sizeof(ld->pin_dir), "%s/%s", root, opts->tun_name);
+
+	ld->skel = xdpwg__open();
+	if (!ld->skel) {
+		err = -errno ? -errno : -EINVAL;
+		log_err("loader: opening the BPF skeleton failed");
+		goto cleanup;
+	}
+	if (opts->event_interval_ns)
+		ld->skel->rodata->event_interval_ns = opts->event_interval_ns;
+	ld->skel->rodata->handshakes_to_xsk = !opts->handshakes_to_stack;
+	if (opts->max_peers)
+		bpf_map__set_max_entries(ld->skel->maps.peers, opts->max_peers);
+	if (opts->max_sessions)
+		bpf_map__set_max_entries(ld->skel->maps.sessions, opts->max_sessions);
+	err = xdpwg__load(ld->skel);
+	if (err) {
+		log_err("loader: loading the XDP program: %s", strerror(-err));
+		goto cleanup;
+	}
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(bpf_program__fd(ld->skel->progs.xdpwg_rx), &info, &info_len);
+	if (err) {
+		err = -errno;
+		goto cleanup;
+	}
+	ld->prog_id = info.id;
+	err = loader_set_port(ld, 0);
+	if (err)
+		goto cleanup;
+	if (!opts->no_pin) {
+		err = pin_all(ld);
+		if (err)
+			goto cleanup;
+	}
+	*out = ld;
+	return 0;
+
+cleanup:
+	loader_destroy(ld);
+	return err;
+}
+
+void loader_destroy(struct xdpwg_loader *ld)
+{
+	int i;
+
+	if (!ld)
+		return;
+	for (i = 0; i < XDPWG_MAX_IFACES; i++)
+		if (ld->ifaces[i].ifindex)
+			loader_detach(ld, ld->ifaces[i].ifindex);
+	if (ld->pinned)
+		remove_pins(ld->pin_root, ld->pin_dir, ld->skel->obj);
+	xdpwg__destroy(ld->skel);
+	free(ld);
+}
+
+static struct loader_iface *find_iface(const struct xdpwg_loader *ld, int ifindex, int *slot)
+{
+	int i;
+
+	for (i = 0; i < XDPWG_MAX_IFACES; i++) {
+		if (ld->ifaces[i].ifindex == ifindex) {
+			if (slot)
+				*slot = i;
+			return (struct loader_iface *)&ld->ifaces[i];
+		}
+	}
+	return NULL;
+}
+
+static int try_attach(struct xdpwg_loader *ld, int ifindex, uint32_t mode_flags)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+	uint32_t cur_id;
+	int old_fd = -1, err;
+
+	/* a stale xdpwg_rx in the other mode goes first; one in this mode is replaced in place */
+	err = detach_ours(ifindex, ld->prog_id, mode_flags);
+	if (err < 0)
+		return err;
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return err;
+	cur_id = mode_flags == XDP_FLAGS_DRV_MODE ? q.drv_prog_id : q.skb_prog_id;
+	if (cur_id && cur_id != ld->prog_id) {
+		char name[BPF_OBJ_NAME_LEN];
+
+		old_fd = prog_name_by_id(cur_id, name, sizeof(name));
+		if (old_fd < 0)
+			return old_fd;
+		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
+			log_err("loader: ifindex %d has a foreign XDP program '%s' (id %u)",
+				ifindex, name, cur_id);
+			close(old_fd);
+			return -EBUSY;
+		}
+		a.old_prog_fd = old_fd;
+		log_info("loader: replacing a stale %s (id %u) on ifindex %d", XDPWG_PROG_NAME,
+			 cur_id, ifindex);
+	}
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(ld->skel->progs.xdpwg_rx),
+			     mode_flags | (old_fd < 0 ? XDP_FLAGS_UPDATE_IF_NOEXIST : 0), &a);
+	if (old_fd >= 0)
+		close(old_fd);
+	return err;
+}
+
+int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode mode)
+{
+	struct xdpwg_iface val = { 0 };
+	struct loader_iface *slot_if;
+	uint32_t key;
+	int ifindex, slot, err;
+
+	ifindex = ifname_index(ifname);
+	if (ifindex < 0)
+		return ifindex;
+	if (find_iface(ld, ifindex, NULL))
+		return ifindex;
+	slot_if = find_iface(ld, 0, &slot);
+	if (!slot_if)
+		return -ENOSPC;
+
+	key = (uint32_t)ifindex;
+	val.slot_base = (uint32_t)slot * XDPWG_MAX_QUEUES;
+	val.nqueues = XDPWG_MAX_QUEUES;
+	err = bpf_map_update_elem(bpf_map__fd(ld->skel->maps.ifaces), &key, &val, BPF_ANY);
+	if (err)
+		return -errno;
+
+	if (mode == LOADER_MODE_GENERIC) {
+		err = try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
+		slot_if->xdp_flags = XDP_FLAGS_SKB_MODE;
+	} else {
+		err = try_attach(ld, ifindex, XDP_FLAGS_DRV_MODE);
+		slot_if->xdp_flags = XDP_FLAGS_DRV_MODE;
+		if (err && err != -EBUSY && mode == LOADER_MODE_AUTO) {
+			log_warn("loader: native XDP on %s failed (%s); using generic mode", ifname,
+				 strerror(-err));
+			err = try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
+			slot_if->xdp_flags = XDP_FLAGS_SKB_MODE;
+		}
+	}
+	if (err) {
+		log_err("loader: attaching to %s: %s", ifname, strerror(-err));
+		bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
+		return err;
+	}
+	slot_if->ifindex = ifindex;
+	log_info("loader: %s attached to %s in %s mode", XDPWG_PROG_NAME, ifname,
+		 slot_if->xdp_flags == XDP_FLAGS_DRV_MODE ? "native" : "generic");
+	return ifindex;
+}
+
+int loader_detach(struct xdpwg_loader *ld, int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct loader_iface *li;
+	uint32_t key = (uint32_t)ifindex;
+	int err;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	li = find_iface(ld, ifindex, NULL);
+	if (!li)
+		return -ENOENT;
+	/* only our own program: never detach whatever replaced it meanwhile */
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (!err &&
+	    (li->xdp_flags == XDP_FLAGS_DRV_MODE ? q.drv_prog_id : q.skb_prog_id) == ld->prog_id) {
+		a.old_prog_fd = bpf_program__fd(ld->skel->progs.xdpwg_rx);
+		err = bpf_xdp_detach(ifindex, li->xdp_flags, &a);
+	}
+	if (err && err != -ENODEV)
+		log_warn("loader: detaching from ifindex %d: %s", ifindex, strerror(-err));
+	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
+	li->ifindex = 0;
+	li->xdp_flags = 0;
+	return err == -ENODEV ? 0 : err;
+}
+
+int loader_attach_mode(const struct xdpwg_loader *ld, int ifindex)
+{
+	const struct loader_iface *li = find_iface(ld, ifindex, NULL);
+
+	if (!li || ifindex <= 0)
+		return -ENOENT;
+	return li->xdp_flags == XDP_FLAGS_DRV_MODE ? LOADER_MODE_NATIVE : LOADER_MODE_GENERIC;
+}
+
+int loader_xsk_key(const struct xdpwg_loader *ld, int ifindex, uint32_t queue)
+{
+	int slot;
+
+	if (queue >= XDPWG_MAX_QUEUES)
+		return -ERANGE;
+	if (ifindex <= 0 || !find_iface(ld, ifindex, &slot))
+		return -ENOENT;
+	return slot * XDPWG_MAX_QUEUES + (int)queue;
+}
+
+int loader_set_port(struct xdpwg_loader *ld, uint16_t port)
+{
+	struct xdpwg_config cfg = { .listen_port = port };
+	uint32_t key = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.config), &key, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader_session_add(struct xdpwg_loader *ld, uint32_t index, uint32_t peer_id)
+{
+	struct xdpwg_session s = { .peer_id = peer_id };
+
+	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.sessions), &index, &s, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader_session_del(struct xdpwg_loader *ld, uint32_t index)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.sessions), &index))
+		return -errno;
+	return 0;
+}
+
+int loader_peer_update(struct xdpwg_loader *ld, uint32_t peer_id, const struct wg_endpoint *ep,
+		       const uint8_t nexthop_mac[6], const uint8_t local_mac[6], uint32_t flags)
+{
+	int fd = bpf_map__fd(ld->skel->maps.peers);
+	struct xdpwg_peer p;
+
+	if (bpf_map_lookup_elem(fd, &peer_id, &p))
+		memset(&p, 0, sizeof(p));
+	memset(&p.endpoint, 0, sizeof(p.endpoint));
+	memset(&p.local_src, 0, sizeof(p.local_src));
+	p.local_ifindex = 0;
+	if (ep && ep->addr.sa.sa_family == AF_INET) {
+		p.endpoint.family = XDPWG_FAMILY_INET;
+		p.endpoint.addr.v4 = ep->addr.in4.sin_addr.s_addr;
+		p.endpoint.port = ep->addr.in4.sin_port;
+		p.local_src.v4 = ep->src4.s_addr;
+		p.local_ifindex = (uint32_t)ep->src_ifindex;
+	} else if (ep && ep->addr.sa.sa_family == AF_INET6) {
+		p.endpoint.family = XDPWG_FAMILY_INET6;
+		memcpy(p.endpoint.addr.v6, &ep->addr.in6.sin6_addr, 16);
+		p.endpoint.port = ep->addr.in6.sin6_port;
+		memcpy(p.local_src.v6, &ep->src6, 16);
+		p.local_ifindex = (uint32_t)ep->src_ifindex;
+	}
+	if (nexthop_mac)
+		memcpy(p.nexthop_mac, nexthop_mac, 6);
+	if (local_mac)
+		memcpy(p.local_mac, local_mac, 6);
+	p.flags = flags;
+	if (bpf_map_update_elem(fd, &peer_id, &p, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int loader_peer_delete(struct xdpwg_loader *ld, uint32_t peer_id)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.peers), &peer_id))
+		return -errno;
+	return 0;
+}
+
+int loader_peer_get(const struct xdpwg_loader *ld, uint32_t peer_id, struct xdpwg_peer *out)
+{
+	if (bpf_map_lookup_elem(bpf_map__fd(ld->skel->maps.peers), &peer_id, out))
+		return -errno;
+	return 0;
+}
+
+int loader_peer_add_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packets, uint64_t bytes)
+{
+	int fd = bpf_map__fd(ld->skel->maps.peers);
+	struct xdpwg_peer p;
+
+	if (bpf_map_lookup_elem(fd, &peer_id, &p))
+		return -errno;
+	p.tx_packets += packets;
+	p.tx_bytes += bytes;
+	if (bpf_map_update_elem(fd, &peer_id, &p, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+int loader_stats(const struct xdpwg_loader *ld, uint64_t out[XDPWG_STAT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(ld->skel->maps.stats);
+	uint64_t *vals;
+	uint32_t k;
+	int c, err = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (k = 0; k < XDPWG_STAT_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals)) {
+			err = -errno;
+			break;
+		}
+		for (c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+int loader_prog_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_program__fd(ld->skel->progs.xdpwg_rx);
+}
+
+int loader_xsks_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.xsks);
+}
+
+int loader_events_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.events);
+}
+
+int loader_peers_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.peers);
+}
+
+int loader_sessions_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.sessions);
+}
+
+const char *loader_pin_dir(const struct xdpwg_loader *ld)
+{
+	return ld->pinned ? ld->pin_dir : "";
+}

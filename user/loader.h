@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The XDP program's owner: loads bpf/xdpwg.bpf.c (skeleton), sets its tunables, pins its maps
+ * under /sys/fs/bpf/xdpwg/TUNNAME/ (mounting bpffs there when needed), attaches it to one or more
+ * uplinks (native, falling back to generic with a warning, or a forced mode), and is the only
+ * writer of the configuration, session and peer maps. At start it replaces what a killed daemon
+ * left behind: an attachment of a program named XDPWG_PROG_NAME and the pins of the same TUN.
+ *
+ * Every function returns 0 (or a non-negative value) on success and -errno on failure. Not
+ * thread-safe: call from the control thread (loader_peer_add_tx may be called from workers; the
+ * map operations themselves are atomic per element).
+ */
+#ifndef XDPWG_LOADER_H
+#define XDPWG_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "xdpwg_kern_user.h"
+
+struct xdpwg_loader;
+
+enum loader_mode {
+	LOADER_MODE_AUTO = 0, /* native, else generic with a warning */
+	LOADER_MODE_NATIVE,
+	LOADER_MODE_GENERIC,
+};
+
+struct loader_opts {
+	const char *tun_name;	    /* pins go to <pin_root>/<tun_name>/; required */
+	const char *pin_root;	    /* NULL: XDPWG_PIN_ROOT */
+	bool no_pin;		    /* tests: load without pinning anything */
+	uint32_t max_peers;	    /* 0: XDPWG_DEFAULT_MAX_PEERS */
+	uint32_t max_sessions;	    /* 0: XDPWG_DEFAULT_MAX_SESSIONS */
+	uint64_t event_interval_ns; /* 0: program default (100 ms) */
+	bool handshakes_to_stack;   /* pass valid handshake messages to the kernel socket */
+};
+
+/* Open, configure, load and pin. Stale pins of the same TUN are removed first. */
+int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out);
+/* Detach from every attached interface, unpin, remove the pin directory, free. NULL is fine. */
+void loader_destroy(struct xdpwg_loader *ld);
+
+/* Attach to an interface (by name); a stale xdpwg program found there is replaced, a foreign
+ * program is refused with -EBUSY. Returns the ifindex. */
+int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode mode);
+int loader_detach(struct xdpwg_loader *ld, int ifindex);
+/* The mode an interface ended up in (LOADER_MODE_NATIVE or _GENERIC), or -ENOENT. */
+int loader_attach_mode(const struct xdpwg_loader *ld, int ifindex);
+/* xsks map key for (ifindex, rx queue): what an AF_XDP socket on that queue registers under. */
+int loader_xsk_key(const struct xdpwg_loader *ld, int ifindex, uint32_t queue);
+
+int loader_set_port(struct xdpwg_loader *ld, uint16_t port); /* 0: pass everything */
+
+int loader_session_add(struct xdpwg_loader *ld, uint32_t index, uint32_t peer_id);
+int loader_session_del(struct xdpwg_loader *ld, uint32_t index);
+
+/* Create or update a peer; counters and last-seen are kept (read-modify-write: an rx count XDP
+ * adds during the update can be lost; fine for statistics). ep NULL or unset: no endpoint.
+ * ep's cached source (src4/src6, src_ifindex) becomes local_src/local_ifindex. nexthop_mac and
+ * local_mac may be NULL (keep). flags: enum xdpwg_peer_flags. */
+int loader_peer_update(struct xdpwg_loader *ld, uint32_t peer_id, const struct wg_endpoint *ep,
+		       const uint8_t nexthop_mac[6], const uint8_t local_mac[6], uint32_t flags);
+int loader_peer_delete(struct xdpwg_loader *ld, uint32_t peer_id);
+/* The peer's map entry as it is now (counters, last seen, endpoint). */
+int loader_peer_get(const struct xdpwg_loader *ld, uint32_t peer_id, struct xdpwg_peer *out);
+/* Add transmit counters (AF_XDP workers, batched). Racy with other writers of the same entry. */
+int loader_peer_add_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packets, uint64_t bytes);
+
+/* Per-reason counters summed over CPUs. */
+int loader_stats(const struct xdpwg_loader *ld, uint64_t out[XDPWG_STAT_MAX]);
+const char *loader_stat_name(enum xdpwg_stat s);
+
+int loader_prog_fd(const struct xdpwg_loader *ld);
+int loader_xsks_fd(const struct xdpwg_loader *ld);
+int loader_events_fd(const struct xdpwg_loader *ld); /* ring buffer: ring_buffer__new on it */
+int loader_peers_fd(const struct xdpwg_loader *ld);
+int loader_sessions_fd(const struct xdpwg_loader *ld);
+/* "<pin_root>/<tun>" or "" with no_pin. */
+const char *loader_pin_dir(const struct xdpwg_loader *ld);
+
+/* xdpwgctl detach IFACE: detach a program named XDPWG_PROG_NAME from ifname (any mode; nothing
+ * else is touched), and when tun_name is given remove <XDPWG_PIN_ROOT>/<tun_name>/ and its pins.
+ * 0 when something was removed or nothing was there; -errno on failure. */
+int loader_detach_stale(const char *ifname, const char *tun_name);
+
+/* Mount bpffs at /sys/fs/bpf unless one is there already (ip netns exec remounts /sys). */
+int loader_ensure_bpffs(void);
+
+#endif

@@ -132,10 +132,23 @@ vmtest: deps-vm
 	@$(MAKE) --no-print-directory all-tests
 	@vmtest/run
 
+# The daemon goes to sbin: it is a system daemon that needs root (CAP_NET_ADMIN...), and
+# wg-quick finds it there through root's PATH. xdpwgctl goes to bin, as wg(8) does: genkey and
+# pubkey are for anyone. The unit names the binaries by their installed paths. Its directory is
+# systemd's own (/lib/systemd/system) for PREFIX=/usr, $(PREFIX)/lib/systemd/system otherwise.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BUILD)/xdpwgd $(BUILD)/xdpwgctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/xdpwg \
+		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system
+	install -m 0755 $(BUILD)/xdpwgd $(DESTDIR)$(PREFIX)/sbin/xdpwgd
+	install -m 0755 $(BUILD)/xdpwgctl $(DESTDIR)$(PREFIX)/bin/xdpwgctl
+	install -m 0644 docs/man/xdpwgd.8 docs/man/xdpwgctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 tools/systemd/xdpwgd.env.example $(DESTDIR)$(PREFIX)/share/doc/xdpwg/
+	sed -e 's|/usr/sbin/xdpwgd|$(PREFIX)/sbin/xdpwgd|g' \
+	    -e 's|/usr/bin/xdpwgctl|$(PREFIX)/bin/xdpwgctl|g' \
+	    tools/systemd/xdpwgd@.service >$(BUILD)/xdpwgd@.service
+	install -m 0644 $(BUILD)/xdpwgd@.service \
+		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/xdpwgd@.service
 
 clean:
 	rm -rf build

@@ -63,11 +63,13 @@ struct wg_io_ops {
 	/* (Re)bind the outer socket(s); port 0 picks one. The bound port, or -errno. Called by
 	 * wg_device_apply before anything else changes, so a failure changes nothing. */
 	int (*bind)(void *ctx, uint16_t port, uint32_t fwmark);
-	/* Optional hooks (may be NULL), all called on the control thread: */
+	/* Optional hooks (may be NULL), called on the control thread, except endpoint_moved: */
 	/* a local index starts or stops being able to receive data (XDP sessions map) */
 	void (*session_add)(void *ctx, uint32_t local_index, struct wg_peer *peer);
 	void (*session_del)(void *ctx, uint32_t local_index);
-	/* a peer's endpoint moved after an authenticated packet (old may be unset) */
+	/* a peer's endpoint (or its cached local source) moved after an authenticated packet (old
+	 * may be unset). Runs on the thread that authenticated the packet: a data-path worker
+	 * for transport data, the control thread for handshakes. Keep it short and thread-safe. */
 	void (*endpoint_moved)(void *ctx, struct wg_peer *peer, const struct wg_endpoint *old,
 			       const struct wg_endpoint *new_ep);
 	void (*peer_added)(void *ctx, struct wg_peer *peer);
@@ -124,5 +126,15 @@ const uint8_t *wg_peer_public_key(const struct wg_peer *peer);
 /* A small stable number for this peer while it exists (BPF peers map key). */
 uint32_t wg_peer_id(const struct wg_peer *peer);
 void wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *out);
+
+/* --- appended by the protocol engine --- */
+
+/* The TUN's MTU: padding never grows a packet past it (default 1420). Any thread. */
+void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu);
+/* Tests only: behave as under load (cookie replies for messages without a valid mac2) until
+ * switched off. */
+void wg_device_set_under_load_for_test(struct wg_device *dev, bool on);
+/* The peer's roam policy is "pinned": its endpoint never follows packets (BPF peers map flag). */
+bool wg_peer_roam_pinned(struct wg_peer *peer);
 
 #endif

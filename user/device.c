@@ -1,0 +1,828 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The device: identity, peer set, the handshake queue between workers and the control thread,
+ * configuration (wg_device_apply with the configuration protocol's semantics, as the kernel's
+ * netlink.c applies them) and snapshots.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allowedips.h"
+#include "crypto.h"
+#include "device.h"
+#include "log.h"
+#include "peer.h"
+#include "ratelimiter.h"
+
+enum device_constants {
+	DEVICE_DEFAULT_MTU = 1420,
+	/* the kernel's MAX_PEERS_PER_DEVICE */
+	DEVICE_MAX_PEERS = 1U << 20,
+	DEVICE_TICK_MAX_MS = 1000,
+};
+
+static uint64_t device_monotonic(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t wg_device_now(const struct wg_device *dev)
+{
+	return dev->clock(dev->clock_ctx);
+}
+
+int64_t wg_device_wall_ns(const struct wg_device *dev)
+{
+	struct timespec ts;
+
+	/* A test's fake clock moves the wall clock too (timestamps must grow with it); for real,
+	 * the wall clock is the system's, as the kernel's timestamps and handshake times are. */
+	if (dev->clock != device_monotonic)
+		return (int64_t)wg_device_now(dev) + dev->wall_offset_ns;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * (int64_t)NSEC_PER_SEC + ts.tv_nsec;
+}
+
+void wg_device_count_drop(struct wg_device *dev, enum wg_drop_reason r)
+{
+	if (r > WG_DROP_NONE && r < WG_DROP_REASON_MAX)
+		atomic_fetch_add_explicit(&dev->drops[r], 1, memory_order_relaxed);
+}
+
+void wg_device_signal(struct wg_device *dev)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN only when the counter is about to overflow: it is readable then anyway. */
+	if (write(dev->event_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+void wg_device_session_gone(struct wg_device *dev, uint32_t local_index)
+{
+	if (!dev->ops.session_del)
+		return;
+	pthread_mutex_lock(&dev->gone_lock);
+	if (dev->n_gone == dev->cap_gone) {
+		size_t cap = dev->cap_gone ? dev->cap_gone * 2 : 16;
+		uint32_t *g = realloc(dev->gone, cap * sizeof(*g));
+
+		if (!g) {
+			pthread_mutex_unlock(&dev->gone_lock);
+			return;
+		}
+		dev->gone = g;
+		dev->cap_gone = cap;
+	}
+	dev->gone[dev->n_gone++] = local_index;
+	pthread_mutex_unlock(&dev->gone_lock);
+	wg_device_signal(dev);
+}
+
+static void device_flush_gone(struct wg_device *dev)
+{
+	uint32_t *g;
+	size_t n, i;
+
+	pthread_mutex_lock(&dev->gone_lock);
+	g = dev->gone;
+	n = dev->n_gone;
+	dev->gone = NULL;
+	dev->n_gone = dev->cap_gone = 0;
+	pthread_mutex_unlock(&dev->gone_lock);
+	for (i = 0; i < n; i++)
+		dev->ops.session_del(dev->io_ctx, g[i]);
+	free(g);
+}
+
+static struct wg_peer **device_key_bucket(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN])
+{
+	const size_t n = sizeof(dev->peers_by_key) / sizeof(dev->peers_by_key[0]);
+	uint32_t h;
+
+	/* Public keys are uniformly random points: their bytes are a hash already. The key is
+	 * chosen by whoever configures the peer, never by a packet, so no secret seed is needed. */
+	memcpy(&h, pub, sizeof(h));
+	return &dev->peers_by_key[h % n];
+}
+
+struct wg_peer *wg_device_lookup_peer(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN])
+{
+	struct wg_peer *p;
+
+	for (p = *device_key_bucket(dev, pub); p; p = p->next_by_key)
+		if (!memcmp(p->handshake.remote_static, pub, WG_KEY_LEN))
+			return p;
+	return NULL;
+}
+
+static void device_hash_peer(struct wg_device *dev, struct wg_peer *peer)
+{
+	struct wg_peer **b = device_key_bucket(dev, peer->handshake.remote_static);
+
+	peer->next_by_key = *b;
+	*b = peer;
+}
+
+void wg_device_unhash_peer(struct wg_device *dev, struct wg_peer *peer)
+{
+	struct wg_peer **pp;
+
+	for (pp = device_key_bucket(dev, peer->handshake.remote_static); *pp;
+	     pp = &(*pp)->next_by_key) {
+		if (*pp == peer) {
+			*pp = peer->next_by_key;
+			break;
+		}
+	}
+	peer->next_by_key = NULL;
+}
+
+struct wg_device *wg_device_new(const struct wg_device_opts *opts)
+{
+	struct wg_device *dev;
+	struct timespec ts;
+
+	if (crypto_init())
+		return NULL;
+	noise_init();
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return NULL;
+	dev->event_fd = -1;
+	if (opts->ops)
+		dev->ops = *opts->ops;
+	dev->io_ctx = opts->io_ctx;
+	dev->clock = opts->clock ? opts->clock : device_monotonic;
+	dev->clock_ctx = opts->clock_ctx;
+	snprintf(dev->name, sizeof(dev->name), "%s", opts->name ? opts->name : "wg");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	dev->wall_offset_ns = (int64_t)ts.tv_sec * (int64_t)NSEC_PER_SEC + ts.tv_nsec -
+			      (int64_t)wg_device_now(dev);
+	atomic_init(&dev->mtu, DEVICE_DEFAULT_MTU);
+	pthread_rwlock_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->queue_lock, NULL);
+	pthread_mutex_init(&dev->gone_lock, NULL);
+	dev->identity = crypto_secure_alloc(sizeof(*dev->identity));
+	dev->checker = crypto_secure_alloc(sizeof(*dev->checker));
+	dev->queue = calloc(WG_MAX_QUEUED_INCOMING_HANDSHAKES, sizeof(*dev->queue));
+	dev->allowedips = allowedips_new();
+	dev->index = index_table_new();
+	dev->ratelimiter = ratelimiter_new();
+	dev->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!dev->identity || !dev->checker || !dev->queue || !dev->allowedips || !dev->index ||
+	    !dev->ratelimiter || dev->event_fd < 0 || !dev->ops.send || !dev->ops.deliver) {
+		wg_device_free(dev);
+		return NULL;
+	}
+	cookie_checker_precompute_device_keys(dev->checker, NULL);
+	return dev;
+}
+
+void wg_device_free(struct wg_device *dev)
+{
+	if (!dev)
+		return;
+	pthread_rwlock_wrlock(&dev->lock);
+	while (dev->peers)
+		peer_remove_locked(dev->peers);
+	pthread_rwlock_unlock(&dev->lock);
+	if (dev->ops.session_del)
+		device_flush_gone(dev);
+	free(dev->gone);
+	if (dev->queue) {
+		crypto_wipe(dev->queue, WG_MAX_QUEUED_INCOMING_HANDSHAKES * sizeof(*dev->queue));
+		free(dev->queue);
+	}
+	allowedips_free(dev->allowedips);
+	index_table_free(dev->index);
+	ratelimiter_free(dev->ratelimiter);
+	crypto_secure_free(dev->identity);
+	crypto_secure_free(dev->checker);
+	if (dev->event_fd >= 0)
+		close(dev->event_fd);
+	pthread_rwlock_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->queue_lock);
+	pthread_mutex_destroy(&dev->gone_lock);
+	free(dev);
+}
+
+/* --- data path --- */
+
+static void device_queue_handshake(struct wg_device *dev, const uint8_t *buf, size_t len,
+				   const struct wg_endpoint *src)
+{
+	struct handshake_queue_entry *e;
+	unsigned int n;
+
+	/* Past half full, every source pays its rate before it may queue more. */
+	if (atomic_load(&dev->queue_len) > WG_MAX_QUEUED_INCOMING_HANDSHAKES / 2 &&
+	    !ratelimiter_allow(dev->ratelimiter, &src->addr.sa, wg_device_now(dev))) {
+		wg_device_count_drop(dev, WG_DROP_RATELIMITED);
+		return;
+	}
+	pthread_mutex_lock(&dev->queue_lock);
+	n = atomic_load(&dev->queue_len);
+	if (n >= WG_MAX_QUEUED_INCOMING_HANDSHAKES) {
+		pthread_mutex_unlock(&dev->queue_lock);
+		wg_device_count_drop(dev, WG_DROP_QUEUE_FULL);
+		return;
+	}
+	e = &dev->queue[(dev->queue_head + n) % WG_MAX_QUEUED_INCOMING_HANDSHAKES];
+	memcpy(e->buf, buf, len);
+	e->len = (uint16_t)len;
+	e->src = *src;
+	atomic_store(&dev->queue_len, n + 1);
+	pthread_mutex_unlock(&dev->queue_lock);
+	wg_device_signal(dev);
+}
+
+void wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src)
+{
+	uint32_t type;
+	bool mac_ok;
+
+	if (len < sizeof(struct wg_msg_header)) {
+		wg_device_count_drop(dev, WG_DROP_BAD_SIZE);
+		return;
+	}
+	/* One byte of type and three reserved zero bytes: read as one LE word, so that anything
+	 * in the reserved bytes makes an unknown type. */
+	memcpy(&type, buf, sizeof(type));
+	type = le32toh(type);
+	switch (type) {
+	case WG_MSG_DATA:
+		if (len < WG_MSG_DATA_MIN_LEN) {
+			wg_device_count_drop(dev, WG_DROP_BAD_SIZE);
+			return;
+		}
+		receive_data(dev, buf, len, src);
+		return;
+	case WG_MSG_HANDSHAKE_INITIATION:
+		if (len != WG_MSG_INITIATION_LEN)
+			goto bad_size;
+		break;
+	case WG_MSG_HANDSHAKE_RESPONSE:
+		if (len != WG_MSG_RESPONSE_LEN)
+			goto bad_size;
+		break;
+	case WG_MSG_HANDSHAKE_COOKIE:
+		if (len != WG_MSG_COOKIE_LEN)
+			goto bad_size;
+		device_queue_handshake(dev, buf, len, src);
+		return;
+	default:
+		wg_device_count_drop(dev, WG_DROP_BAD_TYPE);
+		return;
+	}
+	/* mac1 is one keyed hash: checking it here keeps junk out of the queue, so junk alone
+	 * cannot put us under load. */
+	pthread_rwlock_rdlock(&dev->lock);
+	mac_ok = dev->identity->has_identity && cookie_check_mac1(dev->checker, buf, len);
+	pthread_rwlock_unlock(&dev->lock);
+	if (!mac_ok) {
+		wg_device_count_drop(dev, WG_DROP_BAD_MAC1);
+		return;
+	}
+	device_queue_handshake(dev, buf, len, src);
+	return;
+bad_size:
+	wg_device_count_drop(dev, WG_DROP_BAD_SIZE);
+}
+
+void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+	struct wg_peer *peer = NULL;
+	const uint8_t *dst;
+	struct wg_endpoint ep;
+	int family;
+
+	if (len < 1 || len > WG_MAX_PACKET)
+		goto bad;
+	if (pkt[0] >> 4 == 4 && len >= 20) {
+		family = AF_INET;
+		dst = pkt + 16;
+	} else if (pkt[0] >> 4 == 6 && len >= 40) {
+		family = AF_INET6;
+		dst = pkt + 24;
+	} else {
+		goto bad;
+	}
+	pthread_rwlock_rdlock(&dev->lock);
+	peer = allowedips_lookup(dev->allowedips, family, dst);
+	if (peer)
+		peer_get(peer);
+	pthread_rwlock_unlock(&dev->lock);
+	if (!peer) {
+		wg_device_count_drop(dev, WG_DROP_NO_PEER);
+		return;
+	}
+	peer_endpoint_copy(peer, &ep);
+	if (!endpoint_is_set(&ep)) {
+		wg_device_count_drop(dev, WG_DROP_NO_ENDPOINT);
+		goto out;
+	}
+	if (!send_packet_fast(peer, pkt, len)) {
+		send_stage_packet(peer, pkt, len);
+		send_staged_packets(peer);
+	}
+out:
+	peer_put(peer);
+	return;
+bad:
+	wg_device_count_drop(dev, WG_DROP_BAD_INNER);
+}
+
+/* --- control thread --- */
+
+int wg_device_handshake_fd(const struct wg_device *dev)
+{
+	return dev->event_fd;
+}
+
+static void device_handshakes_wanted(struct wg_device *dev)
+{
+	struct wg_peer *p;
+
+	if (!atomic_exchange(&dev->handshake_wanted, false))
+		return;
+	for (p = dev->peers; p; p = p->next_peer)
+		if (atomic_exchange(&p->handshake_wanted, false))
+			send_handshake_initiation(p, false);
+}
+
+unsigned int wg_device_process_handshakes(struct wg_device *dev, unsigned int budget)
+{
+	struct handshake_queue_entry e;
+	unsigned int n = 0;
+	uint64_t v;
+
+	if (read(dev->event_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing signalled; look anyway, it costs nothing */
+	}
+	while (n < budget) {
+		pthread_mutex_lock(&dev->queue_lock);
+		if (!atomic_load(&dev->queue_len)) {
+			pthread_mutex_unlock(&dev->queue_lock);
+			break;
+		}
+		e = dev->queue[dev->queue_head];
+		dev->queue_head = (dev->queue_head + 1) % WG_MAX_QUEUED_INCOMING_HANDSHAKES;
+		atomic_fetch_sub(&dev->queue_len, 1);
+		pthread_mutex_unlock(&dev->queue_lock);
+		receive_handshake(dev, &e);
+		n++;
+	}
+	crypto_wipe(&e, sizeof(e));
+	device_handshakes_wanted(dev);
+	if (dev->ops.session_del)
+		device_flush_gone(dev);
+	/* Budget spent with work left: stay readable so the loop comes back. */
+	if (atomic_load(&dev->queue_len))
+		wg_device_signal(dev);
+	return n;
+}
+
+int wg_device_tick(struct wg_device *dev)
+{
+	uint64_t now = wg_device_now(dev);
+	uint64_t next = now + (uint64_t)DEVICE_TICK_MAX_MS * NSEC_PER_MSEC;
+	struct wg_peer *p, *nextp;
+	uint64_t d;
+
+	for (p = dev->peers; p; p = nextp) {
+		nextp = p->next_peer;
+		d = timers_run(p, now);
+		if (d && (int64_t)(d - next) < 0)
+			next = d;
+	}
+	device_handshakes_wanted(dev);
+	ratelimiter_gc(dev->ratelimiter, now);
+	if (dev->ops.session_del)
+		device_flush_gone(dev);
+	if ((int64_t)(next - now) <= 0)
+		return 0;
+	return (int)((next - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
+}
+
+void wg_device_announce(struct wg_device *dev, struct wg_peer *peer)
+{
+	struct wg_peer *p;
+
+	for (p = peer ? peer : dev->peers; p; p = peer ? NULL : p->next_peer) {
+		struct noise_keypair *kp;
+		bool valid;
+
+		peer_clear_endpoint_src(p);
+		kp = noise_keypairs_current(&p->keypairs);
+		valid = kp && atomic_load(&kp->sending.is_valid);
+		noise_keypair_put(kp, false);
+		if (valid)
+			send_keepalive(p);
+		else
+			send_handshake_initiation(p, false);
+	}
+}
+
+void wg_device_drop_counts(const struct wg_device *dev, uint64_t out[WG_DROP_REASON_MAX])
+{
+	int i;
+
+	for (i = 0; i < WG_DROP_REASON_MAX; i++)
+		out[i] = atomic_load_explicit(&((struct wg_device *)dev)->drops[i],
+					      memory_order_relaxed);
+}
+
+const char *wg_drop_reason_name(enum wg_drop_reason r)
+{
+	static const char *const names[WG_DROP_REASON_MAX] = {
+		[WG_DROP_NONE] = "none",
+		[WG_DROP_BAD_SIZE] = "bad_size",
+		[WG_DROP_BAD_TYPE] = "bad_type",
+		[WG_DROP_UNKNOWN_INDEX] = "unknown_index",
+		[WG_DROP_BAD_MAC1] = "bad_mac1",
+		[WG_DROP_COOKIE_SENT] = "cookie_sent",
+		[WG_DROP_RATELIMITED] = "ratelimited",
+		[WG_DROP_HANDSHAKE_INVALID] = "handshake_invalid",
+		[WG_DROP_HANDSHAKE_FLOOD] = "handshake_flood",
+		[WG_DROP_QUEUE_FULL] = "queue_full",
+		[WG_DROP_DECRYPT] = "decrypt",
+		[WG_DROP_REPLAY] = "replay",
+		[WG_DROP_KEY_EXPIRED] = "key_expired",
+		[WG_DROP_BAD_INNER] = "bad_inner",
+		[WG_DROP_ALLOWEDIPS] = "allowedips",
+		[WG_DROP_NO_PEER] = "no_peer",
+		[WG_DROP_NO_ENDPOINT] = "no_endpoint",
+	};
+
+	if ((unsigned int)r >= WG_DROP_REASON_MAX || !names[r])
+		return "unknown";
+	return names[r];
+}
+
+void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu)
+{
+	atomic_store(&dev->mtu, mtu);
+}
+
+void wg_device_set_under_load_for_test(struct wg_device *dev, bool on)
+{
+	atomic_store(&dev->forced_under_load, on);
+	if (!on)
+		atomic_store(&dev->last_under_load, 0);
+}
+
+/* --- configuration --- */
+
+static int __attribute__((format(printf, 4, 5)))
+device_error(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+static bool device_valid_prefix(const struct conf_allowedip *ip)
+{
+	return (ip->family == AF_INET && ip->cidr <= 32) ||
+	       (ip->family == AF_INET6 && ip->cidr <= 128);
+}
+
+/* Everything that can be refused is refused here, before anything changes. */
+static int device_validate(struct wg_device *dev, const struct conf_dev *req, char *err,
+			   size_t errlen)
+{
+	char key[CRYPTO_KEY_BASE64_LEN + 1];
+	size_t i, j, new_peers = 0;
+
+	if (!req->n_peers)
+		return 0;
+	if (!req->peers)
+		return device_error(err, errlen, -EINVAL, "peers: missing");
+	for (i = 0; i < req->n_peers; i++) {
+		const struct conf_peer *p = &req->peers[i];
+
+		crypto_key_to_base64(key, p->public_key);
+		if (p->flags & CONF_PEER_HAS_ENDPOINT && !endpoint_is_set(&p->endpoint) &&
+		    p->endpoint.addr.sa.sa_family != AF_UNSPEC)
+			return device_error(err, errlen, -EINVAL,
+					    "peer %s: endpoint: unsupported address family", key);
+		for (j = 0; j < p->n_allowedips; j++)
+			if (!device_valid_prefix(&p->allowedips[j]))
+				return device_error(err, errlen, -EINVAL,
+						    "peer %s: allowed_ip %zu: bad family or cidr",
+						    key, j);
+		if (p->flags & CONF_PEER_HAS_ROAM_POLICY) {
+			if (p->roam_policy != CONF_ROAM_ANY && p->roam_policy != CONF_ROAM_PINNED &&
+			    p->roam_policy != CONF_ROAM_WITHIN)
+				return device_error(err, errlen, -EINVAL,
+						    "peer %s: roam_policy: unknown policy %d", key,
+						    (int)p->roam_policy);
+			if (p->roam_policy == CONF_ROAM_WITHIN && !p->n_roam_cidrs)
+				return device_error(err, errlen, -EINVAL,
+						    "peer %s: roam_policy within needs roam_cidr",
+						    key);
+			for (j = 0; j < p->n_roam_cidrs; j++)
+				if (!device_valid_prefix(&p->roam_cidrs[j]))
+					return device_error(err, errlen, -EINVAL,
+							    "peer %s: roam_cidr %zu: bad family "
+							    "or cidr",
+							    key, j);
+		}
+		if (!(p->flags & (CONF_PEER_REMOVE | CONF_PEER_UPDATE_ONLY)) &&
+		    ((req->flags & CONF_DEV_REPLACE_PEERS) ||
+		     !wg_device_lookup_peer(dev, p->public_key)))
+			new_peers++;
+	}
+	if ((req->flags & CONF_DEV_REPLACE_PEERS ? 0 : dev->n_peers) + new_peers > DEVICE_MAX_PEERS)
+		return device_error(err, errlen, -E2BIG, "peers: more than %u", DEVICE_MAX_PEERS);
+	return 0;
+}
+
+static void device_set_private_key(struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
+{
+	uint8_t *clamped = crypto_secure_alloc(WG_KEY_LEN);
+	uint8_t pub[WG_KEY_LEN];
+	struct wg_peer *p;
+	bool had, send_staged;
+
+	if (!clamped)
+		return;
+	memcpy(clamped, key, WG_KEY_LEN);
+	if (!crypto_is_zero(key, WG_KEY_LEN))
+		crypto_clamp(clamped);
+	if (dev->identity->has_identity == !crypto_is_zero(key, WG_KEY_LEN) &&
+	    crypto_equal(clamped, dev->identity->static_private, WG_KEY_LEN))
+		goto out;
+	pthread_rwlock_wrlock(&dev->lock);
+	/* A peer with our own public key would be talking to itself: it goes. */
+	if (!crypto_is_zero(key, WG_KEY_LEN)) {
+		crypto_pubkey(pub, clamped);
+		p = wg_device_lookup_peer(dev, pub);
+		if (p)
+			peer_remove_locked(p);
+	}
+	had = dev->identity->has_identity;
+	noise_set_static_identity_private_key(dev->identity, key);
+	send_staged = !had && dev->identity->has_identity;
+	cookie_checker_precompute_device_keys(
+		dev->checker, dev->identity->has_identity ? dev->identity->static_public : NULL);
+	for (p = dev->peers; p; p = p->next_peer) {
+		noise_precompute_static_static(&p->handshake);
+		/* Sessions made under the old key must not be extended: expire them, so the
+		 * next packet starts a handshake under the new one. */
+		noise_handshake_clear(&p->handshake, dev->index);
+		atomic_store(&p->last_sent_handshake,
+			     wg_device_now(dev) - (uint64_t)(REKEY_TIMEOUT + 1) * NSEC_PER_SEC);
+		noise_expire_current_peer_keypairs(&p->keypairs);
+	}
+	pthread_rwlock_unlock(&dev->lock);
+	if (send_staged)
+		for (p = dev->peers; p; p = p->next_peer)
+			send_staged_packets(p);
+out:
+	crypto_wipe(pub, sizeof(pub));
+	crypto_secure_free(clamped);
+}
+
+static int device_bind(struct wg_device *dev, const struct conf_dev *req, char *err, size_t errlen)
+{
+	uint16_t port = req->flags & CONF_DEV_HAS_LISTEN_PORT ? req->listen_port : dev->listen_port;
+	uint32_t fwmark = req->flags & CONF_DEV_HAS_FWMARK ? req->fwmark : dev->fwmark;
+	struct wg_peer *p;
+	int ret;
+
+	if (!(req->flags & (CONF_DEV_HAS_LISTEN_PORT | CONF_DEV_HAS_FWMARK)))
+		return 0;
+	if (dev->bound && port == dev->listen_port && fwmark == dev->fwmark)
+		return 0;
+	if (!dev->ops.bind)
+		return device_error(err, errlen, -EOPNOTSUPP, "listen_port: cannot bind here");
+	ret = dev->ops.bind(dev->io_ctx, port, fwmark);
+	if (ret < 0)
+		return device_error(err, errlen, ret, "listen_port: cannot bind port %u: %s", port,
+				    strerror(-ret));
+	dev->listen_port = (uint16_t)ret;
+	dev->fwmark = fwmark;
+	dev->bound = true;
+	/* New socket, new routes: the cached sources may be wrong now. */
+	for (p = dev->peers; p; p = p->next_peer)
+		peer_clear_endpoint_src(p);
+	return 0;
+}
+
+static int device_apply_peer(struct wg_device *dev, const struct conf_peer *cp)
+{
+	struct wg_peer *peer = wg_device_lookup_peer(dev, cp->public_key);
+	unsigned int flags = cp->flags;
+	struct wg_endpoint ep;
+	uint16_t old_ka;
+	size_t i;
+	int ret;
+
+	if (!peer) {
+		struct wg_peer **pp;
+
+		if (flags & (CONF_PEER_REMOVE | CONF_PEER_UPDATE_ONLY))
+			return 0;
+		/* The same request may be sent to every member of a mesh: our own key among
+		 * the peers is skipped silently, as the kernel does. */
+		if (dev->identity->has_identity &&
+		    !memcmp(cp->public_key, dev->identity->static_public, WG_KEY_LEN))
+			return 0;
+		peer = peer_create(dev, cp->public_key,
+				   flags & CONF_PEER_HAS_PRESHARED_KEY ? cp->preshared_key : NULL);
+		if (!peer)
+			return -ENOMEM;
+		flags &= ~(unsigned int)CONF_PEER_REPLACE_ALLOWEDIPS;
+		pthread_rwlock_wrlock(&dev->lock);
+		for (pp = &dev->peers; *pp; pp = &(*pp)->next_peer)
+			;
+		*pp = peer;
+		dev->n_peers++;
+		device_hash_peer(dev, peer);
+		pthread_rwlock_unlock(&dev->lock);
+		if (dev->ops.peer_added)
+			dev->ops.peer_added(dev->io_ctx, peer);
+	}
+	if (flags & CONF_PEER_REMOVE) {
+		pthread_rwlock_wrlock(&dev->lock);
+		peer_remove_locked(peer);
+		pthread_rwlock_unlock(&dev->lock);
+		return 0;
+	}
+	if (flags & CONF_PEER_HAS_PRESHARED_KEY)
+		memcpy(peer->handshake.preshared_key, cp->preshared_key, WG_KEY_LEN);
+	if (flags & CONF_PEER_HAS_ENDPOINT) {
+		ep = cp->endpoint;
+		memset(&ep.src6, 0, sizeof(ep.src6));
+		ep.src_ifindex = 0;
+		peer_set_endpoint(peer, &ep);
+	}
+	if (flags & CONF_PEER_REPLACE_ALLOWEDIPS) {
+		pthread_rwlock_wrlock(&dev->lock);
+		allowedips_remove_by_owner(dev->allowedips, peer);
+		pthread_rwlock_unlock(&dev->lock);
+	}
+	for (i = 0; i < cp->n_allowedips; i++) {
+		const struct conf_allowedip *ip = &cp->allowedips[i];
+
+		pthread_rwlock_wrlock(&dev->lock);
+		ret = allowedips_insert(dev->allowedips, ip->family, &ip->ip6, ip->cidr, peer);
+		pthread_rwlock_unlock(&dev->lock);
+		if (ret)
+			return ret;
+	}
+	if (flags & CONF_PEER_HAS_ROAM_POLICY) {
+		ret = peer_set_roam_policy(peer, cp->roam_policy, cp->roam_cidrs, cp->n_roam_cidrs);
+		if (ret)
+			return ret;
+	}
+	if (flags & CONF_PEER_HAS_PERSISTENT_KEEPALIVE) {
+		old_ka = atomic_exchange(&peer->persistent_keepalive_interval,
+					 cp->persistent_keepalive);
+		peer_endpoint_copy(peer, &ep);
+		/* Newly on: tell the peer (and any NAT between) now, not in `interval` seconds. */
+		if (!old_ka && cp->persistent_keepalive && endpoint_is_set(&ep) &&
+		    dev->identity->has_identity)
+			send_keepalive(peer);
+	}
+	if (dev->identity->has_identity)
+		send_staged_packets(peer);
+	return 0;
+}
+
+int wg_device_apply(struct wg_device *dev, const struct conf_dev *req, char *err, size_t errlen)
+{
+	char key[CRYPTO_KEY_BASE64_LEN + 1];
+	size_t i;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	ret = device_validate(dev, req, err, errlen);
+	if (ret)
+		return ret;
+	/* The socket first: the one step that fails for reasons outside the request. */
+	ret = device_bind(dev, req, err, errlen);
+	if (ret)
+		return ret;
+	if (req->flags & CONF_DEV_HAS_PRIVATE_KEY)
+		device_set_private_key(dev, req->private_key);
+	if (req->flags & CONF_DEV_REPLACE_PEERS) {
+		pthread_rwlock_wrlock(&dev->lock);
+		while (dev->peers)
+			peer_remove_locked(dev->peers);
+		pthread_rwlock_unlock(&dev->lock);
+	}
+	for (i = 0; i < req->n_peers; i++) {
+		ret = device_apply_peer(dev, &req->peers[i]);
+		if (ret) {
+			crypto_key_to_base64(key, req->peers[i].public_key);
+			return device_error(err, errlen, ret, "peer %s: %s", key, strerror(-ret));
+		}
+	}
+	if (dev->ops.session_del)
+		device_flush_gone(dev);
+	return 0;
+}
+
+struct snapshot_walk {
+	struct conf_peer *p;
+	int ret;
+};
+
+static int device_snapshot_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	struct snapshot_walk *w = ctx;
+	struct conf_allowedip ip;
+
+	memset(&ip, 0, sizeof(ip));
+	ip.family = family;
+	ip.cidr = cidr;
+	memcpy(&ip.ip6, addr, family == AF_INET ? 4 : 16);
+	w->ret = conf_peer_add_allowedip(w->p, &ip);
+	return w->ret;
+}
+
+struct conf_dev *wg_device_snapshot(struct wg_device *dev)
+{
+	struct conf_dev *c = conf_new();
+	struct snapshot_walk w;
+	struct wg_peer *p;
+	size_t i;
+
+	if (!c)
+		return NULL;
+	if (dev->identity->has_identity) {
+		memcpy(c->private_key, dev->identity->static_private, WG_KEY_LEN);
+		memcpy(c->public_key, dev->identity->static_public, WG_KEY_LEN);
+		c->flags |= CONF_DEV_HAS_PRIVATE_KEY;
+	}
+	c->listen_port = dev->listen_port;
+	c->fwmark = dev->fwmark;
+	c->flags |= CONF_DEV_HAS_LISTEN_PORT | CONF_DEV_HAS_FWMARK;
+	pthread_rwlock_rdlock(&dev->lock);
+	for (p = dev->peers; p; p = p->next_peer) {
+		struct conf_peer *cp = conf_add_peer(c);
+		int64_t wall;
+
+		if (!cp)
+			goto fail;
+		memcpy(cp->public_key, p->handshake.remote_static, WG_KEY_LEN);
+		memcpy(cp->preshared_key, p->handshake.preshared_key, WG_KEY_LEN);
+		if (!crypto_is_zero(cp->preshared_key, WG_KEY_LEN))
+			cp->flags |= CONF_PEER_HAS_PRESHARED_KEY;
+		peer_endpoint_copy(p, &cp->endpoint);
+		if (endpoint_is_set(&cp->endpoint))
+			cp->flags |= CONF_PEER_HAS_ENDPOINT;
+		cp->persistent_keepalive = atomic_load(&p->persistent_keepalive_interval);
+		cp->flags |= CONF_PEER_HAS_PERSISTENT_KEEPALIVE | CONF_PEER_HAS_ROAM_POLICY;
+		cp->rx_bytes = atomic_load(&p->rx_bytes);
+		cp->tx_bytes = atomic_load(&p->tx_bytes);
+		wall = atomic_load(&p->walltime_last_handshake);
+		if (wall) {
+			cp->last_handshake_sec = wall / (int64_t)NSEC_PER_SEC;
+			cp->last_handshake_nsec = wall % (int64_t)NSEC_PER_SEC;
+		}
+		cp->protocol_version = 1;
+		cp->endpoint_moves = atomic_load(&p->endpoint_moves);
+		wall = atomic_load(&p->last_move_wall_ns);
+		cp->last_move_sec = wall ? wall / (int64_t)NSEC_PER_SEC : 0;
+		w.p = cp;
+		w.ret = 0;
+		if (allowedips_walk_by_owner(dev->allowedips, p, device_snapshot_ip, &w))
+			goto fail;
+		pthread_spin_lock(&p->endpoint_lock);
+		cp->roam_policy = p->roam_policy;
+		for (i = 0; i < p->n_roam_cidrs; i++) {
+			if (conf_peer_add_roam_cidr(cp, &p->roam_cidrs[i])) {
+				pthread_spin_unlock(&p->endpoint_lock);
+				goto fail;
+			}
+		}
+		pthread_spin_unlock(&p->endpoint_lock);
+	}
+	pthread_rwlock_unlock(&dev->lock);
+	return c;
+fail:
+	pthread_rwlock_unlock(&dev->lock);
+	conf_free(c);
+	return NULL;
+}

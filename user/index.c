@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Receiver-index hash table. Indexes are random so that they reveal nothing about how many
+ * sessions we have or in which order they were made, and unique so that a packet names exactly
+ * one handshake or keypair. Chained buckets, one rwlock: data-path lookups share it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "crypto.h"
+#include "index.h"
+#include "noise.h"
+#include "peer.h"
+
+struct index_table {
+	pthread_rwlock_t lock;
+	struct index_entry *buckets[INDEX_BUCKETS];
+};
+
+static inline unsigned int index_bucket(uint32_t index)
+{
+	/* the indexes are random already: their low bits are as good as a hash */
+	return index & (INDEX_BUCKETS - 1);
+}
+
+struct index_table *index_table_new(void)
+{
+	struct index_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	if (pthread_rwlock_init(&t->lock, NULL)) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void index_table_free(struct index_table *t)
+{
+	if (!t)
+		return;
+	pthread_rwlock_destroy(&t->lock);
+	free(t);
+}
+
+static struct index_entry *index_find_locked(struct index_table *t, uint32_t index)
+{
+	struct index_entry *e;
+
+	for (e = t->buckets[index_bucket(index)]; e; e = e->next)
+		if (e->index == index)
+			return e;
+	return NULL;
+}
+
+static void index_unlink_locked(struct index_table *t, struct index_entry *entry)
+{
+	struct index_entry **pp;
+
+	for (pp = &t->buckets[index_bucket(entry->index)]; *pp; pp = &(*pp)->next) {
+		if (*pp == entry) {
+			*pp = entry->next;
+			break;
+		}
+	}
+	entry->next = NULL;
+	entry->hashed = false;
+}
+
+uint32_t index_table_insert(struct index_table *t, struct index_entry *entry)
+{
+	uint32_t index;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (entry->hashed)
+		index_unlink_locked(t, entry);
+	/* 2^32 indexes against at most a few per peer: a collision is rare, a second one rarer;
+	 * the loop ends with overwhelming probability within a couple of rounds. */
+	do {
+		index = crypto_random_u32();
+	} while (index_find_locked(t, index));
+	entry->index = index;
+	entry->next = t->buckets[index_bucket(index)];
+	t->buckets[index_bucket(index)] = entry;
+	entry->hashed = true;
+	pthread_rwlock_unlock(&t->lock);
+	return index;
+}
+
+bool index_table_replace(struct index_table *t, struct index_entry *old, struct index_entry *new_e)
+{
+	struct index_entry **pp;
+	bool ret = false;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (!old->hashed)
+		goto out;
+	for (pp = &t->buckets[index_bucket(old->index)]; *pp; pp = &(*pp)->next) {
+		if (*pp == old) {
+			new_e->index = old->index;
+			new_e->next = old->next;
+			new_e->hashed = true;
+			*pp = new_e;
+			ret = true;
+			break;
+		}
+	}
+	/* The old entry keeps its number so that a reused slot cannot be removed twice, but it
+	 * is no longer reachable. */
+	old->next = NULL;
+	old->hashed = false;
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return ret;
+}
+
+void index_table_remove(struct index_table *t, struct index_entry *entry)
+{
+	pthread_rwlock_wrlock(&t->lock);
+	if (entry->hashed)
+		index_unlink_locked(t, entry);
+	pthread_rwlock_unlock(&t->lock);
+}
+
+struct noise_keypair *index_table_lookup_keypair(struct index_table *t, uint32_t index)
+{
+	struct noise_keypair *kp = NULL;
+	struct index_entry *e;
+
+	pthread_rwlock_rdlock(&t->lock);
+	e = index_find_locked(t, index);
+	/* The reference is taken under the lock: removal takes the write lock, so a keypair still
+	 * hashed cannot have dropped its last reference yet. */
+	if (e && e->type == INDEX_TYPE_KEYPAIR && !atomic_load(&e->peer->is_dead)) {
+		kp = (struct noise_keypair *)((char *)e - offsetof(struct noise_keypair, entry));
+		noise_keypair_get(kp);
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return kp;
+}
+
+struct wg_peer *index_table_lookup_peer(struct index_table *t, uint32_t index, unsigned int types,
+					struct index_entry **entry)
+{
+	struct wg_peer *peer = NULL;
+	struct index_entry *e;
+
+	pthread_rwlock_rdlock(&t->lock);
+	e = index_find_locked(t, index);
+	if (e && (e->type & types) && !atomic_load(&e->peer->is_dead)) {
+		peer = peer_get(e->peer);
+		if (entry)
+			*entry = e;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return peer;
+}

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Peer lifecycle, endpoint and roaming. A peer is reference counted: the device's list holds one
+ * reference, each keypair one, and a worker one for as long as it uses the peer; removing a peer
+ * unlinks it at once and frees it when the last user lets go.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allowedips.h"
+#include "crypto.h"
+#include "log.h"
+#include "peer.h"
+
+struct wg_peer *peer_create(struct wg_device *dev, const uint8_t public_key[WG_KEY_LEN],
+			    const uint8_t preshared_key[WG_KEY_LEN])
+{
+	struct wg_peer *peer = crypto_secure_alloc(sizeof(*peer));
+	char b64[CRYPTO_KEY_BASE64_LEN + 1];
+	uint64_t now = wg_device_now(dev);
+
+	if (!peer)
+		return NULL;
+	peer->dev = dev;
+	peer->id = ++dev->next_peer_id;
+	peer->internal_id = ++dev->next_internal_id;
+	atomic_init(&peer->refcount, 1);
+	atomic_init(&peer->is_dead, false);
+	crypto_key_to_base64(b64, public_key);
+	/* enough of the key to tell peers apart in a log, short enough to read */
+	snprintf(peer->name, sizeof(peer->name), "%.8s…", b64);
+	noise_handshake_init(&peer->handshake, dev->identity, public_key, preshared_key, peer);
+	noise_keypairs_init(&peer->keypairs);
+	cookie_init_peer(&peer->latest_cookie, public_key);
+	pthread_spin_init(&peer->endpoint_lock, PTHREAD_PROCESS_PRIVATE);
+	pthread_mutex_init(&peer->staged_lock, NULL);
+	timers_init(peer, now);
+	return peer;
+}
+
+struct wg_peer *peer_get(struct wg_peer *peer)
+{
+	atomic_fetch_add(&peer->refcount, 1);
+	return peer;
+}
+
+void peer_put(struct wg_peer *peer)
+{
+	if (!peer || atomic_fetch_sub(&peer->refcount, 1) != 1)
+		return;
+	peer_purge_staged(peer);
+	pthread_spin_destroy(&peer->endpoint_lock);
+	pthread_mutex_destroy(&peer->staged_lock);
+	pthread_spin_destroy(&peer->keypairs.lock);
+	free(peer->roam_cidrs);
+	crypto_secure_free(peer);
+}
+
+void peer_remove_locked(struct wg_peer *peer)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_peer **pp;
+
+	if (atomic_exchange(&peer->is_dead, true))
+		return;
+	for (pp = &dev->peers; *pp; pp = &(*pp)->next_peer) {
+		if (*pp == peer) {
+			*pp = peer->next_peer;
+			dev->n_peers--;
+			break;
+		}
+	}
+	peer->next_peer = NULL;
+	wg_device_unhash_peer(dev, peer);
+	allowedips_remove_by_owner(dev->allowedips, peer);
+	timers_stop(peer);
+	/* No new packet can find it now; drop what it holds. Keypairs still in use by a worker
+	 * are freed by that worker's put. */
+	noise_handshake_clear(&peer->handshake, dev->index);
+	noise_keypairs_clear(&peer->keypairs);
+	peer_purge_staged(peer);
+	if (dev->ops.peer_removed)
+		dev->ops.peer_removed(dev->io_ctx, peer);
+	peer_put(peer);
+}
+
+void peer_endpoint_copy(struct wg_peer *peer, struct wg_endpoint *out)
+{
+	pthread_spin_lock(&peer->endpoint_lock);
+	*out = peer->endpoint;
+	pthread_spin_unlock(&peer->endpoint_lock);
+}
+
+void peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
+{
+	pthread_spin_lock(&peer->endpoint_lock);
+	peer->endpoint = *ep;
+	pthread_spin_unlock(&peer->endpoint_lock);
+}
+
+void peer_clear_endpoint_src(struct wg_peer *peer)
+{
+	pthread_spin_lock(&peer->endpoint_lock);
+	memset(&peer->endpoint.src6, 0, sizeof(peer->endpoint.src6));
+	peer->endpoint.src_ifindex = 0;
+	pthread_spin_unlock(&peer->endpoint_lock);
+}
+
+static bool peer_prefix_contains(const struct conf_allowedip *p, const struct wg_endpoint *ep)
+{
+	const uint8_t *addr, *net;
+	unsigned int bits, i;
+
+	if (p->family != ep->addr.sa.sa_family)
+		return false;
+	if (p->family == AF_INET) {
+		addr = (const uint8_t *)&ep->addr.in4.sin_addr;
+		net = (const uint8_t *)&p->ip4;
+		bits = p->cidr > 32 ? 32 : p->cidr;
+	} else {
+		addr = (const uint8_t *)&ep->addr.in6.sin6_addr;
+		net = (const uint8_t *)&p->ip6;
+		bits = p->cidr > 128 ? 128 : p->cidr;
+	}
+	for (i = 0; i < bits / 8; i++)
+		if (addr[i] != net[i])
+			return false;
+	if (bits % 8) {
+		uint8_t mask = (uint8_t)(0xff00 >> (bits % 8));
+
+		if ((addr[i] & mask) != (net[i] & mask))
+			return false;
+	}
+	return true;
+}
+
+/* Caller holds endpoint_lock. */
+static bool peer_roam_allowed_locked(const struct wg_peer *peer, const struct wg_endpoint *src)
+{
+	size_t i;
+
+	switch (peer->roam_policy) {
+	case CONF_ROAM_ANY:
+		return true;
+	case CONF_ROAM_PINNED:
+		/* Pinned to what was configured; a peer configured without an endpoint learns its
+		 * first authenticated source and is pinned there from then on. */
+		return !endpoint_is_set(&peer->endpoint);
+	case CONF_ROAM_WITHIN:
+		for (i = 0; i < peer->n_roam_cidrs; i++)
+			if (peer_prefix_contains(&peer->roam_cidrs[i], src))
+				return true;
+		return false;
+	}
+	return false;
+}
+
+static bool peer_same_src(const struct wg_endpoint *a, const struct wg_endpoint *b)
+{
+	return a->src_ifindex == b->src_ifindex && !memcmp(&a->src6, &b->src6, sizeof(a->src6));
+}
+
+void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
+{
+	struct wg_device *dev = peer->dev;
+	char old_s[ENDPOINT_STRLEN], new_s[ENDPOINT_STRLEN];
+	struct wg_endpoint old;
+	bool moved, src_changed;
+
+	pthread_spin_lock(&peer->endpoint_lock);
+	moved = !endpoint_eq(&peer->endpoint, src);
+	src_changed = !peer_same_src(&peer->endpoint, src);
+	if ((!moved && !src_changed) || !peer_roam_allowed_locked(peer, src)) {
+		pthread_spin_unlock(&peer->endpoint_lock);
+		return;
+	}
+	old = peer->endpoint;
+	peer->endpoint = *src;
+	pthread_spin_unlock(&peer->endpoint_lock);
+
+	if (moved && !endpoint_is_set(&old)) {
+		log_info("%s: peer %s endpoint learned: %s", dev->name, peer->name,
+			 endpoint_format(src, new_s));
+	} else if (moved) {
+		/* a first learned endpoint is no move; a change of address is */
+		atomic_fetch_add(&peer->endpoint_moves, 1);
+		atomic_store(&peer->last_move_wall_ns, wg_device_wall_ns(dev));
+		log_info("%s: peer %s endpoint moved %s -> %s", dev->name, peer->name,
+			 endpoint_format(&old, old_s), endpoint_format(src, new_s));
+	}
+	/* On the thread that authenticated the packet, which may be a worker (see device.h). */
+	if (dev->ops.endpoint_moved)
+		dev->ops.endpoint_moved(dev->io_ctx, peer, &old, src);
+}
+
+int peer_set_roam_policy(struct wg_peer *peer, enum conf_roam_policy policy,
+			 const struct conf_allowedip *cidrs, size_t n)
+{
+	struct conf_allowedip *copy = NULL, *old;
+
+	if (n) {
+		copy = calloc(n, sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, cidrs, n * sizeof(*copy));
+	}
+	pthread_spin_lock(&peer->endpoint_lock);
+	old = peer->roam_cidrs;
+	peer->roam_policy = policy;
+	peer->roam_cidrs = copy;
+	peer->n_roam_cidrs = n;
+	pthread_spin_unlock(&peer->endpoint_lock);
+	free(old);
+	return 0;
+}
+
+void peer_request_handshake(struct wg_peer *peer)
+{
+	/* As the kernel does: wanting a handshake (not retrying one) restarts the attempt count,
+	 * so a peer with traffic to send keeps trying. */
+	atomic_store(&peer->timer_handshake_attempts, 0);
+	if (atomic_load(&peer->is_dead) ||
+	    !noise_has_expired(atomic_load(&peer->last_sent_handshake), REKEY_TIMEOUT,
+			       wg_device_now(peer->dev)))
+		return;
+	/* Peer flag before device flag before the signal: the control thread clears the device's
+	 * flag first, then walks the peers, so a request is never lost; one signal per request. */
+	if (atomic_exchange(&peer->handshake_wanted, true))
+		return;
+	atomic_store(&peer->dev->handshake_wanted, true);
+	wg_device_signal(peer->dev);
+}
+
+void peer_purge_staged(struct wg_peer *peer)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&peer->staged_lock);
+	for (i = 0; i < peer->staged_len; i++) {
+		unsigned int slot = (peer->staged_head + i) % WG_MAX_STAGED_PACKETS;
+
+		crypto_wipe(peer->staged[slot]->data, peer->staged[slot]->len);
+		free(peer->staged[slot]);
+		peer->staged[slot] = NULL;
+	}
+	peer->staged_head = 0;
+	peer->staged_len = 0;
+	atomic_store(&peer->staged_count, 0);
+	pthread_mutex_unlock(&peer->staged_lock);
+}
+
+const uint8_t *wg_peer_public_key(const struct wg_peer *peer)
+{
+	return peer->handshake.remote_static;
+}
+
+uint32_t wg_peer_id(const struct wg_peer *peer)
+{
+	return peer->id;
+}
+
+void wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *out)
+{
+	peer_endpoint_copy(peer, out);
+}
+
+bool wg_peer_roam_pinned(struct wg_peer *peer)
+{
+	bool pinned;
+
+	pthread_spin_lock(&peer->endpoint_lock);
+	pinned = peer->roam_policy == CONF_ROAM_PINNED;
+	pthread_spin_unlock(&peer->endpoint_lock);
+	return pinned;
+}

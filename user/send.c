@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The transmit side: handshake messages (control thread) and transport data (any thread).
+ * Data is encrypted into a per-thread scratch buffer, so the fast path allocates nothing; only
+ * packets that must wait for a handshake are copied to the heap (the staged queue).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "peer.h"
+
+enum send_constants {
+	SEND_SCRATCH_LEN = WG_MSG_DATA_HEADER_LEN + WG_MAX_PACKET + WG_MSG_PADDING + WG_AUTHTAG_LEN,
+};
+
+static __thread uint8_t send_scratch[SEND_SCRATCH_LEN] __attribute__((aligned(64)));
+
+int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_endpoint ep;
+	int ret;
+
+	peer_endpoint_copy(peer, &ep);
+	if (!endpoint_is_set(&ep))
+		return -EDESTADDRREQ;
+	ret = dev->ops.send(dev->io_ctx, &ep, buf, len);
+	if (!ret)
+		atomic_fetch_add(&peer->tx_bytes, len);
+	return ret;
+}
+
+void send_handshake_initiation(struct wg_peer *peer, bool is_retry)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_msg_initiation msg;
+	uint64_t now = wg_device_now(dev);
+
+	if (!is_retry)
+		atomic_store(&peer->timer_handshake_attempts, 0);
+	/* At most one initiation per REKEY_TIMEOUT, however many ask. */
+	if (!noise_has_expired(atomic_load(&peer->last_sent_handshake), REKEY_TIMEOUT, now) ||
+	    atomic_load(&peer->is_dead))
+		return;
+	atomic_store(&peer->last_sent_handshake, now);
+	log_debug("%s: sending handshake initiation to peer %s", dev->name, peer->name);
+	if (!noise_handshake_create_initiation(&msg, &peer->handshake, dev->index,
+					       (uint64_t)wg_device_wall_ns(dev)))
+		goto out;
+	cookie_add_mac_to_packet((uint8_t *)&msg, sizeof(msg), &peer->latest_cookie, now);
+	timers_any_authenticated_packet_traversal(peer);
+	timers_any_authenticated_packet_sent(peer);
+	send_buffer_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+	timers_handshake_initiated(peer);
+out:
+	/* the ephemeral public key and index are not secret, but the encrypted static is ours */
+	crypto_wipe(&msg, sizeof(msg));
+}
+
+void send_handshake_response(struct wg_peer *peer)
+{
+	struct wg_device *dev = peer->dev;
+	struct wg_msg_response msg;
+	uint64_t now = wg_device_now(dev);
+
+	atomic_store(&peer->last_sent_handshake, now);
+	log_debug("%s: sending handshake response to peer %s", dev->name, peer->name);
+	if (!noise_handshake_create_response(&msg, &peer->handshake, dev->index))
+		goto out;
+	cookie_add_mac_to_packet((uint8_t *)&msg, sizeof(msg), &peer->latest_cookie, now);
+	if (!noise_handshake_begin_session(&peer->handshake, &peer->keypairs, dev->index, now))
+		goto out;
+	timers_session_derived(peer);
+	timers_any_authenticated_packet_traversal(peer);
+	timers_any_authenticated_packet_sent(peer);
+	send_buffer_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+out:
+	crypto_wipe(&msg, sizeof(msg));
+}
+
+void send_handshake_cookie(struct wg_device *dev, const uint8_t *msg, size_t len,
+			   uint32_t sender_index, const struct wg_endpoint *src)
+{
+	struct wg_msg_cookie reply;
+
+	cookie_message_create(&reply, msg, len, sender_index, dev->checker, src,
+			      wg_device_now(dev));
+	dev->ops.send(dev->io_ctx, src, (const uint8_t *)&reply, sizeof(reply));
+}
+
+/* Pad to a multiple of 16, but never past the MTU (the kernel's calculate_skb_padding). */
+static size_t send_padding(size_t len, unsigned int mtu)
+{
+	size_t last_unit = len, padded;
+
+	if (!mtu)
+		return (WG_MSG_PADDING - len % WG_MSG_PADDING) % WG_MSG_PADDING;
+	if (last_unit > mtu)
+		last_unit %= mtu;
+	padded = (last_unit + WG_MSG_PADDING - 1) & ~(size_t)(WG_MSG_PADDING - 1);
+	if (padded > mtu)
+		padded = mtu;
+	return padded - last_unit;
+}
+
+static int send_encrypt_one(struct wg_peer *peer, struct noise_keypair *kp, uint64_t nonce,
+			    const uint8_t *pkt, size_t len)
+{
+	struct wg_msg_data *hdr = (struct wg_msg_data *)send_scratch;
+	size_t pad = send_padding(len, atomic_load(&peer->dev->mtu));
+	uint8_t *body = send_scratch + WG_MSG_DATA_HEADER_LEN;
+	int ret;
+
+	hdr->header.type = htole32(WG_MSG_DATA);
+	hdr->key_idx = kp->remote_index;
+	hdr->counter = htole64(nonce);
+	if (len)
+		memcpy(body, pkt, len);
+	memset(body + len, 0, pad);
+	/* in place: the plaintext never outlives this call */
+	crypto_aead_encrypt(body, body, len + pad, NULL, 0, nonce, kp->sending.key);
+	ret = send_buffer_to_peer(peer, send_scratch,
+				  WG_MSG_DATA_HEADER_LEN + len + pad + WG_AUTHTAG_LEN);
+	if (ret)
+		log_debug("%s: sending to peer %s failed: %s", peer->dev->name, peer->name,
+			  strerror(-ret));
+	return ret;
+}
+
+/* The initiator rekeys on send after REKEY_AFTER_TIME; either side after REKEY_AFTER_MESSAGES.
+ * kp is the keypair just used (the current one a moment ago: no need to look again). */
+static void send_keep_key_fresh(struct wg_peer *peer, struct noise_keypair *kp)
+{
+	bool send;
+
+	send = atomic_load(&kp->sending.is_valid) &&
+	       (atomic_load(&kp->sending_counter) > REKEY_AFTER_MESSAGES ||
+		(kp->i_am_the_initiator &&
+		 noise_has_expired(kp->sending.birthdate, REKEY_AFTER_TIME,
+				   wg_device_now(peer->dev))));
+	if (send)
+		peer_request_handshake(peer);
+}
+
+/* A keypair we may send under, or NULL (and then it has been marked invalid if it expired). */
+static struct noise_keypair *send_usable_keypair(struct wg_peer *peer)
+{
+	struct noise_keypair *kp = noise_keypairs_current(&peer->keypairs);
+
+	if (!kp)
+		return NULL;
+	if (!atomic_load(&kp->sending.is_valid))
+		goto invalid;
+	if (noise_has_expired(kp->sending.birthdate, REJECT_AFTER_TIME, wg_device_now(peer->dev))) {
+		atomic_store(&kp->sending.is_valid, false);
+		goto invalid;
+	}
+	return kp;
+invalid:
+	noise_keypair_put(kp, false);
+	return NULL;
+}
+
+/* Take the next nonce; false (and the keypair retired) once REJECT_AFTER_MESSAGES is reached. */
+static bool send_take_nonce(struct noise_keypair *kp, uint64_t *nonce)
+{
+	*nonce = atomic_fetch_add(&kp->sending_counter, 1);
+	if (*nonce < REJECT_AFTER_MESSAGES)
+		return true;
+	atomic_store(&kp->sending.is_valid, false);
+	return false;
+}
+
+bool send_packet_fast(struct wg_peer *peer, const uint8_t *pkt, size_t len)
+{
+	struct noise_keypair *kp;
+	uint64_t nonce;
+	int ret;
+
+	/* Staged packets go first, so this one must queue behind them. */
+	if (atomic_load(&peer->staged_count))
+		return false;
+	kp = send_usable_keypair(peer);
+	if (!kp)
+		return false;
+	if (!send_take_nonce(kp, &nonce)) {
+		noise_keypair_put(kp, false);
+		return false;
+	}
+	timers_any_authenticated_packet_traversal(peer);
+	timers_any_authenticated_packet_sent(peer);
+	ret = send_encrypt_one(peer, kp, nonce, pkt, len);
+	if (!ret && len)
+		timers_data_sent(peer);
+	send_keep_key_fresh(peer, kp);
+	noise_keypair_put(kp, false);
+	return true;
+}
+
+void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len)
+{
+	struct peer_staged_packet *p = malloc(sizeof(*p) + len);
+	unsigned int slot;
+
+	if (!p)
+		return;
+	p->len = len;
+	if (len)
+		memcpy(p->data, pkt, len);
+	pthread_mutex_lock(&peer->staged_lock);
+	if (peer->staged_len == WG_MAX_STAGED_PACKETS) {
+		/* Full: the oldest goes, as in the kernel. */
+		slot = peer->staged_head;
+		crypto_wipe(peer->staged[slot]->data, peer->staged[slot]->len);
+		free(peer->staged[slot]);
+		peer->staged_head = (peer->staged_head + 1) % WG_MAX_STAGED_PACKETS;
+		peer->staged_len--;
+	}
+	slot = (peer->staged_head + peer->staged_len) % WG_MAX_STAGED_PACKETS;
+	peer->staged[slot] = p;
+	peer->staged_len++;
+	atomic_store(&peer->staged_count, peer->staged_len);
+	pthread_mutex_unlock(&peer->staged_lock);
+}
+
+void send_staged_packets(struct wg_peer *peer)
+{
+	struct noise_keypair *kp = NULL;
+	bool data_sent = false, sent_any = false;
+	uint64_t nonce;
+
+	pthread_mutex_lock(&peer->staged_lock);
+	if (!peer->staged_len) {
+		pthread_mutex_unlock(&peer->staged_lock);
+		return;
+	}
+	kp = send_usable_keypair(peer);
+	if (!kp)
+		goto nokey;
+	while (peer->staged_len) {
+		unsigned int slot = peer->staged_head;
+		struct peer_staged_packet *p = peer->staged[slot];
+
+		if (!send_take_nonce(kp, &nonce))
+			goto nokey;
+		if (!sent_any) {
+			timers_any_authenticated_packet_traversal(peer);
+			timers_any_authenticated_packet_sent(peer);
+			sent_any = true;
+		}
+		if (!send_encrypt_one(peer, kp, nonce, p->data, p->len) && p->len)
+			data_sent = true;
+		crypto_wipe(p->data, p->len);
+		free(p);
+		peer->staged[slot] = NULL;
+		peer->staged_head = (slot + 1) % WG_MAX_STAGED_PACKETS;
+		peer->staged_len--;
+	}
+	atomic_store(&peer->staged_count, 0);
+	pthread_mutex_unlock(&peer->staged_lock);
+	if (data_sent)
+		timers_data_sent(peer);
+	send_keep_key_fresh(peer, kp);
+	noise_keypair_put(kp, false);
+	return;
+
+nokey:
+	/* What is left stays staged until a handshake gives us a keypair. */
+	atomic_store(&peer->staged_count, peer->staged_len);
+	pthread_mutex_unlock(&peer->staged_lock);
+	noise_keypair_put(kp, false);
+	if (data_sent)
+		timers_data_sent(peer);
+	peer_request_handshake(peer);
+}
+
+void send_keepalive(struct wg_peer *peer)
+{
+	/* Staged data, when there is any, is keepalive enough. */
+	if (!atomic_load(&peer->staged_count)) {
+		if (send_packet_fast(peer, NULL, 0)) {
+			log_debug("%s: sending keepalive packet to peer %s", peer->dev->name,
+				  peer->name);
+			return;
+		}
+		send_stage_packet(peer, NULL, 0);
+	}
+	send_staged_packets(peer);
+}

@@ -8,10 +8,10 @@ pkgs=(
 	libsodium-dev libssl-dev libmnl-dev libelf-dev zlib1g-dev pkg-config
 	clang-format cppcheck
 	wireguard-go wireguard-tools iproute2 iputils-ping iperf3 ethtool socat netcat-openbsd
-	tcpdump jq gnuplot-nox man-db util-linux perl procps
+	tcpdump jq gnuplot-nox man-db util-linux perl procps conntrack nftables
 )
 if [ "${1:-}" = "--vm" ]; then
-	pkgs+=(qemu-system-x86 busybox-static linux-image-amd64 tiny-initramfs cpio kmod)
+	pkgs+=(qemu-system-x86 busybox-static linux-image-amd64 tiny-initramfs cpio kmod xz-utils)
 fi
 
 missing=()

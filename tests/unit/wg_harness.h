@@ -18,7 +18,15 @@
 #include "crypto.h"
 #include "device.h"
 #include "endpoint.h"
+#include "log.h"
 #include "xdpwg_wire.h"
+
+/* Handshakes and moves are logged at info; TAP output stays readable unless asked for. */
+__attribute__((constructor)) static void wg_harness_quiet(void)
+{
+	if (!getenv("XDPWG_TEST_VERBOSE"))
+		log_set_level(LOG_WARNING);
+}
 
 enum wgh_limits {
 	WGH_MAX_HOSTS = 4,

@@ -64,7 +64,7 @@ deps:
 deps-vm:
 	@tools/deps.sh --vm
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard headers/*.h) | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard headers/*.h bpf/*.h) | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o

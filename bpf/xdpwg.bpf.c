@@ -11,6 +11,22 @@
  * when the outer source differs from the peer's endpoint, flags the metadata and emits a
  * rate-limited ring-buffer event: roaming wants the time the first packet from a new source
  * reached XDP.
+ *
+ * Hardening at the edge, in this order for every datagram to the listen port:
+ *  1. source allowlist (allow_src LPM trie, when config says it is authoritative);
+ *  2. exact sizes and types (above);
+ *  3. mac1 of initiations and responses, keyed BLAKE2s-128 with HASH("mac1----" || our public
+ *     key) from config (blake2s.bpf.h); no key set: no check;
+ *  4. a per-source token bucket (hs_buckets, IPv4 /32, IPv6 /64) for handshake messages (types
+ *     1, 2, 3) only, never data: the kernel's 20 per second with a burst of 5 by default. Junk
+ *     with a bad mac1 spends no tokens, so it cannot starve a source's legitimate handshakes.
+ * Under load (a flag userspace sets from its handshake queue depth) a source already over its
+ * bucket is dropped before the BLAKE2s work, and valid initiations still go to userspace, which
+ * answers with a cookie reply instead of doing DH. The cookie reply itself stays in userspace on
+ * purpose: it needs the cookie secret (rotated every two minutes) and XChaCha20-Poly1305, and no
+ * secret may enter a BPF map (maps are readable by anyone with CAP_BPF, and pinned); nor is a
+ * 24-round XChaCha20 plus Poly1305 something to hand-write for the verifier. XDP's part is to
+ * make sure only well-formed, mac1-valid, rate-bounded initiations ever reach that queue.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -24,6 +40,8 @@
 #include "xdpwg_kern_user.h"
 #include "xdpwg_wire.h"
 
+#include "blake2s.bpf.h"
+
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
 #endif
@@ -34,6 +52,8 @@
 /* Tunables, set by the loader before load. */
 const volatile __u64 event_interval_ns = 100000000ULL; /* per-peer new-source event spacing */
 const volatile __u8 handshakes_to_xsk = 1; /* 0: valid handshake messages go to the stack */
+const volatile __u32 hs_rate = XDPWG_HS_RATE_DEFAULT; /* handshake messages/s per source; 0: off */
+const volatile __u32 hs_burst = XDPWG_HS_BURST_DEFAULT; /* bucket depth in messages */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -83,6 +103,32 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } xsks SEC(".maps");
+
+/* Source allowlist: see struct xdpwg_src_key. Used only with XDPWG_CFG_F_ALLOW_SRC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XDPWG_ALLOW_SRC_MAX);
+	__type(key, struct xdpwg_src_key);
+	__type(value, __u32);
+} allow_src SEC(".maps");
+
+/* Per-source handshake token buckets; LRU: a flood of sources evicts the oldest buckets, which
+ * then start full again (the same trade the kernel's table makes when it is full). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPWG_HS_BUCKETS);
+	__type(key, struct xdpwg_bucket_key);
+	__type(value, struct xdpwg_bucket);
+} hs_buckets SEC(".maps");
+
+/* BLAKE2s state: per CPU (XDP runs with migration off), off the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpwg_b2s);
+} b2s_scratch SEC(".maps");
 
 struct hdr_cursor {
 	void *pos;
@@ -239,6 +285,110 @@ static __always_inline void emit_new_source(struct xdp_md *ctx, struct xdpwg_pee
 	count(XDPWG_STAT_EVENT_SENT);
 }
 
+/* Source allowed by the trie? */
+static __always_inline int source_allowed(const struct pkt_info *pi)
+{
+	struct xdpwg_src_key k = {};
+
+	k.family = pi->src.family;
+	if (pi->src.family == XDPWG_FAMILY_INET) {
+		k.prefixlen = 32 + 32;
+		__builtin_memcpy(k.addr, &pi->src.addr.v4, 4);
+	} else {
+		k.prefixlen = 32 + 128;
+		__builtin_memcpy(k.addr, pi->src.addr.v6, 16);
+	}
+	return bpf_map_lookup_elem(&allow_src, &k) != NULL;
+}
+
+/* The source's handshake bucket: 1 when a message may pass. consume 0 only looks (a source
+ * already over its limit), 1 takes a token (creating a full bucket for a new source). Racy
+ * between CPUs (plain read-modify-write): at worst a token or two too many pass. */
+static __always_inline int bucket_allow(const struct pkt_info *pi, __u64 now, int consume)
+{
+	struct xdpwg_bucket_key k = {};
+	struct xdpwg_bucket *b, nb;
+	__u64 cost, max, tokens;
+
+	if (!hs_rate)
+		return 1;
+	cost = 1000000000ULL / hs_rate;
+	max = cost * (hs_burst ? hs_burst : 1);
+	k.family = pi->src.family;
+	if (pi->src.family == XDPWG_FAMILY_INET)
+		__builtin_memcpy(k.addr, &pi->src.addr.v4, 4);
+	else
+		__builtin_memcpy(k.addr, pi->src.addr.v6, 8); /* the /64 */
+	b = bpf_map_lookup_elem(&hs_buckets, &k);
+	if (!b) {
+		if (!consume)
+			return 1;
+		nb.tokens = max - cost;
+		nb.last_ns = now;
+		bpf_map_update_elem(&hs_buckets, &k, &nb, BPF_ANY);
+		return 1;
+	}
+	tokens = b->tokens + (now > b->last_ns ? now - b->last_ns : 0);
+	if (tokens > max)
+		tokens = max;
+	if (!consume)
+		return tokens >= cost;
+	b->last_ns = now;
+	if (tokens < cost) {
+		b->tokens = tokens;
+		return 0;
+	}
+	b->tokens = tokens - cost;
+	return 1;
+}
+
+/* Copy nwords little-endian words of the packet at p into the block, zero-padding to 16. */
+#define B2S_LOAD(s, p, first, nwords)                                                              \
+	do {                                                                                       \
+		int _i;                                                                            \
+		_Pragma("unroll") for (_i = 0; _i < 16; _i++)(s)->m[_i] =                          \
+			_i < (nwords) ? ((const __u32 *)(p))[(first) + _i] : 0;                    \
+	} while (0)
+
+/* mac1 = keyed BLAKE2s-128(mac1_key, the message up to mac1) for an initiation (116 bytes) or
+ * a response (60 bytes). The caller checked the message's full size against data_end.
+ * 1: valid, 0: invalid, -1: could not compute (no scratch; let userspace decide). */
+static __always_inline int mac1_valid(const struct xdpwg_config *cfg, const void *msg,
+				      const void *data_end, __u32 type)
+{
+	const __u32 *mac;
+	struct xdpwg_b2s *s;
+	__u32 key0 = 0;
+	__u32 diff;
+
+	s = bpf_map_lookup_elem(&b2s_scratch, &key0);
+	if (!s)
+		return -1;
+	xdpwg_b2s_init_keyed(s, (const __u32 *)cfg->mac1_key, WG_MAC_LEN);
+	if (type == WG_MSG_HANDSHAKE_INITIATION) {
+		if (msg + WG_MSG_INITIATION_LEN > data_end)
+			return 0;
+		B2S_LOAD(s, msg, 0, 16);
+		s->t = 128;
+		xdpwg_b2s_compress(s);
+		B2S_LOAD(s, msg, 16, 13); /* bytes 64..115 */
+		s->t = 64 + 116;
+		s->last = 1;
+		xdpwg_b2s_compress(s);
+		mac = msg + 116;
+	} else {
+		if (msg + WG_MSG_RESPONSE_LEN > data_end)
+			return 0;
+		B2S_LOAD(s, msg, 0, 15); /* bytes 0..59 */
+		s->t = 64 + 60;
+		s->last = 1;
+		xdpwg_b2s_compress(s);
+		mac = msg + 60;
+	}
+	diff = (s->h[0] ^ mac[0]) | (s->h[1] ^ mac[1]) | (s->h[2] ^ mac[2]) | (s->h[3] ^ mac[3]);
+	return diff == 0;
+}
+
 SEC("xdp")
 int xdpwg_rx(struct xdp_md *ctx)
 {
@@ -252,7 +402,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 	struct xdpwg_iface *iface;
 	struct xdpwg_meta *meta;
 	struct udphdr *udph;
-	__u32 key = 0, ip_plen = 0, ulen, plen, type, reason, peer_id = 0, slot;
+	__u32 key = 0, ip_plen = 0, ulen, plen, type, reason, peer_id = 0, slot, cflags;
 	__u64 now;
 	__be16 proto;
 	void *payload;
@@ -261,6 +411,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&config, &key);
 	if (!cfg || cfg->listen_port == 0)
 		return verdict(XDPWG_STAT_PASS_DISABLED, XDP_PASS);
+	cflags = cfg->flags;
 
 	proto = parse_eth(&cur, data_end, &pi.meta_flags);
 	if (proto == bpf_htons(ETH_P_IP))
@@ -278,9 +429,14 @@ int xdpwg_rx(struct xdp_md *ctx)
 	if (udph->dest != bpf_htons(cfg->listen_port))
 		return verdict(XDPWG_STAT_PASS_OTHER, XDP_PASS);
 	pi.src.port = udph->source;
+	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi))
+		return verdict(XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);
 
 	/* Ours from here on: the UDP length must fit the IP payload and the frame. */
 	ulen = bpf_ntohs(udph->len);
+	/* 6.1's verifier keeps no bounds through a byte swap: give it 16 bits, in a form the
+	 * compiler cannot fold away */
+	asm volatile("%0 &= 0xffff" : "+r"(ulen));
 	if (ulen < sizeof(*udph) + sizeof(struct wg_msg_header) || ulen > ip_plen)
 		return verdict(XDPWG_STAT_TRUNCATED, XDP_DROP);
 	if ((void *)udph + ulen > data_end)
@@ -347,8 +503,21 @@ int xdpwg_rx(struct xdp_md *ctx)
 				emit_new_source(ctx, peer, peer_id, &pi, now);
 			}
 		}
-	} else if (!handshakes_to_xsk) {
-		return verdict(XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+	} else {
+		int under_load = cflags & XDPWG_CFG_F_UNDER_LOAD;
+
+		/* under load, a source already over its bucket costs no BLAKE2s */
+		if (under_load && !bucket_allow(&pi, now, 0))
+			return verdict(XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
+		if ((cflags & XDPWG_CFG_F_MAC1) && type != WG_MSG_HANDSHAKE_COOKIE &&
+		    mac1_valid(cfg, payload, data_end, type) == 0)
+			return verdict(XDPWG_STAT_BAD_MAC1, XDP_DROP);
+		if (!bucket_allow(&pi, now, 1))
+			return verdict(XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
+		if (under_load && type == WG_MSG_HANDSHAKE_INITIATION)
+			count(XDPWG_STAT_HS_UNDER_LOAD);
+		if (!handshakes_to_xsk)
+			return verdict(XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 	}
 
 	if (ctx->rx_queue_index >= XDPWG_MAX_QUEUES)

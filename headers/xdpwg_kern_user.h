@@ -26,6 +26,10 @@ enum xdpwg_limits {
 	XDPWG_DEFAULT_MAX_PEERS = 65536,
 	XDPWG_DEFAULT_MAX_SESSIONS = 3 * 65536, /* current, previous, next keypair per peer */
 	XDPWG_EVENTS_BYTES = 256 * 1024,	/* ring buffer size */
+	XDPWG_HS_BUCKETS = 32768,		/* per-source handshake token buckets (LRU) */
+	XDPWG_ALLOW_SRC_MAX = 4096,		/* source allowlist CIDRs */
+	XDPWG_HS_RATE_DEFAULT = 20,		/* handshake messages per second and source */
+	XDPWG_HS_BURST_DEFAULT = 5,		/* bucket depth */
 };
 
 /* Per-reason counters: the stats map is a PERCPU_ARRAY indexed by this. */
@@ -48,19 +52,61 @@ enum xdpwg_stat {
 	XDPWG_STAT_EVENT_RATELIMITED,	/* new-source events suppressed by the per-peer limit */
 	XDPWG_STAT_EVENT_LOST,		/* ring buffer full */
 	XDPWG_STAT_META_FAILED,		/* bpf_xdp_adjust_meta refused: passed */
+	XDPWG_STAT_BAD_MAC1,		/* initiation/response with a wrong mac1: dropped */
+	XDPWG_STAT_HS_RATELIMITED,	/* handshake message over its source's bucket: dropped */
+	XDPWG_STAT_SRC_NOT_ALLOWED,	/* source outside the allowlist: dropped */
+	XDPWG_STAT_HS_UNDER_LOAD, /* valid initiation passed while under load (cookie reply) */
 	XDPWG_STAT_MAX,
 };
 
-/* config map: an ARRAY with one entry, key 0. Written by the loader only. */
+enum xdpwg_config_flags {
+	XDPWG_CFG_F_MAC1 = 1u << 0, /* mac1_key is valid: check mac1 of initiations/responses */
+	XDPWG_CFG_F_UNDER_LOAD = 1u << 1, /* userspace's handshake queue is deep */
+	XDPWG_CFG_F_ALLOW_SRC = 1u << 2,  /* the allow_src trie is authoritative (else: any) */
+};
+
+/* config map: an ARRAY with one entry, key 0. Written by the loader only (whole value).
+ * mac1_key = HASH("mac1----" || our public key): derived from the public key only, no secret. */
 struct xdpwg_config {
 	__u16 listen_port; /* host order; 0: pass everything */
-	__u16 flags;	   /* reserved, 0 */
+	__u16 flags;	   /* enum xdpwg_config_flags */
 	__u32 reserved;
+	__u8 mac1_key[32]; /* with XDPWG_CFG_F_MAC1 */
 };
-_Static_assert(sizeof(struct xdpwg_config) == 8, "xdpwg_config size");
+_Static_assert(sizeof(struct xdpwg_config) == 40, "xdpwg_config size");
 _Static_assert(__builtin_offsetof(struct xdpwg_config, listen_port) == 0, "config.listen_port");
 _Static_assert(__builtin_offsetof(struct xdpwg_config, flags) == 2, "config.flags");
 _Static_assert(__builtin_offsetof(struct xdpwg_config, reserved) == 4, "config.reserved");
+_Static_assert(__builtin_offsetof(struct xdpwg_config, mac1_key) == 8, "config.mac1_key");
+
+/* allow_src map: LPM_TRIE of source prefixes. The family takes the first 32 bits of the prefix,
+ * so one trie holds both: prefixlen = 32 + CIDR; IPv4 in the first four bytes of addr. */
+struct xdpwg_src_key {
+	__u32 prefixlen;
+	__u32 family; /* XDPWG_FAMILY_INET(6), host order */
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xdpwg_src_key) == 24, "xdpwg_src_key size");
+_Static_assert(__builtin_offsetof(struct xdpwg_src_key, prefixlen) == 0, "src_key.prefixlen");
+_Static_assert(__builtin_offsetof(struct xdpwg_src_key, family) == 4, "src_key.family");
+_Static_assert(__builtin_offsetof(struct xdpwg_src_key, addr) == 8, "src_key.addr");
+
+/* hs_buckets map: LRU_HASH, key = source (IPv4 /32 or IPv6 /64, the rest zero). A token bucket
+ * in nanoseconds, as the kernel's ratelimiter keeps it: one message costs 1e9 / rate. */
+struct xdpwg_bucket_key {
+	__u32 family;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xdpwg_bucket_key) == 20, "xdpwg_bucket_key size");
+_Static_assert(__builtin_offsetof(struct xdpwg_bucket_key, addr) == 4, "bucket_key.addr");
+
+struct xdpwg_bucket {
+	__u64 tokens;  /* ns of credit, at most burst * cost */
+	__u64 last_ns; /* bpf_ktime_get_ns of the last refill */
+};
+_Static_assert(sizeof(struct xdpwg_bucket) == 16, "xdpwg_bucket size");
+_Static_assert(__builtin_offsetof(struct xdpwg_bucket, tokens) == 0, "bucket.tokens");
+_Static_assert(__builtin_offsetof(struct xdpwg_bucket, last_ns) == 8, "bucket.last_ns");
 
 /* sessions map: HASH, key = receiver index (__u32, host order; the wire's little-endian value),
  * value below. Kept by the loader: a key exists while a keypair can receive. */

@@ -326,11 +326,13 @@ bool crypto_aead_decrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const 
 	    (plen && !EVP_DecryptUpdate(c, dst, &n, src, (int)plen)) ||
 	    !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, WG_AUTHTAG_LEN, tag))
 		crypto_fatal("ChaCha20-Poly1305 decryption");
-	/* A bad tag is bad input, not a broken library. */
-	if (EVP_DecryptFinal_ex(c, dst + plen, &n) != 1) {
+	/* A bad tag is bad input, not a broken library. With nothing to decrypt dst may be NULL
+	 * (an empty AEAD, as in the handshake response): no pointer arithmetic on it then. */
+	if (EVP_DecryptFinal_ex(c, plen ? dst + plen : tag, &n) != 1) {
 		ERR_clear_error();
 		/* The plaintext was written unauthenticated: nobody may see it. */
-		sodium_memzero(dst, plen);
+		if (plen)
+			sodium_memzero(dst, plen);
 		return false;
 	}
 	return true;

@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "config.h"
 #include "loader.h"
 #include "log.h"
 #include "xdpwg.skel.h"
@@ -38,11 +39,12 @@ struct xdpwg_loader {
 	bool pinned;
 	uint32_t prog_id;
 	struct loader_iface ifaces[XDPWG_MAX_IFACES];
+	struct xdpwg_config cfg; /* what the config map holds: written whole */
 };
 
 /* Pin names are the map names. */
-static const char *const pinned_maps[] = { "config", "sessions", "peers", "ifaces",
-					   "stats",  "events",	 "xsks" };
+static const char *const pinned_maps[] = { "config", "sessions", "peers",     "ifaces",	   "stats",
+					   "events", "xsks",	 "allow_src", "hs_buckets" };
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_PASS_OTHER] = "pass_other",
@@ -63,6 +65,10 @@ static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_EVENT_RATELIMITED] = "event_ratelimited",
 	[XDPWG_STAT_EVENT_LOST] = "event_lost",
 	[XDPWG_STAT_META_FAILED] = "meta_failed",
+	[XDPWG_STAT_BAD_MAC1] = "bad_mac1",
+	[XDPWG_STAT_HS_RATELIMITED] = "handshake_ratelimited",
+	[XDPWG_STAT_SRC_NOT_ALLOWED] = "source_not_allowed",
+	[XDPWG_STAT_HS_UNDER_LOAD] = "handshake_under_load",
 };
 
 const char *loader_stat_name(enum xdpwg_stat s)
@@ -317,6 +323,10 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 	if (opts->event_interval_ns)
 		ld->skel->rodata->event_interval_ns = opts->event_interval_ns;
 	ld->skel->rodata->handshakes_to_xsk = !opts->handshakes_to_stack;
+	if (opts->hs_rate)
+		ld->skel->rodata->hs_rate = opts->hs_rate == UINT32_MAX ? 0 : opts->hs_rate;
+	if (opts->hs_burst)
+		ld->skel->rodata->hs_burst = opts->hs_burst;
 	if (opts->max_peers)
 		bpf_map__set_max_entries(ld->skel->maps.peers, opts->max_peers);
 	if (opts->max_sessions)
@@ -511,14 +521,144 @@ int loader_xsk_key(const struct xdpwg_loader *ld, int ifindex, uint32_t queue)
 	return slot * XDPWG_MAX_QUEUES + (int)queue;
 }
 
-int loader_set_port(struct xdpwg_loader *ld, uint16_t port)
+/* The whole value at once: a reader may see a mix of old and new bytes for the moment of the
+ * copy (a mac1 key change can drop a handshake or two; the peer retries). */
+static int config_write(struct xdpwg_loader *ld, const struct xdpwg_config *cfg)
 {
-	struct xdpwg_config cfg = { .listen_port = port };
 	uint32_t key = 0;
 
-	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.config), &key, &cfg, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.config), &key, cfg, BPF_ANY))
 		return -errno;
+	ld->cfg = *cfg;
 	return 0;
+}
+
+int loader_set_port(struct xdpwg_loader *ld, uint16_t port)
+{
+	struct xdpwg_config cfg = ld->cfg;
+
+	cfg.listen_port = port;
+	return config_write(ld, &cfg);
+}
+
+int loader_set_mac1_key(struct xdpwg_loader *ld, const uint8_t key[32])
+{
+	struct xdpwg_config cfg = ld->cfg;
+
+	if (key) {
+		memcpy(cfg.mac1_key, key, sizeof(cfg.mac1_key));
+		cfg.flags |= XDPWG_CFG_F_MAC1;
+	} else {
+		memset(cfg.mac1_key, 0, sizeof(cfg.mac1_key));
+		cfg.flags &= (uint16_t)~XDPWG_CFG_F_MAC1;
+	}
+	return config_write(ld, &cfg);
+}
+
+int loader_set_under_load(struct xdpwg_loader *ld, bool under_load)
+{
+	struct xdpwg_config cfg = ld->cfg;
+
+	if (under_load == !!(cfg.flags & XDPWG_CFG_F_UNDER_LOAD))
+		return 0;
+	if (under_load)
+		cfg.flags |= XDPWG_CFG_F_UNDER_LOAD;
+	else
+		cfg.flags &= (uint16_t)~XDPWG_CFG_F_UNDER_LOAD;
+	return config_write(ld, &cfg);
+}
+
+int loader_config_get(const struct xdpwg_loader *ld, struct xdpwg_config *out)
+{
+	*out = ld->cfg;
+	return 0;
+}
+
+/* A CIDR as a trie key, host bits cleared. */
+static int src_key_of(const struct conf_allowedip *a, struct xdpwg_src_key *k)
+{
+	unsigned int bits, i;
+
+	memset(k, 0, sizeof(*k));
+	if (a->family == AF_INET && a->cidr <= 32) {
+		k->family = XDPWG_FAMILY_INET;
+		memcpy(k->addr, &a->ip4, 4);
+		bits = 32;
+	} else if (a->family == AF_INET6 && a->cidr <= 128) {
+		k->family = XDPWG_FAMILY_INET6;
+		memcpy(k->addr, &a->ip6, 16);
+		bits = 128;
+	} else {
+		return -EINVAL;
+	}
+	for (i = 0; i < bits; i++)
+		if (i >= a->cidr)
+			k->addr[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
+	k->prefixlen = 32 + a->cidr;
+	return 0;
+}
+
+int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip *cidrs, size_t n)
+{
+	int fd = bpf_map__fd(ld->skel->maps.allow_src);
+	struct xdpwg_src_key *want = NULL, *old = NULL, k, next;
+	struct xdpwg_config cfg = ld->cfg;
+	size_t i, j, nold = 0;
+	uint32_t one = 1;
+	int err = 0;
+
+	if (n > XDPWG_ALLOW_SRC_MAX)
+		return -E2BIG;
+	if (n) {
+		want = calloc(n, sizeof(*want));
+		if (!want)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			err = src_key_of(&cidrs[i], &want[i]);
+			if (err)
+				goto out;
+		}
+	}
+	/* widen first: the new entries go in before the flag is set or old entries go */
+	for (i = 0; i < n; i++) {
+		if (bpf_map_update_elem(fd, &want[i], &one, BPF_ANY)) {
+			err = -errno;
+			log_err("loader: allow-source entry %zu: %s", i, strerror(errno));
+			goto out;
+		}
+	}
+	if (n)
+		cfg.flags |= XDPWG_CFG_F_ALLOW_SRC;
+	else
+		cfg.flags &= (uint16_t)~XDPWG_CFG_F_ALLOW_SRC;
+	err = config_write(ld, &cfg);
+	if (err)
+		goto out;
+	/* then drop what is no longer listed */
+	old = calloc(XDPWG_ALLOW_SRC_MAX, sizeof(*old));
+	if (!old) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			k = next;
+			if (nold < XDPWG_ALLOW_SRC_MAX)
+				old[nold++] = k;
+		} while (bpf_map_get_next_key(fd, &k, &next) == 0);
+	}
+	for (i = 0; i < nold; i++) {
+		bool keep = false;
+
+		for (j = 0; j < n && !keep; j++)
+			keep = memcmp(&old[i], &want[j], sizeof(k)) == 0;
+		if (!keep && bpf_map_delete_elem(fd, &old[i]) && errno != ENOENT)
+			log_warn("loader: removing an allow-source entry: %s", strerror(errno));
+	}
+out:
+	free(want);
+	free(old);
+	return err;
 }
 
 int loader_session_add(struct xdpwg_loader *ld, uint32_t index, uint32_t peer_id)
@@ -648,6 +788,16 @@ int loader_peers_fd(const struct xdpwg_loader *ld)
 int loader_sessions_fd(const struct xdpwg_loader *ld)
 {
 	return bpf_map__fd(ld->skel->maps.sessions);
+}
+
+int loader_allow_src_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.allow_src);
+}
+
+int loader_hs_buckets_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.hs_buckets);
 }
 
 const char *loader_pin_dir(const struct xdpwg_loader *ld)

@@ -14,12 +14,14 @@
 #define XDPWG_LOADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "endpoint.h"
 #include "xdpwg_kern_user.h"
 
 struct xdpwg_loader;
+struct conf_allowedip;
 
 enum loader_mode {
 	LOADER_MODE_AUTO = 0, /* native, else generic with a warning */
@@ -35,6 +37,10 @@ struct loader_opts {
 	uint32_t max_sessions;	    /* 0: XDPWG_DEFAULT_MAX_SESSIONS */
 	uint64_t event_interval_ns; /* 0: program default (100 ms) */
 	bool handshakes_to_stack;   /* pass valid handshake messages to the kernel socket */
+	/* per-source handshake token bucket (types 1-3): messages per second and burst;
+	 * 0: the kernel's 20/s and 5. hs_rate UINT32_MAX: no bucket at all. */
+	uint32_t hs_rate;
+	uint32_t hs_burst;
 };
 
 /* Open, configure, load and pin. Stale pins of the same TUN are removed first. */
@@ -52,6 +58,21 @@ int loader_attach_mode(const struct xdpwg_loader *ld, int ifindex);
 int loader_xsk_key(const struct xdpwg_loader *ld, int ifindex, uint32_t queue);
 
 int loader_set_port(struct xdpwg_loader *ld, uint16_t port); /* 0: pass everything */
+
+/* XDP checks mac1 of initiations and responses with key = HASH("mac1----" || our public key)
+ * (derived from the public key only; never pass a secret). NULL: no check (no identity). */
+int loader_set_mac1_key(struct xdpwg_loader *ld, const uint8_t key[32]);
+/* Userspace's handshake queue is deep: XDP drops handshakes from sources over their bucket
+ * before any BLAKE2s work; valid initiations still pass (userspace answers with cookies). */
+int loader_set_under_load(struct xdpwg_loader *ld, bool under_load);
+/* Replace the source allowlist (every datagram to the listen port from elsewhere is dropped
+ * and counted). n 0: any source. -EINVAL for a bad family or CIDR (nothing changed), -E2BIG
+ * beyond XDPWG_ALLOW_SRC_MAX entries. Never narrower than both lists while it changes. */
+int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip *cidrs, size_t n);
+/* The configuration map's value as the loader last wrote it. */
+int loader_config_get(const struct xdpwg_loader *ld, struct xdpwg_config *out);
+int loader_allow_src_fd(const struct xdpwg_loader *ld);
+int loader_hs_buckets_fd(const struct xdpwg_loader *ld);
 
 int loader_session_add(struct xdpwg_loader *ld, uint32_t index, uint32_t peer_id);
 int loader_session_del(struct xdpwg_loader *ld, uint32_t index);

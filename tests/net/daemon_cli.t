@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# xdpwgd's life cycle as wg-quick and operators see it: the command line, daemonizing (the parent
+# returns only once the TUN and the socket exist, non-zero when the daemon cannot start), the
+# socket's modes, refusing a second daemon, replacing a stale socket, leaving when the TUN or the
+# socket is removed, and a configuration socket that survives garbage.
+. "$(dirname "$0")/lib.sh"
+
+t_require_root
+t_require_cmd socat nsenter unshare wg
+t_require_xdpwgd
+D=$XDPWG_BUILD/xdpwgd
+# Daemonized instances lose their stderr; keep what a SAN=1 build would report.
+t_sanitizer_to_files
+
+# --- command line (no namespace needed) ---
+out=$("$D" --help 2>&1)
+t_is "$?" 0 "--help exits 0"
+t_like "$out" "Usage: xdpwgd" "--help prints the usage"
+t_like "$("$D" --version)" "^xdpwgd [0-9]" "--version"
+"$D" >/dev/null 2>&1
+t_is "$?" 1 "no interface name: exit 1"
+out=$("$D" -f 'a/b' 2>&1)
+t_like "$?:$out" "^1:.*invalid interface name" "an interface name with a slash is refused"
+out=$("$D" -f --attach lo wgx 2>&1)
+t_like "$?:$out" "^1:.*XDP data path not built" "--attach is refused for now, clearly"
+out=$("$D" -f --attach lo --xdp-mode turbo wgx 2>&1)
+t_like "$?:$out" "^1:.*native or generic" "--xdp-mode is validated"
+out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:.*nonexistent0: no such interface" "XDPWG_ATTACH is read and validated"
+
+# --- daemonized, in a namespace with a private /run ---
+t_ns a
+t_sandbox a || t_bail "no sandbox"
+S=$T_PID
+# pid of the xdpwgd serving TUN (there is one per TUN here)
+daemon_pid()
+{
+	local p
+	for p in $(ip netns pids "$(t_nsname a)"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qE "xdpwgd( .*)? $1 ?$" && echo "$p"
+	done
+}
+
+t_at "$S" "$D" wg0 >>"$T_DIR/log" 2>&1
+t_is "$?" 0 "daemonized start exits 0"
+# No waiting: the parent returned only once everything was ready.
+t_ok "the socket exists when the parent returns" t_at "$S" test -S /run/wireguard/wg0.sock
+t_ok "the TUN exists when the parent returns" t_in a ip link show wg0
+t_is "$(t_at "$S" stat -c %a /run/wireguard)" 755 "socket directory mode 0755"
+t_is "$(t_at "$S" stat -c %A /run/wireguard/wg0.sock)" srwx------ "socket mode 0700"
+t_like "$(t_in a ip -d link show wg0)" "mtu 1420 .*state DOWN" "TUN: MTU 1420, left down"
+t_like "$(t_in a ip -d link show wg0)" "tun type tun pi off .*multi_queue" "TUN: no PI, multi-queue"
+P=$(daemon_pid wg0)
+t_ok "the daemon runs in the background" test -n "$P"
+t_like "$(t_at "$S" wg show wg0 listen-port)" "^[1-9][0-9]*$" "a random listen port before any set"
+
+t_at "$S" "$D" wg0 >>"$T_DIR/log" 2>&1
+t_is "$?" 1 "a second daemon for the same interface fails"
+t_ok "... and the first one still answers" t_at "$S" wg show wg0
+
+reply=$(printf 'bogus=1\n\n' | t_at "$S" socat -t 2 - UNIX-CONNECT:/run/wireguard/wg0.sock)
+t_is "$reply" "" "an unknown operation closes the connection without a reply"
+printf 'set=1\nlisten_port=' | t_at "$S" socat -t 1 - UNIX-CONNECT:/run/wireguard/wg0.sock >/dev/null
+reply=$(printf 'get=1\n\n' | t_at "$S" socat -t 2 - UNIX-CONNECT:/run/wireguard/wg0.sock)
+t_like "$reply" "errno=0" "after garbage and a truncated request the socket still answers"
+reply=$(printf 'get=1\nx\n' | t_at "$S" socat -t 2 - UNIX-CONNECT:/run/wireguard/wg0.sock)
+t_is "$reply" "errno=-22" "get=1 followed by anything but a blank line: EINVAL, as wireguard-go"
+
+t_in a ip link del wg0
+t_ok "deleting the TUN (wg-quick down) stops the daemon" t_wait 5 sh -c "! kill -0 $P"
+t_ok "... which removes its socket" t_at "$S" test ! -e /run/wireguard/wg0.sock
+
+t_at "$S" "$D" wg1 >>"$T_DIR/log" 2>&1
+P=$(daemon_pid wg1)
+t_at "$S" rm /run/wireguard/wg1.sock
+t_ok "removing the socket stops the daemon" t_wait 5 sh -c "! kill -0 ${P:-0}"
+t_ok "... which removes its TUN" t_wait 5 sh -c "! ip -n $(t_nsname a) link show wg1 2>/dev/null"
+
+# A socket file nobody listens on (a daemon killed with SIGKILL) is replaced.
+t_at "$S" "$D" wg2 >>"$T_DIR/log" 2>&1
+P=$(daemon_pid wg2)
+kill -KILL "$P"
+t_wait 5 sh -c "! kill -0 $P"
+t_ok "SIGKILL leaves a stale socket" t_at "$S" test -S /run/wireguard/wg2.sock
+t_wait 5 sh -c "! ip -n $(t_nsname a) link show wg2 2>/dev/null"
+t_at "$S" "$D" wg2 >>"$T_DIR/log" 2>&1
+t_is "$?" 0 "a stale socket is replaced"
+t_ok "... by a live one" t_at "$S" wg show wg2
+# A large request arrives in many reads: 2000 peers through one set=1.
+{
+	echo "[Interface]"
+	echo "PrivateKey = $(wg genkey)"
+	perl -MMIME::Base64 -e 'open(R, "<", "/dev/urandom") or die; for my $i (1 .. 2000) {
+		read(R, my $k, 32) == 32 or die; printf("[Peer]\nPublicKey = %s\nAllowedIPs = 2001:db8:%x::/48\n",
+		encode_base64($k, ""), $i) }'
+} >"$T_DIR/big.conf"
+t_ok "setconf with 2000 peers" t_at "$S" wg setconf wg2 "$T_DIR/big.conf"
+t_is "$(t_at "$S" wg show wg2 peers | wc -l)" 2000 "... all 2000 are there"
+t_ok "setconf with no peers removes them" t_at "$S" wg setconf wg2 /dev/null
+t_is "$(t_at "$S" wg show wg2 peers | wc -l)" 0 "... all gone"
+P=$(daemon_pid wg2)
+kill -TERM "$P"
+t_ok "SIGTERM stops the daemon" t_wait 5 sh -c "! kill -0 $P"
+t_ok "... and removes its socket" t_at "$S" test ! -e /run/wireguard/wg2.sock
+t_ok "... and its TUN" sh -c "! ip -n $(t_nsname a) link show wg2 2>/dev/null"
+
+# Something that is not a socket is never removed.
+t_at "$S" touch /run/wireguard/wg3.sock
+t_at "$S" "$D" wg3 >>"$T_DIR/log" 2>&1
+t_is "$?" 1 "a non-socket file in the socket's place: start fails"
+t_ok "... and the file is left alone" t_at "$S" test -f /run/wireguard/wg3.sock
+t_ok "... and no TUN is left behind" sh -c "! ip -n $(t_nsname a) link show wg3 2>/dev/null"
+
+# An interface name taken by another kind of device.
+t_in a ip link add wg4 type veth peer name wg4p
+t_at "$S" "$D" wg4 >>"$T_DIR/log" 2>&1
+t_is "$?" 1 "an interface name taken by a veth: start fails"
+t_ok "... and no socket is left behind" t_at "$S" test ! -e /run/wireguard/wg4.sock
+
+t_no_sanitizer_reports
+t_done

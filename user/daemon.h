@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xdpwgd's control loop on the socket back-end: one epoll set over the configuration socket,
+ * the UDP sockets, the TUN, the engine's handshake queue, a timerfd for the engine's timers and
+ * a signalfd. Single-threaded for now; the data path calls (wg_device_rx/tx) are the ones that
+ * later move to per-queue workers.
+ */
+#ifndef XDPWG_DAEMON_H
+#define XDPWG_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum daemon_constants {
+	DAEMON_MAX_EVENTS = 32,
+	DAEMON_TUN_BUDGET = 256,      /* packets read from the TUN per wakeup */
+	DAEMON_UDP_BUDGET = 8,	      /* recvmmsg batches per socket per wakeup */
+	DAEMON_HANDSHAKE_BUDGET = 64, /* handshake messages per wg_device_process_handshakes */
+	DAEMON_HANDSHAKE_ROUNDS = 4,  /* ... calls per wakeup, so data is not starved */
+	DAEMON_TICK_MAX_MS = 1000,
+};
+
+struct daemon_opts {
+	const char *ifname;
+	unsigned int mtu; /* 0: TUN_DEFAULT_MTU */
+	/* The XDP back-end's uplinks (--attach / XDPWG_ATTACH) and mode, validated by main.
+	 * Not wired yet: daemon_new refuses a non-empty list. */
+	const char *const *attach;
+	unsigned int n_attach;
+	bool xdp_generic;
+};
+
+struct xdpwgd;
+
+/*
+ * Everything up to readiness: the configuration socket (refusing to start when another daemon
+ * answers on it), the TUN, the engine and its UDP sockets on a random port. SIGTERM, SIGINT and
+ * SIGHUP must already be blocked (they are read through a signalfd). 0 or -errno, logged.
+ */
+int daemon_new(const struct daemon_opts *o, struct xdpwgd **out);
+/* Run until SIGTERM/SIGINT, the TUN's deletion or the socket file's removal. 0 or -errno. */
+int daemon_run(struct xdpwgd *d);
+/* Remove the socket, wipe the keys, delete the TUN, free everything. */
+void daemon_free(struct xdpwgd *d);
+
+#endif

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xdpwgd: command line, daemonizing, signals. The daemon proper is daemon.c.
+ *
+ * Daemonizing follows wireguard-go, because wg-quick depends on it: the command returns only once
+ * the interface and its configuration socket exist, with status 0, or non-zero when the daemon
+ * could not start (wg-quick then stops instead of configuring a missing interface).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "tun.h"
+
+#ifndef XDPWG_VERSION
+#define XDPWG_VERSION "0.1.0"
+#endif
+
+enum main_constants {
+	MAIN_MAX_ATTACH = 16,
+	MAIN_OPT_ATTACH = 0x100,
+	MAIN_OPT_XDP_MODE,
+	MAIN_OPT_VERSION,
+};
+
+struct main_args {
+	bool foreground;
+	int verbose;
+	const char *attach[MAIN_MAX_ATTACH];
+	unsigned int n_attach;
+	const char *xdp_mode;
+	const char *ifname;
+	char *attach_env; /* a copy of XDPWG_ATTACH that attach[] points into */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: xdpwgd [OPTIONS] INTERFACE\n"
+		"\n"
+		"A WireGuard-compatible VPN daemon. Creates the TUN interface INTERFACE and its\n"
+		"configuration socket /var/run/wireguard/INTERFACE.sock; configure it with wg(8),\n"
+		"or let wg-quick(8) start it: WG_QUICK_USERSPACE_IMPLEMENTATION=xdpwgd.\n"
+		"\n"
+		"  -f, --foreground       stay in the foreground, log to stderr\n"
+		"  -v, --verbose          debug logging\n"
+		"      --attach IFACE     run the data path in XDP on IFACE (repeatable; also\n"
+		"                         XDPWG_ATTACH=IFACE[,IFACE] in the environment)\n"
+		"      --xdp-mode MODE    native (default) or generic\n"
+		"  -h, --help             this text\n"
+		"      --version          the version\n");
+}
+
+static int main_add_attach(struct main_args *a, const char *name)
+{
+	if (!*name)
+		return 0;
+	if (a->n_attach >= MAIN_MAX_ATTACH) {
+		fprintf(stderr, "xdpwgd: at most %d --attach interfaces\n", MAIN_MAX_ATTACH);
+		return -1;
+	}
+	if (strlen(name) >= IFNAMSIZ || !if_nametoindex(name)) {
+		fprintf(stderr, "xdpwgd: --attach %s: no such interface\n", name);
+		return -1;
+	}
+	a->attach[a->n_attach++] = name;
+	return 0;
+}
+
+/* 0 to go on, 1 to exit 0 (help, version), -1 to exit 1. */
+static int main_parse(int argc, char **argv, struct main_args *a)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "attach", required_argument, NULL, MAIN_OPT_ATTACH },
+		{ "xdp-mode", required_argument, NULL, MAIN_OPT_XDP_MODE },
+		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *env;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			a->foreground = true;
+			break;
+		case 'v':
+			a->verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case MAIN_OPT_VERSION:
+			printf("xdpwgd %s\n", XDPWG_VERSION);
+			return 1;
+		case MAIN_OPT_ATTACH:
+			if (main_add_attach(a, optarg) < 0)
+				return -1;
+			break;
+		case MAIN_OPT_XDP_MODE:
+			if (strcmp(optarg, "native") && strcmp(optarg, "generic")) {
+				fprintf(stderr, "xdpwgd: --xdp-mode must be native or generic\n");
+				return -1;
+			}
+			a->xdp_mode = optarg;
+			break;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	env = getenv("XDPWG_ATTACH");
+	if (env && *env) {
+		char *save = NULL, *tok;
+
+		a->attach_env = strdup(env);
+		if (!a->attach_env)
+			return -1;
+		for (tok = strtok_r(a->attach_env, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			if (main_add_attach(a, tok) < 0)
+				return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return -1;
+	}
+	a->ifname = argv[optind];
+	if (!tun_name_valid(a->ifname)) {
+		fprintf(stderr, "xdpwgd: invalid interface name '%s'\n", a->ifname);
+		return -1;
+	}
+	if (a->xdp_mode && !a->n_attach) {
+		fprintf(stderr, "xdpwgd: --xdp-mode needs --attach\n");
+		return -1;
+	}
+	/* Refused before forking, so the message reaches the terminal at once; goes once
+	 * daemon_new starts the XDP back-end. */
+	if (a->n_attach) {
+		fprintf(stderr,
+			"xdpwgd: --attach %s: XDP data path not built into this version yet\n",
+			a->attach[0]);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Fork; the parent waits for the child's readiness report and exits with it. Returns in the
+ * child only, with the pipe's write end in *ready_fd.
+ */
+static void main_daemonize(int *ready_fd)
+{
+	int p[2], status = 1;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		perror("xdpwgd: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("xdpwgd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		int code;
+
+		close(p[1]);
+		/* EOF without a report: the child died before it was ready */
+		if (read(p[0], &code, sizeof(code)) == (ssize_t)sizeof(code)) {
+			status = code;
+		} else if (waitpid(pid, &code, 0) == pid && WIFEXITED(code) &&
+			   WEXITSTATUS(code) != 0) {
+			status = WEXITSTATUS(code);
+		}
+		exit(status);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+}
+
+/* Tell the parent (if any) how startup went; once ready, leave the terminal. */
+static void main_report(int ready_fd, int code)
+{
+	int fd;
+
+	if (ready_fd < 0)
+		return;
+	if (code == 0) {
+		log_use_syslog(true, "xdpwgd");
+		if (chdir("/") < 0)
+			log_debug("chdir /: %s", strerror(errno));
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			if (fd > STDERR_FILENO)
+				close(fd);
+		}
+	}
+	if (write(ready_fd, &code, sizeof(code)) < 0)
+		log_err("cannot report readiness: %s", strerror(errno));
+	close(ready_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct main_args args = { 0 };
+	struct daemon_opts dopts = { 0 };
+	struct xdpwgd *d = NULL;
+	int ready_fd = -1, ret, code = 1;
+	sigset_t mask;
+
+	ret = main_parse(argc, argv, &args);
+	if (ret != 0) {
+		free(args.attach_env);
+		return ret > 0 ? 0 : 1;
+	}
+	log_set_level(args.verbose ? LOG_DEBUG : LOG_INFO);
+	/* read through the daemon's signalfd; blocked before any thread or child exists */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!args.foreground)
+		main_daemonize(&ready_fd);
+
+	dopts.ifname = args.ifname;
+	dopts.attach = args.attach;
+	dopts.n_attach = args.n_attach;
+	dopts.xdp_generic = args.xdp_mode && !strcmp(args.xdp_mode, "generic");
+	ret = daemon_new(&dopts, &d);
+	if (ret < 0) {
+		log_err("%s: cannot start: %s", args.ifname, strerror(-ret));
+		main_report(ready_fd, 1);
+		goto out;
+	}
+	main_report(ready_fd, 0);
+	ret = daemon_run(d);
+	code = ret < 0 ? 1 : 0;
+	log_info("%s: stopped", args.ifname);
+
+out:
+	daemon_free(d);
+	free(args.attach_env);
+	return code;
+}

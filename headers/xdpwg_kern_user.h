@@ -43,7 +43,7 @@ enum xdpwg_stat {
 	XDPWG_STAT_BAD_SIZE_INITIATION, /* type 1 and not 148 bytes: dropped */
 	XDPWG_STAT_BAD_SIZE_RESPONSE,	/* type 2 and not 92 bytes: dropped */
 	XDPWG_STAT_BAD_SIZE_COOKIE,	/* type 3 and not 64 bytes: dropped */
-	XDPWG_STAT_BAD_SIZE_DATA,	/* type 4, < 32 bytes or not 16-aligned: dropped */
+	XDPWG_STAT_BAD_SIZE_DATA,	/* type 4 and < 32 bytes: dropped */
 	XDPWG_STAT_BAD_TYPE,		/* unknown type or non-zero reserved bytes: dropped */
 	XDPWG_STAT_UNKNOWN_INDEX,	/* data for no session in the sessions map: dropped */
 	XDPWG_STAT_TRUNCATED,		/* UDP length beyond the frame or IP payload: dropped */

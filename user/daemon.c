@@ -17,6 +17,8 @@
 #include "daemon.h"
 #include "device.h"
 #include "io_socket.h"
+#include "io_xdp.h"
+#include "loader.h"
 #include "log.h"
 #include "tun.h"
 #include "uapi.h"
@@ -36,6 +38,8 @@ struct xdpwgd {
 	struct tun_dev tun;
 	struct io_socket sock;
 	struct wg_device *dev;
+	struct io_xdp *xdp; /* the AF_XDP back-end, when uplinks are attached */
+	bool under_load;    /* as last mirrored into the XDP program */
 	struct uapi_server *uapi;
 	struct io_rx_batch *rx;
 	uint8_t *pkt; /* one TUN read */
@@ -54,17 +58,31 @@ static int daemon_watch(struct xdpwgd *d, int fd, enum daemon_source src)
 
 /* --- wg_io_ops --- */
 
+/*
+ * With uplinks attached, a worker sends through its AF_XDP socket; what the back-end cannot send
+ * (the control thread's handshake messages, an unknown next hop) goes through the kernel socket,
+ * which the kernel routes and resolves as usual. Likewise a worker delivers into its own TUN
+ * queue, and everything else into queue 0.
+ */
 static int daemon_send(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
 {
 	struct xdpwgd *d = ctx;
 
+	if (d->xdp && io_xdp_send(d->xdp, dst, buf, len) == 0)
+		return 0;
 	return io_socket_send(&d->sock, dst, buf, len);
 }
 
 static int daemon_deliver(void *ctx, const uint8_t *pkt, size_t len)
 {
 	struct xdpwgd *d = ctx;
+	int ret;
 
+	if (d->xdp) {
+		ret = io_xdp_deliver(d->xdp, pkt, len);
+		if (ret != -EAGAIN)
+			return ret;
+	}
 	return tun_write(&d->tun, 0, pkt, len);
 }
 
@@ -84,22 +102,94 @@ static int daemon_bind(void *ctx, uint16_t port, uint32_t fwmark)
 		log_err("cannot watch the IPv6 socket: %s", strerror(errno));
 	if (port == 0 || d->sock.fd4 != old4)
 		log_info("%s: listening on UDP port %u", d->ifname, ret);
+	/* XDP follows the port live: the program reads it from its config map */
+	if (d->xdp && io_xdp_set_port(d->xdp, (uint16_t)ret) < 0)
+		log_err("%s: cannot set the XDP program's port", d->ifname);
 	return ret;
+}
+
+/* The BPF maps follow the engine: sessions while a keypair may receive, peers with their
+ * endpoints. No key material crosses over. */
+static void daemon_session_add(void *ctx, uint32_t index, struct wg_peer *peer)
+{
+	struct xdpwgd *d = ctx;
+
+	if (d->xdp)
+		io_xdp_session_add(d->xdp, index, peer);
+}
+
+static void daemon_session_del(void *ctx, uint32_t index)
+{
+	struct xdpwgd *d = ctx;
+
+	if (d->xdp)
+		io_xdp_session_del(d->xdp, index);
+}
+
+static void daemon_endpoint_moved(void *ctx, struct wg_peer *peer, const struct wg_endpoint *old,
+				  const struct wg_endpoint *new_ep)
+{
+	struct xdpwgd *d = ctx;
+
+	(void)old;
+	(void)new_ep;
+	if (d->xdp)
+		io_xdp_peer_update(d->xdp, peer);
+}
+
+static void daemon_peer_added(void *ctx, struct wg_peer *peer)
+{
+	struct xdpwgd *d = ctx;
+
+	if (d->xdp)
+		io_xdp_peer_update(d->xdp, peer);
+}
+
+static void daemon_peer_removed(void *ctx, struct wg_peer *peer)
+{
+	struct xdpwgd *d = ctx;
+
+	if (d->xdp)
+		io_xdp_peer_removed(d->xdp, peer);
 }
 
 static const struct wg_io_ops daemon_io_ops = {
 	.send = daemon_send,
 	.deliver = daemon_deliver,
 	.bind = daemon_bind,
+	.session_add = daemon_session_add,
+	.session_del = daemon_session_del,
+	.endpoint_moved = daemon_endpoint_moved,
+	.peer_added = daemon_peer_added,
+	.peer_removed = daemon_peer_removed,
 };
 
 /* --- configuration socket handlers --- */
 
+/* XDP checks mac1 itself: its key is HASH("mac1----" || our public key), public material. */
+static void daemon_sync_mac1(struct xdpwgd *d, const uint8_t private_key[WG_KEY_LEN])
+{
+	static const char label[] = "mac1----";
+	uint8_t pub[WG_KEY_LEN], key[WG_HASH_LEN];
+
+	if (crypto_is_zero(private_key, WG_KEY_LEN)) {
+		loader_set_mac1_key(io_xdp_loader(d->xdp), NULL);
+		return;
+	}
+	crypto_pubkey(pub, private_key);
+	crypto_hash(key, label, sizeof(label) - 1, pub, sizeof(pub));
+	if (loader_set_mac1_key(io_xdp_loader(d->xdp), key) < 0)
+		log_err("%s: cannot set the XDP program's mac1 key", d->ifname);
+}
+
 static int daemon_uapi_set(void *ctx, const struct conf_dev *req, char *err, size_t errlen)
 {
 	struct xdpwgd *d = ctx;
+	int ret = wg_device_apply(d->dev, req, err, errlen);
 
-	return wg_device_apply(d->dev, req, err, errlen);
+	if (ret == 0 && d->xdp && (req->flags & CONF_DEV_HAS_PRIVATE_KEY))
+		daemon_sync_mac1(d, req->private_key);
+	return ret;
 }
 
 static struct conf_dev *daemon_uapi_get(void *ctx)
@@ -152,6 +242,13 @@ static void daemon_on_timer(struct xdpwgd *d)
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("timerfd read: %s", strerror(errno));
 	daemon_sync_mtu(d);
+	if (d->xdp) {
+		bool under_load = wg_device_under_load(d->dev);
+
+		if (under_load != d->under_load &&
+		    loader_set_under_load(io_xdp_loader(d->xdp), under_load) == 0)
+			d->under_load = under_load;
+	}
 	daemon_arm_timer(d, wg_device_tick(d->dev));
 }
 
@@ -289,10 +386,6 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 		log_err("invalid interface name '%s'", o->ifname);
 		return -EINVAL;
 	}
-	if (o->n_attach) {
-		log_err("--attach %s: XDP data path not built into this version yet", o->attach[0]);
-		return -EOPNOTSUPP;
-	}
 	if (crypto_init() < 0) {
 		log_err("cannot initialise the crypto libraries");
 		return -ENOTSUP;
@@ -346,12 +439,29 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	ret = daemon_initial_bind(d);
 	if (ret < 0)
 		goto err;
+	if (o->n_attach) {
+		struct io_xdp_opts xo = {
+			.tun_name = d->ifname,
+			.ifaces = o->attach,
+			.n_ifaces = o->n_attach,
+			.mode = (enum loader_mode)o->xdp_mode,
+			.dev = d->dev,
+			.tun = &d->tun,
+			.listen_port = d->sock.port,
+		};
+
+		ret = io_xdp_start(&xo, &d->xdp);
+		if (ret < 0)
+			goto err;
+	}
 
 	if ((ret = daemon_watch(d, d->sigfd, DAEMON_EV_SIGNAL)) < 0 ||
 	    (ret = daemon_watch(d, d->timerfd, DAEMON_EV_TIMER)) < 0 ||
 	    (ret = daemon_watch(d, wg_device_handshake_fd(d->dev), DAEMON_EV_HANDSHAKE)) < 0 ||
-	    (ret = daemon_watch(d, uapi_server_fd(d->uapi), DAEMON_EV_UAPI)) < 0 ||
-	    (ret = daemon_watch(d, d->tun.fds[0], DAEMON_EV_TUN)) < 0)
+	    (ret = daemon_watch(d, uapi_server_fd(d->uapi), DAEMON_EV_UAPI)) < 0)
+		goto err;
+	/* with XDP the workers read every TUN queue, queue 0 included */
+	if (!d->xdp && (ret = daemon_watch(d, d->tun.fds[0], DAEMON_EV_TUN)) < 0)
 		goto err;
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);
@@ -371,6 +481,9 @@ void daemon_free(struct xdpwgd *d)
 		return;
 	/* The socket goes first, so nobody configures a device that is being torn down. */
 	uapi_server_free(d->uapi);
+	/* workers use the engine: they stop first; then the program leaves the uplinks */
+	io_xdp_stop(d->xdp);
+	d->xdp = NULL; /* the engine's teardown still calls the hooks */
 	wg_device_free(d->dev);
 	io_socket_close(&d->sock);
 	tun_close(&d->tun);

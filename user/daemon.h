@@ -23,11 +23,12 @@ enum daemon_constants {
 struct daemon_opts {
 	const char *ifname;
 	unsigned int mtu; /* 0: TUN_DEFAULT_MTU */
-	/* The XDP back-end's uplinks (--attach / XDPWG_ATTACH) and mode, validated by main.
-	 * Not wired yet: daemon_new refuses a non-empty list. */
+	/* The XDP back-end's uplinks (--attach / XDPWG_ATTACH), validated by main; none: the
+	 * socket data path only. xdp_mode is an enum loader_mode (0: native, else generic with a
+	 * warning). */
 	const char *const *attach;
 	unsigned int n_attach;
-	bool xdp_generic;
+	int xdp_mode;
 };
 
 struct xdpwgd;

@@ -476,6 +476,15 @@ void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu)
 	atomic_store(&dev->mtu, mtu);
 }
 
+bool wg_device_under_load(struct wg_device *dev)
+{
+	uint64_t last = atomic_load(&dev->last_under_load);
+
+	return atomic_load(&dev->forced_under_load) ||
+	       atomic_load(&dev->queue_len) >= WG_UNDER_LOAD_QUEUE_DEPTH ||
+	       (last && !noise_has_expired(last, 1, wg_device_now(dev)));
+}
+
 void wg_device_set_under_load_for_test(struct wg_device *dev, bool on)
 {
 	atomic_store(&dev->forced_under_load, on);
@@ -632,6 +641,7 @@ static int device_apply_peer(struct wg_device *dev, const struct conf_peer *cp)
 	struct wg_peer *peer = wg_device_lookup_peer(dev, cp->public_key);
 	unsigned int flags = cp->flags;
 	struct wg_endpoint ep;
+	bool created = false;
 	uint16_t old_ka;
 	size_t i;
 	int ret;
@@ -658,8 +668,7 @@ static int device_apply_peer(struct wg_device *dev, const struct conf_peer *cp)
 		dev->n_peers++;
 		device_hash_peer(dev, peer);
 		pthread_rwlock_unlock(&dev->lock);
-		if (dev->ops.peer_added)
-			dev->ops.peer_added(dev->io_ctx, peer);
+		created = true;
 	}
 	if (flags & CONF_PEER_REMOVE) {
 		pthread_rwlock_wrlock(&dev->lock);
@@ -703,6 +712,10 @@ static int device_apply_peer(struct wg_device *dev, const struct conf_peer *cp)
 		    dev->identity->has_identity)
 			send_keepalive(peer);
 	}
+	/* after the endpoint and policy are in place, so the back-end's copy is complete */
+	if (dev->ops.peer_added &&
+	    (created || (flags & (CONF_PEER_HAS_ENDPOINT | CONF_PEER_HAS_ROAM_POLICY))))
+		dev->ops.peer_added(dev->io_ctx, peer);
 	if (dev->identity->has_identity)
 		send_staged_packets(peer);
 	return 0;

@@ -134,6 +134,9 @@ void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu);
 /* Tests only: behave as under load (cookie replies for messages without a valid mac2) until
  * switched off. */
 void wg_device_set_under_load_for_test(struct wg_device *dev, bool on);
+/* Whether the device is under load now (deep handshake queue, or was within the last second):
+ * the XDP back-end mirrors it into the program's config. Any thread. */
+bool wg_device_under_load(struct wg_device *dev);
 /* The peer's roam policy is "pinned": its endpoint never follows packets (BPF peers map flag). */
 bool wg_peer_roam_pinned(struct wg_peer *peer);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "loader.h"
 #include "log.h"
 #include "tun.h"
 
@@ -55,7 +56,8 @@ static void usage(FILE *f)
 		"  -v, --verbose          debug logging\n"
 		"      --attach IFACE     run the data path in XDP on IFACE (repeatable; also\n"
 		"                         XDPWG_ATTACH=IFACE[,IFACE] in the environment)\n"
-		"      --xdp-mode MODE    native (default) or generic\n"
+		"      --xdp-mode MODE    force native or generic XDP (default: native, falling\n"
+		"                         back to generic with a warning)\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -145,14 +147,6 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	}
 	if (a->xdp_mode && !a->n_attach) {
 		fprintf(stderr, "xdpwgd: --xdp-mode needs --attach\n");
-		return -1;
-	}
-	/* Refused before forking, so the message reaches the terminal at once; goes once
-	 * daemon_new starts the XDP back-end. */
-	if (a->n_attach) {
-		fprintf(stderr,
-			"xdpwgd: --attach %s: XDP data path not built into this version yet\n",
-			a->attach[0]);
 		return -1;
 	}
 	return 0;
@@ -247,7 +241,9 @@ int main(int argc, char **argv)
 	dopts.ifname = args.ifname;
 	dopts.attach = args.attach;
 	dopts.n_attach = args.n_attach;
-	dopts.xdp_generic = args.xdp_mode && !strcmp(args.xdp_mode, "generic");
+	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO
+			 : !strcmp(args.xdp_mode, "native") ? LOADER_MODE_NATIVE
+							    : LOADER_MODE_GENERIC;
 	ret = daemon_new(&dopts, &d);
 	if (ret < 0) {
 		log_err("%s: cannot start: %s", args.ifname, strerror(-ret));

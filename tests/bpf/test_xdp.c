@@ -269,7 +269,11 @@ static void test_classify(void)
 	       XDPWG_STAT_NO_XSK_PASSED);
 	expect("cookie 63", FX(.family = AF_INET, .type = 3, .plen = 63), XDP_DROP,
 	       XDPWG_STAT_BAD_SIZE_COOKIE);
-	expect("data 40 (not 16-aligned)", FX(.family = AF_INET, .type = 4, .plen = 40), XDP_DROP,
+	/* a full-MTU packet padded up to a 1420 MTU is not 16-aligned: the size is fine, the
+	 * (unknown) index is what drops it */
+	expect("data 1452 (MTU-capped padding) passes the size check",
+	       FX(.family = AF_INET, .type = 4, .plen = 1452), XDP_DROP, XDPWG_STAT_UNKNOWN_INDEX);
+	expect("data 31 (< 32)", FX(.family = AF_INET, .type = 4, .plen = 31), XDP_DROP,
 	       XDPWG_STAT_BAD_SIZE_DATA);
 	expect("data 16 (< 32)", FX(.family = AF_INET, .type = 4, .plen = 16), XDP_DROP,
 	       XDPWG_STAT_BAD_SIZE_DATA);

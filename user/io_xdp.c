@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The AF_XDP back-end (see io_xdp.h for the picture). One worker per (uplink, RX queue); a
+ * worker is the only thread touching its socket's rings, so the rings need no locks. The shared
+ * state a worker reads per packet is the next-hop cache, under a reader/writer lock that is
+ * written only when something changed.
+ */
+#include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io_xdp.h"
+#include "log.h"
+#include "netlink.h"
+#include "xsk.h"
+
+struct io_xdp_neigh {
+	uint8_t used;
+	uint8_t family;
+	uint8_t mac[6];	      /* next hop (destination MAC) */
+	uint8_t local_mac[6]; /* our uplink's MAC (source MAC) */
+	int ifindex;
+	union nl_addr ip;	/* the remote endpoint address this entry serves */
+	union nl_addr local_ip; /* our address the remote last wrote to */
+};
+
+struct io_xdp_worker {
+	struct io_xdp *x;
+	pthread_t thread;
+	bool started;
+	struct xsk_port *port;
+	int ifindex;
+	uint32_t queue;
+	unsigned int tunq;
+	int cpu;
+	struct xsk_frame pending[IO_XDP_BATCH];
+	unsigned int n_pending;
+	uint8_t tunbuf[WG_MAX_PACKET];
+	/* counters, read racily by io_xdp_counters */
+	_Atomic uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
+};
+
+struct io_xdp {
+	struct wg_device *dev;
+	struct tun_dev *tun;
+	struct xdpwg_loader *ld;
+	int ifindex[IO_XDP_MAX_IFACES];
+	unsigned int n_ifaces;
+	struct io_xdp_worker *workers[IO_XDP_MAX_WORKERS];
+	unsigned int n_workers;
+	int stop_fd;
+	atomic_bool stop;
+	_Atomic uint16_t port; /* our UDP source port */
+	pthread_rwlock_t neigh_lock;
+	struct io_xdp_neigh neigh[IO_XDP_NEIGH_SLOTS];
+};
+
+/* The worker running on this thread, if any: how send/deliver know which rings to use. */
+static __thread struct io_xdp_worker *io_xdp_current;
+
+static size_t io_xdp_alen(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+static uint32_t io_xdp_hash(int family, const union nl_addr *a)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < io_xdp_alen(family); i++)
+		h = (h ^ a->bytes[i]) * 16777619u;
+	return h;
+}
+
+/* The slot holding ip, or the empty slot where it would go, or NULL (probe limit reached). */
+static struct io_xdp_neigh *io_xdp_neigh_slot(struct io_xdp *x, int family, const union nl_addr *ip)
+{
+	uint32_t h = io_xdp_hash(family, ip);
+
+	/* a short linear probe: a full neighbourhood just means more kernel-socket fallbacks */
+	for (unsigned int i = 0; i < 16; i++) {
+		struct io_xdp_neigh *n = &x->neigh[(h + i) & (IO_XDP_NEIGH_SLOTS - 1)];
+
+		if (!n->used)
+			return n;
+		if (n->family == family && !memcmp(&n->ip, ip, io_xdp_alen(family)))
+			return n;
+	}
+	return NULL;
+}
+
+static bool io_xdp_neigh_get(struct io_xdp *x, int family, const union nl_addr *ip,
+			     struct io_xdp_neigh *out)
+{
+	struct io_xdp_neigh *n;
+	bool found = false;
+
+	pthread_rwlock_rdlock(&x->neigh_lock);
+	n = io_xdp_neigh_slot(x, family, ip);
+	if (n && n->used) {
+		*out = *n;
+		found = true;
+	}
+	pthread_rwlock_unlock(&x->neigh_lock);
+	return found;
+}
+
+static void io_xdp_neigh_put(struct io_xdp *x, const struct io_xdp_neigh *e)
+{
+	struct io_xdp_neigh *n, cur;
+
+	/* the common case is "nothing changed": check under the read lock first */
+	if (io_xdp_neigh_get(x, e->family, &e->ip, &cur) && !memcmp(&cur, e, sizeof(cur)))
+		return;
+	pthread_rwlock_wrlock(&x->neigh_lock);
+	n = io_xdp_neigh_slot(x, e->family, &e->ip);
+	if (n) {
+		*n = *e;
+		n->used = 1;
+	}
+	pthread_rwlock_unlock(&x->neigh_lock);
+}
+
+static void io_xdp_endpoint_addr(const struct wg_endpoint *ep, int *family, union nl_addr *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	*family = ep->addr.sa.sa_family;
+	if (*family == AF_INET)
+		ip->v4 = ep->addr.in4.sin_addr;
+	else
+		ip->v6 = ep->addr.in6.sin6_addr;
+}
+
+/* --- the worker --- */
+
+static void io_xdp_flush(struct io_xdp_worker *w)
+{
+	if (!w->n_pending)
+		return;
+	xsk_port_tx_submit(w->port, w->pending, w->n_pending);
+	atomic_fetch_add_explicit(&w->tx_frames, w->n_pending, memory_order_relaxed);
+	w->n_pending = 0;
+	xsk_port_kick(w->port);
+}
+
+static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
+{
+	struct xsk_frame f[IO_XDP_BATCH];
+	unsigned int n = xsk_port_rx(w->port, f, IO_XDP_BATCH);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct xsk_udp_params p;
+		struct wg_endpoint src;
+		struct io_xdp_neigh ne = { 0 };
+		size_t off, len;
+
+		if (xsk_parse_udp(f[i].data, f[i].len, &p, &off, &len) < 0) {
+			atomic_fetch_add_explicit(&w->rx_bad, 1, memory_order_relaxed);
+			continue;
+		}
+		memset(&src, 0, sizeof(src));
+		if (p.family == AF_INET) {
+			src.addr.in4.sin_family = AF_INET;
+			src.addr.in4.sin_addr = p.src.v4;
+			src.addr.in4.sin_port = htons(p.sport);
+			src.src4 = p.dst.v4;
+			ne.ip.v4 = p.src.v4;
+			ne.local_ip.v4 = p.dst.v4;
+		} else {
+			src.addr.in6.sin6_family = AF_INET6;
+			src.addr.in6.sin6_addr = p.src.v6;
+			src.addr.in6.sin6_port = htons(p.sport);
+			src.src6 = p.dst.v6;
+			ne.ip.v6 = p.src.v6;
+			ne.local_ip.v6 = p.dst.v6;
+		}
+		src.src_ifindex = w->ifindex;
+		/* the frame's source MAC is the next hop back towards this address */
+		ne.family = (uint8_t)p.family;
+		ne.ifindex = w->ifindex;
+		memcpy(ne.mac, p.src_mac, 6);
+		memcpy(ne.local_mac, p.dst_mac, 6);
+		ne.used = 1;
+		io_xdp_neigh_put(w->x, &ne);
+		atomic_fetch_add_explicit(&w->rx_frames, 1, memory_order_relaxed);
+		wg_device_rx(w->x->dev, f[i].data + off, len, &src);
+	}
+	if (n)
+		xsk_port_rx_release(w->port, f, n);
+	return n;
+}
+
+static unsigned int io_xdp_tun_burst(struct io_xdp_worker *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < IO_XDP_BATCH; i++) {
+		ssize_t r = tun_read(w->x->tun, w->tunq, w->tunbuf, sizeof(w->tunbuf));
+
+		if (r <= 0)
+			break;
+		atomic_fetch_add_explicit(&w->tun_packets, 1, memory_order_relaxed);
+		wg_device_tx(w->x->dev, w->tunbuf, (size_t)r);
+	}
+	return i;
+}
+
+static void *io_xdp_worker_main(void *arg)
+{
+	struct io_xdp_worker *w = arg;
+	struct io_xdp *x = w->x;
+	struct pollfd pfd[3] = {
+		{ .fd = xsk_port_fd(w->port), .events = POLLIN },
+		{ .fd = x->tun->fds[w->tunq], .events = POLLIN },
+		{ .fd = x->stop_fd, .events = POLLIN },
+	};
+	cpu_set_t set;
+
+	io_xdp_current = w;
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	/* pinned so that the queue's interrupts, its ring and its worker share a cache */
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+
+	while (!atomic_load_explicit(&x->stop, memory_order_relaxed)) {
+		if (poll(pfd, 3, IO_XDP_POLL_MS) < 0 && errno != EINTR)
+			break;
+		/* drain both directions before sleeping again; bounded so neither starves */
+		for (int round = 0; round < 64; round++) {
+			unsigned int r = io_xdp_rx_burst(w);
+			unsigned int t = io_xdp_tun_burst(w);
+
+			io_xdp_flush(w);
+			if (!r && !t)
+				break;
+		}
+		xsk_port_tx_reap(w->port);
+	}
+	io_xdp_flush(w);
+	io_xdp_current = NULL;
+	return NULL;
+}
+
+/* --- glue called by the engine --- */
+
+int io_xdp_send(struct io_xdp *x, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
+{
+	struct io_xdp_worker *w = io_xdp_current;
+	struct xsk_udp_params p = { 0 };
+	struct io_xdp_neigh ne;
+	struct xsk_frame fr;
+	union nl_addr ip;
+	size_t hl;
+	int family, flen;
+
+	if (!w || w->x != x || !endpoint_is_set(dst))
+		return -EAGAIN;
+	io_xdp_endpoint_addr(dst, &family, &ip);
+	if (!io_xdp_neigh_get(x, family, &ip, &ne) || ne.ifindex != w->ifindex)
+		goto fallback;
+	hl = xsk_udp_hdr_len(family);
+	if (xsk_port_tx_alloc(w->port, &fr, 1) != 1) {
+		/* every transmit frame in flight: push what we have and try once more */
+		io_xdp_flush(w);
+		if (xsk_port_tx_alloc(w->port, &fr, 1) != 1)
+			goto fallback;
+	}
+	if (hl + len > fr.cap) {
+		xsk_port_tx_cancel(w->port, &fr, 1);
+		goto fallback;
+	}
+	memcpy(p.src_mac, ne.local_mac, 6);
+	memcpy(p.dst_mac, ne.mac, 6);
+	p.family = family;
+	if (family == AF_INET) {
+		p.dst.v4 = dst->addr.in4.sin_addr;
+		p.src.v4 = dst->src4.s_addr ? dst->src4 : ne.local_ip.v4;
+		p.dport = ntohs(dst->addr.in4.sin_port);
+	} else {
+		static const struct in6_addr any = IN6ADDR_ANY_INIT;
+
+		p.dst.v6 = dst->addr.in6.sin6_addr;
+		p.src.v6 = memcmp(&dst->src6, &any, sizeof(any)) ? dst->src6 : ne.local_ip.v6;
+		p.dport = ntohs(dst->addr.in6.sin6_port);
+	}
+	p.sport = atomic_load_explicit(&x->port, memory_order_relaxed);
+	memcpy(fr.data + hl, buf, len);
+	flen = xsk_build_udp(fr.data, fr.cap, &p, len);
+	if (flen < 0) {
+		xsk_port_tx_cancel(w->port, &fr, 1);
+		goto fallback;
+	}
+	fr.len = (uint32_t)flen;
+	w->pending[w->n_pending++] = fr;
+	if (w->n_pending == IO_XDP_BATCH)
+		io_xdp_flush(w);
+	return 0;
+fallback:
+	atomic_fetch_add_explicit(&w->tx_fallback, 1, memory_order_relaxed);
+	return -EAGAIN;
+}
+
+int io_xdp_deliver(struct io_xdp *x, const uint8_t *pkt, size_t len)
+{
+	struct io_xdp_worker *w = io_xdp_current;
+
+	if (!w || w->x != x)
+		return -EAGAIN;
+	return tun_write(x->tun, w->tunq, pkt, len);
+}
+
+int io_xdp_set_port(struct io_xdp *x, uint16_t port)
+{
+	atomic_store(&x->port, port);
+	return loader_set_port(x->ld, port);
+}
+
+void io_xdp_session_add(struct io_xdp *x, uint32_t index, struct wg_peer *peer)
+{
+	int ret = loader_session_add(x->ld, index, wg_peer_id(peer));
+
+	if (ret < 0)
+		log_warn("xdp: sessions map: adding index %u failed: %s", index, strerror(-ret));
+}
+
+void io_xdp_session_del(struct io_xdp *x, uint32_t index)
+{
+	loader_session_del(x->ld, index);
+}
+
+void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
+{
+	struct wg_endpoint ep;
+	struct io_xdp_neigh ne;
+	union nl_addr ip;
+	int family, ret;
+	uint32_t flags = wg_peer_roam_pinned(peer) ? XDPWG_PEER_F_ROAM_PINNED : 0;
+
+	wg_peer_get_endpoint(peer, &ep);
+	if (!endpoint_is_set(&ep)) {
+		loader_peer_update(x->ld, wg_peer_id(peer), NULL, NULL, NULL, flags);
+		return;
+	}
+	io_xdp_endpoint_addr(&ep, &family, &ip);
+	if (!io_xdp_neigh_get(x, family, &ip, &ne)) {
+		/* never heard from it: ask the kernel how it would get there */
+		struct nl_route rt;
+
+		memset(&ne, 0, sizeof(ne));
+		if (nl_route_get(&ep.addr.sa, 0, &rt) == 0) {
+			const union nl_addr *hop = rt.has_gateway ? &rt.gateway : &ip;
+
+			for (unsigned int i = 0; i < x->n_ifaces; i++) {
+				if (x->ifindex[i] != rt.oif)
+					continue;
+				if (nl_neigh_get(rt.oif, family, hop, ne.mac) == 0 &&
+				    nl_link_mac(rt.oif, ne.local_mac) == 0) {
+					ne.used = 1;
+					ne.family = (uint8_t)family;
+					ne.ifindex = rt.oif;
+					ne.ip = ip;
+					if (rt.has_prefsrc)
+						ne.local_ip = rt.prefsrc;
+					io_xdp_neigh_put(x, &ne);
+				}
+			}
+		}
+	}
+	ret = loader_peer_update(x->ld, wg_peer_id(peer), &ep, ne.used ? ne.mac : NULL,
+				 ne.used ? ne.local_mac : NULL, flags);
+	if (ret < 0)
+		log_warn("xdp: peers map: update failed: %s", strerror(-ret));
+}
+
+void io_xdp_peer_removed(struct io_xdp *x, struct wg_peer *peer)
+{
+	loader_peer_delete(x->ld, wg_peer_id(peer));
+}
+
+unsigned int io_xdp_workers(const struct io_xdp *x)
+{
+	return x->n_workers;
+}
+
+struct xdpwg_loader *io_xdp_loader(struct io_xdp *x)
+{
+	return x->ld;
+}
+
+void io_xdp_counters(const struct io_xdp *x, struct io_xdp_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < x->n_workers; i++) {
+		const struct io_xdp_worker *w = x->workers[i];
+
+		out->rx_frames += atomic_load(&w->rx_frames);
+		out->rx_bad += atomic_load(&w->rx_bad);
+		out->tx_frames += atomic_load(&w->tx_frames);
+		out->tx_fallback += atomic_load(&w->tx_fallback);
+		out->tun_packets += atomic_load(&w->tun_packets);
+	}
+}
+
+/* --- set-up and tear-down --- */
+
+/* RX queues of an interface: the driver's channel count (ethtool), else what sysfs lists. */
+static unsigned int io_xdp_rx_queues(const char *ifname)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = { 0 };
+	unsigned int n = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		ifr.ifr_data = (void *)&ch;
+		if (ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+			n = ch.combined_count > ch.rx_count ? ch.combined_count : ch.rx_count;
+		close(fd);
+	}
+	if (!n) {
+		char path[64 + IF_NAMESIZE];
+
+		for (n = 0; n < XDPWG_MAX_QUEUES; n++) {
+			snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%u", ifname, n);
+			if (access(path, F_OK))
+				break;
+		}
+	}
+	return n ? n : 1;
+}
+
+void io_xdp_stop(struct io_xdp *x)
+{
+	uint64_t one = 1;
+
+	if (!x)
+		return;
+	atomic_store(&x->stop, true);
+	if (x->stop_fd >= 0 && write(x->stop_fd, &one, sizeof(one)) < 0)
+		log_debug("xdp: waking workers: %s", strerror(errno));
+	for (unsigned int i = 0; i < x->n_workers; i++) {
+		struct io_xdp_worker *w = x->workers[i];
+
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		xsk_port_close(w->port);
+		free(w);
+	}
+	loader_destroy(x->ld);
+	if (x->stop_fd >= 0)
+		close(x->stop_fd);
+	pthread_rwlock_destroy(&x->neigh_lock);
+	free(x);
+}
+
+static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex, unsigned int ncpu)
+{
+	unsigned int nq = io_xdp_rx_queues(ifname);
+
+	for (unsigned int q = 0; q < nq; q++) {
+		struct xsk_port_opts po = { 0 };
+		struct io_xdp_worker *w;
+		int key, ret;
+
+		if (x->n_workers == IO_XDP_MAX_WORKERS) {
+			log_warn("xdp: %s: queues beyond %u stay on the kernel socket", ifname,
+				 IO_XDP_MAX_WORKERS);
+			return 0;
+		}
+		key = loader_xsk_key(x->ld, ifindex, q);
+		if (key < 0)
+			return key;
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		w->x = x;
+		w->ifindex = ifindex;
+		w->queue = q;
+		w->cpu = (int)(x->n_workers % ncpu);
+		po.ifname = ifname;
+		po.queue = q;
+		po.xsks_map_fd = loader_xsks_fd(x->ld);
+		po.map_key = (uint32_t)key;
+		ret = xsk_port_open(&po, &w->port);
+		if (ret < 0) {
+			log_err("xdp: %s queue %u: AF_XDP socket: %s", ifname, q, strerror(-ret));
+			free(w);
+			return ret;
+		}
+		log_info("xdp: %s queue %u: AF_XDP socket in %s mode", ifname, q,
+			 xsk_port_zerocopy(w->port) ? "zero-copy" : "copy");
+		x->workers[x->n_workers++] = w;
+	}
+	return 0;
+}
+
+int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
+{
+	struct loader_opts lo = { .tun_name = o->tun_name };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct io_xdp *x;
+	int ret;
+
+	*out = NULL;
+	if (!o->n_ifaces || o->n_ifaces > IO_XDP_MAX_IFACES)
+		return -EINVAL;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->dev = o->dev;
+	x->tun = o->tun;
+	x->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_rwlock_init(&x->neigh_lock, NULL);
+	if (x->stop_fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = loader_create(&lo, &x->ld);
+	if (ret < 0) {
+		log_err("xdp: loading the XDP program: %s", strerror(-ret));
+		x->ld = NULL;
+		goto err;
+	}
+	ret = io_xdp_set_port(x, o->listen_port);
+	if (ret < 0)
+		goto err;
+	for (unsigned int i = 0; i < o->n_ifaces; i++) {
+		ret = loader_attach(x->ld, o->ifaces[i], o->mode);
+		if (ret < 0) {
+			log_err("xdp: attaching to %s: %s", o->ifaces[i], strerror(-ret));
+			goto err;
+		}
+		x->ifindex[x->n_ifaces++] = ret;
+		log_info("xdp: attached to %s in %s mode", o->ifaces[i],
+			 loader_attach_mode(x->ld, ret) == LOADER_MODE_NATIVE ? "native"
+									      : "generic");
+		ret = io_xdp_add_workers(x, o->ifaces[i], x->ifindex[i], ncpu > 0 ? ncpu : 1);
+		if (ret < 0)
+			goto err;
+	}
+	/* one TUN queue per worker: the kernel spreads outgoing flows over the queues */
+	while (x->tun->n_queues < x->n_workers) {
+		ret = tun_add_queue(x->tun);
+		if (ret < 0) {
+			log_err("xdp: adding a TUN queue: %s", strerror(-ret));
+			goto err;
+		}
+	}
+	for (unsigned int i = 0; i < x->n_workers; i++) {
+		struct io_xdp_worker *w = x->workers[i];
+
+		w->tunq = i % x->tun->n_queues;
+		ret = -pthread_create(&w->thread, NULL, io_xdp_worker_main, w);
+		if (ret < 0)
+			goto err;
+		w->started = true;
+	}
+	*out = x;
+	return 0;
+err:
+	io_xdp_stop(x);
+	return ret;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The AF_XDP back-end: the gateway's data path. It loads the XDP program on each attached
+ * uplink, opens an AF_XDP socket on every RX queue, and runs one worker thread per socket, pinned
+ * to a CPU, that owns that socket and one TUN queue:
+ *
+ *   uplink RX -> XDP -> AF_XDP RX ring -> worker: wg_device_rx -> deliver -> TUN queue
+ *   TUN queue -> worker: wg_device_tx -> send -> AF_XDP TX ring -> uplink
+ *
+ * The worker builds the outer Ethernet/IP/UDP headers itself, so it needs the next hop's MAC: it
+ * learns it from received frames and, for configured endpoints, from the kernel's route and
+ * neighbour tables. When it does not know one (or the caller is not a worker, e.g. the control
+ * thread answering a handshake), send returns -EAGAIN and the caller uses the kernel socket.
+ *
+ * The control thread keeps the BPF maps in step with the engine through the io_xdp_* hooks.
+ */
+#ifndef XDPWG_IO_XDP_H
+#define XDPWG_IO_XDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device.h"
+#include "loader.h"
+#include "tun.h"
+#include "xdpwg_kern_user.h"
+
+enum io_xdp_constants {
+	IO_XDP_MAX_IFACES = 4,
+	IO_XDP_MAX_WORKERS = TUN_MAX_QUEUES,
+	IO_XDP_BATCH = 64,	   /* frames per ring operation */
+	IO_XDP_NEIGH_SLOTS = 4096, /* next-hop cache entries (power of two) */
+	IO_XDP_POLL_MS = 200,	   /* worker wakeup when idle, to notice a stop */
+};
+
+struct io_xdp;
+
+struct io_xdp_opts {
+	const char *tun_name; /* pins under /sys/fs/bpf/xdpwg/TUN/ */
+	const char *const *ifaces;
+	unsigned int n_ifaces;
+	enum loader_mode mode;
+	struct wg_device *dev;
+	struct tun_dev *tun; /* queue 0 open; io_xdp adds one queue per worker beyond the first */
+	uint16_t listen_port;
+};
+
+/* Load, attach, open the sockets and start the workers. From then on the workers read every
+ * TUN queue, including queue 0: the caller must stop reading the TUN itself. 0 or -errno. */
+int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out);
+/* Stop and join the workers, close the sockets, detach and unpin. NULL is fine. */
+void io_xdp_stop(struct io_xdp *x);
+
+/* wg_io_ops glue. send/deliver return -EAGAIN when the calling thread is not a worker or the
+ * next hop is unknown: the caller then uses the kernel socket / TUN queue 0 itself. */
+int io_xdp_send(struct io_xdp *x, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
+int io_xdp_deliver(struct io_xdp *x, const uint8_t *pkt, size_t len);
+int io_xdp_set_port(struct io_xdp *x, uint16_t port);
+void io_xdp_session_add(struct io_xdp *x, uint32_t index, struct wg_peer *peer);
+void io_xdp_session_del(struct io_xdp *x, uint32_t index);
+/* A peer was added or its endpoint changed: refresh its peers-map entry (and resolve the next
+ * hop through rtnetlink when no frame has taught it yet). */
+void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer);
+void io_xdp_peer_removed(struct io_xdp *x, struct wg_peer *peer);
+
+unsigned int io_xdp_workers(const struct io_xdp *x);
+struct xdpwg_loader *io_xdp_loader(struct io_xdp *x);
+
+/* What went where, for tests and `xdpwgctl stats`. */
+struct io_xdp_counters {
+	uint64_t rx_frames;   /* AF_XDP frames handed to the engine */
+	uint64_t rx_bad;      /* frames that did not parse as UDP */
+	uint64_t tx_frames;   /* sent through AF_XDP */
+	uint64_t tx_fallback; /* sends left to the kernel socket */
+	uint64_t tun_packets; /* packets read from TUN queues by workers */
+};
+void io_xdp_counters(const struct io_xdp *x, struct io_xdp_counters *out);
+
+#endif

@@ -272,7 +272,8 @@ static void test_classify(void)
 	/* a full-MTU packet padded up to a 1420 MTU is not 16-aligned: the size is fine, the
 	 * (unknown) index is what drops it */
 	expect("data 1452 (MTU-capped padding) passes the size check",
-	       FX(.family = AF_INET, .type = 4, .plen = 1452), XDP_DROP, XDPWG_STAT_UNKNOWN_INDEX);
+	       FX(.family = AF_INET, .type = 4, .plen = 1452, .index = 0xdead), XDP_DROP,
+	       XDPWG_STAT_UNKNOWN_INDEX);
 	expect("data 31 (< 32)", FX(.family = AF_INET, .type = 4, .plen = 31), XDP_DROP,
 	       XDPWG_STAT_BAD_SIZE_DATA);
 	expect("data 16 (< 32)", FX(.family = AF_INET, .type = 4, .plen = 16), XDP_DROP,
@@ -285,13 +286,13 @@ static void test_classify(void)
 	       XDPWG_STAT_BAD_TYPE);
 	expect("IPv6 data", FX(.family = AF_INET6, .type = 4, .plen = 64, .index = INDEX6),
 	       XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
-	expect("IPv6 data, bad size", FX(.family = AF_INET6, .type = 4, .plen = 65), XDP_DROP,
+	expect("IPv6 data, bad size", FX(.family = AF_INET6, .type = 4, .plen = 31), XDP_DROP,
 	       XDPWG_STAT_BAD_SIZE_DATA);
 	expect("IPv6 hop-by-hop", FX(.family = AF_INET6, .v6_hbh = 1, .type = 4, .plen = 65),
 	       XDP_PASS, XDPWG_STAT_PASS_IPV6_EXT);
 	expect("802.1Q data", FX(.vlans = 1, .family = AF_INET, .type = 4, .plen = 32), XDP_PASS,
 	       XDPWG_STAT_NO_XSK_PASSED);
-	expect("802.1Q bad size", FX(.vlans = 1, .family = AF_INET, .type = 4, .plen = 33),
+	expect("802.1Q bad size", FX(.vlans = 1, .family = AF_INET, .type = 4, .plen = 31),
 	       XDP_DROP, XDPWG_STAT_BAD_SIZE_DATA);
 	expect("QinQ data",
 	       FX(.vlans = 2, .family = AF_INET6, .type = 4, .plen = 32, .index = INDEX6), XDP_PASS,

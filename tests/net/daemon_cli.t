@@ -21,8 +21,10 @@ t_like "$("$D" --version)" "^xdpwgd [0-9]" "--version"
 t_is "$?" 1 "no interface name: exit 1"
 out=$("$D" -f 'a/b' 2>&1)
 t_like "$?:$out" "^1:.*invalid interface name" "an interface name with a slash is refused"
-out=$("$D" -f --attach lo wgx 2>&1)
-t_like "$?:$out" "^1:.*XDP data path not built" "--attach is refused for now, clearly"
+out=$("$D" -f --attach nonexistent1 wgx 2>&1)
+t_like "$?:$out" "^1:.*nonexistent1: no such interface" "--attach of a missing interface is refused, clearly"
+out=$("$D" -f --xdp-mode generic wgx 2>&1)
+t_like "$?:$out" "^1:.*--xdp-mode needs --attach" "--xdp-mode without --attach is refused"
 out=$("$D" -f --attach lo --xdp-mode turbo wgx 2>&1)
 t_like "$?:$out" "^1:.*native or generic" "--xdp-mode is validated"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)

@@ -122,6 +122,12 @@ struct {
 	__type(value, struct xdpwg_bucket);
 } hs_buckets SEC(".maps");
 
+/* xdpwgctl capture: see struct xdpwg_capture. Written only while XDPWG_CFG_F_CAPTURE is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPWG_CAPTURE_BYTES);
+} capture SEC(".maps");
+
 /* BLAKE2s state: per CPU (XDP runs with migration off), off the 512-byte stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -158,6 +164,50 @@ static __always_inline void count(__u32 reason)
 static __always_inline int verdict(__u32 reason, int action)
 {
 	count(reason);
+	return action;
+}
+
+/* Mirror the frame's first bytes and its verdict into the capture ring buffer. A subprogram of
+ * its own: verified once, and the data path pays only the caller's flag test when it is off. */
+static __noinline int capture_frame(struct xdp_md *ctx, __u32 reason, __u32 action)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct xdpwg_capture *rec;
+	/* 64 bits: the size check and the helper call see the same register */
+	__u64 len = data_end - data, caplen;
+
+	rec = bpf_ringbuf_reserve(&capture, sizeof(*rec), 0);
+	if (!rec) {
+		count(XDPWG_STAT_CAPTURE_LOST);
+		return 0;
+	}
+	caplen = len;
+	if (caplen > XDPWG_CAPTURE_SNAPLEN)
+		caplen = XDPWG_CAPTURE_SNAPLEN;
+	if (caplen < 1 || caplen > XDPWG_CAPTURE_SNAPLEN ||
+	    bpf_xdp_load_bytes(ctx, 0, rec->data, caplen) < 0) {
+		bpf_ringbuf_discard(rec, 0);
+		count(XDPWG_STAT_CAPTURE_LOST);
+		return 0;
+	}
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->ifindex = ctx->ingress_ifindex;
+	rec->rx_queue = ctx->rx_queue_index;
+	rec->len = len;
+	rec->caplen = caplen;
+	rec->action = action;
+	rec->reason = reason;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* verdict() for datagrams to the listen port: mirrored when capture is on. */
+static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 cflags, __u32 reason, int action)
+{
+	count(reason);
+	if (cflags & XDPWG_CFG_F_CAPTURE)
+		capture_frame(ctx, reason, action);
 	return action;
 }
 
@@ -430,7 +480,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 		return verdict(XDPWG_STAT_PASS_OTHER, XDP_PASS);
 	pi.src.port = udph->source;
 	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi))
-		return verdict(XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);
 
 	/* Ours from here on: the UDP length must fit the IP payload and the frame. */
 	ulen = bpf_ntohs(udph->len);
@@ -438,9 +488,9 @@ int xdpwg_rx(struct xdp_md *ctx)
 	 * compiler cannot fold away */
 	asm volatile("%0 &= 0xffff" : "+r"(ulen));
 	if (ulen < sizeof(*udph) + sizeof(struct wg_msg_header) || ulen > ip_plen)
-		return verdict(XDPWG_STAT_TRUNCATED, XDP_DROP);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
 	if ((void *)udph + ulen > data_end)
-		return verdict(XDPWG_STAT_TRUNCATED, XDP_DROP);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
 	plen = ulen - sizeof(*udph);
 	payload = udph + 1;
 	pi.payload_off = payload - data;
@@ -449,7 +499,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 	if (payload + sizeof(struct wg_msg_data) > data_end) {
 		/* shorter than a data header: only the type can be read */
 		if (payload + sizeof(struct wg_msg_header) > data_end)
-			return verdict(XDPWG_STAT_TRUNCATED, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
 	}
 	type = ((struct wg_msg_header *)payload)->type;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -458,25 +508,25 @@ int xdpwg_rx(struct xdp_md *ctx)
 	switch (type) {
 	case WG_MSG_HANDSHAKE_INITIATION:
 		if (plen != WG_MSG_INITIATION_LEN)
-			return verdict(XDPWG_STAT_BAD_SIZE_INITIATION, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_INITIATION, XDP_DROP);
 		break;
 	case WG_MSG_HANDSHAKE_RESPONSE:
 		if (plen != WG_MSG_RESPONSE_LEN)
-			return verdict(XDPWG_STAT_BAD_SIZE_RESPONSE, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_RESPONSE, XDP_DROP);
 		break;
 	case WG_MSG_HANDSHAKE_COOKIE:
 		if (plen != WG_MSG_COOKIE_LEN)
-			return verdict(XDPWG_STAT_BAD_SIZE_COOKIE, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_COOKIE, XDP_DROP);
 		break;
 	case WG_MSG_DATA:
 		/* No alignment check: senders pad to a multiple of 16 only up to their MTU
 		 * (the kernel's min(ALIGN(len, 16), mtu)), so a full-size packet through a
 		 * 1420-byte MTU ends 12 bytes short of alignment. */
 		if (plen < WG_MSG_DATA_MIN_LEN)
-			return verdict(XDPWG_STAT_BAD_SIZE_DATA, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_DATA, XDP_DROP);
 		break;
 	default:
-		return verdict(XDPWG_STAT_BAD_TYPE, XDP_DROP);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_TYPE, XDP_DROP);
 	}
 
 	now = bpf_ktime_get_ns();
@@ -485,14 +535,14 @@ int xdpwg_rx(struct xdp_md *ctx)
 		__u32 idx;
 
 		if ((void *)(msg + 1) > data_end)
-			return verdict(XDPWG_STAT_TRUNCATED, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
 		idx = msg->key_idx;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 		idx = __builtin_bswap32(idx);
 #endif
 		sess = bpf_map_lookup_elem(&sessions, &idx);
 		if (!sess)
-			return verdict(XDPWG_STAT_UNKNOWN_INDEX, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_UNKNOWN_INDEX, XDP_DROP);
 		peer_id = sess->peer_id;
 		pi.meta_flags |= XDPWG_META_F_PEER;
 		peer = bpf_map_lookup_elem(&peers, &peer_id);
@@ -510,35 +560,35 @@ int xdpwg_rx(struct xdp_md *ctx)
 
 		/* under load, a source already over its bucket costs no BLAKE2s */
 		if (under_load && !bucket_allow(&pi, now, 0))
-			return verdict(XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
 		if ((cflags & XDPWG_CFG_F_MAC1) && type != WG_MSG_HANDSHAKE_COOKIE &&
 		    mac1_valid(cfg, payload, data_end, type) == 0)
-			return verdict(XDPWG_STAT_BAD_MAC1, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_MAC1, XDP_DROP);
 		if (!bucket_allow(&pi, now, 1))
-			return verdict(XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
 		if (under_load && type == WG_MSG_HANDSHAKE_INITIATION)
 			count(XDPWG_STAT_HS_UNDER_LOAD);
 		if (!handshakes_to_xsk)
-			return verdict(XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+			return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 	}
 
 	if (ctx->rx_queue_index >= XDPWG_MAX_QUEUES)
-		return verdict(XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 	slot = ctx->rx_queue_index;
 	key = ctx->ingress_ifindex;
 	iface = bpf_map_lookup_elem(&ifaces, &key);
 	if (iface)
 		slot += iface->slot_base;
 	if (slot >= XDPWG_XSKS_MAX)
-		return verdict(XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 
 	/* Where it came from and when, in front of the frame for the worker. */
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdpwg_meta)) < 0)
-		return verdict(XDPWG_STAT_META_FAILED, XDP_PASS);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_META_FAILED, XDP_PASS);
 	data = (void *)(long)ctx->data;
 	meta = (void *)(long)ctx->data_meta;
 	if ((void *)(meta + 1) > data)
-		return verdict(XDPWG_STAT_META_FAILED, XDP_PASS);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_META_FAILED, XDP_PASS);
 	meta->rx_ns = now;
 	meta->peer_id = peer_id;
 	meta->flags = pi.meta_flags;
@@ -548,10 +598,11 @@ int xdpwg_rx(struct xdp_md *ctx)
 	meta->magic = XDPWG_META_MAGIC;
 	meta->reserved = 0;
 
+	/* redirected frames never reach tcpdump on the uplink: capture mirrors them */
 	ret = bpf_redirect_map(&xsks, slot, XDP_PASS);
 	if (ret == XDP_REDIRECT)
-		return verdict(XDPWG_STAT_REDIRECTED, XDP_REDIRECT);
-	return verdict(XDPWG_STAT_NO_XSK_PASSED, ret);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_REDIRECTED, XDP_REDIRECT);
+	return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, ret);
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -56,6 +56,7 @@ enum xdpwg_stat {
 	XDPWG_STAT_HS_RATELIMITED,	/* handshake message over its source's bucket: dropped */
 	XDPWG_STAT_SRC_NOT_ALLOWED,	/* source outside the allowlist: dropped */
 	XDPWG_STAT_HS_UNDER_LOAD, /* valid initiation passed while under load (cookie reply) */
+	XDPWG_STAT_CAPTURE_LOST,  /* capture on and its ring buffer full: frame not mirrored */
 	XDPWG_STAT_MAX,
 };
 
@@ -63,6 +64,10 @@ enum xdpwg_config_flags {
 	XDPWG_CFG_F_MAC1 = 1u << 0, /* mac1_key is valid: check mac1 of initiations/responses */
 	XDPWG_CFG_F_UNDER_LOAD = 1u << 1, /* userspace's handshake queue is deep */
 	XDPWG_CFG_F_ALLOW_SRC = 1u << 2,  /* the allow_src trie is authoritative (else: any) */
+	/* xdpwgctl capture is running: mirror every datagram to the listen port, with its
+	 * verdict, into the capture ring buffer. Set and cleared by the ctl (read-modify-write of
+	 * the config value); the loader keeps this bit when it rewrites the value. */
+	XDPWG_CFG_F_CAPTURE = 1u << 3,
 };
 
 /* config map: an ARRAY with one entry, key 0. Written by the loader only (whole value).
@@ -237,5 +242,34 @@ _Static_assert(__builtin_offsetof(struct xdpwg_event, peer_id) == 12, "event.pee
 _Static_assert(__builtin_offsetof(struct xdpwg_event, src) == 16, "event.src");
 _Static_assert(__builtin_offsetof(struct xdpwg_event, ifindex) == 40, "event.ifindex");
 _Static_assert(__builtin_offsetof(struct xdpwg_event, rx_queue) == 44, "event.rx_queue");
+
+/* capture map: a RINGBUF of these records, filled only while XDPWG_CFG_F_CAPTURE is set. One
+ * per datagram to the listen port that XDP decided about (redirected, dropped, or passed because
+ * no socket took it), with the first XDPWG_CAPTURE_SNAPLEN bytes of the frame (from the
+ * Ethernet header, as on the wire). */
+enum xdpwg_capture_limits {
+	XDPWG_CAPTURE_SNAPLEN = 256,
+	XDPWG_CAPTURE_BYTES = 512 * 1024, /* ring buffer size */
+};
+
+struct xdpwg_capture {
+	__u64 ts_ns;   /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u32 ifindex; /* where it arrived */
+	__u32 rx_queue;
+	__u32 len;    /* the frame's length */
+	__u32 caplen; /* bytes in data: min(len, XDPWG_CAPTURE_SNAPLEN) */
+	__u32 action; /* the XDP verdict: XDP_DROP (1), XDP_PASS (2), XDP_REDIRECT (4) */
+	__u32 reason; /* enum xdpwg_stat: the counter it went to */
+	__u8 data[XDPWG_CAPTURE_SNAPLEN];
+};
+_Static_assert(sizeof(struct xdpwg_capture) == 32 + XDPWG_CAPTURE_SNAPLEN, "xdpwg_capture size");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, ts_ns) == 0, "capture.ts_ns");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, ifindex) == 8, "capture.ifindex");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, rx_queue) == 12, "capture.rx_queue");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, len) == 16, "capture.len");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, caplen) == 20, "capture.caplen");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, action) == 24, "capture.action");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, reason) == 28, "capture.reason");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture, data) == 32, "capture.data");
 
 #endif

@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# make demo: xdpwgd as a VPN gateway, a client behind a router, a tunnel, a few pings, each step
-# narrated. Everything lives in network namespaces named xw<pid>..-* and is removed on exit,
-# even on failure or Ctrl-C.
+# make demo: a roaming client and an XDP gateway on one machine, narrated step by step.
 #
-#   client (198.51.100.2) --- router (198.51.100.254 | 198.18.0.254) --- gateway (198.18.0.1)
-#   tunnel: client 192.0.2.2  <==== WireGuard, UDP 51820 ====>  gateway 192.0.2.1
+#   client ==wifi 198.51.100.2== router ==198.18.0.254 -- 198.18.0.1 eth0== gateway
+#          ==lte  203.0.113.2 ==        (XDP program on eth0, xdpwgd --attach eth0)
+#   tunnel: client 192.0.2.2 <==== WireGuard, UDP 51820 ====> gateway 192.0.2.1
 #
-# Usage: tools/demo.sh [--client wireguard-go|xdpwgd]
-#   XDPWG_BUILD  where xdpwgd is (default: build/ next to this script)
+# The client (xdpwgd, socket mode) streams pings through the tunnel every 20 ms (and UDP with
+# iperf3 when it is installed) while the demo pulls the plug on its current uplink several times;
+# each time the tunnel follows it to the other one. A live view shows the handshake, each
+# endpoint move with its blackout (measured from the pings), throughput and the XDP drop
+# counters. At the end: a summary table and a plot, in build/demo/ (DEMO_OUT).
+# Everything lives in network namespaces named xw<pid>..-* that are removed on exit, even on
+# failure or Ctrl-C. Needs root. About two minutes.
+#
+# Environment: DEMO_SWITCHES (4) uplink switches; DEMO_PLAIN=1 no live view (narration only);
+#   DEMO_OUT (build/demo) where the table and plot go; DEMO_KEEPALIVE=1 start with the
+#   persistent-keepalive fallback; XDPWG_BUILD (build/) where xdpwgd and xdpwgctl are.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 export XDPWG_BUILD=${XDPWG_BUILD:-$here/../build}
-client_impl=wireguard-go
+SWITCHES=${DEMO_SWITCHES:-4}
+PLAIN=${DEMO_PLAIN:-0}
+OUT=${DEMO_OUT:-$XDPWG_BUILD/demo}
+KEEPALIVE=${DEMO_KEEPALIVE:-0}
+MOVE_TIMEOUT=20 # seconds to wait for the tunnel to follow a switch
+SLOW_MOVE=10   # a move slower than this turns the persistent-keepalive fallback on
 case "${1:-}" in
---client)
-	client_impl=${2:-}
-	;;
 -h | --help)
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 "") ;;
@@ -27,23 +37,20 @@ case "${1:-}" in
 	exit 2
 	;;
 esac
-case "$client_impl" in
-wireguard-go | xdpwgd) ;;
-*)
-	echo "demo: --client must be wireguard-go or xdpwgd" >&2
-	exit 2
-	;;
-esac
+[[ $SWITCHES =~ ^[0-9]+$ ]] && [ "$SWITCHES" -ge 1 ] && [ "$SWITCHES" -le 20 ] ||
+	{ echo "demo: DEMO_SWITCHES must be 1..20" >&2; exit 2; }
+[ -t 1 ] || PLAIN=1
 
 # The namespace, daemon and cleanup helpers the tests use (its EXIT trap tears everything down).
 . "$here/../tests/net/lib.sh"
 set +x
+CTL=$XDPWG_BUILD/xdpwgctl
 
 step=0
-bold=
-plain=
+bold= dim= plain=
 if [ -t 1 ]; then
 	bold=$(printf '\033[1m')
+	dim=$(printf '\033[2m')
 	plain=$(printf '\033[0m')
 fi
 say()
@@ -51,20 +58,9 @@ say()
 	step=$((step + 1))
 	printf '\n%s==> %d. %s%s\n' "$bold" "$step" "$*" "$plain"
 }
-# show WHERE CMD...: print the command as one would type it in that namespace, run it, indent its
-# output. The helpers' plumbing (t_in NS, t_wg PID) is left out of what is printed.
-show()
+note()
 {
-	local where=$1 shown
-	shift
-	case "$1" in
-	t_in) shown="${*:3}" ;;
-	t_wg) shown="wg ${*:3}" ;;
-	*) shown="$*" ;;
-	esac
-	printf '    [%s] # %s\n' "$where" "${shown//$T_DIR\//}"
-	"$@" 2>&1 | sed 's/^/      /'
-	return "${PIPESTATUS[0]}"
+	printf '    %s\n' "$*"
 }
 die()
 {
@@ -72,74 +68,274 @@ die()
 	t_show_log 15 >&2
 	exit 1
 }
+now() { date +%s.%N; }
 
-[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
-for c in wireguard-go wg ping nsenter unshare; do
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces); try: sudo make demo"
+for c in wg ping nsenter unshare gnuplot awk; do
 	command -v "$c" >/dev/null || die "needs $c (make deps)"
 done
-[ -x "$XDPWG_BUILD/xdpwgd" ] || die "no $XDPWG_BUILD/xdpwgd (run make)"
+[ -x "$XDPWG_BUILD/xdpwgd" ] && [ -x "$CTL" ] || die "no $XDPWG_BUILD/xdpwgd (run make)"
+mkdir -p "$OUT" || die "cannot create $OUT"
+rm -f "$OUT/summary.txt" "$OUT/demo.png" "$OUT/ping.dat" "$OUT/samples.dat" "$OUT/switches.dat"
+IPERF=0
+command -v iperf3 >/dev/null && IPERF=1
 
-say "Three network namespaces: a client, a router, a gateway ($T_PFX-*)"
-t_ns client
-t_ns router
+# ------------------------------------------------------------------------------------------
+say "Build a small network out of namespaces ($T_PFX-*): a gateway, a router, a client"
 t_ns gw
-t_link client eth0 198.51.100.2/24 router eth-c 198.51.100.254/24
+t_ns router
+t_ns client
 t_link gw eth0 198.18.0.1/24 router eth-gw 198.18.0.254/24
+t_link client wifi 198.51.100.2/24 router r-wifi 198.51.100.254/24
+t_link client lte 203.0.113.2/24 router r-lte 203.0.113.254/24
 t_in router sysctl -qw net.ipv4.ip_forward=1
-t_in client ip route add default via 198.51.100.254
 t_in gw ip route add default via 198.18.0.254
-echo "    client 198.51.100.2 -- router -- gateway 198.18.0.1 (documentation addresses only)"
-show client t_in client ping -n -c 1 -W 2 198.18.0.1 || die "the underlay does not route"
+t_in client ip route add default via 198.51.100.254 dev wifi metric 100
+t_in client ip route add default via 203.0.113.254 dev lte metric 200
+note "gateway uplink eth0 198.18.0.1; the client has two uplinks, like a laptop or a sensor:"
+note "  wifi 198.51.100.2 (preferred, route metric 100) and lte 203.0.113.2 (metric 200)"
+t_in client ping -n -c 1 -W 2 198.18.0.1 >/dev/null || die "the underlay does not route"
 
-say "Start xdpwgd on the gateway: TUN wg0 and /run/wireguard/wg0.sock (a private /run)"
-t_start_xdpwgd gw wg0 || die "xdpwgd did not start"
+say "Start the gateway: xdpwgd --attach eth0 loads the XDP program onto its uplink"
+t_start_xdpwgd gw wg0 --attach eth0 || die "xdpwgd --attach eth0 did not start"
 GW=$T_PID
-echo "    xdpwgd runs as pid $GW"
-show gateway t_in gw ip -br link show wg0
+note "WireGuard packets now go XDP -> AF_XDP socket -> xdpwgd, past the kernel's UDP stack:"
+t_in gw ip -br link show eth0 | sed 's/^/      /'
+note "$(t_in gw ip link show eth0 | grep -o 'prog/xdp id [0-9]*' | head -1)"
 
-say "Start $client_impl on the client"
-if [ "$client_impl" = xdpwgd ]; then
-	t_start_xdpwgd client wg0 || die "xdpwgd (client) did not start"
-else
-	t_start_wggo client wg0 || die "wireguard-go did not start"
-fi
+say "Start the client: xdpwgd in plain socket mode, as on a laptop"
+t_start_xdpwgd client wg0 || die "xdpwgd (client) did not start"
 CL=$T_PID
 
-say "Keys: one pair each, made by wg genkey"
+say "Keys and configuration, with stock wg(8) over each daemon's configuration socket"
 kgw=$(t_genkey gw)
 kcl=$(t_genkey client)
-echo "    gateway $kgw"
-echo "    client  $kcl"
-
-say "Configure both ends with stock wg(8) over the configuration socket"
-show gateway t_wg "$GW" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 \
-	peer "$kcl" allowed-ips 192.0.2.2/32 || die "wg set on the gateway failed"
-show client t_wg "$CL" set wg0 private-key "$T_DIR/client.key" \
-	peer "$kgw" allowed-ips 192.0.2.0/24 endpoint 198.18.0.1:51820 persistent-keepalive 25 ||
+note "gateway public key $kgw"
+note "client  public key $kcl"
+t_wg "$GW" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 peer "$kcl" \
+	allowed-ips 192.0.2.2/32 || die "wg set on the gateway failed"
+ka=()
+[ "$KEEPALIVE" = 1 ] && ka=(persistent-keepalive 1)
+t_wg "$CL" set wg0 private-key "$T_DIR/client.key" listen-port 51821 peer "$kgw" \
+	allowed-ips 192.0.2.0/24 endpoint 198.18.0.1:51820 "${ka[@]}" ||
 	die "wg set on the client failed"
 t_in gw ip addr add 192.0.2.1/24 dev wg0
 t_in gw ip link set wg0 up
 t_in client ip addr add 192.0.2.2/24 dev wg0
 t_in client ip link set wg0 up
-echo "    tunnel addresses: gateway 192.0.2.1, client 192.0.2.2; both wg0 up"
+note "tunnel addresses: gateway 192.0.2.1, client 192.0.2.2"
+[ "$KEEPALIVE" = 1 ] && note "(persistent keepalive 1 s on the client: DEMO_KEEPALIVE=1)"
 
-say "Ping the gateway through the tunnel (the first packet triggers the handshake)"
-show client t_in client ping -n -c 3 -i 0.3 -w 10 192.0.2.1 || die "no reply through the tunnel"
+say "First packet through the tunnel: it triggers the handshake"
+t0=$(now)
+t_wait 10 t_in client ping -n -c 1 -W 1 192.0.2.1 || die "no reply through the tunnel"
+note "handshake done and first reply after $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms"
+t_wg "$GW" show wg0 | sed 's/^/      /'
 
-say "And the other way, gateway to client"
-show gateway t_in gw ping -n -c 3 -i 0.3 -w 5 192.0.2.2 || die "no reply from the client"
-
-say "What the gateway sees: the client's endpoint is the router-side address it came from"
-show gateway t_wg "$GW" show wg0
-
-say "What the client sees"
-show client t_wg "$CL" show wg0
-
-say "Stop the gateway with SIGTERM: it removes its socket and its TUN"
-t_stop "$GW" && echo "    xdpwgd exited with status ${T_STOP_RC:-?}"
-if t_in gw ip link show wg0 >/dev/null 2>&1; then
-	die "wg0 is still there"
+say "Stream traffic: a ping every 20 ms$([ $IPERF = 1 ] && echo ", and 20 Mbit/s of UDP with iperf3")"
+T_START=$(now)
+t_in client stdbuf -oL ping -D -n -i 0.02 -W 1 192.0.2.1 >"$T_DIR/ping.log" 2>&1 &
+PING=$!
+t_track "$PING"
+if [ $IPERF = 1 ]; then
+	t_in gw iperf3 -s -B 192.0.2.1 >/dev/null 2>&1 &
+	t_track $!
+	sleep 0.3
+	t_in client iperf3 -c 192.0.2.1 -u -b 20M -l 1200 -t 600 >/dev/null 2>&1 &
+	t_track $!
 fi
-echo "    wg0 is gone from the gateway namespace"
 
-say "Done; the namespaces are removed on exit"
+# --- sampling: the gateway's own view, through xdpwgctl metrics ---
+declare -A M
+sample()
+{
+	local line
+	M=()
+	while IFS= read -r line; do
+		case "$line" in
+		xdpwg_peer_receive_bytes_total*) M[rx]=${line##* } M[ep]=$(sed 's/.*endpoint="\([^"]*\)".*/\1/' <<<"$line") ;;
+		xdpwg_peer_transmit_bytes_total*) M[tx]=${line##* } ;;
+		xdpwg_peer_handshake_age_seconds*) M[hs]=${line##* } ;;
+		xdpwg_peer_endpoint_moves_total*) M[moves]=${line##* } ;;
+		xdpwg_xdp_packets_total*action=\"drop\"*) M[drops]=$((${M[drops]:-0} + ${line##* })) ;;
+		xdpwg_xdp_packets_total*reason=\"redirected\"*) M[redir]=${line##* } ;;
+		esac
+	done < <(t_at "$GW" "$CTL" metrics wg0 2>/dev/null)
+}
+# ping replies since the start: count and the time of the latest
+ping_stats()
+{
+	awk -F'[][ =]' '/bytes from/ { n++; t = $2 } END { printf "%d %s\n", n, t ? t : 0 }' "$T_DIR/ping.log"
+}
+last_rtt()
+{
+	awk '/bytes from/ { r = $0 } END { sub(/.*time=/, "", r); sub(/ ms.*/, "", r); print r ? r : "-" }' \
+		"$T_DIR/ping.log"
+}
+
+prev_rx=0 prev_t=$(now) uplink=wifi other=lte
+events=()
+view()
+{
+	local t rate el
+	t=$(now)
+	sample
+	rate=$(awk -v a="${M[rx]:-0}" -v b="$prev_rx" -v t1="$t" -v t0="$prev_t" \
+		'BEGIN { d = t1 - t0; printf "%.1f", (d > 0 && a >= b) ? (a - b) * 8 / d / 1e6 : 0 }')
+	prev_rx=${M[rx]:-0} prev_t=$t
+	el=$(awk -v a="$T_START" -v b="$t" 'BEGIN { printf "%.1f", b - a }')
+	printf '%s %s %s %s %s\n' "$el" "$rate" "${M[drops]:-0}" "${M[moves]:-0}" "$(last_rtt)" \
+		>>"$OUT/samples.dat"
+	[ "$PLAIN" = 1 ] && return
+	printf '\033[H\033[2J'
+	printf '%sxdpwg live view%s  t=%ss   (Ctrl-C stops the demo and cleans up)\n\n' "$bold" "$plain" "$el"
+	printf '  client uplink     %s%s%s (the other: %s)\n' "$bold" "$uplink" "$plain" "$other"
+	printf '  gateway sees it   %s   (endpoint moves: %s)\n' "${M[ep]:-?}" "${M[moves]:-0}"
+	printf '  last handshake    %.0f s ago\n' "${M[hs]:-0}"
+	printf '  throughput in     %s Mbit/s   (client -> gateway, through XDP)\n' "$rate"
+	printf '  ping rtt          %s ms\n' "$(last_rtt)"
+	printf '  XDP               %s redirected to AF_XDP, %s dropped\n' "${M[redir]:-0}" "${M[drops]:-0}"
+	printf '\n%s  events:%s\n' "$dim" "$plain"
+	for e in "${events[@]}"; do printf '  %s\n' "$e"; done
+	printf '\n%s  %s%s\n' "$bold" "${1:-}" "$plain"
+}
+log_event()
+{
+	events+=("$*")
+	[ "$PLAIN" = 1 ] && note "$*"
+}
+# tick SECONDS MESSAGE: the live view once a second for SECONDS
+tick()
+{
+	local i
+	for ((i = 0; i < $1; i++)); do
+		view "$2"
+		sleep 1
+	done
+}
+
+say "Watch the live view: traffic flows over wifi"
+[ "$PLAIN" = 1 ] && note "(DEMO_PLAIN: narration only)"
+tick 5 "traffic over wifi; in a moment the wifi goes away"
+
+# --- the switches ---
+switch_uplink()
+{
+	local n=$1 from=$uplink to=$other via_from via_to moves0 ts te i followed=0
+	case "$from" in
+	wifi) via_from=198.51.100.254 via_to=203.0.113.254 ;;
+	*) via_from=203.0.113.254 via_to=198.51.100.254 ;;
+	esac
+	sample
+	moves0=${M[moves]:-0}
+	ts=$(now)
+	log_event "switch $n: $from link down -> traffic must move to $to"
+	t_in client ip link set "$from" down
+	uplink=$to other=$from
+	for ((i = 0; i < MOVE_TIMEOUT * 2; i++)); do
+		sample
+		if [ "${M[moves]:-0}" -gt "$moves0" ]; then
+			followed=1
+			break
+		fi
+		[ $((i % 2)) -eq 0 ] && view "switch $n: waiting for the tunnel to follow the client to $to"
+		sleep 0.5
+	done
+	te=$(now)
+	echo "$n $from $to $ts $te $followed" >>"$T_DIR/switches"
+	if [ $followed = 1 ]; then
+		log_event "switch $n: gateway now sends to ${M[ep]} (noticed after $(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.1f", b - a }') s)"
+	else
+		log_event "switch $n: the tunnel did not follow within $MOVE_TIMEOUT s"
+	fi
+	if awk -v a="$ts" -v b="$te" -v m="$SLOW_MOVE" 'BEGIN { exit !(b - a > m) }'; then
+		if [ "$KEEPALIVE" != 1 ]; then
+			KEEPALIVE=1
+			log_event "fallback: that move was slow (this xdpwgd does not announce a route change yet); from now on the client sends a keepalive every second (persistent-keepalive 1)"
+			t_wg "$CL" set wg0 peer "$kgw" persistent-keepalive 1
+		fi
+	fi
+	# the old uplink comes back (and its default route with it), ready for the next switch
+	t_in client ip link set "$from" up
+	t_in client ip route replace default via "$via_from" dev "$from" \
+		metric $([ "$from" = wifi ] && echo 100 || echo 200) 2>/dev/null
+	# the current uplink must stay preferred until it goes down in turn
+	t_in client ip route replace default via "$via_to" dev "$to" metric 50 2>/dev/null
+	t_in client ip route del default via "$via_from" dev "$from" metric 50 2>/dev/null
+}
+
+for ((s = 1; s <= SWITCHES; s++)); do
+	[ "$PLAIN" = 1 ] && say "Switch $s of $SWITCHES: pull the plug on $uplink (ip link set $uplink down)"
+	switch_uplink "$s"
+	tick 4 "after switch $s: traffic over $uplink"
+done
+
+say "Stop the traffic and work out what happened"
+kill -TERM "$PING" 2>/dev/null # async jobs of a script ignore SIGINT
+wait "$PING" 2>/dev/null
+T_END=$(now)
+
+# ping.dat: time since start, rtt in ms (replies only)
+awk -v t0="$T_START" -F'[][ =]' '/bytes from/ {
+	rtt = $0; sub(/.*time=/, "", rtt); sub(/ ms.*/, "", rtt); printf "%.3f %s\n", $2 - t0, rtt }' \
+	"$T_DIR/ping.log" >"$OUT/ping.dat"
+# per switch: blackout = the longest silence between two ping replies from just before the link
+# went down until a few seconds after the gateway followed; lost = pings sent in that silence
+{
+	printf '%-7s %-12s %12s %8s %16s\n' switch uplinks "blackout_ms" lost "gateway_followed"
+	while read -r n from to ts te followed; do
+		awk -v n="$n" -v f="$from" -v to="$to" -v ts="$ts" -v te="$te" -v ok="$followed" \
+			-v t0="$T_START" '
+			{ t = $1 + t0 }
+			t < ts - 0.5 { prev = t; next }
+			t > te + 3 { exit }
+			{ if (prev && t - prev > gap) gap = t - prev; prev = t; seen = 1 }
+			END {
+				if (!seen) { g = "none"; lost = "all" }
+				else { g = sprintf("%.0f", gap * 1000); lost = int(gap / 0.02 + 0.5) - 1; if (lost < 0) lost = 0 }
+				printf "%-7s %-12s %12s %8s %16s\n", n, f "->" to, g, lost,
+					ok ? sprintf("after %.1f s", te - ts) : "no"
+			}' "$OUT/ping.dat"
+	done <"$T_DIR/switches"
+} >"$OUT/summary.txt"
+awk -v t0="$T_START" '{ printf "%.3f\n", $4 - t0 }' "$T_DIR/switches" >"$OUT/switches.dat"
+sent=$(awk -F'icmp_seq=' '/icmp_seq=/ { split($2, a, " "); if (a[1] > m) m = a[1] } END { print m + 0 }' "$T_DIR/ping.log")
+got=$(grep -c 'bytes from' "$T_DIR/ping.log")
+sample
+[ "$PLAIN" = 1 ] || printf '\033[H\033[2J'
+say "Summary"
+sed 's/^/    /' "$OUT/summary.txt"
+note ""
+note "pings: $got replies of about $sent sent over $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s; endpoint moves seen by the gateway: ${M[moves]:-0}"
+note "XDP on the gateway: ${M[redir]:-0} frames redirected to AF_XDP, ${M[drops]:-0} dropped"
+[ "$KEEPALIVE" = 1 ] && note "(with the persistent-keepalive 1 s fallback on the client)"
+note "blackout: from the moment the link went down to the next ping reply through the tunnel"
+
+# the plot: rtt per ping, throughput per second, a line at each switch
+{
+	echo "set terminal pngcairo size 1000,500 noenhanced"
+	echo "set output '$OUT/demo.png'"
+	echo "set title 'xdpwg roaming demo: ping RTT and throughput through the tunnel'"
+	echo "set xlabel 'time (s)'"
+	echo "set ylabel 'ping RTT (ms)'"
+	echo "set y2label 'throughput (Mbit/s)'"
+	echo "set ytics nomirror"
+	echo "set y2tics"
+	echo "set grid"
+	echo "set key top left"
+	i=0
+	while read -r x; do
+		i=$((i + 1))
+		echo "set arrow $i from $x, graph 0 to $x, graph 1 nohead dt 2 lc rgb 'red'"
+		echo "set label $i 'switch $i' at $x, graph 0.95 left offset 0.5,0 tc rgb 'red'"
+	done <"$OUT/switches.dat"
+	echo "plot '$OUT/ping.dat' using 1:2 with points pt 7 ps 0.3 title 'ping RTT (ms)', \\"
+	echo "     '$OUT/samples.dat' using 1:2 axes x1y2 with lines lw 2 title 'gateway receive (Mbit/s)'"
+} >"$OUT/demo.gnuplot"
+gnuplot "$OUT/demo.gnuplot" 2>"$T_DIR/gnuplot.err" || die "gnuplot failed: $(cat "$T_DIR/gnuplot.err")"
+note ""
+note "table: $OUT/summary.txt   plot: $OUT/demo.png   (data: ping.dat, samples.dat)"
+
+say "Done: stopping both daemons and removing the namespaces"
+t_stop "$GW"
+t_stop "$CL"

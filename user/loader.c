@@ -43,8 +43,9 @@ struct xdpwg_loader {
 };
 
 /* Pin names are the map names. */
-static const char *const pinned_maps[] = { "config", "sessions", "peers",     "ifaces",	   "stats",
-					   "events", "xsks",	 "allow_src", "hs_buckets" };
+static const char *const pinned_maps[] = { "config",	 "sessions", "peers", "ifaces",
+					   "stats",	 "events",   "xsks",  "allow_src",
+					   "hs_buckets", "capture" };
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_PASS_OTHER] = "pass_other",
@@ -69,6 +70,7 @@ static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_HS_RATELIMITED] = "handshake_ratelimited",
 	[XDPWG_STAT_SRC_NOT_ALLOWED] = "source_not_allowed",
 	[XDPWG_STAT_HS_UNDER_LOAD] = "handshake_under_load",
+	[XDPWG_STAT_CAPTURE_LOST] = "capture_lost",
 };
 
 const char *loader_stat_name(enum xdpwg_stat s)
@@ -525,11 +527,18 @@ int loader_xsk_key(const struct xdpwg_loader *ld, int ifindex, uint32_t queue)
  * copy (a mac1 key change can drop a handshake or two; the peer retries). */
 static int config_write(struct xdpwg_loader *ld, const struct xdpwg_config *cfg)
 {
+	struct xdpwg_config now, w = *cfg;
 	uint32_t key = 0;
+	int fd = bpf_map__fd(ld->skel->maps.config);
 
-	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.config), &key, cfg, BPF_ANY))
+	/* XDPWG_CFG_F_CAPTURE belongs to a running `xdpwgctl capture`: keep it as it is */
+	w.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
+	if (bpf_map_lookup_elem(fd, &key, &now) == 0)
+		w.flags |= now.flags & XDPWG_CFG_F_CAPTURE;
+	if (bpf_map_update_elem(fd, &key, &w, BPF_ANY))
 		return -errno;
 	ld->cfg = *cfg;
+	ld->cfg.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
 	return 0;
 }
 
@@ -803,4 +812,37 @@ int loader_hs_buckets_fd(const struct xdpwg_loader *ld)
 const char *loader_pin_dir(const struct xdpwg_loader *ld)
 {
 	return ld->pinned ? ld->pin_dir : "";
+}
+
+/* --- Appended by the observability module (xdpwgctl capture) --- */
+
+int loader_capture_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.capture);
+}
+
+int loader_capture_set_pinned(const char *pin_dir, bool on)
+{
+	struct xdpwg_config cfg;
+	char path[PATH_MAX];
+	uint32_t key = 0;
+	int fd, err = 0;
+
+	if (snprintf(path, sizeof(path), "%s/config", pin_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
+		err = -errno;
+	} else {
+		if (on)
+			cfg.flags |= XDPWG_CFG_F_CAPTURE;
+		else
+			cfg.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
+		if (bpf_map_update_elem(fd, &key, &cfg, BPF_EXIST))
+			err = -errno;
+	}
+	close(fd);
+	return err;
 }

@@ -109,4 +109,12 @@ int loader_detach_stale(const char *ifname, const char *tun_name);
 /* Mount bpffs at /sys/fs/bpf unless one is there already (ip netns exec remounts /sys). */
 int loader_ensure_bpffs(void);
 
+/* --- Appended by the observability module (xdpwgctl capture) --- */
+
+/* The capture ring buffer (struct xdpwg_capture records while XDPWG_CFG_F_CAPTURE is set). */
+int loader_capture_fd(const struct xdpwg_loader *ld);
+/* Set or clear XDPWG_CFG_F_CAPTURE in the config map pinned in pin_dir ("<root>/<tun>"),
+ * read-modify-write; the loader keeps that bit when it rewrites the value. 0 or -errno. */
+int loader_capture_set_pinned(const char *pin_dir, bool on);
+
 #endif

@@ -182,11 +182,18 @@ static __noinline int capture_frame(struct xdp_md *ctx, __u32 reason, __u32 acti
 		count(XDPWG_STAT_CAPTURE_LOST);
 		return 0;
 	}
-	caplen = len;
-	if (caplen > XDPWG_CAPTURE_SNAPLEN)
-		caplen = XDPWG_CAPTURE_SNAPLEN;
-	if (caplen < 1 || caplen > XDPWG_CAPTURE_SNAPLEN ||
-	    bpf_xdp_load_bytes(ctx, 0, rec->data, caplen) < 0) {
+	/* min(len, SNAPLEN) written as (masked value) + 1, so that even the 6.1 verifier, which
+	 * narrows no range on "!= 0", sees caplen within [1, SNAPLEN] (SNAPLEN a power of two) */
+	_Static_assert((XDPWG_CAPTURE_SNAPLEN & (XDPWG_CAPTURE_SNAPLEN - 1)) == 0,
+		       "capture snap length must be a power of two");
+	caplen = len > XDPWG_CAPTURE_SNAPLEN ? XDPWG_CAPTURE_SNAPLEN : len;
+	if (!caplen) {
+		bpf_ringbuf_discard(rec, 0);
+		count(XDPWG_STAT_CAPTURE_LOST);
+		return 0;
+	}
+	caplen = ((caplen - 1) & (XDPWG_CAPTURE_SNAPLEN - 1)) + 1;
+	if (bpf_xdp_load_bytes(ctx, 0, rec->data, caplen) < 0) {
 		bpf_ringbuf_discard(rec, 0);
 		count(XDPWG_STAT_CAPTURE_LOST);
 		return 0;

@@ -75,7 +75,7 @@ dump_counters() # LOG
 	local n
 	n=$(grep -c '^stat pass_other' "$1")
 	kill -USR1 "$ECHO_PID"
-	t_wait 5 test "$(grep -c '^stat pass_other' "$1")" -gt "$n"
+	t_wait 15 test "$(grep -c '^stat pass_other' "$1")" -gt "$n"
 }
 
 xdp_attached() # NS IFACE

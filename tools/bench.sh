@@ -49,6 +49,18 @@ if [ -x "$XDPWG_BUILD/tools/crypto-bench" ]; then
 fi
 b_log "crypto ceiling: ${CRYPTO_LINE:-crypto-bench not built}"
 
+# responder handshakes per second vs the 4-X25519 bound (build/tools/hs-bench), same run
+HS_LINE=
+[ -x "$XDPWG_BUILD/tools/hs-bench" ] && HS_LINE=$(timeout 60 "$XDPWG_BUILD/tools/hs-bench" 2000 2>/dev/null | tail -n1)
+b_log "handshakes: ${HS_LINE:-hs-bench not built}"
+# BENCH_PEERS=N: load N peers into xdpwgd with one setconf (tools/peers-load.sh): time and RSS
+PEERS_LINE=
+if [ -n "${BENCH_PEERS:-}" ]; then
+	PEERS_LINE=$(PEERS_COUNTS=$BENCH_PEERS PEERS_XDP=${BENCH_XDP:-0} T_PFX=${T_PFX}p \
+		timeout 120 "$(dirname "$0")/peers-load.sh" 2>/dev/null | tail -n1)
+	b_log "peers: ${PEERS_LINE:-peers-load.sh failed}"
+fi
+
 b_pick_impls
 b_log "A = wireguard-go, B = $B_B_LABEL"
 
@@ -174,6 +186,19 @@ JSONL=$T_DIR/rows.jsonl
 			fi
 		done
 	done
+	# bytes one gateway core moves (1 / CPU s per GB) as a fraction of what it could encrypt
+	if [ "$CRYPTO_MBS" != - ]; then
+		for t in "${TESTS[@]}"; do
+			IFS='|' read -r name label args kind <<<"$t"
+			sa=$(stat_of A "$name" gwcpu)
+			sb=$(stat_of B "$name" gwcpu)
+			fa=$(awk -v c="${sa%% *}" -v m="$CRYPTO_MBS" 'BEGIN { if (c > 0) printf "%.2f", 1000 / c / m; else print "-" }')
+			fb=$(awk -v c="${sb%% *}" -v m="$CRYPTO_MBS" 'BEGIN { if (c > 0) printf "%.2f", 1000 / c / m; else print "-" }')
+			printf '%-26s %-12s %-22s %-22s %s\n' "$label" "ceil/gwcore" "$fa" "$fb" "$(b_ratio "$fb" "$fa")"
+		done
+	fi
+	[ -n "$HS_LINE" ] && echo "responder handshakes (hs-bench, 1 core): $HS_LINE"
+	[ -n "$PEERS_LINE" ] && echo "configured peers (peers-load.sh, xdpwgd): $PEERS_LINE"
 } | tee "$TABLE"
 
 jq -n --arg started "$STARTED" --arg kernel "$(uname -r)" --arg cores "$(nproc)" \

@@ -60,6 +60,8 @@ void conf_free(struct conf_dev *c)
 		return;
 	for (i = 0; i < c->n_peers; ++i)
 		conf_peer_release(&c->peers[i]);
+	free(c->allow_src);
+	free(c->drops);
 	/* both wipe before unmapping */
 	crypto_secure_free(c->peers);
 	crypto_secure_free(c);
@@ -311,6 +313,27 @@ static int conf_file_interface_line(struct conf_file_ctx *ctx, const char *key, 
 		}
 		c->fwmark = (uint32_t)v;
 		c->flags |= CONF_DEV_HAS_FWMARK;
+	} else if (!strcasecmp(key, "AllowSource")) {
+		char why[256];
+
+		/* xdpwg extension; blanks are gone already. Repeated lines add up, as AllowedIPs. */
+		if (c->flags & CONF_DEV_HAS_ALLOW_SOURCE) {
+			struct conf_dev *more = conf_new();
+			size_t k;
+			int ret;
+
+			if (!more)
+				return conf_file_error(ctx, "AllowSource", "out of memory");
+			ret = conf_parse_allow_source(more, value, why, sizeof(why));
+			for (k = 0; !ret && k < more->n_allow_src; ++k)
+				ret = conf_dev_add_allow_src(c, &more->allow_src[k]);
+			conf_free(more);
+			if (ret)
+				return conf_file_error(ctx, "AllowSource", "%s",
+						       ret == -EINVAL ? why : strerror(-ret));
+		} else if (conf_parse_allow_source(c, value, why, sizeof(why))) {
+			return conf_file_error(ctx, "AllowSource", "%s", why);
+		}
 	} else {
 		for (i = 0; i < sizeof(wg_quick_keys) / sizeof(wg_quick_keys[0]); ++i)
 			if (!strcasecmp(key, wg_quick_keys[i]))
@@ -578,6 +601,11 @@ int conf_format_file(const struct conf_dev *c, FILE *out)
 		crypto_key_to_base64(b64, c->private_key);
 		fprintf(out, "PrivateKey = %s\n", b64);
 	}
+	/* xdpwg extension, only when it says something: a stock daemon never has it */
+	if (c->n_allow_src) {
+		fprintf(out, "AllowSource = ");
+		conf_format_cidrs(out, c->allow_src, c->n_allow_src);
+	}
 	fprintf(out, "\n");
 	for (i = 0; i < c->n_peers; ++i) {
 		const struct conf_peer *p = &c->peers[i];
@@ -695,4 +723,102 @@ out:
 	crypto_secure_free(buf);
 	close(fd);
 	return ret;
+}
+
+/* ---- the hardening extensions: source allowlist, drop counters ---- */
+
+int conf_dev_add_allow_src(struct conf_dev *c, const struct conf_allowedip *ip)
+{
+	if (c->n_allow_src >= CONF_ALLOW_SRC_MAX)
+		return -E2BIG;
+	return conf_ip_append(&c->allow_src, &c->n_allow_src, ip);
+}
+
+int conf_dev_add_drop(struct conf_dev *c, const char *name, uint64_t value)
+{
+	size_t len = strlen(name), i;
+
+	if (!len || len >= sizeof(c->drops[0].name))
+		return -EINVAL;
+	for (i = 0; i < len; ++i)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
+		    name[i] != '_')
+			return -EINVAL;
+	if (c->n_drops >= CONF_DROPS_MAX)
+		return -E2BIG;
+	if (!c->drops) {
+		c->drops = calloc(CONF_DROPS_MAX, sizeof(*c->drops));
+		if (!c->drops)
+			return -ENOMEM;
+	}
+	memcpy(c->drops[c->n_drops].name, name, len + 1);
+	c->drops[c->n_drops++].value = value;
+	return 0;
+}
+
+int conf_parse_allow_source(struct conf_dev *c, const char *list, char *err, size_t errlen)
+{
+	char one[INET6_ADDRSTRLEN + 8];
+	size_t k = 0;
+	const char *s;
+	int ret;
+
+	c->n_allow_src = 0;
+	c->flags |= CONF_DEV_HAS_ALLOW_SOURCE | CONF_DEV_REPLACE_ALLOW_SOURCE;
+	if (!strcasecmp(list, "any"))
+		return 0;
+	/* each pass consumes one character; the list ends at the NUL */
+	for (s = list;; ++s) {
+		struct conf_allowedip ip;
+
+		if (*s && isspace((unsigned char)*s))
+			continue;
+		if (*s && *s != ',') {
+			if (k + 1 >= sizeof(one)) {
+				snprintf(err, errlen, "entry too long in \"%.64s\"", list);
+				return -EINVAL;
+			}
+			one[k++] = *s;
+			continue;
+		}
+		one[k] = '\0';
+		if (!k && !*s && s == list)
+			break; /* "": any source */
+		if (!k || conf_parse_allowedip(&ip, one)) {
+			snprintf(err, errlen, "\"%s\" is not an IP address or CIDR",
+				 k ? one : "(empty entry)");
+			return -EINVAL;
+		}
+		ret = conf_dev_add_allow_src(c, &ip);
+		if (ret) {
+			snprintf(err, errlen, "%s",
+				 ret == -E2BIG ? "more than 4096 CIDRs" : "out of memory");
+			return ret;
+		}
+		k = 0;
+		if (!*s)
+			break;
+	}
+	return 0;
+}
+
+bool conf_cidrs_contain(const struct conf_allowedip *ips, size_t n, int family, const void *addr)
+{
+	size_t i;
+
+	for (i = 0; i < n; ++i) {
+		const uint8_t *net = family == AF_INET ? (const uint8_t *)&ips[i].ip4
+						       : (const uint8_t *)&ips[i].ip6;
+		const uint8_t *a = addr;
+		unsigned int bits = ips[i].cidr, full = bits / 8, rest = bits % 8;
+
+		if (ips[i].family != family)
+			continue;
+		if (memcmp(net, a, full))
+			continue;
+		if (rest && ((net[full] ^ a[full]) & (uint8_t)(0xff00 >> rest)))
+			continue;
+		return true;
+	}
+	return false;
 }

@@ -25,6 +25,10 @@ enum conf_dev_flags {
 	CONF_DEV_HAS_LISTEN_PORT = 1U << 1,
 	CONF_DEV_HAS_FWMARK = 1U << 2,
 	CONF_DEV_REPLACE_PEERS = 1U << 3,
+	/* xdpwg extension: allow_src is given; with REPLACE_ALLOW_SOURCE it replaces the list,
+	 * without it the CIDRs are added to what the device has */
+	CONF_DEV_HAS_ALLOW_SOURCE = 1U << 4,
+	CONF_DEV_REPLACE_ALLOW_SOURCE = 1U << 5,
 };
 
 enum conf_peer_flags {
@@ -72,6 +76,12 @@ struct conf_peer {
 	int64_t last_move_sec;				 /* wall clock; 0 = never */
 };
 
+/* A named counter (xdpwg extension, get-only): the engine's drops per reason. */
+struct conf_counter {
+	char name[32]; /* [a-z0-9_] */
+	uint64_t value;
+};
+
 struct conf_dev {
 	uint8_t private_key[WG_KEY_LEN]; /* all zero in a request: remove the key */
 	uint16_t listen_port;
@@ -81,6 +91,12 @@ struct conf_dev {
 	size_t n_peers;
 	/* get-only */
 	uint8_t public_key[WG_KEY_LEN];
+	/* xdpwg extensions, appended: the source allowlist (empty: any source; set and get) and
+	 * the engine's per-reason drop counters (get-only, "drop_<name>=N") */
+	struct conf_allowedip *allow_src;
+	size_t n_allow_src;
+	struct conf_counter *drops;
+	size_t n_drops;
 };
 
 struct conf_dev *conf_new(void);
@@ -152,6 +168,34 @@ int conf_parse_roam_policy(const char *s, enum conf_roam_policy *p);
  * know, at device and peer level, so `wg show`/`wg showconf` keep working; and wireguard-go
  * answers "get=1" followed by anything but the blank line with errno=-22, so an opt-in line
  * would have made xdpwgctl fail against stock daemons. No uapi_format_get_ext is needed.
+ */
+
+/* --- Appended by the hardening module (source allowlist, drop counters) --- */
+
+enum conf_hardening_limits {
+	CONF_ALLOW_SRC_MAX = 4096, /* = XDPWG_ALLOW_SRC_MAX */
+	CONF_DROPS_MAX = 64,
+};
+
+int conf_dev_add_allow_src(struct conf_dev *c, const struct conf_allowedip *ip);
+/* name must be 1-31 characters of [a-z0-9_]. 0, -EINVAL, -E2BIG (CONF_DROPS_MAX), -ENOMEM. */
+int conf_dev_add_drop(struct conf_dev *c, const char *name, uint64_t value);
+/* The CIDR list "CIDR[,CIDR...]" (blanks ignored) into c->allow_src with HAS_ALLOW_SOURCE and
+ * REPLACE_ALLOW_SOURCE set; "", "any" (either case) clear it. 0 or -EINVAL/-E2BIG/-ENOMEM
+ * with the reason (naming the bad entry) in err. */
+int conf_parse_allow_source(struct conf_dev *c, const char *list, char *err, size_t errlen);
+/* Whether addr (4 or 16 bytes of family) is inside one of the CIDRs (n 0: false). */
+bool conf_cidrs_contain(const struct conf_allowedip *ips, size_t n, int family, const void *addr);
+
+/*
+ * The extension keys on the wire (device level, before the first public_key):
+ *   set: replace_allow_source=true, allow_source=CIDR (repeatable), only when the request has
+ *        CONF_DEV_HAS_ALLOW_SOURCE (stock daemons refuse unknown keys: never sent unasked);
+ *   get: allow_source=CIDR per entry, drop_<reason>=N per engine drop reason.
+ * wg(8)'s get parser ignores unknown device keys, so `wg show` works with them present.
+ * In config files: [Interface] AllowSource = CIDR, CIDR (replaces the list; empty or "any"
+ * clears it). For an absent AllowSource, xdpwgctl setconf/syncconf clear the list only on a
+ * daemon whose get reply shows one (xdpwgd): stock daemons never see the key.
  */
 
 #endif

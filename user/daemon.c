@@ -4,22 +4,30 @@
  * handshakes, timers, rebinding. Level-triggered epoll with a budget per source, so a flood on
  * one socket cannot starve the configuration socket or the timers.
  */
+#include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "allowedips.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "device.h"
+#include "events.h"
 #include "io_socket.h"
 #include "io_xdp.h"
 #include "loader.h"
 #include "log.h"
+#include "netlink.h"
 #include "tun.h"
 #include "uapi.h"
 
@@ -31,6 +39,38 @@ enum daemon_source {
 	DAEMON_EV_TUN,
 	DAEMON_EV_UDP4,
 	DAEMON_EV_UDP6,
+	DAEMON_EV_EVENTS,      /* the events socket's epoll set */
+	DAEMON_EV_MOVES,       /* moves queued by the engine (events_push) */
+	DAEMON_EV_NETLINK,     /* link/address/route changes */
+	DAEMON_EV_ROUTE_TIMER, /* the coalescing timer after a change */
+	DAEMON_EV_RINGBUF,     /* the XDP program's new-source events */
+};
+
+enum daemon_roam_constants {
+	/* a burst of link/address/route notifications within this is one route check */
+	DAEMON_ROUTE_COALESCE_MS = 5,
+	/* beyond this many peers with an endpoint, no per-peer route tracking (a gateway's job
+	 * is to follow its clients, not to chase their routes) */
+	DAEMON_ROUTE_MAX_PEERS = 4096,
+	/* XDP new-source sightings kept for matching moves: (peer, source) -> first time seen */
+	DAEMON_SEEN_SLOTS = 1024,
+	DAEMON_SEEN_MAX_AGE_S = 10,
+	DAEMON_MOVES_BATCH = 64,
+};
+
+/* What the kernel said about the route to one peer's endpoint at the last check. */
+struct daemon_route {
+	uint8_t pub[WG_KEY_LEN];
+	struct wg_endpoint ep;
+	int err; /* nl_route_get's result */
+	struct nl_route rt;
+};
+
+/* The first packet from a new source for a peer, as the XDP program reported it. */
+struct daemon_seen {
+	uint32_t peer_id;
+	struct xdpwg_endpoint src;
+	uint64_t ts_ns;
 };
 
 struct xdpwgd {
@@ -45,8 +85,25 @@ struct xdpwgd {
 	uint8_t *pkt; /* one TUN read */
 	int epfd, sigfd, timerfd;
 	int mtu; /* last MTU told to the engine */
+	/* roaming: move events, route changes, XDP new-source sightings */
+	struct events *events;
+	struct nl_monitor *nlmon;
+	int routefd; /* timerfd: coalesces a burst of changes into one check */
+	bool route_armed;
+	atomic_bool routes_stale; /* an endpoint changed: refresh the route records */
+	struct daemon_route *routes;
+	size_t n_routes;
+	struct ring_buffer *rb;
+	struct daemon_seen seen[DAEMON_SEEN_SLOTS];
 	bool stop;
 	int exit_err;
+	/* the source allowlist (xdpwg extension): empty = any source. Enforced by the XDP
+	 * program when attached, and here for what reaches the kernel sockets (socket mode, and
+	 * what XDP passes up), through a trie built from the same list. Control thread only. */
+	struct conf_allowedip *allow_src;
+	size_t n_allow_src;
+	struct allowedips *allow_trie; /* NULL: any source */
+	uint64_t src_not_allowed;      /* datagrams the kernel-socket path dropped for it */
 };
 
 static int daemon_watch(struct xdpwgd *d, int fd, enum daemon_source src)
@@ -133,8 +190,20 @@ static void daemon_endpoint_moved(void *ctx, struct wg_peer *peer, const struct 
 
 	(void)old;
 	(void)new_ep;
+	/* Synchronous, on the thread that authenticated the packet and before it sends anything
+	 * more to this peer: the BPF peers map moves with the engine's endpoint. */
 	if (d->xdp)
 		io_xdp_peer_update(d->xdp, peer);
+	atomic_store_explicit(&d->routes_stale, true, memory_order_relaxed);
+}
+
+/* Any thread: queue the move; the control thread dates, logs, keeps and streams it. */
+static void daemon_peer_moved(void *ctx, const struct wg_peer_move *m)
+{
+	struct xdpwgd *d = ctx;
+
+	if (d->events)
+		events_push(d->events, m);
 }
 
 static void daemon_peer_added(void *ctx, struct wg_peer *peer)
@@ -162,7 +231,10 @@ static const struct wg_io_ops daemon_io_ops = {
 	.endpoint_moved = daemon_endpoint_moved,
 	.peer_added = daemon_peer_added,
 	.peer_removed = daemon_peer_removed,
+	.peer_moved = daemon_peer_moved,
 };
+
+static void daemon_arm_route_timer(struct xdpwgd *d);
 
 /* --- configuration socket handlers --- */
 
@@ -182,27 +254,411 @@ static void daemon_sync_mac1(struct xdpwgd *d, const uint8_t private_key[WG_KEY_
 		log_err("%s: cannot set the XDP program's mac1 key", d->ifname);
 }
 
+/* The list a request asks for: its CIDRs, after the current ones unless it replaces them. */
+static int daemon_allow_src_merge(const struct xdpwgd *d, const struct conf_dev *req,
+				  struct conf_allowedip **out, size_t *n, char *err, size_t errlen)
+{
+	size_t keep = req->flags & CONF_DEV_REPLACE_ALLOW_SOURCE ? 0 : d->n_allow_src;
+	size_t total = keep + req->n_allow_src;
+	struct conf_allowedip *list;
+
+	*out = NULL;
+	*n = 0;
+	if (total > XDPWG_ALLOW_SRC_MAX) {
+		snprintf(err, errlen, "allow_source: %zu CIDRs, more than %d", total,
+			 XDPWG_ALLOW_SRC_MAX);
+		return -E2BIG;
+	}
+	if (!total)
+		return 0;
+	list = calloc(total, sizeof(*list));
+	if (!list) {
+		snprintf(err, errlen, "allow_source: out of memory");
+		return -ENOMEM;
+	}
+	if (keep)
+		memcpy(list, d->allow_src, keep * sizeof(*list));
+	if (req->n_allow_src)
+		memcpy(list + keep, req->allow_src, req->n_allow_src * sizeof(*list));
+	*out = list;
+	*n = total;
+	return 0;
+}
+
+/* A trie of the list for the kernel-socket path; *out NULL for an empty list (any source). */
+static int daemon_allow_src_trie(struct xdpwgd *d, const struct conf_allowedip *list, size_t n,
+				 struct allowedips **out)
+{
+	struct allowedips *t;
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	t = allowedips_new();
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const void *a =
+			list[i].family == AF_INET ? (const void *)&list[i].ip4 : &list[i].ip6;
+		int ret = allowedips_insert(t, list[i].family, a, list[i].cidr, d);
+
+		if (ret < 0) {
+			allowedips_free(t);
+			return ret;
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+/* Whether a datagram from src may reach the engine (control thread). */
+static bool daemon_source_allowed(struct xdpwgd *d, const struct wg_endpoint *src)
+{
+	const struct sockaddr *sa = &src->addr.sa;
+
+	if (!d->allow_trie)
+		return true;
+	if (sa->sa_family == AF_INET)
+		return allowedips_lookup(d->allow_trie, AF_INET, &src->addr.in4.sin_addr) != NULL;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &src->addr.in6.sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			return allowedips_lookup(d->allow_trie, AF_INET, &a6->s6_addr[12]) != NULL;
+		return allowedips_lookup(d->allow_trie, AF_INET6, a6) != NULL;
+	}
+	return false;
+}
+
+/*
+ * All or nothing: the allowlist is checked and built first, written into the XDP program (which
+ * validates it too), then the engine applies the rest; if the engine refuses, the program gets
+ * the old list back and nothing has changed.
+ */
 static int daemon_uapi_set(void *ctx, const struct conf_dev *req, char *err, size_t errlen)
 {
 	struct xdpwgd *d = ctx;
-	int ret = wg_device_apply(d->dev, req, err, errlen);
+	bool allow = req->flags & CONF_DEV_HAS_ALLOW_SOURCE;
+	struct conf_allowedip *list = NULL;
+	struct allowedips *trie = NULL;
+	size_t n = 0;
+	int ret;
 
+	if (allow) {
+		ret = daemon_allow_src_merge(d, req, &list, &n, err, errlen);
+		if (ret == 0 && (ret = daemon_allow_src_trie(d, list, n, &trie)) < 0)
+			snprintf(err, errlen, "allow_source: %s", strerror(-ret));
+		if (ret == 0 && d->xdp &&
+		    (ret = loader_allow_source_set(io_xdp_loader(d->xdp), list, n)) < 0)
+			snprintf(err, errlen, "allow_source: the XDP program refused it: %s",
+				 strerror(-ret));
+		if (ret < 0) {
+			free(list);
+			allowedips_free(trie);
+			return ret;
+		}
+	}
+	ret = wg_device_apply(d->dev, req, err, errlen);
+	if (allow) {
+		if (ret < 0) {
+			if (d->xdp && loader_allow_source_set(io_xdp_loader(d->xdp), d->allow_src,
+							      d->n_allow_src) < 0)
+				log_err("%s: cannot restore the XDP source allowlist", d->ifname);
+			free(list);
+			allowedips_free(trie);
+		} else {
+			free(d->allow_src);
+			allowedips_free(d->allow_trie);
+			d->allow_src = list;
+			d->n_allow_src = n;
+			d->allow_trie = trie;
+			if (n)
+				log_info("%s: source allowlist: %zu CIDR%s", d->ifname, n,
+					 n == 1 ? "" : "s");
+			else
+				log_info("%s: source allowlist cleared: any source", d->ifname);
+		}
+	}
 	if (ret == 0 && d->xdp && (req->flags & CONF_DEV_HAS_PRIVATE_KEY))
 		daemon_sync_mac1(d, req->private_key);
+	/* new or changed endpoints: record their routes now, so the next change is seen */
+	if (ret == 0)
+		daemon_arm_route_timer(d);
 	return ret;
 }
 
+/* The engine's snapshot plus the daemon's extensions: the allowlist and the drop counters. */
 static struct conf_dev *daemon_uapi_get(void *ctx)
 {
 	struct xdpwgd *d = ctx;
+	uint64_t drops[WG_DROP_REASON_MAX];
+	struct conf_dev *c = wg_device_snapshot(d->dev);
 
-	return wg_device_snapshot(d->dev);
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < d->n_allow_src; i++) {
+		if (conf_dev_add_allow_src(c, &d->allow_src[i]) < 0) {
+			conf_free(c);
+			return NULL;
+		}
+	}
+	wg_device_drop_counts(d->dev, drops);
+	for (int r = WG_DROP_NONE + 1; r < WG_DROP_REASON_MAX; r++) {
+		if (conf_dev_add_drop(c, wg_drop_reason_name((enum wg_drop_reason)r), drops[r]) ==
+		    -ENOMEM) {
+			conf_free(c);
+			return NULL;
+		}
+	}
+	if (conf_dev_add_drop(c, "source_not_allowed", d->src_not_allowed) == -ENOMEM) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static const struct uapi_handler daemon_uapi_handler = {
 	.set = daemon_uapi_set,
 	.get = daemon_uapi_get,
 };
+
+/* --- roaming: move events, route changes --- */
+
+static uint32_t daemon_seen_hash(uint32_t peer_id, const struct xdpwg_endpoint *src)
+{
+	const uint8_t *b = (const uint8_t *)src;
+	uint32_t h = 2166136261u ^ peer_id;
+
+	for (size_t i = 0; i < sizeof(*src); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h % DAEMON_SEEN_SLOTS;
+}
+
+static void daemon_xdp_endpoint(const struct wg_endpoint *ep, struct xdpwg_endpoint *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (ep->addr.sa.sa_family == AF_INET) {
+		out->family = XDPWG_FAMILY_INET;
+		out->addr.v4 = ep->addr.in4.sin_addr.s_addr;
+		out->port = ep->addr.in4.sin_port;
+	} else if (ep->addr.sa.sa_family == AF_INET6) {
+		out->family = XDPWG_FAMILY_INET6;
+		memcpy(out->addr.v6, &ep->addr.in6.sin6_addr, 16);
+		out->port = ep->addr.in6.sin6_port;
+	}
+}
+
+/* Ring-buffer callback: remember when a peer was first seen from a source (XDP rate-limits
+ * these per peer; the first one of a burst is what a move is dated by). */
+static int daemon_on_xdp_event(void *ctx, void *data, size_t size)
+{
+	struct xdpwgd *d = ctx;
+	const struct xdpwg_event *e = data;
+	struct xdpwg_endpoint src;
+	struct daemon_seen *slot;
+
+	if (size < sizeof(*e) || e->type != XDPWG_EVENT_NEW_SOURCE)
+		return 0;
+	memset(&src, 0, sizeof(src));
+	src.family = e->src.family;
+	src.port = e->src.port;
+	memcpy(&src.addr, &e->src.addr, e->src.family == XDPWG_FAMILY_INET ? 4 : 16);
+	slot = &d->seen[daemon_seen_hash(e->peer_id, &src)];
+	/* the same peer and source seen recently: keep the earlier time */
+	if (slot->ts_ns && slot->peer_id == e->peer_id && !memcmp(&slot->src, &src, sizeof(src)) &&
+	    e->ts_ns >= slot->ts_ns &&
+	    e->ts_ns - slot->ts_ns < (uint64_t)DAEMON_SEEN_MAX_AGE_S * 1000000000ULL)
+		return 0;
+	slot->peer_id = e->peer_id;
+	slot->src = src;
+	slot->ts_ns = e->ts_ns;
+	return 0;
+}
+
+/* Date the move by the XDP sighting of its new source, when there is one. */
+static void daemon_date_move(struct xdpwgd *d, struct events_move *m)
+{
+	struct xdpwg_endpoint src;
+	struct daemon_seen *slot;
+
+	daemon_xdp_endpoint(&m->new_ep, &src);
+	slot = &d->seen[daemon_seen_hash(m->peer_id, &src)];
+	if (!slot->ts_ns || slot->peer_id != m->peer_id || memcmp(&slot->src, &src, sizeof(src)))
+		return;
+	if (slot->ts_ns <= m->moved_ns &&
+	    m->moved_ns - slot->ts_ns < (uint64_t)DAEMON_SEEN_MAX_AGE_S * 1000000000ULL) {
+		m->first_seen_ns = slot->ts_ns;
+		m->first_seen_from = EVENTS_SEEN_XDP_EVENT;
+	}
+	/* used: a later move back to this source is dated by its own sighting */
+	memset(slot, 0, sizeof(*slot));
+}
+
+static void daemon_on_moves(struct xdpwgd *d)
+{
+	struct events_move m[DAEMON_MOVES_BATCH];
+	size_t n;
+
+	/* XDP wrote the sighting before it redirected the packet that moved the peer: drain the
+	 * ring buffer first and it is there. */
+	if (d->rb)
+		ring_buffer__consume(d->rb);
+	for (int round = 0; round < 16; round++) {
+		n = events_take(d->events, m, DAEMON_MOVES_BATCH);
+		for (size_t i = 0; i < n; i++) {
+			daemon_date_move(d, &m[i]);
+			events_record(d->events, &m[i]);
+		}
+		if (n < DAEMON_MOVES_BATCH)
+			break;
+	}
+}
+
+static void daemon_arm_route_timer(struct xdpwgd *d)
+{
+	struct itimerspec its = { .it_value.tv_nsec = DAEMON_ROUTE_COALESCE_MS * 1000000L };
+
+	if (d->route_armed || d->routefd < 0)
+		return;
+	if (timerfd_settime(d->routefd, 0, &its, NULL) == 0)
+		d->route_armed = true;
+}
+
+static bool daemon_route_same(const struct daemon_route *a, const struct daemon_route *b)
+{
+	if (a->err != b->err)
+		return false;
+	if (a->err)
+		return true;
+	return a->rt.oif == b->rt.oif && a->rt.has_prefsrc == b->rt.has_prefsrc &&
+	       a->rt.has_gateway == b->rt.has_gateway &&
+	       (!a->rt.has_prefsrc ||
+		!memcmp(&a->rt.prefsrc, &b->rt.prefsrc, sizeof(a->rt.prefsrc))) &&
+	       (!a->rt.has_gateway ||
+		!memcmp(&a->rt.gateway, &b->rt.gateway, sizeof(a->rt.gateway)));
+}
+
+static const struct daemon_route *daemon_route_find(const struct xdpwgd *d,
+						    const uint8_t pub[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < d->n_routes; i++)
+		if (!memcmp(d->routes[i].pub, pub, WG_KEY_LEN))
+			return &d->routes[i];
+	return NULL;
+}
+
+/*
+ * Ask the kernel how it routes to each peer's endpoint now and compare with the last answer: a
+ * peer whose endpoint is unchanged but whose route changed (another source address, another
+ * device, a different next hop, unreachable <-> reachable) is announced at once from the new path
+ * (wg_device_announce: a keepalive with a valid session, else an initiation; the cached source is
+ * dropped). Peers seen for the first time, or with a new endpoint, are only recorded.
+ */
+static void daemon_check_routes(struct xdpwgd *d)
+{
+	struct daemon_route *now = NULL;
+	struct conf_dev *c;
+	size_t n = 0, announced = 0;
+
+	atomic_store(&d->routes_stale, false);
+	c = wg_device_snapshot(d->dev);
+	if (!c)
+		return;
+	if (c->n_peers > DAEMON_ROUTE_MAX_PEERS) {
+		log_debug("%s: %zu peers: no route tracking", d->ifname, c->n_peers);
+		goto out;
+	}
+	now = calloc(c->n_peers ? c->n_peers : 1, sizeof(*now));
+	if (!now)
+		goto out;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct conf_peer *p = &c->peers[i];
+		struct daemon_route *r = &now[n];
+		const struct daemon_route *was;
+
+		if (!endpoint_is_set(&p->endpoint))
+			continue;
+		memcpy(r->pub, p->public_key, WG_KEY_LEN);
+		r->ep = p->endpoint;
+		r->err = nl_route_get(&p->endpoint.addr.sa, c->fwmark, &r->rt);
+		n++;
+		was = daemon_route_find(d, r->pub);
+		if (!was || !endpoint_eq(&was->ep, &r->ep) || daemon_route_same(was, r))
+			continue;
+		if (r->err == 0 && wg_device_announce_key(d->dev, r->pub))
+			announced++;
+	}
+	if (announced)
+		log_info("%s: route changed: announced to %zu peer%s from the new path", d->ifname,
+			 announced, announced == 1 ? "" : "s");
+	free(d->routes);
+	d->routes = now;
+	d->n_routes = n;
+	now = NULL;
+out:
+	free(now);
+	conf_free(c);
+}
+
+static void daemon_on_netlink(struct xdpwgd *d)
+{
+	int bits = nl_monitor_read(d->nlmon);
+
+	if (bits < 0 && bits != -EAGAIN) {
+		log_debug("%s: netlink monitor: %s", d->ifname, strerror(-bits));
+		return;
+	}
+	if (bits > 0 && (bits & (NL_CHANGE_LINK | NL_CHANGE_ADDR | NL_CHANGE_ROUTE)))
+		daemon_arm_route_timer(d);
+}
+
+static void daemon_on_route_timer(struct xdpwgd *d)
+{
+	uint64_t expirations;
+
+	if (read(d->routefd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_debug("route timerfd read: %s", strerror(errno));
+	d->route_armed = false;
+	daemon_check_routes(d);
+}
+
+/* Events, the route monitor and the XDP sightings: what roaming needs besides the engine. A
+ * failure here costs the feature, not the daemon. */
+static void daemon_roam_init(struct xdpwgd *d)
+{
+	int ret = 0;
+
+	d->events = events_new(d->ifname, &ret);
+	if (d->events && (daemon_watch(d, events_server_fd(d->events), DAEMON_EV_EVENTS) < 0 ||
+			  daemon_watch(d, events_pending_fd(d->events), DAEMON_EV_MOVES) < 0))
+		log_err("%s: cannot watch the events socket", d->ifname);
+	d->nlmon = nl_monitor_open(false);
+	d->routefd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!d->nlmon || d->routefd < 0 ||
+	    daemon_watch(d, nl_monitor_fd(d->nlmon), DAEMON_EV_NETLINK) < 0 ||
+	    daemon_watch(d, d->routefd, DAEMON_EV_ROUTE_TIMER) < 0)
+		log_warn("%s: no route monitor: roaming waits for the timers", d->ifname);
+	if (d->xdp) {
+		d->rb = ring_buffer__new(loader_events_fd(io_xdp_loader(d->xdp)),
+					 daemon_on_xdp_event, d, NULL);
+		if (!d->rb || daemon_watch(d, ring_buffer__epoll_fd(d->rb), DAEMON_EV_RINGBUF) < 0)
+			log_warn("%s: no XDP new-source events: moves dated by receive time",
+				 d->ifname);
+	}
+}
+
+static void daemon_roam_free(struct xdpwgd *d)
+{
+	ring_buffer__free(d->rb);
+	d->rb = NULL;
+	nl_monitor_close(d->nlmon);
+	d->nlmon = NULL;
+	if (d->routefd >= 0)
+		close(d->routefd);
+	d->routefd = -1;
+	free(d->routes);
+	d->routes = NULL;
+}
 
 /* --- event sources --- */
 
@@ -235,13 +691,31 @@ static void daemon_sync_mtu(struct xdpwgd *d)
 	wg_device_set_mtu(d->dev, (unsigned int)mtu);
 }
 
+/* With XDP the workers read every TUN queue, so no failing read tells the control loop that
+ * the TUN was deleted: ask its queue 0 on each tick (TUNGETIFF fails with EBADFD then). */
+static bool daemon_tun_gone(const struct xdpwgd *d)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	return ioctl(d->tun.fds[0], TUNGETIFF, &ifr) < 0 && errno == EBADFD;
+}
+
 static void daemon_on_timer(struct xdpwgd *d)
 {
 	uint64_t expirations;
 
 	if (read(d->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("timerfd read: %s", strerror(errno));
+	if (d->xdp && daemon_tun_gone(d)) {
+		log_info("%s: interface gone, shutting down", d->ifname);
+		d->stop = true;
+		return;
+	}
 	daemon_sync_mtu(d);
+	/* endpoints moved since the last tick: record their routes (at most once a second) */
+	if (atomic_load_explicit(&d->routes_stale, memory_order_relaxed))
+		daemon_arm_route_timer(d);
 	if (d->xdp) {
 		bool under_load = wg_device_under_load(d->dev);
 
@@ -292,8 +766,13 @@ static void daemon_on_udp(struct xdpwgd *d, int fd)
 			log_debug("recvmmsg: %s", strerror(-n));
 			return;
 		}
-		for (int i = 0; i < n; ++i)
+		for (int i = 0; i < n; ++i) {
+			if (!daemon_source_allowed(d, &d->rx->src[i])) {
+				d->src_not_allowed++;
+				continue;
+			}
 			wg_device_rx(d->dev, d->rx->data[i], d->rx->len[i], &d->rx->src[i]);
+		}
 		if (n < IO_SOCKET_BATCH)
 			return;
 	}
@@ -349,6 +828,21 @@ int daemon_run(struct xdpwgd *d)
 			case DAEMON_EV_UDP6:
 				daemon_on_udp(d, d->sock.fd6);
 				break;
+			case DAEMON_EV_EVENTS:
+				events_poll(d->events);
+				break;
+			case DAEMON_EV_MOVES:
+				daemon_on_moves(d);
+				break;
+			case DAEMON_EV_NETLINK:
+				daemon_on_netlink(d);
+				break;
+			case DAEMON_EV_ROUTE_TIMER:
+				daemon_on_route_timer(d);
+				break;
+			case DAEMON_EV_RINGBUF:
+				ring_buffer__consume(d->rb);
+				break;
 			}
 		}
 	}
@@ -394,7 +888,7 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	if (!d)
 		return -ENOMEM;
 	strncpy(d->ifname, o->ifname, IFNAMSIZ - 1);
-	d->epfd = d->sigfd = d->timerfd = -1;
+	d->epfd = d->sigfd = d->timerfd = d->routefd = -1;
 	io_socket_init(&d->sock);
 	for (unsigned int i = 0; i < TUN_MAX_QUEUES; ++i)
 		d->tun.fds[i] = -1;
@@ -463,6 +957,7 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	/* with XDP the workers read every TUN queue, queue 0 included */
 	if (!d->xdp && (ret = daemon_watch(d, d->tun.fds[0], DAEMON_EV_TUN)) < 0)
 		goto err;
+	daemon_roam_init(d);
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);
 	*out = d;
@@ -481,9 +976,14 @@ void daemon_free(struct xdpwgd *d)
 		return;
 	/* The socket goes first, so nobody configures a device that is being torn down. */
 	uapi_server_free(d->uapi);
+	/* before the engine's teardown: no more move events, no more announcements */
+	daemon_roam_free(d);
 	/* workers use the engine: they stop first; then the program leaves the uplinks */
 	io_xdp_stop(d->xdp);
 	d->xdp = NULL; /* the engine's teardown still calls the hooks */
+	/* no worker is left to report a move */
+	events_free(d->events);
+	d->events = NULL;
 	wg_device_free(d->dev);
 	io_socket_close(&d->sock);
 	tun_close(&d->tun);
@@ -494,6 +994,8 @@ void daemon_free(struct xdpwgd *d)
 	if (d->timerfd >= 0)
 		close(d->timerfd);
 	io_rx_batch_free(d->rx);
+	allowedips_free(d->allow_trie);
+	free(d->allow_src);
 	if (d->pkt) {
 		/* the last plaintext packet read from the TUN */
 		crypto_wipe(d->pkt, WG_MAX_PACKET);

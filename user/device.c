@@ -149,6 +149,22 @@ void wg_device_unhash_peer(struct wg_device *dev, struct wg_peer *peer)
 	peer->next_by_key = NULL;
 }
 
+/* Unlink peer (dev->lock held for writing) and keep the list's tail right. */
+static void device_remove_peer_locked(struct wg_device *dev, struct wg_peer *peer)
+{
+	bool was_last = peer == dev->peers_last;
+	struct wg_peer *p;
+	size_t n = 0;
+
+	peer_remove_locked(peer);
+	if (!was_last)
+		return;
+	/* only when the tail itself goes (one peer, or removing the newest): one walk */
+	dev->peers_last = NULL;
+	for (p = dev->peers; p && n <= dev->n_peers; p = p->next_peer, n++)
+		dev->peers_last = p;
+}
+
 struct wg_device *wg_device_new(const struct wg_device_opts *opts)
 {
 	struct wg_device *dev;
@@ -196,7 +212,7 @@ void wg_device_free(struct wg_device *dev)
 		return;
 	pthread_rwlock_wrlock(&dev->lock);
 	while (dev->peers)
-		peer_remove_locked(dev->peers);
+		device_remove_peer_locked(dev, dev->peers);
 	pthread_rwlock_unlock(&dev->lock);
 	if (dev->ops.session_del)
 		device_flush_gone(dev);
@@ -428,10 +444,16 @@ void wg_device_announce(struct wg_device *dev, struct wg_peer *peer)
 		kp = noise_keypairs_current(&p->keypairs);
 		valid = kp && atomic_load(&kp->sending.is_valid);
 		noise_keypair_put(kp, false);
-		if (valid)
+		if (valid) {
 			send_keepalive(p);
-		else
+		} else {
+			/* The last initiation (if within REKEY_TIMEOUT) left by the old path: the
+			 * new one must not wait out the rate limit. */
+			atomic_store(&p->last_sent_handshake,
+				     wg_device_now(dev) -
+					     (uint64_t)(REKEY_TIMEOUT + 1) * NSEC_PER_SEC);
 			send_handshake_initiation(p, false);
+		}
 	}
 }
 
@@ -585,7 +607,7 @@ static void device_set_private_key(struct wg_device *dev, const uint8_t key[WG_K
 		crypto_pubkey(pub, clamped);
 		p = wg_device_lookup_peer(dev, pub);
 		if (p)
-			peer_remove_locked(p);
+			device_remove_peer_locked(dev, p);
 	}
 	had = dev->identity->has_identity;
 	noise_set_static_identity_private_key(dev->identity, key);
@@ -647,8 +669,6 @@ static int device_apply_peer(struct wg_device *dev, const struct conf_peer *cp)
 	int ret;
 
 	if (!peer) {
-		struct wg_peer **pp;
-
 		if (flags & (CONF_PEER_REMOVE | CONF_PEER_UPDATE_ONLY))
 			return 0;
 		/* The same request may be sent to every member of a mesh: our own key among
@@ -662,9 +682,12 @@ static int device_apply_peer(struct wg_device *dev, const struct conf_peer *cp)
 			return -ENOMEM;
 		flags &= ~(unsigned int)CONF_PEER_REPLACE_ALLOWEDIPS;
 		pthread_rwlock_wrlock(&dev->lock);
-		for (pp = &dev->peers; *pp; pp = &(*pp)->next_peer)
-			;
-		*pp = peer;
+		/* appended in O(1): configuration order is the listing order */
+		if (dev->peers_last)
+			dev->peers_last->next_peer = peer;
+		else
+			dev->peers = peer;
+		dev->peers_last = peer;
 		dev->n_peers++;
 		device_hash_peer(dev, peer);
 		pthread_rwlock_unlock(&dev->lock);
@@ -672,7 +695,7 @@ static int device_apply_peer(struct wg_device *dev, const struct conf_peer *cp)
 	}
 	if (flags & CONF_PEER_REMOVE) {
 		pthread_rwlock_wrlock(&dev->lock);
-		peer_remove_locked(peer);
+		device_remove_peer_locked(dev, peer);
 		pthread_rwlock_unlock(&dev->lock);
 		return 0;
 	}
@@ -741,7 +764,7 @@ int wg_device_apply(struct wg_device *dev, const struct conf_dev *req, char *err
 	if (req->flags & CONF_DEV_REPLACE_PEERS) {
 		pthread_rwlock_wrlock(&dev->lock);
 		while (dev->peers)
-			peer_remove_locked(dev->peers);
+			device_remove_peer_locked(dev, dev->peers);
 		pthread_rwlock_unlock(&dev->lock);
 	}
 	for (i = 0; i < req->n_peers; i++) {

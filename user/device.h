@@ -55,6 +55,18 @@ enum wg_drop_reason {
 	WG_DROP_REASON_MAX,
 };
 
+/* One endpoint move, as the peer_moved hook reports it. */
+struct wg_peer_move {
+	struct wg_peer *peer; /* valid during the hook only */
+	uint32_t peer_id;
+	uint8_t public_key[WG_KEY_LEN];
+	struct wg_endpoint old_ep, new_ep;
+	uint64_t moved_ns;	/* the device clock (CLOCK_MONOTONIC for real) */
+	int64_t moved_wall_ns;	/* wall clock */
+	uint64_t sent_to_old;	/* packets sent to old_ep since the last authenticated receive */
+	uint64_t moves;		/* the peer's move count, this one included */
+};
+
 struct wg_io_ops {
 	/* Send one UDP datagram to dst->addr, from dst's cached source when set. 0 or -errno. */
 	int (*send)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
@@ -74,6 +86,9 @@ struct wg_io_ops {
 			       const struct wg_endpoint *new_ep);
 	void (*peer_added)(void *ctx, struct wg_peer *peer);
 	void (*peer_removed)(void *ctx, struct wg_peer *peer);
+	/* A real move (a set endpoint changed address or port; not a first learned endpoint, not
+	 * a cached-source change), after endpoint_moved has run, on the same thread. Optional. */
+	void (*peer_moved)(void *ctx, const struct wg_peer_move *m);
 };
 
 struct wg_device_opts {
@@ -116,6 +131,9 @@ struct conf_dev *wg_device_snapshot(struct wg_device *dev);
 /* The route to peer's endpoint changed (or to every peer's, peer NULL): drop the cached source
  * and announce ourselves now: a keepalive if a session is valid, else a handshake initiation. */
 void wg_device_announce(struct wg_device *dev, struct wg_peer *peer);
+
+/* wg_device_announce for the peer with this public key (control thread). false: no such peer. */
+bool wg_device_announce_key(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN]);
 
 /* Per-reason drop counters (racy reads are fine). */
 void wg_device_drop_counts(const struct wg_device *dev, uint64_t out[WG_DROP_REASON_MAX]);

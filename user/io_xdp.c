@@ -47,7 +47,7 @@ struct io_xdp_worker {
 	int cpu;
 	struct xsk_frame pending[IO_XDP_BATCH];
 	unsigned int n_pending;
-	uint8_t tunbuf[WG_MAX_PACKET];
+	uint8_t tunbuf[TUN_GSO_BUF]; /* a TSO super-packet and one segment */
 	/* counters, read racily by io_xdp_counters */
 	_Atomic uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
 };
@@ -202,17 +202,25 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 	return n;
 }
 
+static void io_xdp_tun_packet(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct io_xdp_worker *w = ctx;
+
+	atomic_fetch_add_explicit(&w->tun_packets, 1, memory_order_relaxed);
+	wg_device_tx(w->x->dev, pkt, len);
+}
+
 static unsigned int io_xdp_tun_burst(struct io_xdp_worker *w)
 {
 	unsigned int i;
 
+	/* with offloads one read may be a 64 KB super-packet: up to ~45 segments */
 	for (i = 0; i < IO_XDP_BATCH; i++) {
-		ssize_t r = tun_read(w->x->tun, w->tunq, w->tunbuf, sizeof(w->tunbuf));
+		ssize_t r = tun_read_gso(w->x->tun, w->tunq, w->tunbuf, sizeof(w->tunbuf),
+					 io_xdp_tun_packet, w);
 
 		if (r <= 0)
 			break;
-		atomic_fetch_add_explicit(&w->tun_packets, 1, memory_order_relaxed);
-		wg_device_tx(w->x->dev, w->tunbuf, (size_t)r);
 	}
 	return i;
 }
@@ -509,7 +517,12 @@ static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex,
 
 int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 {
-	struct loader_opts lo = { .tun_name = o->tun_name };
+	/* The peers and sessions maps are not preallocated: size them for the engine's own limit
+	 * (DEVICE_MAX_PEERS, 2^20) rather than the BPF defaults (65536 peers), so 100,000 peers
+	 * fit; an entry costs memory only once it exists. */
+	struct loader_opts lo = { .tun_name = o->tun_name,
+				  .max_peers = IO_XDP_MAX_PEERS,
+				  .max_sessions = 3 * IO_XDP_MAX_PEERS };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct io_xdp *x;
 	int ret;
@@ -558,6 +571,14 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 			log_err("xdp: adding a TUN queue: %s", strerror(-ret));
 			goto err;
 		}
+	}
+	/* TSO from the TUN: the kernel's TCP hands us 64 KB at a time; we cut and encrypt */
+	/* XDPWG_NO_TUN_OFFLOAD=1: off, for measuring what the lever buys */
+	if (!o->no_tun_offload && !getenv("XDPWG_NO_TUN_OFFLOAD")) {
+		ret = tun_enable_offload(x->tun);
+		if (ret < 0)
+			log_warn("xdp: TUN offloads unavailable (%s): one packet per read",
+				 strerror(-ret));
 	}
 	for (unsigned int i = 0; i < x->n_workers; i++) {
 		struct io_xdp_worker *w = x->workers[i];

@@ -36,6 +36,10 @@ enum io_xdp_constants {
 
 struct io_xdp;
 
+enum io_xdp_limits {
+	IO_XDP_MAX_PEERS = 1 << 20, /* BPF peers map; sessions get three per peer */
+};
+
 struct io_xdp_opts {
 	const char *tun_name; /* pins under /sys/fs/bpf/xdpwg/TUN/ */
 	const char *const *ifaces;
@@ -44,6 +48,8 @@ struct io_xdp_opts {
 	struct wg_device *dev;
 	struct tun_dev *tun; /* queue 0 open; io_xdp adds one queue per worker beyond the first */
 	uint16_t listen_port;
+	/* keep the TUN without IFF_VNET_HDR/TSO (one packet per read) */
+	bool no_tun_offload;
 };
 
 /* Load, attach, open the sockets and start the workers. From then on the workers read every

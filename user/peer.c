@@ -165,9 +165,15 @@ void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
 {
 	struct wg_device *dev = peer->dev;
 	char old_s[ENDPOINT_STRLEN], new_s[ENDPOINT_STRLEN];
+	struct wg_peer_move m;
 	struct wg_endpoint old;
 	bool moved, src_changed;
+	uint64_t sent = 0;
 
+	/* Every authenticated packet restarts the count of what we sent without hearing back; read
+	 * first so that the common case (nothing sent since) writes no shared cache line. */
+	if (atomic_load_explicit(&peer->tx_since_rx, memory_order_relaxed))
+		sent = atomic_exchange_explicit(&peer->tx_since_rx, 0, memory_order_relaxed);
 	pthread_spin_lock(&peer->endpoint_lock);
 	moved = !endpoint_eq(&peer->endpoint, src);
 	src_changed = !peer_same_src(&peer->endpoint, src);
@@ -182,16 +188,42 @@ void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
 	if (moved && !endpoint_is_set(&old)) {
 		log_info("%s: peer %s endpoint learned: %s", dev->name, peer->name,
 			 endpoint_format(src, new_s));
+		moved = false; /* a first learned endpoint is no move */
 	} else if (moved) {
-		/* a first learned endpoint is no move; a change of address is */
-		atomic_fetch_add(&peer->endpoint_moves, 1);
-		atomic_store(&peer->last_move_wall_ns, wg_device_wall_ns(dev));
-		log_info("%s: peer %s endpoint moved %s -> %s", dev->name, peer->name,
-			 endpoint_format(&old, old_s), endpoint_format(src, new_s));
+		memset(&m, 0, sizeof(m));
+		m.moves = atomic_fetch_add(&peer->endpoint_moves, 1) + 1;
+		m.moved_ns = wg_device_now(dev);
+		m.moved_wall_ns = wg_device_wall_ns(dev);
+		atomic_store(&peer->last_move_wall_ns, m.moved_wall_ns);
+		/* with a peer_moved hook the back-end logs the move, with more to say about it */
+		if (!dev->ops.peer_moved)
+			log_info("%s: peer %s endpoint moved %s -> %s", dev->name, peer->name,
+				 endpoint_format(&old, old_s), endpoint_format(src, new_s));
 	}
-	/* On the thread that authenticated the packet, which may be a worker (see device.h). */
+	/* On the thread that authenticated the packet, which may be a worker (see device.h), and
+	 * before that thread sends anything more: the back-end's copy (the BPF peers map) moves
+	 * together with ours. */
 	if (dev->ops.endpoint_moved)
 		dev->ops.endpoint_moved(dev->io_ctx, peer, &old, src);
+	if (moved && dev->ops.peer_moved) {
+		m.peer = peer;
+		m.peer_id = peer->id;
+		memcpy(m.public_key, peer->handshake.remote_static, WG_KEY_LEN);
+		m.old_ep = old;
+		m.new_ep = *src;
+		m.sent_to_old = sent;
+		dev->ops.peer_moved(dev->io_ctx, &m);
+	}
+}
+
+bool wg_device_announce_key(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN])
+{
+	struct wg_peer *peer = wg_device_lookup_peer(dev, pub);
+
+	if (!peer)
+		return false;
+	wg_device_announce(dev, peer);
+	return true;
 }
 
 int peer_set_roam_policy(struct wg_peer *peer, enum conf_roam_policy policy,

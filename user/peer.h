@@ -69,6 +69,8 @@ struct wg_peer {
 
 	atomic_uint_fast64_t rx_bytes, tx_bytes;
 	atomic_uint_fast64_t endpoint_moves;
+	/* datagrams sent since the last authenticated receive: what went to an old endpoint */
+	atomic_uint_fast64_t tx_since_rx;
 	atomic_int_fast64_t last_move_wall_ns;
 	atomic_int_fast64_t walltime_last_handshake;
 	_Atomic uint16_t persistent_keepalive_interval;
@@ -108,7 +110,9 @@ struct wg_device {
 	struct wg_peer *peers;
 	size_t n_peers;
 	/* public key -> peer, for initiations and configuration (control thread only) */
-	struct wg_peer *peers_by_key[1U << 12];
+	struct wg_peer *peers_by_key[1U << 16];
+	/* the last of dev->peers (device.c appends in O(1); NULL when empty) */
+	struct wg_peer *peers_last;
 	uint32_t next_peer_id;
 	uint64_t next_internal_id;
 	struct allowedips *allowedips;

@@ -29,8 +29,11 @@ int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len)
 	if (!endpoint_is_set(&ep))
 		return -EDESTADDRREQ;
 	ret = dev->ops.send(dev->io_ctx, &ep, buf, len);
-	if (!ret)
+	if (!ret) {
 		atomic_fetch_add(&peer->tx_bytes, len);
+		/* reset by peer_roam on each authenticated receive: a move event reports it */
+		atomic_fetch_add_explicit(&peer->tx_since_rx, 1, memory_order_relaxed);
+	}
 	return ret;
 }
 

@@ -7,10 +7,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -35,7 +39,7 @@ bool tun_name_valid(const char *name)
 	return true;
 }
 
-static int tun_open_queue(const char *name)
+static int tun_open_queue(const char *name, bool vnet)
 {
 	struct ifreq ifr = { 0 };
 	int fd, ret;
@@ -43,9 +47,14 @@ static int tun_open_queue(const char *name)
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (vnet ? IFF_VNET_HDR : 0);
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (vnet && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
 		ret = -errno;
 		close(fd);
 		return ret;
@@ -93,7 +102,7 @@ int tun_open(struct tun_dev *t, const char *name, unsigned int mtu)
 	if (!tun_name_valid(name))
 		return -EINVAL;
 	strncpy(t->name, name, IFNAMSIZ - 1);
-	fd = tun_open_queue(name);
+	fd = tun_open_queue(name, false);
 	if (fd < 0) {
 		log_err("%s: cannot create TUN: %s", name, strerror(-fd));
 		return fd;
@@ -118,7 +127,7 @@ int tun_add_queue(struct tun_dev *t)
 
 	if (t->n_queues >= TUN_MAX_QUEUES)
 		return -ENOSPC;
-	fd = tun_open_queue(t->name);
+	fd = tun_open_queue(t->name, t->vnet_hdr);
 	if (fd < 0)
 		return fd;
 	t->fds[t->n_queues++] = fd;
@@ -138,11 +147,239 @@ ssize_t tun_read(const struct tun_dev *t, unsigned int q, void *buf, size_t len)
 
 int tun_write(const struct tun_dev *t, unsigned int q, const void *pkt, size_t len)
 {
-	ssize_t n = write(t->fds[q], pkt, len);
+	ssize_t n;
 
+	if (t->vnet_hdr) {
+		/* authenticated by the AEAD: the stack need not verify its checksum again */
+		struct virtio_net_hdr h = { .flags = VIRTIO_NET_HDR_F_DATA_VALID };
+		struct iovec iov[2] = {
+			{ .iov_base = &h, .iov_len = sizeof(h) },
+			{ .iov_base = (void *)pkt, .iov_len = len },
+		};
+
+		n = writev(t->fds[q], iov, 2);
+		if (n < 0)
+			return -errno;
+		return (size_t)n == len + sizeof(h) ? 0 : -EIO;
+	}
+	n = write(t->fds[q], pkt, len);
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+int tun_enable_offload(struct tun_dev *t)
+{
+	struct ifreq ifr = { 0 };
+	bool was_persistent;
+	unsigned int i, n = t->n_queues;
+	int ret = 0;
+
+	if (t->vnet_hdr || !n)
+		return 0;
+	/* The kernel takes a multi-queue TUN's flags from the first queue attached only: every
+	 * queue must go and come back with IFF_VNET_HDR. Persistent meanwhile, so that the
+	 * interface (and its addresses and routes) outlives the moment without queues. */
+	if (ioctl(t->fds[0], TUNGETIFF, &ifr) < 0)
+		return -errno;
+	was_persistent = ifr.ifr_flags & IFF_PERSIST;
+	if (!was_persistent && ioctl(t->fds[0], TUNSETPERSIST, 1) < 0)
+		return -errno;
+	for (i = 0; i < n; i++) {
+		close(t->fds[i]);
+		t->fds[i] = -1;
+	}
+	t->n_queues = 0;
+	t->vnet_hdr = true;
+	for (i = 0; i < n; i++) {
+		ret = tun_add_queue(t);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) {
+		/* back to plain queues, as many as we had */
+		tun_close(t);
+		t->vnet_hdr = false;
+		for (i = 0; i < n; i++)
+			if (tun_add_queue(t) < 0)
+				break;
+	}
+	if (!was_persistent && t->n_queues && ioctl(t->fds[0], TUNSETPERSIST, 0) < 0)
+		log_warn("%s: cannot make the TUN non-persistent again: %s", t->name,
+			 strerror(errno));
+	return ret < 0 ? ret : 0;
+}
+
+/* --- checksums and segmentation for tun_read_gso --- */
+
+static uint64_t tun_csum_add(uint64_t sum, const uint8_t *p, size_t len)
+{
+	uint32_t w;
+
+	/* 32-bit words into a 64-bit accumulator: no carry is lost below 2^32 words */
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(&w, p, 4);
+		sum += w;
+	}
+	if (len >= 2) {
+		uint16_t h;
+
+		memcpy(&h, p, 2);
+		sum += h;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint16_t h = 0;
+
+		memcpy(&h, p, 1);
+		sum += h;
+	}
+	return sum;
+}
+
+static uint16_t tun_csum_fold(uint64_t sum)
+{
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The kernel left a partial checksum (the pseudo-header's sum) at csum_start + csum_offset:
+ * finish it over csum_start .. len. false when the offsets make no sense. */
+static bool tun_csum_finish(uint8_t *pkt, size_t len, size_t start, size_t off)
+{
+	uint16_t c;
+
+	if (start >= len || start + off + 2 > len)
+		return false;
+	c = (uint16_t)~tun_csum_fold(tun_csum_add(0, pkt + start, len - start));
+	memcpy(pkt + start + off, &c, 2);
+	return true;
+}
+
+/* One TSO segment's TCP checksum from scratch (pseudo-header included). */
+static void tun_tcp_csum(uint8_t *seg, size_t l3, size_t l4_len, bool v6)
+{
+	uint64_t sum = 0;
+	uint16_t c = 0;
+
+	memcpy(seg + l3 + 16, &c, 2);
+	if (v6)
+		sum = tun_csum_add(sum, seg + 8, 32);
+	else
+		sum = tun_csum_add(sum, seg + 12, 8);
+	sum += htons(IPPROTO_TCP);
+	sum += htons((uint16_t)l4_len);
+	sum = tun_csum_add(sum, seg + l3, l4_len);
+	c = (uint16_t)~tun_csum_fold(sum);
+	memcpy(seg + l3 + 16, &c, 2);
+}
+
+/* Cut a TSO super-packet (pkt, len) into gso_size segments in out (room for one segment),
+ * each handed to fn. false when it is not a TCP packet we can cut. */
+static bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
+			  uint8_t *out, size_t outlen, tun_packet_fn fn, void *ctx)
+{
+	bool v6 = (pkt[0] >> 4) == 6;
+	size_t l3 = h->csum_start, thl, hl, mss = h->gso_size, off, n;
+	uint32_t seq0, seq;
+	uint16_t id0 = 0, v;
+
+	if (!mss || l3 < (v6 ? 40u : 20u) || l3 + 20 > len)
+		return false;
+	if (v6 ? pkt[6] != IPPROTO_TCP : pkt[9] != IPPROTO_TCP)
+		return false;
+	thl = (size_t)(pkt[l3 + 12] >> 4) * 4;
+	hl = l3 + thl;
+	if (thl < 20 || hl >= len || hl + mss > outlen)
+		return false;
+	memcpy(&seq0, pkt + l3 + 4, 4);
+	seq0 = ntohl(seq0);
+	if (!v6) {
+		memcpy(&id0, pkt + 4, 2);
+		id0 = ntohs(id0);
+	}
+	/* at most 65535 / 1 segments: bounded by the packet */
+	for (off = hl, seq = seq0; off < len; off += n, seq += (uint32_t)n) {
+		bool first = off == hl, last;
+
+		n = len - off < mss ? len - off : mss;
+		last = off + n == len;
+		memcpy(out, pkt, hl);
+		memcpy(out + hl, pkt + off, n);
+		if (v6) {
+			v = htons((uint16_t)(hl - 40 + n));
+			memcpy(out + 4, &v, 2);
+		} else {
+			uint16_t c = 0;
+
+			v = htons((uint16_t)(hl + n));
+			memcpy(out + 2, &v, 2);
+			v = htons((uint16_t)(id0 + (off - hl) / mss));
+			memcpy(out + 4, &v, 2);
+			memcpy(out + 10, &c, 2);
+			c = (uint16_t)~tun_csum_fold(tun_csum_add(0, out, l3));
+			memcpy(out + 10, &c, 2);
+		}
+		seq = htonl(seq);
+		memcpy(out + l3 + 4, &seq, 4);
+		seq = ntohl(seq);
+		/* FIN and PSH only on the last segment, CWR only on the first */
+		if (!last)
+			out[l3 + 13] &= (uint8_t)~0x09;
+		if (!first)
+			out[l3 + 13] &= (uint8_t)~0x80;
+		tun_tcp_csum(out, l3, thl + n, v6);
+		fn(ctx, out, hl + n);
+	}
+	return true;
+}
+
+ssize_t tun_read_gso(const struct tun_dev *t, unsigned int q, uint8_t *buf, size_t len,
+		     tun_packet_fn fn, void *ctx)
+{
+	struct virtio_net_hdr h;
+	struct iovec iov[2];
+	size_t plen, room;
+	ssize_t n;
+
+	if (!t->vnet_hdr) {
+		n = tun_read(t, q, buf, len);
+		if (n > 0)
+			fn(ctx, buf, (size_t)n);
+		return n;
+	}
+	if (len < TUN_GSO_BUF)
+		return -EINVAL;
+	room = 65535;
+	iov[0] = (struct iovec){ .iov_base = &h, .iov_len = sizeof(h) };
+	iov[1] = (struct iovec){ .iov_base = buf, .iov_len = room };
+	n = readv(t->fds[q], iov, 2);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if ((size_t)n <= sizeof(h))
+		return n; /* a header alone: nothing to send */
+	plen = (size_t)n - sizeof(h);
+	switch (h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM &&
+		    !tun_csum_finish(buf, plen, h.csum_start, h.csum_offset))
+			break; /* nonsense offsets: drop it */
+		fn(ctx, buf, plen);
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		/* a super-packet that cannot be cut is dropped, as a NIC would */
+		if (!tun_tso_split(&h, buf, plen, buf + room, len - room, fn, ctx))
+			log_debug("%s: dropped an unexpected TSO packet", t->name);
+		break;
+	default:
+		break; /* UDP/USO is not enabled: nothing else should come */
+	}
+	return n;
 }
 
 void tun_close(struct tun_dev *t)

@@ -11,6 +11,10 @@
  * (repeatable; set and get) and the get-only endpoint_moves=N, last_move_time_sec=N. In a set,
  * roam_policy resets the peer's roam_cidr list to the roam_cidr lines that follow it. See
  * config.h for why get replies carry them without an opt-in.
+ *
+ * And per device (before the first public_key): replace_allow_source=true and allow_source=CIDR
+ * (repeatable; set and get: the source allowlist, empty = any source), and the get-only
+ * drop_<reason>=N (the engine's drop counters).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -122,6 +126,9 @@ static int uapi_peer_done(struct uapi_ctx *ctx)
 	return 0;
 }
 
+static int uapi_cidr(struct uapi_ctx *ctx, const char *key, const char *value,
+		     struct conf_allowedip *ip);
+
 static int uapi_device_line(struct uapi_ctx *ctx, const char *key, const char *value)
 {
 	struct conf_dev *c = ctx->c;
@@ -150,6 +157,34 @@ static int uapi_device_line(struct uapi_ctx *ctx, const char *key, const char *v
 		if (ret)
 			return ret;
 		c->flags |= CONF_DEV_REPLACE_PEERS;
+	} else if (!strcmp(key, "replace_allow_source") && ctx->mode == UAPI_SET) {
+		ret = uapi_true(ctx, key, value);
+		if (ret)
+			return ret;
+		/* as replace_allowed_ips: drops what earlier lines added */
+		c->flags |= CONF_DEV_HAS_ALLOW_SOURCE | CONF_DEV_REPLACE_ALLOW_SOURCE;
+		c->n_allow_src = 0;
+	} else if (!strcmp(key, "allow_source")) {
+		struct conf_allowedip ip;
+
+		ret = uapi_cidr(ctx, key, value, &ip);
+		if (ret)
+			return ret;
+		ret = conf_dev_add_allow_src(c, &ip);
+		if (ret)
+			return uapi_error(ctx, ret, key, "%s",
+					  ret == -E2BIG ? "more than 4096 CIDRs" : "out of memory");
+		c->flags |= CONF_DEV_HAS_ALLOW_SOURCE;
+	} else if (!strncmp(key, "drop_", 5)) {
+		if (ctx->mode == UAPI_SET)
+			return uapi_error(ctx, -EINVAL, key,
+					  "read-only; only a get reply carries it");
+		ret = uapi_uint_key(ctx, key, value, UINT64_MAX, "a number", &v);
+		if (ret)
+			return ret;
+		/* a name we cannot keep, or too many: ignored, as any unknown key */
+		if (conf_dev_add_drop(c, key + 5, v) == -ENOMEM)
+			return uapi_error(ctx, -ENOMEM, key, "out of memory");
 	} else if (ctx->mode == UAPI_GET) {
 		return 0; /* a newer daemon's key: ignore, as wg does */
 	} else {
@@ -261,7 +296,8 @@ static int uapi_peer_line(struct uapi_ctx *ctx, const char *key, const char *val
 			return uapi_error(ctx, -EINVAL, key,
 					  "read-only; only a get reply carries it");
 		} else if (!strcmp(key, "private_key") || !strcmp(key, "listen_port") ||
-			   !strcmp(key, "fwmark") || !strcmp(key, "replace_peers")) {
+			   !strcmp(key, "fwmark") || !strcmp(key, "replace_peers") ||
+			   !strcmp(key, "allow_source") || !strcmp(key, "replace_allow_source")) {
 			return uapi_error(
 				ctx, -EINVAL, key,
 				"device key after a public_key line (device keys come first)");
@@ -435,6 +471,10 @@ int uapi_format_get(const struct conf_dev *c, FILE *out)
 		fprintf(out, "listen_port=%u\n", c->listen_port);
 	if (c->fwmark)
 		fprintf(out, "fwmark=%u\n", c->fwmark);
+	/* device-level extensions: wg(8) ignores unknown device keys */
+	uapi_put_cidrs(out, "allow_source", c->allow_src, c->n_allow_src);
+	for (i = 0; i < c->n_drops; ++i)
+		fprintf(out, "drop_%s=%" PRIu64 "\n", c->drops[i].name, c->drops[i].value);
 	for (i = 0; i < c->n_peers; ++i) {
 		const struct conf_peer *p = &c->peers[i];
 
@@ -472,6 +512,12 @@ int uapi_format_set(const struct conf_dev *c, FILE *out)
 		fprintf(out, "fwmark=%u\n", c->fwmark);
 	if (c->flags & CONF_DEV_REPLACE_PEERS)
 		fprintf(out, "replace_peers=true\n");
+	/* the extension only when asked for (stock daemons refuse unknown keys) */
+	if (c->flags & CONF_DEV_HAS_ALLOW_SOURCE) {
+		if (c->flags & CONF_DEV_REPLACE_ALLOW_SOURCE)
+			fprintf(out, "replace_allow_source=true\n");
+		uapi_put_cidrs(out, "allow_source", c->allow_src, c->n_allow_src);
+	}
 	for (i = 0; i < c->n_peers; ++i) {
 		const struct conf_peer *p = &c->peers[i];
 

@@ -344,6 +344,83 @@ static void test_growth(void)
 	ok(1, "conf_free(NULL) is fine");
 }
 
+/* xdpwg's [Interface] AllowSource, and the list parser xdpwgctl set uses. */
+static void test_allow_source_file(void)
+{
+	struct conf_dev *c = NULL;
+	char err[512] = "", text[512], ip[64], *out;
+	struct conf_allowedip n4;
+	uint8_t a[16] = { 0 };
+
+	snprintf(text, sizeof(text),
+		 "[Interface]\nPrivateKey = %s\nAllowSource = 198.51.100.0/24, 2001:db8::/32\n"
+		 "AllowSource = 192.0.2.7\n",
+		 priv_b64);
+	ok(conf_parse_string(text, "t.conf", &c, err, sizeof(err)) == 0 && c->n_allow_src == 3 &&
+		   (c->flags & CONF_DEV_HAS_ALLOW_SOURCE) &&
+		   (c->flags & CONF_DEV_REPLACE_ALLOW_SOURCE),
+	   "AllowSource: two lines add up, and replace the daemon's list");
+	if (c) {
+		conf_format_allowedip(&c->allow_src[2], ip, sizeof(ip));
+		ok(!strcmp(ip, "192.0.2.7/32"), "AllowSource: a bare address is a /32");
+		out = fmt_file(c);
+		ok(strstr(out, "AllowSource = 198.51.100.0/24, 2001:db8::/32, 192.0.2.7/32\n") !=
+			   NULL,
+		   "showconf prints AllowSource");
+		free(out);
+	}
+	conf_free(c);
+	snprintf(text, sizeof(text), "[Interface]\nPrivateKey = %s\n", priv_b64);
+	ok(conf_parse_string(text, "t.conf", &c, err, sizeof(err)) == 0 &&
+		   !(c->flags & CONF_DEV_HAS_ALLOW_SOURCE),
+	   "no AllowSource: the request does not carry one");
+	out = fmt_file(c);
+	ok(!strstr(out, "AllowSource"), "showconf without an allowlist prints none");
+	free(out);
+	conf_free(c);
+	bad("[Interface]\nAllowSource = 198.51.100.0/24, 10.0.0.300\n", -EINVAL,
+	    "t.conf:2: AllowSource: \"10.0.0.300\" is not an IP address or CIDR",
+	    "AllowSource: a bad entry named with file and line");
+	bad("[Interface]\nAllowSource = 198.51.100.0/24,\n", -EINVAL, "AllowSource",
+	    "AllowSource: trailing comma");
+	snprintf(text, sizeof(text), "[Peer]\nPublicKey = %s\nAllowSource = 192.0.2.0/24\n",
+		 pub_b64);
+	bad(text, -EINVAL, "t.conf:3: AllowSource: unknown key in [Peer]",
+	    "AllowSource is not a [Peer] key");
+
+	c = conf_new();
+	ok(conf_parse_allow_source(c, "any", err, sizeof(err)) == 0 && c->n_allow_src == 0 &&
+		   (c->flags & CONF_DEV_REPLACE_ALLOW_SOURCE),
+	   "allow-source any: clears");
+	ok(conf_parse_allow_source(c, "", err, sizeof(err)) == 0 && c->n_allow_src == 0,
+	   "allow-source \"\": clears");
+	ok(conf_parse_allow_source(c, " 198.51.100.0/24 ,203.0.113.0/25", err, sizeof(err)) == 0 &&
+		   c->n_allow_src == 2,
+	   "allow-source list with blanks");
+	ok(conf_parse_allow_source(c, "198.51.100.0/24,,", err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "(empty entry)"),
+	   "allow-source: empty entry refused");
+	ok(conf_parse_allow_source(c, "2001:db8::/129", err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "2001:db8::/129"),
+	   "allow-source: bad IPv6 prefix named");
+	conf_parse_allow_source(c, "198.51.100.0/25,2001:db8::/32", err, sizeof(err));
+	a[0] = 198, a[1] = 51, a[2] = 100, a[3] = 127;
+	ok(conf_cidrs_contain(c->allow_src, c->n_allow_src, AF_INET, a), "contains: inside /25");
+	a[3] = 128;
+	ok(!conf_cidrs_contain(c->allow_src, c->n_allow_src, AF_INET, a), "contains: outside /25");
+	memset(a, 0, sizeof(a));
+	a[0] = 0x20, a[1] = 0x01, a[2] = 0x0d, a[3] = 0xb8, a[15] = 1;
+	ok(conf_cidrs_contain(c->allow_src, c->n_allow_src, AF_INET6, a), "contains: IPv6");
+	ok(!conf_cidrs_contain(NULL, 0, AF_INET6, a), "contains: empty list");
+	conf_free(c);
+	c = conf_new();
+	conf_parse_allowedip(&n4, "192.0.2.1");
+	for (int i = 0; i < CONF_ALLOW_SRC_MAX; i++)
+		conf_dev_add_allow_src(c, &n4);
+	ok(conf_dev_add_allow_src(c, &n4) == -E2BIG, "allowlist bounded at 4096");
+	conf_free(c);
+}
+
 int main(void)
 {
 	uint8_t k[WG_KEY_LEN], pub[WG_KEY_LEN];
@@ -363,6 +440,7 @@ int main(void)
 	test_endpoints();
 	test_cidrs();
 	test_growth();
+	test_allow_source_file();
 	rmdir(dir);
 	return done_testing();
 }

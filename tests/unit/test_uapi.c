@@ -262,9 +262,89 @@ static void test_set_malformed(void)
 #undef PEER
 }
 
+static void test_allow_source(void)
+{
+	struct conf_dev *c = NULL, *back = NULL;
+	struct conf_allowedip cidr;
+	char err[256] = "", ip[64], *txt;
+	int ret;
+
+	ret = parse_set("allow_source=198.51.100.0/24\nallow_source=2001:db8::/32\n", &c, err);
+	ok(ret == 0 && c && c->n_allow_src == 2 && (c->flags & CONF_DEV_HAS_ALLOW_SOURCE) &&
+		   !(c->flags & CONF_DEV_REPLACE_ALLOW_SOURCE),
+	   "set: allow_source lines add");
+	if (c) {
+		conf_format_allowedip(&c->allow_src[1], ip, sizeof(ip));
+		ok(!strcmp(ip, "2001:db8::/32"), "set: IPv6 allow_source");
+		txt = fmt(uapi_format_set, c);
+		ok(!strcmp(txt, "allow_source=198.51.100.0/24\nallow_source=2001:db8::/32\n"),
+		   "format_set: allow_source without replace");
+		free(txt);
+	}
+	conf_free(c);
+	ret = parse_set("allow_source=192.0.2.0/24\nreplace_allow_source=true\n"
+			"allow_source=203.0.113.0/24\n",
+			&c, err);
+	ok(ret == 0 && c->n_allow_src == 1 && (c->flags & CONF_DEV_REPLACE_ALLOW_SOURCE),
+	   "set: replace_allow_source drops earlier lines");
+	conf_free(c);
+	ret = parse_set("replace_allow_source=true\n", &c, err);
+	ok(ret == 0 && c->n_allow_src == 0 && (c->flags & CONF_DEV_HAS_ALLOW_SOURCE), "set: clear");
+	txt = fmt(uapi_format_set, c);
+	ok(!strcmp(txt, "replace_allow_source=true\n"), "format_set: clear is replace alone");
+	free(txt);
+	conf_free(c);
+	ret = parse_set("listen_port=1\n", &c, err);
+	txt = fmt(uapi_format_set, c);
+	ok(ret == 0 && !strstr(txt, "allow_source"), "format_set: never sent unasked");
+	free(txt);
+	conf_free(c);
+
+	bad("allow_source=198.51.100.0/33\n", -EINVAL, "allow_source", "bad allow_source CIDR");
+	bad("allow_source=198.51.100.7\n", -EINVAL, "allow_source", "allow_source without prefix");
+	bad("allow_source=192.0.2.0/24\nallow_source=nope/8\n", -EINVAL, "allow_source",
+	    "one bad allow_source rejects the whole set");
+	bad("replace_allow_source=false\n", -EINVAL, "replace_allow_source",
+	    "replace_allow_source=false");
+	bad("public_key=b020fd0166202e9a2db1646b2510dc28ff7488982362e56da9317fba2a0f5c4c\n"
+	    "allow_source=192.0.2.0/24\n",
+	    -EINVAL, "allow_source: device key after", "allow_source after a peer");
+	bad("drop_decrypt=5\n", -EINVAL, "drop_decrypt: read-only", "drop counters are get-only");
+
+	/* get: a snapshot with both, formatted by the daemon and read back by a client */
+	c = conf_new();
+	conf_parse_allowedip(&cidr, "198.51.100.0/24");
+	conf_dev_add_allow_src(c, &cidr);
+	ok(conf_dev_add_drop(c, "decrypt", 7) == 0 && conf_dev_add_drop(c, "bad_mac1", 0) == 0,
+	   "drop counters added");
+	ok(conf_dev_add_drop(c, "Bad-Name", 1) == -EINVAL, "a drop name outside [a-z0-9_] refused");
+	c->listen_port = 51820;
+	conf_add_peer(c);
+	memset(c->peers[0].public_key, 0x11, WG_KEY_LEN);
+	txt = fmt(uapi_format_get, c);
+	ok(strstr(txt, "listen_port=51820\nallow_source=198.51.100.0/24\ndrop_decrypt=7\n"
+		       "drop_bad_mac1=0\npublic_key=") != NULL,
+	   "format_get: device extensions before the first peer");
+	ret = uapi_parse_get(txt, strlen(txt), &back, err, sizeof(err));
+	ok(ret == 0 && back->n_allow_src == 1 && back->n_drops == 2 &&
+		   !strcmp(back->drops[0].name, "decrypt") && back->drops[0].value == 7 &&
+		   back->n_peers == 1,
+	   "parse_get: allowlist and drop counters read back");
+	free(txt);
+	conf_free(back);
+	conf_free(c);
+	ret = uapi_parse_get("drop_x=notanumber\n", 18, &back, err, sizeof(err));
+	ok(ret == -EINVAL && !back, "parse_get: a drop counter that is not a number");
+	ret = uapi_parse_get("drop_Weird-Name=3\nlisten_port=9\n", 32, &back, err, sizeof(err));
+	ok(ret == 0 && back->n_drops == 0 && back->listen_port == 9,
+	   "parse_get: a drop name it cannot keep is ignored");
+	conf_free(back);
+}
+
 int main(void)
 {
 	crypto_init();
+	test_allow_source();
 	test_set_every_key();
 	test_set_round_trip();
 	test_get_round_trip();

@@ -75,6 +75,27 @@ int ctl_sync_conf(const char *iface, struct conf_dev *file)
 	return 0;
 }
 
+/*
+ * setconf/syncconf replace the whole configuration: a file without AllowSource means any
+ * source. The key goes out only to a daemon that reported an allowlist (xdpwgd): stock daemons
+ * refuse unknown keys, and have no allowlist to clear.
+ */
+static int conf_allow_source_reset(const char *iface, struct conf_dev *file)
+{
+	struct conf_dev *run;
+
+	if (file->flags & CONF_DEV_HAS_ALLOW_SOURCE)
+		return 0;
+	if (ctl_ipc_get(iface, &run))
+		return -1;
+	if (run->n_allow_src) {
+		file->n_allow_src = 0;
+		file->flags |= CONF_DEV_HAS_ALLOW_SOURCE | CONF_DEV_REPLACE_ALLOW_SOURCE;
+	}
+	conf_free(run);
+	return 0;
+}
+
 static int conf_main(int argc, char **argv)
 {
 	char err[CTL_ERR_LEN];
@@ -89,6 +110,8 @@ static int conf_main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(argv[0], "syncconf") && ctl_sync_conf(argv[1], c))
+		goto out;
+	if (!append && conf_allow_source_reset(argv[1], c))
 		goto out;
 	if (!ctl_ipc_set(argv[1], c))
 		ret = 0;

@@ -2,7 +2,8 @@
 /*
  * set: wg(8)'s argument grammar, turned into one change request and sent in one set=1, so a
  * bad argument anywhere changes nothing: every argument is checked before we connect.
- * xdpwg adds, per peer: roam-policy roam|pinned|within, roam-within CIDR[,CIDR...].
+ * xdpwg adds, per peer: roam-policy roam|pinned|within, roam-within CIDR[,CIDR...]; per
+ * interface: allow-source CIDR[,CIDR...] (the source allowlist; "" or any clears it).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -133,6 +134,13 @@ static int set_parse(int argc, char **argv, struct conf_dev *c)
 			}
 			c->fwmark = (uint32_t)v;
 			c->flags |= CONF_DEV_HAS_FWMARK;
+		} else if (!p && !strcmp(a, "allow-source")) {
+			char err[CTL_ERR_LEN];
+
+			if (conf_parse_allow_source(c, val, err, sizeof(err))) {
+				ctl_err("allow-source: %s", err);
+				return -1;
+			}
 		} else if (!p && !strcmp(a, "private-key")) {
 			if (ctl_read_key_arg("private-key", val, c->private_key))
 				return -1;
@@ -204,7 +212,7 @@ static int set_parse(int argc, char **argv, struct conf_dev *c)
 			ctl_err("%s: a peer option; it must follow `peer <key>'", a);
 			return -1;
 		} else if (p && (!strcmp(a, "listen-port") || !strcmp(a, "fwmark") ||
-				 !strcmp(a, "private-key"))) {
+				 !strcmp(a, "private-key") || !strcmp(a, "allow-source"))) {
 			ctl_err("%s: an interface option; it must come before the first `peer'", a);
 			return -1;
 		} else {
@@ -236,6 +244,7 @@ static int set_main(int argc, char **argv)
 
 CTL_COMMAND(set, .name = "set", .run = set_main,
 	    .usage = "<interface> [listen-port <port>] [fwmark <mark>] [private-key <file path>] "
+		     "[allow-source <ip>/<cidr>[,...]|any] "
 		     "[peer <base64 public key> [remove] [preshared-key <file path>] "
 		     "[endpoint <ip>:<port>] [persistent-keepalive <interval seconds>] "
 		     "[allowed-ips <ip1>/<cidr1>[,<ip2>/<cidr2>]...] "

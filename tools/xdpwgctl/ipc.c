@@ -183,7 +183,7 @@ out:
 /* An upper bound on the set body's size, so it can be formatted into secure memory. */
 static size_t ctl_set_size(const struct conf_dev *req)
 {
-	size_t n = 512, i;
+	size_t n = 512 + req->n_allow_src * 64, i;
 
 	for (i = 0; i < req->n_peers; ++i)
 		n += 1024 + (req->peers[i].n_allowedips + req->peers[i].n_roam_cidrs) * 64;

@@ -264,14 +264,14 @@ static void device_queue_handshake(struct wg_device *dev, const uint8_t *buf, si
 	wg_device_signal(dev);
 }
 
-void wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src)
+bool wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src)
 {
 	uint32_t type;
 	bool mac_ok;
 
 	if (len < sizeof(struct wg_msg_header)) {
 		wg_device_count_drop(dev, WG_DROP_BAD_SIZE);
-		return;
+		return false;
 	}
 	/* One byte of type and three reserved zero bytes: read as one LE word, so that anything
 	 * in the reserved bytes makes an unknown type. */
@@ -281,10 +281,9 @@ void wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 	case WG_MSG_DATA:
 		if (len < WG_MSG_DATA_MIN_LEN) {
 			wg_device_count_drop(dev, WG_DROP_BAD_SIZE);
-			return;
+			return false;
 		}
-		receive_data(dev, buf, len, src);
-		return;
+		return receive_data(dev, buf, len, src);
 	case WG_MSG_HANDSHAKE_INITIATION:
 		if (len != WG_MSG_INITIATION_LEN)
 			goto bad_size;
@@ -297,10 +296,10 @@ void wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 		if (len != WG_MSG_COOKIE_LEN)
 			goto bad_size;
 		device_queue_handshake(dev, buf, len, src);
-		return;
+		return false;
 	default:
 		wg_device_count_drop(dev, WG_DROP_BAD_TYPE);
-		return;
+		return false;
 	}
 	/* mac1 is one keyed hash: checking it here keeps junk out of the queue, so junk alone
 	 * cannot put us under load. */
@@ -309,12 +308,13 @@ void wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 	pthread_rwlock_unlock(&dev->lock);
 	if (!mac_ok) {
 		wg_device_count_drop(dev, WG_DROP_BAD_MAC1);
-		return;
+		return false;
 	}
 	device_queue_handshake(dev, buf, len, src);
-	return;
+	return false;
 bad_size:
 	wg_device_count_drop(dev, WG_DROP_BAD_SIZE);
+	return false;
 }
 
 void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len)

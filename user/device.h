@@ -61,10 +61,10 @@ struct wg_peer_move {
 	uint32_t peer_id;
 	uint8_t public_key[WG_KEY_LEN];
 	struct wg_endpoint old_ep, new_ep;
-	uint64_t moved_ns;	/* the device clock (CLOCK_MONOTONIC for real) */
-	int64_t moved_wall_ns;	/* wall clock */
-	uint64_t sent_to_old;	/* packets sent to old_ep since the last authenticated receive */
-	uint64_t moves;		/* the peer's move count, this one included */
+	uint64_t moved_ns;     /* the device clock (CLOCK_MONOTONIC for real) */
+	int64_t moved_wall_ns; /* wall clock */
+	uint64_t sent_to_old;  /* packets sent to old_ep since the last authenticated receive */
+	uint64_t moves;	       /* the peer's move count, this one included */
 };
 
 struct wg_io_ops {
@@ -107,8 +107,10 @@ void wg_device_free(struct wg_device *dev);
 
 /* --- data path: any thread --- */
 
-/* One UDP datagram from src. buf may be modified (decrypted in place). */
-void wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
+/* One UDP datagram from src. buf may be modified (decrypted in place). True when it was a data
+ * message that authenticated (decrypted and passed the replay check): only then may a back-end
+ * learn anything from it, such as the next hop's MAC. Handshake messages are queued: false. */
+bool wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
 /* One IP packet read from the TUN: encrypt and send to its peer, or stage it and start a
  * handshake. */
 void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len);

@@ -38,6 +38,9 @@ struct io_xdp_neigh {
 
 struct io_xdp_worker {
 	struct io_xdp *x;
+	/* the next hop the frame being processed came through: learnt only once the engine has
+	 * authenticated that frame, so a forged frame cannot steer our replies elsewhere */
+	struct io_xdp_neigh rx_hop;
 	pthread_t thread;
 	bool started;
 	struct xsk_port *port;
@@ -193,9 +196,11 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 		memcpy(ne.mac, p.src_mac, 6);
 		memcpy(ne.local_mac, p.dst_mac, 6);
 		ne.used = 1;
-		io_xdp_neigh_put(w->x, &ne);
+		w->rx_hop = ne;
 		atomic_fetch_add_explicit(&w->rx_frames, 1, memory_order_relaxed);
-		wg_device_rx(w->x->dev, f[i].data + off, len, &src);
+		if (wg_device_rx(w->x->dev, f[i].data + off, len, &src))
+			io_xdp_neigh_put(w->x, &w->rx_hop);
+		w->rx_hop.used = 0;
 	}
 	if (n)
 		xsk_port_rx_release(w->port, f, n);
@@ -362,6 +367,13 @@ void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 		return;
 	}
 	io_xdp_endpoint_addr(&ep, &family, &ip);
+	/* Called by the engine on the worker that just authenticated a packet from the peer's
+	 * new address: that packet's next hop is now trustworthy, and the replies that follow at
+	 * once can leave through AF_XDP. */
+	if (io_xdp_current && io_xdp_current->x == x && io_xdp_current->rx_hop.used &&
+	    io_xdp_current->rx_hop.family == family &&
+	    !memcmp(&io_xdp_current->rx_hop.ip, &ip, io_xdp_alen(family)))
+		io_xdp_neigh_put(x, &io_xdp_current->rx_hop);
 	if (!io_xdp_neigh_get(x, family, &ip, &ne)) {
 		/* never heard from it: ask the kernel how it would get there */
 		struct nl_route rt;

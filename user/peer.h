@@ -200,7 +200,7 @@ void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
 int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len);
 
 /* receive.c */
-void receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
+bool receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
 void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e);
 
 #endif

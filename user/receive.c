@@ -124,19 +124,19 @@ static void receive_data_done(struct wg_device *dev, struct wg_peer *peer, struc
 		atomic_fetch_add(&peer->rx_bytes, msg_len);
 }
 
-void receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src)
+bool receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src)
 {
 	struct wg_msg_data *hdr = (struct wg_msg_data *)buf;
 	uint8_t *body = buf + WG_MSG_DATA_HEADER_LEN;
 	size_t body_len = len - WG_MSG_DATA_HEADER_LEN;
 	struct noise_keypair *kp;
 	uint64_t counter;
-	bool fresh;
+	bool fresh, authenticated = false;
 
 	kp = index_table_lookup_keypair(dev->index, le32toh(hdr->key_idx));
 	if (!kp) {
 		wg_device_count_drop(dev, WG_DROP_UNKNOWN_INDEX);
-		return;
+		return false;
 	}
 	counter = le64toh(hdr->counter);
 	if (!atomic_load(&kp->receiving.is_valid) ||
@@ -165,9 +165,11 @@ void receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 			  (unsigned long long)counter);
 		goto out;
 	}
+	authenticated = true;
 	receive_data_done(dev, kp->entry.peer, kp, body, body_len - WG_AUTHTAG_LEN, len, src);
 out:
 	noise_keypair_put(kp, false);
+	return authenticated;
 }
 
 static bool receive_under_load(struct wg_device *dev, uint64_t now)

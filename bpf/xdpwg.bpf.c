@@ -548,8 +548,12 @@ int xdpwg_rx(struct xdp_md *ctx)
 		idx = __builtin_bswap32(idx);
 #endif
 		sess = bpf_map_lookup_elem(&sessions, &idx);
-		if (!sess)
+		if (!sess) {
+			if (cflags & XDPWG_CFG_F_PASS_UNKNOWN)
+				return wg_verdict(ctx, cflags, XDPWG_STAT_UNKNOWN_INDEX_PASSED,
+						  XDP_PASS);
 			return wg_verdict(ctx, cflags, XDPWG_STAT_UNKNOWN_INDEX, XDP_DROP);
+		}
 		peer_id = sess->peer_id;
 		pi.meta_flags |= XDPWG_META_F_PEER;
 		peer = bpf_map_lookup_elem(&peers, &peer_id);

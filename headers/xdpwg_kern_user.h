@@ -57,6 +57,7 @@ enum xdpwg_stat {
 	XDPWG_STAT_SRC_NOT_ALLOWED,	/* source outside the allowlist: dropped */
 	XDPWG_STAT_HS_UNDER_LOAD, /* valid initiation passed while under load (cookie reply) */
 	XDPWG_STAT_CAPTURE_LOST,  /* capture on and its ring buffer full: frame not mirrored */
+	XDPWG_STAT_UNKNOWN_INDEX_PASSED, /* unknown index passed: the sessions map is incomplete */
 	XDPWG_STAT_MAX,
 };
 
@@ -68,6 +69,11 @@ enum xdpwg_config_flags {
 	 * verdict, into the capture ring buffer. Set and cleared by the ctl (read-modify-write of
 	 * the config value); the loader keeps this bit when it rewrites the value. */
 	XDPWG_CFG_F_CAPTURE = 1u << 3,
+	/* userspace could not put every receiving session into the sessions map (it is full):
+	 * an unknown index may be one of ours, so pass it to the kernel socket, where the engine
+	 * decides, rather than drop a live peer's data. Costs the drop-in-XDP protection for
+	 * unknown indexes until the daemon restarts. */
+	XDPWG_CFG_F_PASS_UNKNOWN = 1u << 4,
 };
 
 /* config map: an ARRAY with one entry, key 0. Written by the loader only (whole value).

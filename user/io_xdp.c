@@ -344,8 +344,15 @@ void io_xdp_session_add(struct io_xdp *x, uint32_t index, struct wg_peer *peer)
 {
 	int ret = loader_session_add(x->ld, index, wg_peer_id(peer));
 
-	if (ret < 0)
-		log_warn("xdp: sessions map: adding index %u failed: %s", index, strerror(-ret));
+	if (ret < 0) {
+		/* Without its index in the map XDP would drop this peer's data as unknown: let
+		 * unknown indexes through to the kernel socket instead, where the engine decides. */
+		log_warn("xdp: sessions map: adding index %u failed (%s); unknown indexes now go "
+			 "to the kernel socket",
+			 index, strerror(-ret));
+		if (loader_set_pass_unknown(x->ld) < 0)
+			log_err("xdp: cannot switch the program to passing unknown indexes");
+	}
 }
 
 void io_xdp_session_del(struct io_xdp *x, uint32_t index)

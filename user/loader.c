@@ -71,6 +71,7 @@ static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_SRC_NOT_ALLOWED] = "source_not_allowed",
 	[XDPWG_STAT_HS_UNDER_LOAD] = "handshake_under_load",
 	[XDPWG_STAT_CAPTURE_LOST] = "capture_lost",
+	[XDPWG_STAT_UNKNOWN_INDEX_PASSED] = "unknown_index_passed",
 };
 
 const char *loader_stat_name(enum xdpwg_stat s)
@@ -574,6 +575,16 @@ int loader_set_under_load(struct xdpwg_loader *ld, bool under_load)
 		cfg.flags |= XDPWG_CFG_F_UNDER_LOAD;
 	else
 		cfg.flags &= (uint16_t)~XDPWG_CFG_F_UNDER_LOAD;
+	return config_write(ld, &cfg);
+}
+
+int loader_set_pass_unknown(struct xdpwg_loader *ld)
+{
+	struct xdpwg_config cfg = ld->cfg;
+
+	if (cfg.flags & XDPWG_CFG_F_PASS_UNKNOWN)
+		return 0;
+	cfg.flags |= XDPWG_CFG_F_PASS_UNKNOWN;
 	return config_write(ld, &cfg);
 }
 

@@ -65,6 +65,9 @@ int loader_set_mac1_key(struct xdpwg_loader *ld, const uint8_t key[32]);
 /* Userspace's handshake queue is deep: XDP drops handshakes from sources over their bucket
  * before any BLAKE2s work; valid initiations still pass (userspace answers with cookies). */
 int loader_set_under_load(struct xdpwg_loader *ld, bool under_load);
+/* The sessions map could not take a session: from now on XDP passes unknown receiver indexes
+ * to the kernel socket instead of dropping them. One way, until the daemon restarts. */
+int loader_set_pass_unknown(struct xdpwg_loader *ld);
 /* Replace the source allowlist (every datagram to the listen port from elsewhere is dropped
  * and counted). n 0: any source. -EINVAL for a bad family or CIDR (nothing changed), -E2BIG
  * beyond XDPWG_ALLOW_SRC_MAX entries. Never narrower than both lists while it changes. */

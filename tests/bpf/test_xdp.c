@@ -554,6 +554,10 @@ int main(void)
 		struct fx f = { .family = AF_INET, .type = 4, .plen = 32 };
 
 		expect("deleted session", &f, XDP_DROP, XDPWG_STAT_UNKNOWN_INDEX);
+		/* the sessions map could not take a session: unknown indexes go to the stack */
+		is_int(loader_set_pass_unknown(ld), 0, "pass unknown indexes");
+		expect("unknown index with the sessions map incomplete", &f, XDP_PASS,
+		       XDPWG_STAT_UNKNOWN_INDEX_PASSED);
 	}
 	is_int(loader_peer_delete(ld, PEER_ID), 0, "peer delete");
 

@@ -471,7 +471,9 @@ void *crypto_secure_alloc(size_t len)
 
 	crypto_ready();
 	if (len > SECURE_MAX_SMALL || block > SECURE_MAX_SMALL) {
-		h = sodium_malloc(len + SECURE_HDR);
+		/* sodium_malloc ends the block at its guard page, so the start is only as aligned
+		 * as the size: round it up, or the header would sit misaligned */
+		h = sodium_malloc((len + SECURE_HDR + 15) & ~(size_t)15);
 		if (!h)
 			return NULL;
 		h->magic = SECURE_MAGIC_LARGE;

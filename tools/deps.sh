@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	build-essential clang llvm libbpf-dev libxdp-dev xdp-tools bpftool
 	libsodium-dev libssl-dev libmnl-dev libelf-dev zlib1g-dev pkg-config
-	clang-format cppcheck
+	clang-format cppcheck libclang-rt-14-dev valgrind
 	wireguard-go wireguard-tools iproute2 iputils-ping iperf3 ethtool socat netcat-openbsd
 	tcpdump jq gnuplot-nox man-db util-linux perl procps conntrack nftables
 )

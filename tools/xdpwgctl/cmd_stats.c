@@ -15,82 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include <sys/stat.h>
 
 #include "ctl.h"
-#include "loader.h"
-#include "xdpwg_kern_user.h"
-
-enum stats_limits {
-	STATS_MAX_REASONS = 256, /* a pinned map from another version may have more or fewer */
-};
-
-static const char *stats_pin_root(void)
-{
-	const char *r = getenv("XDPWG_PIN_ROOT");
-
-	return r && *r ? r : XDPWG_PIN_ROOT;
-}
-
-static int stats_name_ok(const char *name)
-{
-	size_t len = strlen(name);
-
-	return len > 0 && len < 16 && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
-}
-
-/* Sum every reason over CPUs into out (calloc'd, *n entries). 0 or -errno. */
-static int stats_read(int fd, uint64_t **out, uint32_t *n)
-{
-	struct bpf_map_info info;
-	uint32_t len = sizeof(info), k;
-	int ncpu = libbpf_num_possible_cpus(), c;
-	uint64_t *vals, *sum;
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.value_size != sizeof(uint64_t) ||
-	    info.key_size != sizeof(uint32_t))
-		return -EPROTO;
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	*n = info.max_entries < STATS_MAX_REASONS ? info.max_entries : STATS_MAX_REASONS;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	sum = calloc(*n ? *n : 1, sizeof(*sum));
-	if (!vals || !sum) {
-		free(vals);
-		free(sum);
-		return -ENOMEM;
-	}
-	for (k = 0; k < *n; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals)) {
-			int err = -errno;
-
-			free(vals);
-			free(sum);
-			return err;
-		}
-		for (c = 0; c < ncpu; c++)
-			sum[k] += vals[c];
-	}
-	free(vals);
-	*out = sum;
-	return 0;
-}
-
-static void stats_name(uint32_t k, char *buf, size_t len)
-{
-	if (k < XDPWG_STAT_MAX)
-		snprintf(buf, len, "%s", loader_stat_name((enum xdpwg_stat)k));
-	else
-		snprintf(buf, len, "reason_%u", k);
-}
+#include "observe.h"
 
 /* The daemon's engine counters, when one answers on the socket; NULL (quietly) when no socket. */
 static struct conf_dev *stats_engine(const char *iface, bool *failed)
@@ -132,7 +61,7 @@ static int stats_main(int argc, char **argv)
 	bool json = false, eng_failed = false, xdp = true;
 	uint64_t *sum = NULL;
 	uint32_t n = 0, k;
-	int i, fd, err;
+	int i, err;
 	size_t e;
 
 	for (i = 1; i < argc; i++) {
@@ -145,43 +74,37 @@ static int stats_main(int argc, char **argv)
 	}
 	if (!iface)
 		return ctl_usage(argv[0]);
-	if (!stats_name_ok(iface)) {
+	if (!obs_name_ok(iface)) {
 		ctl_err("%s: not an interface name", iface);
 		return 1;
 	}
 	eng = stats_engine(iface, &eng_failed);
-	snprintf(path, sizeof(path), "%s/%s/stats", stats_pin_root(), iface);
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		err = errno;
-		if (err != ENOENT) {
-			ctl_err("%s: opening %s: %s", iface, path, strerror(err));
-			conf_free(eng);
-			return 1;
-		}
+	if (obs_pin_path(path, sizeof(path), iface, "stats")) {
+		ctl_err("%s: pin path too long", iface);
+		conf_free(eng);
+		return 1;
+	}
+	err = obs_stats_read(iface, &sum, &n);
+	if (err == -ENOENT) {
 		xdp = false;
 		if (!eng) {
 			ctl_err("%s: no XDP data path attached (no pins under %s/%s)%s", iface,
-				stats_pin_root(), iface,
+				obs_pin_root(), iface,
 				eng_failed ? "" : ", and no daemon on its configuration socket");
 			return 1;
 		}
-	} else {
-		err = stats_read(fd, &sum, &n);
-		close(fd);
-		if (err) {
-			ctl_err("%s: reading %s: %s", iface, path,
-				err == -EPROTO ? "not an xdpwg stats map" : strerror(-err));
-			conf_free(eng);
-			return 1;
-		}
+	} else if (err) {
+		ctl_err("%s: reading %s: %s", iface, path,
+			err == -EPROTO ? "not an xdpwg stats map" : strerror(-err));
+		conf_free(eng);
+		return 1;
 	}
 	if (json) {
 		printf("{\n\t\"interface\": ");
 		stats_json_str(iface);
 		printf(",\n\t\"xdp_attached\": %s,\n\t\"stats\": {", xdp ? "true" : "false");
 		for (k = 0; k < n; k++) {
-			stats_name(k, name, sizeof(name));
+			obs_stat_name(k, name, sizeof(name));
 			printf("%s\n\t\t\"%s\": %llu", k ? "," : "", name,
 			       (unsigned long long)sum[k]);
 		}
@@ -199,7 +122,7 @@ static int stats_main(int argc, char **argv)
 		}
 	} else {
 		for (k = 0; k < n; k++) {
-			stats_name(k, name, sizeof(name));
+			obs_stat_name(k, name, sizeof(name));
 			printf("%-24s %llu\n", name, (unsigned long long)sum[k]);
 		}
 		for (e = 0; eng && e < eng->n_drops; e++)

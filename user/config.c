@@ -511,13 +511,32 @@ int conf_parse_string(const char *text, const char *name, struct conf_dev **out,
 	return conf_parse_string_mode(text, name, false, out, err, errlen);
 }
 
+/* Read fd into buf until EOF or max bytes (a pipe reports no size, so read to the limit).
+ * 0 with *len set, or -errno. */
+static int conf_read_fd(int fd, char *buf, size_t max, size_t *len)
+{
+	ssize_t r;
+
+	*len = 0;
+	while (*len < max) {
+		r = read(fd, buf + *len, max - *len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			break;
+		*len += (size_t)r;
+	}
+	return 0;
+}
+
 int conf_parse_file_mode(const char *path, bool append, struct conf_dev **out, char *err,
 			 size_t errlen)
 {
 	struct stat st;
 	char *text = NULL;
 	size_t len = 0;
-	ssize_t r;
 	int fd, ret;
 
 	*out = NULL;
@@ -539,18 +558,10 @@ int conf_parse_file_mode(const char *path, bool append, struct conf_dev **out, c
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	while (len < CONF_FILE_MAX) {
-		r = read(fd, text + len, CONF_FILE_MAX - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (!r)
-			break;
-		len += (size_t)r;
+	ret = conf_read_fd(fd, text, CONF_FILE_MAX, &len);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		goto out;
 	}
 	if (len == CONF_FILE_MAX) {
 		ret = -EFBIG;
@@ -646,7 +657,6 @@ int conf_read_key_file(const char *path, uint8_t key[WG_KEY_LEN], char *err, siz
 	struct stat st;
 	char *buf;
 	size_t len = 0, i;
-	ssize_t r;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -679,18 +689,10 @@ int conf_read_key_file(const char *path, uint8_t key[WG_KEY_LEN], char *err, siz
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	while (len < CONF_KEYFILE_MAX) {
-		r = read(fd, buf + len, CONF_KEYFILE_MAX - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (!r)
-			break;
-		len += (size_t)r;
+	ret = conf_read_fd(fd, buf, CONF_KEYFILE_MAX, &len);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		goto out;
 	}
 	/* as wg: an empty file (or /dev/null) is the all-zero key, which removes a key */
 	if (!len) {

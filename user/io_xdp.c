@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "io_xdp.h"
 #include "log.h"
 #include "netlink.h"
@@ -484,6 +485,8 @@ void io_xdp_stop(struct io_xdp *x)
 		if (w->started)
 			pthread_join(w->thread, NULL);
 		xsk_port_close(w->port);
+		/* the last plaintext packet read from the TUN, as the daemon does with its own */
+		crypto_wipe(w->tunbuf, sizeof(w->tunbuf));
 		free(w);
 	}
 	loader_destroy(x->ld);

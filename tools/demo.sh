@@ -221,7 +221,7 @@ tick 5 "traffic over wifi; in a moment the wifi goes away"
 # --- the switches ---
 switch_uplink()
 {
-	local n=$1 from=$uplink to=$other via_from via_to moves0 ts te i followed=0
+	local n=$1 from=$uplink to=$other via_from via_to moves0 ts te i followed=0 want
 	case "$from" in
 	wifi) via_from=198.51.100.254 via_to=203.0.113.254 ;;
 	*) via_from=203.0.113.254 via_to=198.51.100.254 ;;
@@ -232,9 +232,12 @@ switch_uplink()
 	log_event "switch $n: $from link down -> traffic must move to $to"
 	t_in client ip link set "$from" down
 	uplink=$to other=$from
+	# Followed: a new move, or the gateway already sending to the target uplink (the client
+	# announces when an uplink comes back up, so it may have moved there before this switch).
+	want=$([ "$to" = wifi ] && echo 198.51.100. || echo 203.0.113.)
 	for ((i = 0; i < MOVE_TIMEOUT * 2; i++)); do
 		sample
-		if [ "${M[moves]:-0}" -gt "$moves0" ]; then
+		if [ "${M[moves]:-0}" -gt "$moves0" ] || [[ ${M[ep]:-} == "$want"* ]]; then
 			followed=1
 			break
 		fi

@@ -203,7 +203,7 @@ static void daemon_peer_moved(void *ctx, const struct wg_peer_move *m)
 	struct xdpwgd *d = ctx;
 
 	if (d->events)
-		events_push(d->events, m);
+		events_push(d->events, m, d->xdp ? io_xdp_current_rx_ns(d->xdp) : 0);
 }
 
 static void daemon_peer_added(void *ctx, struct wg_peer *peer)
@@ -485,7 +485,7 @@ static void daemon_date_move(struct xdpwgd *d, struct events_move *m)
 	slot = &d->seen[daemon_seen_hash(m->peer_id, &src)];
 	if (!slot->ts_ns || slot->peer_id != m->peer_id || memcmp(&slot->src, &src, sizeof(src)))
 		return;
-	if (slot->ts_ns <= m->moved_ns &&
+	if (slot->ts_ns <= m->moved_ns && slot->ts_ns <= m->first_seen_ns &&
 	    m->moved_ns - slot->ts_ns < (uint64_t)DAEMON_SEEN_MAX_AGE_S * 1000000000ULL) {
 		m->first_seen_ns = slot->ts_ns;
 		m->first_seen_from = EVENTS_SEEN_XDP_EVENT;
@@ -559,6 +559,7 @@ static void daemon_check_routes(struct xdpwgd *d)
 	struct daemon_route *now = NULL;
 	struct conf_dev *c;
 	size_t n = 0, announced = 0;
+	bool flushed = false;
 
 	atomic_store(&d->routes_stale, false);
 	c = wg_device_snapshot(d->dev);
@@ -585,6 +586,12 @@ static void daemon_check_routes(struct xdpwgd *d)
 		was = daemon_route_find(d, r->pub);
 		if (!was || !endpoint_eq(&was->ep, &r->ep) || daemon_route_same(was, r))
 			continue;
+		/* the workers' next hops were resolved on the old route: drop them (once) before
+		 * anything is sent, so the announce and what follows take the new path */
+		if (d->xdp && !flushed) {
+			io_xdp_routes_changed(d->xdp);
+			flushed = true;
+		}
 		if (r->err == 0 && wg_device_announce_key(d->dev, r->pub))
 			announced++;
 	}

@@ -67,7 +67,14 @@ int events_socket_path(char *buf, size_t len, const char *ifname)
 
 static const char *events_seen_name(enum events_seen s)
 {
-	return s == EVENTS_SEEN_XDP_EVENT ? "xdp_event" : "receive";
+	switch (s) {
+	case EVENTS_SEEN_XDP_EVENT:
+		return "xdp_event";
+	case EVENTS_SEEN_XDP_META:
+		return "xdp_meta";
+	default:
+		return "receive";
+	}
 }
 
 int events_format_json(const struct events_move *e, const char *ifname, char *buf, size_t len)
@@ -93,7 +100,7 @@ int events_format_json(const struct events_move *e, const char *ifname, char *bu
 
 /* --- the pending queue (any thread) --- */
 
-void events_push(struct events *ev, const struct wg_peer_move *m)
+void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns)
 {
 	uint64_t one = 1;
 	struct events_move *e;
@@ -110,8 +117,13 @@ void events_push(struct events *ev, const struct wg_peer_move *m)
 	memcpy(e->public_key, m->public_key, WG_KEY_LEN);
 	e->old_ep = m->old_ep;
 	e->new_ep = m->new_ep;
-	e->first_seen_ns = m->moved_ns;
-	e->first_seen_from = EVENTS_SEEN_RECEIVE;
+	if (seen_ns && seen_ns <= m->moved_ns) {
+		e->first_seen_ns = seen_ns;
+		e->first_seen_from = EVENTS_SEEN_XDP_META;
+	} else {
+		e->first_seen_ns = m->moved_ns;
+		e->first_seen_from = EVENTS_SEEN_RECEIVE;
+	}
 	e->moved_ns = m->moved_ns;
 	e->moved_wall_ns = m->moved_wall_ns;
 	e->sent_to_old = m->sent_to_old;

@@ -50,6 +50,7 @@ enum events_constants {
 enum events_seen {
 	EVENTS_SEEN_RECEIVE = 0, /* the engine's receive time (socket mode, handshakes) */
 	EVENTS_SEEN_XDP_EVENT,	 /* the XDP program's new-source ring-buffer event */
+	EVENTS_SEEN_XDP_META,	 /* the XDP timestamp of the very packet that moved the peer */
 };
 
 struct events_move {
@@ -78,7 +79,9 @@ int events_server_fd(const struct events *ev);
 int events_pending_fd(const struct events *ev);
 
 /* Any thread: queue a move for the control thread (dropped and counted when the queue is full). */
-void events_push(struct events *ev, const struct wg_peer_move *m);
+/* seen_ns: when XDP saw the packet that moved the peer (its metadata timestamp), 0 if unknown;
+ * an earlier new-source event from XDP still wins when the control thread dates the move. */
+void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns);
 /* Control thread: up to max queued moves, first_seen set to the move time (from RECEIVE). */
 size_t events_take(struct events *ev, struct events_move *out, size_t max);
 /* Control thread: number it, log it in one line, keep it, send it to followers. */

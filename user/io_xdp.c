@@ -42,6 +42,7 @@ struct io_xdp_worker {
 	/* the next hop the frame being processed came through: learnt only once the engine has
 	 * authenticated that frame, so a forged frame cannot steer our replies elsewhere */
 	struct io_xdp_neigh rx_hop;
+	uint64_t rx_ns; /* XDP timestamp of the frame being processed, 0 if none */
 	pthread_t thread;
 	bool started;
 	struct xsk_port *port;
@@ -198,10 +199,12 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 		memcpy(ne.local_mac, p.dst_mac, 6);
 		ne.used = 1;
 		w->rx_hop = ne;
+		w->rx_ns = f[i].meta ? f[i].meta->rx_ns : 0;
 		atomic_fetch_add_explicit(&w->rx_frames, 1, memory_order_relaxed);
 		if (wg_device_rx(w->x->dev, f[i].data + off, len, &src))
 			io_xdp_neigh_put(w->x, &w->rx_hop);
 		w->rx_hop.used = 0;
+		w->rx_ns = 0;
 	}
 	if (n)
 		xsk_port_rx_release(w->port, f, n);
@@ -439,6 +442,47 @@ void io_xdp_counters(const struct io_xdp *x, struct io_xdp_counters *out)
 		out->tx_fallback += atomic_load(&w->tx_fallback);
 		out->tun_packets += atomic_load(&w->tun_packets);
 	}
+}
+
+int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_worker_info *out)
+{
+	const struct io_xdp_worker *w;
+	struct xsk_port_depths d;
+
+	if (i >= x->n_workers)
+		return -ENOENT;
+	w = x->workers[i];
+	memset(out, 0, sizeof(*out));
+	out->ifindex = w->ifindex;
+	out->queue = w->queue;
+	out->cpu = w->cpu;
+	out->tun_queue = w->tunq;
+	out->zerocopy = xsk_port_zerocopy(w->port);
+	out->rx_frames = atomic_load(&w->rx_frames);
+	out->rx_bad = atomic_load(&w->rx_bad);
+	out->tx_frames = atomic_load(&w->tx_frames);
+	out->tx_fallback = atomic_load(&w->tx_fallback);
+	out->tun_packets = atomic_load(&w->tun_packets);
+	xsk_port_depths(w->port, &d);
+	out->rx_ring = d.rx;
+	out->fill_ring = d.fill;
+	out->tx_ring = d.tx;
+	out->tx_inflight = d.tx_inflight;
+	return 0;
+}
+
+void io_xdp_routes_changed(struct io_xdp *x)
+{
+	pthread_rwlock_wrlock(&x->neigh_lock);
+	memset(x->neigh, 0, sizeof(x->neigh));
+	pthread_rwlock_unlock(&x->neigh_lock);
+}
+
+uint64_t io_xdp_current_rx_ns(const struct io_xdp *x)
+{
+	const struct io_xdp_worker *w = io_xdp_current;
+
+	return w && w->x == x ? w->rx_ns : 0;
 }
 
 /* --- set-up and tear-down --- */

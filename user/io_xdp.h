@@ -83,4 +83,26 @@ struct io_xdp_counters {
 };
 void io_xdp_counters(const struct io_xdp *x, struct io_xdp_counters *out);
 
+/* One worker, for metrics: where it runs, what it moved, how full its rings are now. */
+struct io_xdp_worker_info {
+	int ifindex;
+	uint32_t queue; /* the uplink's RX queue */
+	int cpu;
+	unsigned int tun_queue;
+	bool zerocopy;
+	uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
+	uint32_t rx_ring, fill_ring, tx_ring, tx_inflight; /* current depths */
+};
+/* 0, or -ENOENT when i >= io_xdp_workers(x). Any thread. */
+int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_worker_info *out);
+
+/* The kernel's routes changed: forget every next hop resolved or learnt so far. Until an
+ * authenticated frame teaches it again (or the peer is updated), a peer's packets leave through
+ * the kernel socket, which follows the new route; a stale next-hop MAC would black-hole them. */
+void io_xdp_routes_changed(struct io_xdp *x);
+
+/* On a worker: the XDP timestamp (CLOCK_MONOTONIC ns) of the frame being processed, from its
+ * metadata; 0 on other threads or without metadata. */
+uint64_t io_xdp_current_rx_ns(const struct io_xdp *x);
+
 #endif

@@ -360,6 +360,20 @@ unsigned int xsk_port_tx_inflight(const struct xsk_port *p)
 	return p->tx_inflight;
 }
 
+static uint32_t ring_used(const uint32_t *producer, const uint32_t *consumer)
+{
+	return __atomic_load_n(producer, __ATOMIC_RELAXED) -
+	       __atomic_load_n(consumer, __ATOMIC_RELAXED);
+}
+
+void xsk_port_depths(const struct xsk_port *p, struct xsk_port_depths *d)
+{
+	d->rx = ring_used(p->rx.producer, p->rx.consumer);
+	d->fill = ring_used(p->fill.producer, p->fill.consumer);
+	d->tx = ring_used(p->tx.producer, p->tx.consumer);
+	d->tx_inflight = __atomic_load_n(&p->tx_inflight, __ATOMIC_RELAXED);
+}
+
 /* --- headers --- */
 
 static uint32_t csum_add(uint32_t sum, const uint8_t *b, size_t len)

@@ -76,6 +76,14 @@ unsigned int xsk_port_tx_reap(struct xsk_port *p);
 /* Transmits submitted and not yet completed. */
 unsigned int xsk_port_tx_inflight(const struct xsk_port *p);
 
+/* Ring occupancy, readable from another thread (a gauge for metrics, not a synchronisation
+ * point): frames received and not yet taken, receive frames the kernel holds for filling,
+ * frames queued for transmit and not yet sent, transmit frames not yet completed. */
+struct xsk_port_depths {
+	uint32_t rx, fill, tx, tx_inflight;
+};
+void xsk_port_depths(const struct xsk_port *p, struct xsk_port_depths *d);
+
 /* The outer headers of a UDP datagram: Ethernet + IPv4/IPv6 + UDP. Ports in host order. */
 struct xsk_udp_params {
 	uint8_t src_mac[6];

@@ -11,7 +11,8 @@
  * for random receiver indexes; init: handshake initiations with a valid mac1 (key =
  * HASH("mac1----" || the gateway's public key)) and garbage inside, which the gateway cannot
  * tell from real ones before its DH. Sources are random within SRCNET (default 203.0.113.0/24,
- * its .0-.15 left out: the bench's own hosts live there). Prints "sent N in S s (R pps)".
+ * its .0-.15 left out: the bench's own hosts live there). Prints "sent N in S s (R pps)" at
+ * the end, also when stopped early by SIGINT or SIGTERM (the bench stops it after its last try).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,14 @@ static uint64_t flood_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static volatile sig_atomic_t flood_stop;
+
+static void flood_on_signal(int sig)
+{
+	(void)sig;
+	flood_stop = 1;
 }
 
 /* xorshift64*: the payloads need to vary, not to be secret */
@@ -266,10 +276,12 @@ int main(int argc, char **argv)
 		msgs[i].msg_hdr.msg_name = &sll;
 		msgs[i].msg_hdr.msg_namelen = sizeof(sll);
 	}
+	signal(SIGINT, flood_on_signal);
+	signal(SIGTERM, flood_on_signal);
 	t0 = flood_now_ns();
 	end = t0 + secs * 1000000000ULL;
 	/* bounded by time: every pass reads the clock */
-	while (flood_now_ns() < end) {
+	while (!flood_stop && flood_now_ns() < end) {
 		int n;
 
 		for (int i = 0; i < FLOOD_BATCH; i++)

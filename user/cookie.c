@@ -32,6 +32,16 @@ static void cookie_precompute_key(uint8_t key[COOKIE_KEY_LEN], const uint8_t pub
 	crypto_hash(key, label, 8, pub, WG_KEY_LEN);
 }
 
+void cookie_checker_init(struct cookie_checker *c)
+{
+	pthread_mutex_init(&c->secret_lock, NULL);
+}
+
+void cookie_checker_destroy(struct cookie_checker *c)
+{
+	pthread_mutex_destroy(&c->secret_lock);
+}
+
 void cookie_checker_precompute_device_keys(struct cookie_checker *c, const uint8_t *public_key)
 {
 	if (public_key) {
@@ -62,19 +72,14 @@ static void cookie_compute_mac2(uint8_t out[WG_MAC_LEN], const uint8_t *msg, siz
 	crypto_mac(out, cookie, WG_COOKIE_LEN, msg, cookie_mac2_offset(len));
 }
 
-/* cookie = MAC(R, source address || source port), R rotated every COOKIE_SECRET_MAX_AGE. */
+/* cookie = MAC(R, source address || source port), R rotated every COOKIE_SECRET_MAX_AGE. Any
+ * thread: workers check mac2 too. */
 static void cookie_make(uint8_t cookie[WG_COOKIE_LEN], struct cookie_checker *c,
 			const struct wg_endpoint *src, uint64_t now)
 {
 	uint8_t in[sizeof(struct in6_addr) + sizeof(uint16_t)];
 	size_t n;
 
-	if (!c->secret_valid ||
-	    noise_has_expired(c->secret_birthdate, COOKIE_SECRET_MAX_AGE, now)) {
-		crypto_random(c->secret, sizeof(c->secret));
-		c->secret_birthdate = now;
-		c->secret_valid = true;
-	}
 	/* Network byte order, as the address and port sit in the packet headers. */
 	if (src->addr.sa.sa_family == AF_INET6) {
 		memcpy(in, &src->addr.in6.sin6_addr, sizeof(struct in6_addr));
@@ -85,7 +90,15 @@ static void cookie_make(uint8_t cookie[WG_COOKIE_LEN], struct cookie_checker *c,
 		memcpy(in + sizeof(struct in_addr), &src->addr.in4.sin_port, sizeof(uint16_t));
 		n = sizeof(struct in_addr) + sizeof(uint16_t);
 	}
+	pthread_mutex_lock(&c->secret_lock);
+	if (!c->secret_valid ||
+	    noise_has_expired(c->secret_birthdate, COOKIE_SECRET_MAX_AGE, now)) {
+		crypto_random(c->secret, sizeof(c->secret));
+		c->secret_birthdate = now;
+		c->secret_valid = true;
+	}
 	crypto_mac(cookie, c->secret, sizeof(c->secret), in, n);
+	pthread_mutex_unlock(&c->secret_lock);
 }
 
 bool cookie_check_mac1(const struct cookie_checker *c, const uint8_t *msg, size_t len)
@@ -98,6 +111,24 @@ bool cookie_check_mac1(const struct cookie_checker *c, const uint8_t *msg, size_
 	cookie_compute_mac1(computed, msg, len, c->message_mac1_key);
 	ret = crypto_equal(computed, msg + cookie_mac1_offset(len), WG_MAC_LEN);
 	crypto_wipe(computed, sizeof(computed));
+	return ret;
+}
+
+bool cookie_check_mac2(struct cookie_checker *c, const uint8_t *msg, size_t len,
+		       const struct wg_endpoint *src, uint64_t now)
+{
+	uint8_t computed[WG_MAC_LEN];
+	uint8_t cookie[WG_COOKIE_LEN];
+	bool ret;
+
+	if (len < sizeof(struct wg_msg_macs) + sizeof(struct wg_msg_header) ||
+	    crypto_is_zero(msg + cookie_mac2_offset(len), WG_MAC_LEN))
+		return false;
+	cookie_make(cookie, c, src, now);
+	cookie_compute_mac2(computed, msg, len, cookie);
+	ret = crypto_equal(computed, msg + cookie_mac2_offset(len), WG_MAC_LEN);
+	crypto_wipe(computed, sizeof(computed));
+	crypto_wipe(cookie, sizeof(cookie));
 	return ret;
 }
 

@@ -7,6 +7,7 @@
 #ifndef XDPWG_COOKIE_H
 #define XDPWG_COOKIE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +32,11 @@ enum cookie_mac_state {
 };
 
 /* The device's. Lives inside secure memory (the secret). Control thread, except that the mac1
- * key is read by workers under the device lock. */
+ * key is read by workers under the device lock, and that workers check mac2 (the priority lane
+ * for sources that proved their address): the secret and its birthdate are only read or rotated
+ * under secret_lock. */
 struct cookie_checker {
+	pthread_mutex_t secret_lock; /* all-zero is a valid unlocked mutex (glibc) */
 	uint8_t secret[COOKIE_KEY_LEN];
 	uint8_t cookie_encryption_key[COOKIE_KEY_LEN];
 	uint8_t message_mac1_key[COOKIE_KEY_LEN];
@@ -51,12 +55,18 @@ struct cookie {
 	uint8_t message_mac1_key[COOKIE_KEY_LEN];
 };
 
+void cookie_checker_init(struct cookie_checker *c);
+void cookie_checker_destroy(struct cookie_checker *c);
 /* Re-key the checker from the device's public key (NULL: no identity, macs never match). */
 void cookie_checker_precompute_device_keys(struct cookie_checker *c, const uint8_t *public_key);
 void cookie_init_peer(struct cookie *c, const uint8_t public_key[WG_KEY_LEN]);
 
 /* mac1 only: the cheap check a worker does before queueing a handshake message. */
 bool cookie_check_mac1(const struct cookie_checker *c, const uint8_t *msg, size_t len);
+/* mac2 only: whether msg carries a valid mac2 for src's current cookie. Any thread; a zero
+ * mac2 (what every sender without a cookie writes) costs nothing. */
+bool cookie_check_mac2(struct cookie_checker *c, const uint8_t *msg, size_t len,
+		       const struct wg_endpoint *src, uint64_t now);
 /* The full verdict (mac1, then mac2 against src's cookie when check_cookie, then src's rate). */
 enum cookie_mac_state cookie_validate_packet(struct cookie_checker *c, const uint8_t *msg,
 					     size_t len, const struct wg_endpoint *src,

@@ -193,12 +193,16 @@ struct wg_device *wg_device_new(const struct wg_device_opts *opts)
 	dev->identity = crypto_secure_alloc(sizeof(*dev->identity));
 	dev->checker = crypto_secure_alloc(sizeof(*dev->checker));
 	dev->queue = calloc(WG_MAX_QUEUED_INCOMING_HANDSHAKES, sizeof(*dev->queue));
+	dev->prio_queue = calloc(WG_MAX_QUEUED_PRIORITY_HANDSHAKES, sizeof(*dev->prio_queue));
 	dev->allowedips = allowedips_new();
 	dev->index = index_table_new();
 	dev->ratelimiter = ratelimiter_new();
 	dev->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!dev->identity || !dev->checker || !dev->queue || !dev->allowedips || !dev->index ||
-	    !dev->ratelimiter || dev->event_fd < 0 || !dev->ops.send || !dev->ops.deliver) {
+	if (dev->checker)
+		cookie_checker_init(dev->checker);
+	if (!dev->identity || !dev->checker || !dev->queue || !dev->prio_queue ||
+	    !dev->allowedips || !dev->index || !dev->ratelimiter || dev->event_fd < 0 ||
+	    !dev->ops.send || !dev->ops.deliver) {
 		wg_device_free(dev);
 		return NULL;
 	}
@@ -221,10 +225,17 @@ void wg_device_free(struct wg_device *dev)
 		crypto_wipe(dev->queue, WG_MAX_QUEUED_INCOMING_HANDSHAKES * sizeof(*dev->queue));
 		free(dev->queue);
 	}
+	if (dev->prio_queue) {
+		crypto_wipe(dev->prio_queue,
+			    WG_MAX_QUEUED_PRIORITY_HANDSHAKES * sizeof(*dev->prio_queue));
+		free(dev->prio_queue);
+	}
 	allowedips_free(dev->allowedips);
 	index_table_free(dev->index);
 	ratelimiter_free(dev->ratelimiter);
 	crypto_secure_free(dev->identity);
+	if (dev->checker)
+		cookie_checker_destroy(dev->checker);
 	crypto_secure_free(dev->checker);
 	if (dev->event_fd >= 0)
 		close(dev->event_fd);
@@ -236,12 +247,23 @@ void wg_device_free(struct wg_device *dev)
 
 /* --- data path --- */
 
+/* Into the priority lane when prio and it has room, else into the queue. */
 static void device_queue_handshake(struct wg_device *dev, const uint8_t *buf, size_t len,
-				   const struct wg_endpoint *src)
+				   const struct wg_endpoint *src, bool prio)
 {
 	struct handshake_queue_entry *e;
 	unsigned int n;
 
+	pthread_mutex_lock(&dev->queue_lock);
+	n = atomic_load(&dev->prio_len);
+	if (prio && n < WG_MAX_QUEUED_PRIORITY_HANDSHAKES) {
+		/* The source proved its address; the control thread still holds it to its rate
+		 * (cookie_validate_packet), so the lane cannot buy more DH than the kernel's. */
+		e = &dev->prio_queue[(dev->prio_head + n) % WG_MAX_QUEUED_PRIORITY_HANDSHAKES];
+		atomic_store(&dev->prio_len, n + 1);
+		goto fill;
+	}
+	pthread_mutex_unlock(&dev->queue_lock);
 	/* Past half full, every source pays its rate before it may queue more. */
 	if (atomic_load(&dev->queue_len) > WG_MAX_QUEUED_INCOMING_HANDSHAKES / 2 &&
 	    !ratelimiter_allow(dev->ratelimiter, &src->addr.sa, wg_device_now(dev))) {
@@ -256,10 +278,11 @@ static void device_queue_handshake(struct wg_device *dev, const uint8_t *buf, si
 		return;
 	}
 	e = &dev->queue[(dev->queue_head + n) % WG_MAX_QUEUED_INCOMING_HANDSHAKES];
+	atomic_store(&dev->queue_len, n + 1);
+fill:
 	memcpy(e->buf, buf, len);
 	e->len = (uint16_t)len;
 	e->src = *src;
-	atomic_store(&dev->queue_len, n + 1);
 	pthread_mutex_unlock(&dev->queue_lock);
 	wg_device_signal(dev);
 }
@@ -295,7 +318,7 @@ bool wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 	case WG_MSG_HANDSHAKE_COOKIE:
 		if (len != WG_MSG_COOKIE_LEN)
 			goto bad_size;
-		device_queue_handshake(dev, buf, len, src);
+		device_queue_handshake(dev, buf, len, src, false);
 		return false;
 	default:
 		wg_device_count_drop(dev, WG_DROP_BAD_TYPE);
@@ -310,7 +333,10 @@ bool wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 		wg_device_count_drop(dev, WG_DROP_BAD_MAC1);
 		return false;
 	}
-	device_queue_handshake(dev, buf, len, src);
+	/* A valid mac2 means the sender received our cookie at this address: a flood from
+	 * spoofed sources cannot make one, so such a message never waits behind a flood. */
+	device_queue_handshake(dev, buf, len, src,
+			       cookie_check_mac2(dev->checker, buf, len, src, wg_device_now(dev)));
 	return false;
 bad_size:
 	wg_device_count_drop(dev, WG_DROP_BAD_SIZE);
@@ -378,6 +404,27 @@ static void device_handshakes_wanted(struct wg_device *dev)
 			send_handshake_initiation(p, false);
 }
 
+/* The next queued message into e, the priority lane first. False when both are empty. */
+static bool device_dequeue_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
+{
+	bool ret = true;
+
+	pthread_mutex_lock(&dev->queue_lock);
+	if (atomic_load(&dev->prio_len)) {
+		*e = dev->prio_queue[dev->prio_head];
+		dev->prio_head = (dev->prio_head + 1) % WG_MAX_QUEUED_PRIORITY_HANDSHAKES;
+		atomic_fetch_sub(&dev->prio_len, 1);
+	} else if (atomic_load(&dev->queue_len)) {
+		*e = dev->queue[dev->queue_head];
+		dev->queue_head = (dev->queue_head + 1) % WG_MAX_QUEUED_INCOMING_HANDSHAKES;
+		atomic_fetch_sub(&dev->queue_len, 1);
+	} else {
+		ret = false;
+	}
+	pthread_mutex_unlock(&dev->queue_lock);
+	return ret;
+}
+
 unsigned int wg_device_process_handshakes(struct wg_device *dev, unsigned int budget)
 {
 	struct handshake_queue_entry e;
@@ -387,16 +434,7 @@ unsigned int wg_device_process_handshakes(struct wg_device *dev, unsigned int bu
 	if (read(dev->event_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: nothing signalled; look anyway, it costs nothing */
 	}
-	while (n < budget) {
-		pthread_mutex_lock(&dev->queue_lock);
-		if (!atomic_load(&dev->queue_len)) {
-			pthread_mutex_unlock(&dev->queue_lock);
-			break;
-		}
-		e = dev->queue[dev->queue_head];
-		dev->queue_head = (dev->queue_head + 1) % WG_MAX_QUEUED_INCOMING_HANDSHAKES;
-		atomic_fetch_sub(&dev->queue_len, 1);
-		pthread_mutex_unlock(&dev->queue_lock);
+	while (n < budget && device_dequeue_handshake(dev, &e)) {
 		receive_handshake(dev, &e);
 		n++;
 	}
@@ -405,7 +443,7 @@ unsigned int wg_device_process_handshakes(struct wg_device *dev, unsigned int bu
 	if (dev->ops.session_del)
 		device_flush_gone(dev);
 	/* Budget spent with work left: stay readable so the loop comes back. */
-	if (atomic_load(&dev->queue_len))
+	if (atomic_load(&dev->queue_len) || atomic_load(&dev->prio_len))
 		wg_device_signal(dev);
 	return n;
 }
@@ -425,6 +463,7 @@ int wg_device_tick(struct wg_device *dev)
 	}
 	device_handshakes_wanted(dev);
 	ratelimiter_gc(dev->ratelimiter, now);
+	receive_load_tick(dev);
 	if (dev->ops.session_del)
 		device_flush_gone(dev);
 	if ((int64_t)(next - now) <= 0)

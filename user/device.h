@@ -28,6 +28,9 @@ enum wg_device_constants {
 	WG_MAX_QUEUED_INCOMING_HANDSHAKES = 4096,
 	/* under load once the queue is this deep */
 	WG_UNDER_LOAD_QUEUE_DEPTH = WG_MAX_QUEUED_INCOMING_HANDSHAKES / 8,
+	/* the priority lane: handshake messages with a valid mac2 (their source proved it receives
+	 * at its address) go ahead of the queue; when it is full they queue like the rest */
+	WG_MAX_QUEUED_PRIORITY_HANDSHAKES = 512,
 	WG_MAX_STAGED_PACKETS = 128,
 	/* the largest IP packet wg_device_tx accepts */
 	WG_MAX_PACKET = 65535,

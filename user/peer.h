@@ -41,6 +41,32 @@ enum timers_id {
 	TIMER_MAX,
 };
 
+/* What the initiator saw of its handshake attempts since the last completed handshake (or since
+ * it gave up): the "did not complete" log line names a likely cause from it. Control thread. */
+struct peer_hs_watch {
+	int64_t since_handshake;	/* walltime_last_handshake when the window opened */
+	unsigned int tries;		/* initiations handed to the back-end */
+	unsigned int send_errors;	/* of those, refused by the back-end */
+	int last_errno;			/* the last refusal's errno */
+	unsigned int cookies;		/* cookie replies that decrypted: the peer is under load */
+	unsigned int bad_replies;	/* replies to our initiation that did not authenticate */
+	unsigned int foreign_replies;	/* replies to it from an address we did not send to */
+	unsigned int foreign_bad;	/* of those, the ones that did not authenticate */
+	unsigned int next_report;	/* tries before the next info line */
+	struct wg_endpoint sent_to;	/* where the last initiation went */
+	struct wg_endpoint foreign_src; /* the last reply from elsewhere */
+};
+
+/* The likely cause of a handshake that does not complete, most telling first. */
+enum peer_hs_cause {
+	PEER_HS_CAUSE_NONE,	     /* nothing sent yet */
+	PEER_HS_CAUSE_FOREIGN_REPLY, /* unauthenticated replies from another address */
+	PEER_HS_CAUSE_BAD_REPLY,     /* replies did not authenticate: PSK or key mismatch */
+	PEER_HS_CAUSE_COOKIE_ONLY,   /* only cookie replies: the peer is under load */
+	PEER_HS_CAUSE_SEND_ERROR,    /* every initiation was refused locally (errno) */
+	PEER_HS_CAUSE_NO_REPLY,	     /* nothing at all came back */
+};
+
 struct peer_staged_packet {
 	size_t len;
 	uint8_t data[];
@@ -84,6 +110,9 @@ struct wg_peer {
 	atomic_uint_fast64_t last_sent_handshake;
 	/* a worker wants an initiation sent (no usable keypair, or time to rekey) */
 	atomic_bool handshake_wanted;
+	/* control thread: the initiation in flight was resent on a cookie reply already */
+	bool cookie_resent;
+	struct peer_hs_watch hs_watch;
 
 	pthread_mutex_t staged_lock;
 	struct peer_staged_packet *staged[WG_MAX_STAGED_PACKETS];
@@ -127,14 +156,25 @@ struct wg_device {
 	bool bound;
 	atomic_uint mtu;
 
-	/* handshake messages from workers to the control thread */
+	/* handshake messages from workers to the control thread, under queue_lock: the queue, and
+	 * the priority lane drained before it (messages with a valid mac2) */
 	pthread_mutex_t queue_lock;
 	struct handshake_queue_entry *queue;
 	unsigned int queue_head;
 	atomic_uint queue_len;
+	struct handshake_queue_entry *prio_queue;
+	unsigned int prio_head;
+	atomic_uint prio_len;
 	int event_fd;
 	atomic_uint_fast64_t last_under_load;
 	atomic_bool forced_under_load;
+	/* control thread: an "under load" episode being reported (its deepest queue and the
+	 * cookie replies sent count when it ends), and the rate limits of the diagnosis of
+	 * initiations that did not authenticate (receive.c) */
+	bool load_reported;
+	unsigned int load_max_depth;
+	uint64_t load_cookies_at_start;
+	uint64_t diag_last, unknown_key_logged, unknown_key_seen;
 	atomic_bool handshake_wanted;
 
 	/* local indexes whose keypair left the table on a worker: session_del on the control
@@ -186,9 +226,21 @@ void timers_session_derived(struct wg_peer *peer);
 void timers_stop(struct wg_peer *peer);
 /* Fire what is due for peer; returns the next deadline (0: none). Control thread. */
 uint64_t timers_run(struct wg_peer *peer, uint64_t now);
+/* The handshake watch (control thread): an initiation was handed to the back-end for `to`
+ * (ret: its 0 or -errno); a reply to our initiation arrived from src, authenticated (a cookie
+ * that decrypted) or not. */
+void timers_watch_sent(struct wg_peer *peer, const struct wg_endpoint *to, int ret);
+void timers_watch_cookie(struct wg_peer *peer, const struct wg_endpoint *src);
+void timers_watch_bad_reply(struct wg_peer *peer, const struct wg_endpoint *src);
+enum peer_hs_cause timers_watch_cause(struct wg_peer *peer);
+/* The cause in words, for the log: buf, always NUL-terminated. */
+const char *timers_watch_describe(struct wg_peer *peer, char *buf, size_t len);
 
 /* send.c */
 void send_handshake_initiation(struct wg_peer *peer, bool is_retry);
+/* A cookie reply answered the initiation in flight: resend it now with its mac2, at most once
+ * per initiation (an xdpwg extension; see send.c). */
+void send_handshake_initiation_cookie_retry(struct wg_peer *peer);
 void send_handshake_response(struct wg_peer *peer);
 void send_handshake_cookie(struct wg_device *dev, const uint8_t *msg, size_t len,
 			   uint32_t sender_index, const struct wg_endpoint *src);
@@ -202,5 +254,7 @@ int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len);
 /* receive.c */
 bool receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
 void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e);
+/* Report the end of an "under load" episode (control thread, each tick). */
+void receive_load_tick(struct wg_device *dev);
 
 #endif

@@ -174,12 +174,25 @@ out:
 
 static bool receive_under_load(struct wg_device *dev, uint64_t now)
 {
-	bool under_load = atomic_load(&dev->forced_under_load) ||
-			  atomic_load(&dev->queue_len) >= WG_UNDER_LOAD_QUEUE_DEPTH;
+	unsigned int depth = atomic_load(&dev->queue_len);
+	bool under_load =
+		atomic_load(&dev->forced_under_load) || depth >= WG_UNDER_LOAD_QUEUE_DEPTH;
 	uint64_t last;
 
 	if (under_load) {
 		atomic_store(&dev->last_under_load, now ? now : 1);
+		/* One line per episode, not per message: wg_device_tick reports its end. */
+		if (!dev->load_reported) {
+			dev->load_reported = true;
+			dev->load_max_depth = depth;
+			dev->load_cookies_at_start = atomic_load(&dev->drops[WG_DROP_COOKIE_SENT]);
+			log_info("%s: under load (%u handshake messages queued): initiations "
+				 "without "
+				 "a valid mac2 get a cookie reply",
+				 dev->name, depth);
+		}
+		if (depth > dev->load_max_depth)
+			dev->load_max_depth = depth;
 		return true;
 	}
 	/* Stay cautious for a second after the queue drains, or an attacker could toggle us. */
@@ -187,24 +200,129 @@ static bool receive_under_load(struct wg_device *dev, uint64_t now)
 	return last && !noise_has_expired(last, 1, now);
 }
 
-static void receive_cookie(struct wg_device *dev, const struct wg_msg_cookie *msg, uint64_t now)
+void receive_load_tick(struct wg_device *dev)
 {
+	if (!dev->load_reported || wg_device_under_load(dev))
+		return;
+	dev->load_reported = false;
+	log_info("%s: no longer under load (deepest queue %u, %llu cookie replies sent)", dev->name,
+		 dev->load_max_depth,
+		 (unsigned long long)(atomic_load(&dev->drops[WG_DROP_COOKIE_SENT]) -
+				      dev->load_cookies_at_start));
+}
+
+static void receive_cookie(struct wg_device *dev, const struct wg_msg_cookie *msg,
+			   const struct wg_endpoint *src, uint64_t now)
+{
+	struct index_entry *entry = NULL;
 	struct wg_peer *peer;
+	bool asked, in_flight;
 
 	peer = index_table_lookup_peer(dev->index, le32toh(msg->receiver_index),
-				       INDEX_TYPE_HANDSHAKE | INDEX_TYPE_KEYPAIR, NULL);
+				       INDEX_TYPE_HANDSHAKE | INDEX_TYPE_KEYPAIR, &entry);
 	if (!peer) {
 		wg_device_count_drop(dev, WG_DROP_UNKNOWN_INDEX);
 		return;
 	}
+	/* An answer to the initiation we are waiting on (not to a response of ours). */
+	in_flight = entry == &peer->handshake.entry &&
+		    peer->handshake.state == HANDSHAKE_CREATED_INITIATION;
+	asked = peer->latest_cookie.have_sent_mac1;
 	/* Never roams: a cookie reply proves nothing about who sent it. */
 	if (!cookie_message_consume(msg, &peer->latest_cookie, now)) {
 		wg_device_count_drop(dev, WG_DROP_HANDSHAKE_INVALID);
 		log_debug("%s: could not decrypt invalid cookie response", dev->name);
+		if (in_flight && asked)
+			timers_watch_bad_reply(peer, src);
 	} else {
 		log_debug("%s: receiving cookie response for peer %s", dev->name, peer->name);
+		if (in_flight) {
+			timers_watch_cookie(peer, src);
+			send_handshake_initiation_cookie_retry(peer);
+		}
 	}
 	peer_put(peer);
+}
+
+/*
+ * Why an initiation with a valid mac1 did not authenticate, for the operator: at most one
+ * diagnosis per RECEIVE_DIAG_INTERVAL (it costs one DH, and a flood of forged initiations
+ * must not buy more) and one log line per RECEIVE_UNKNOWN_KEY_LOG_INTERVAL.
+ */
+enum receive_diag_constants {
+	RECEIVE_DIAG_INTERVAL = 1,
+	RECEIVE_UNKNOWN_KEY_LOG_INTERVAL = 10,
+};
+
+static const char receive_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
+static const char receive_identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
+
+/*
+ * The initiator's static public key out of an initiation (the protocol's steps 1-3: e, es, s),
+ * or false when it does not decrypt: then the message was forged (its mac1 only proves that the
+ * sender knows our public key). noise.c does the same inside its consume, but reports only
+ * "invalid"; this is the slow path for the log, never for the verdict.
+ */
+static bool receive_initiation_static(struct wg_device *dev, const struct wg_msg_initiation *m,
+				      uint8_t out[WG_KEY_LEN])
+{
+	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], dh[WG_KEY_LEN];
+	bool ret = false;
+
+	crypto_hash(ck, receive_construction, sizeof(receive_construction) - 1, NULL, 0);
+	crypto_hash(h, ck, sizeof(ck), receive_identifier, sizeof(receive_identifier) - 1);
+	pthread_rwlock_rdlock(&dev->lock);
+	crypto_hash(h, h, sizeof(h), dev->identity->static_public, WG_KEY_LEN);
+	/* e */
+	crypto_kdf(ck, NULL, NULL, ck, m->unencrypted_ephemeral, WG_KEY_LEN);
+	crypto_hash(h, h, sizeof(h), m->unencrypted_ephemeral, WG_KEY_LEN);
+	/* es */
+	ret = dev->identity->has_identity &&
+	      crypto_dh(dh, dev->identity->static_private, m->unencrypted_ephemeral);
+	pthread_rwlock_unlock(&dev->lock);
+	if (!ret)
+		goto out;
+	crypto_kdf(ck, key, NULL, ck, dh, WG_KEY_LEN);
+	/* s */
+	ret = crypto_aead_decrypt(out, m->encrypted_static, sizeof(m->encrypted_static), h,
+				  sizeof(h), 0, key);
+out:
+	crypto_wipe(ck, sizeof(ck));
+	crypto_wipe(h, sizeof(h));
+	crypto_wipe(key, sizeof(key));
+	crypto_wipe(dh, sizeof(dh));
+	return ret;
+}
+
+static void receive_diagnose_initiation(struct wg_device *dev, const struct wg_msg_initiation *m,
+					const struct wg_endpoint *src, uint64_t now)
+{
+	char ep[ENDPOINT_STRLEN], b64[CRYPTO_KEY_BASE64_LEN + 1];
+	uint8_t pub[WG_KEY_LEN];
+
+	if (dev->diag_last && !noise_has_expired(dev->diag_last, RECEIVE_DIAG_INTERVAL, now))
+		return;
+	dev->diag_last = now ? now : 1;
+	if (!receive_initiation_static(dev, m, pub))
+		return; /* forged: counted as handshake_invalid, not worth a line */
+	if (wg_device_lookup_peer(dev, pub)) {
+		/* a configured peer: stale timestamp or a mangled message, the debug line says */
+		crypto_wipe(pub, sizeof(pub));
+		return;
+	}
+	dev->unknown_key_seen++;
+	if (!dev->unknown_key_logged ||
+	    noise_has_expired(dev->unknown_key_logged, RECEIVE_UNKNOWN_KEY_LOG_INTERVAL, now)) {
+		crypto_key_to_base64(b64, pub);
+		/* the count includes this one: seen since the last line, from any source */
+		log_info("%s: initiation from %s for an unknown public key %s: add it as a peer, "
+			 "or fix the key on the client (%llu such since the last line)",
+			 dev->name, endpoint_format(src, ep), b64,
+			 (unsigned long long)dev->unknown_key_seen);
+		dev->unknown_key_logged = now ? now : 1;
+		dev->unknown_key_seen = 0;
+	}
+	crypto_wipe(pub, sizeof(pub));
 }
 
 void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
@@ -217,7 +335,7 @@ void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
 	int why;
 
 	if (type == WG_MSG_HANDSHAKE_COOKIE) {
-		receive_cookie(dev, (const struct wg_msg_cookie *)e->buf, now);
+		receive_cookie(dev, (const struct wg_msg_cookie *)e->buf, &e->src, now);
 		return;
 	}
 
@@ -248,8 +366,15 @@ void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
 		peer = noise_handshake_consume_initiation((const struct wg_msg_initiation *)e->buf,
 							  dev, now, &why);
 		if (!peer) {
+			char ep[ENDPOINT_STRLEN];
+
 			wg_device_count_drop(dev, (enum wg_drop_reason)why);
-			log_debug("%s: invalid handshake initiation", dev->name);
+			log_debug("%s: invalid handshake initiation from %s", dev->name,
+				  endpoint_format(&e->src, ep));
+			if (why == WG_DROP_HANDSHAKE_INVALID)
+				receive_diagnose_initiation(
+					dev, (const struct wg_msg_initiation *)e->buf, &e->src,
+					now);
 			return;
 		}
 		peer_get(peer);
@@ -258,13 +383,27 @@ void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
 		atomic_fetch_add(&peer->rx_bytes, e->len);
 		send_handshake_response(peer);
 	} else {
-		peer = noise_handshake_consume_response((const struct wg_msg_response *)e->buf,
-							dev);
+		const struct wg_msg_response *r = (const struct wg_msg_response *)e->buf;
+		struct index_entry *entry = NULL;
+		struct wg_peer *waiting;
+		bool in_flight = false;
+
+		/* Whose initiation this claims to answer, for the handshake watch. */
+		waiting = index_table_lookup_peer(dev->index, le32toh(r->receiver_index),
+						  INDEX_TYPE_HANDSHAKE, &entry);
+		if (waiting)
+			in_flight = entry == &waiting->handshake.entry &&
+				    waiting->handshake.state == HANDSHAKE_CREATED_INITIATION;
+		peer = noise_handshake_consume_response(r, dev);
 		if (!peer) {
 			wg_device_count_drop(dev, WG_DROP_HANDSHAKE_INVALID);
 			log_debug("%s: invalid handshake response", dev->name);
+			if (in_flight)
+				timers_watch_bad_reply(waiting, &e->src);
+			peer_put(waiting);
 			return;
 		}
+		peer_put(waiting);
 		peer_roam(peer, &e->src);
 		log_debug("%s: receiving handshake response from peer %s", dev->name, peer->name);
 		atomic_fetch_add(&peer->rx_bytes, e->len);

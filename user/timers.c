@@ -20,9 +20,21 @@
  * "Armed" is a deadline != 0 in peer->timers[]; jitter is drawn when arming, so that peers set up
  * together do not retransmit in lockstep.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "crypto.h"
 #include "log.h"
 #include "peer.h"
+
+enum timers_watch_constants {
+	/* the first "did not complete" info line: after three tries (10-15 s), so that one lost
+	 * datagram says nothing, yet an operator does not wait 90 s for the give-up */
+	TIMERS_WATCH_FIRST_REPORT = 3,
+	/* then once in so many tries (about two minutes) while it keeps failing */
+	TIMERS_WATCH_REPORT_EVERY = 24,
+};
 
 static inline uint64_t timers_now(const struct wg_peer *peer)
 {
@@ -158,6 +170,156 @@ void timers_any_authenticated_packet_traversal(struct wg_peer *peer)
 		timers_mod(peer, TIMER_PERSISTENT_KEEPALIVE, (uint64_t)interval * NSEC_PER_SEC);
 }
 
+/* The watch window: from the first initiation after a completed handshake (any thread may
+ * complete one: it stores walltime_last_handshake, which opens a new window here) until the
+ * next completed handshake, or until we give up. Traffic that asks for a handshake again and
+ * again does not reset it, unlike the retransmit counter. */
+static struct peer_hs_watch *timers_watch(struct wg_peer *peer)
+{
+	struct peer_hs_watch *w = &peer->hs_watch;
+	int64_t hs = atomic_load(&peer->walltime_last_handshake);
+
+	if (w->since_handshake != hs) {
+		memset(w, 0, sizeof(*w));
+		w->since_handshake = hs;
+	}
+	if (!w->next_report)
+		w->next_report = TIMERS_WATCH_FIRST_REPORT;
+	return w;
+}
+
+static void timers_watch_reset(struct wg_peer *peer)
+{
+	memset(&peer->hs_watch, 0, sizeof(peer->hs_watch));
+	peer->hs_watch.since_handshake = atomic_load(&peer->walltime_last_handshake);
+}
+
+void timers_watch_sent(struct wg_peer *peer, const struct wg_endpoint *to, int ret)
+{
+	struct peer_hs_watch *w = timers_watch(peer);
+
+	w->tries++;
+	w->sent_to = *to;
+	if (ret) {
+		w->send_errors++;
+		w->last_errno = -ret;
+	}
+}
+
+static bool timers_watch_foreign(struct peer_hs_watch *w, const struct wg_endpoint *src)
+{
+	if (!endpoint_is_set(&w->sent_to) || endpoint_eq(&w->sent_to, src))
+		return false;
+	w->foreign_replies++;
+	w->foreign_src = *src;
+	return true;
+}
+
+void timers_watch_cookie(struct wg_peer *peer, const struct wg_endpoint *src)
+{
+	struct peer_hs_watch *w = timers_watch(peer);
+
+	w->cookies++;
+	timers_watch_foreign(w, src);
+}
+
+void timers_watch_bad_reply(struct wg_peer *peer, const struct wg_endpoint *src)
+{
+	struct peer_hs_watch *w = timers_watch(peer);
+
+	w->bad_replies++;
+	if (timers_watch_foreign(w, src))
+		w->foreign_bad++;
+}
+
+enum peer_hs_cause timers_watch_cause(struct wg_peer *peer)
+{
+	const struct peer_hs_watch *w = timers_watch(peer);
+
+	if (!w->tries)
+		return PEER_HS_CAUSE_NONE;
+	/* Something answered and failed: that says more than silence. A stranger answering
+	 * first, since it also explains why nothing authenticated. */
+	if (w->foreign_bad)
+		return PEER_HS_CAUSE_FOREIGN_REPLY;
+	if (w->bad_replies)
+		return PEER_HS_CAUSE_BAD_REPLY;
+	if (w->cookies)
+		return PEER_HS_CAUSE_COOKIE_ONLY;
+	if (w->send_errors == w->tries)
+		return PEER_HS_CAUSE_SEND_ERROR;
+	return PEER_HS_CAUSE_NO_REPLY;
+}
+
+const char *timers_watch_describe(struct wg_peer *peer, char *buf, size_t len)
+{
+	enum peer_hs_cause cause = timers_watch_cause(peer);
+	const struct peer_hs_watch *w = &peer->hs_watch;
+	char a[ENDPOINT_STRLEN], b[ENDPOINT_STRLEN];
+	const char *hint = "";
+	int n = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	switch (cause) {
+	case PEER_HS_CAUSE_NONE:
+		n = snprintf(buf, len, "no initiation sent yet");
+		break;
+	case PEER_HS_CAUSE_FOREIGN_REPLY:
+		n = snprintf(buf, len,
+			     "replies came from %s, not from %s where we sent, and did not "
+			     "authenticate: another host answers there (check the endpoint)",
+			     endpoint_format(&w->foreign_src, a), endpoint_format(&w->sent_to, b));
+		break;
+	case PEER_HS_CAUSE_BAD_REPLY:
+		n = snprintf(buf, len,
+			     "%u replies did not authenticate: preshared key mismatch, or the host "
+			     "at the endpoint is not the peer with this public key",
+			     w->bad_replies);
+		break;
+	case PEER_HS_CAUSE_COOKIE_ONLY:
+		n = snprintf(buf, len, "only cookie replies (%u): the peer is under load",
+			     w->cookies);
+		if (w->foreign_replies && n > 0 && (size_t)n < len)
+			n += snprintf(buf + n, len - (size_t)n, ", answering from %s",
+				      endpoint_format(&w->foreign_src, a));
+		break;
+	case PEER_HS_CAUSE_SEND_ERROR:
+		if (w->last_errno == ENETUNREACH || w->last_errno == EHOSTUNREACH)
+			hint = ": no route to the endpoint";
+		else if (w->last_errno == EDESTADDRREQ)
+			hint = ": the peer has no endpoint";
+		n = snprintf(buf, len, "could not send (%s, errno %d)%s", strerror(w->last_errno),
+			     w->last_errno, hint);
+		break;
+	case PEER_HS_CAUSE_NO_REPLY:
+		n = snprintf(buf, len,
+			     "no reply at all: the peer is unreachable, the endpoint is wrong, a "
+			     "firewall drops it, or our public key is not configured on the peer");
+		if (w->send_errors && n > 0 && (size_t)n < len)
+			n += snprintf(buf + n, len - (size_t)n, "; %u of %u sends failed (%s)",
+				      w->send_errors, w->tries, strerror(w->last_errno));
+		break;
+	}
+	(void)n;
+	return buf;
+}
+
+/* The info line an operator looks for: how many tries, and why they probably failed. */
+static void timers_watch_report(struct wg_peer *peer, const struct wg_endpoint *e, bool giving_up)
+{
+	struct peer_hs_watch *w = timers_watch(peer);
+	char ep[ENDPOINT_STRLEN], why[320];
+
+	if (!giving_up && w->tries < w->next_report)
+		return;
+	w->next_report = w->tries + TIMERS_WATCH_REPORT_EVERY;
+	log_info("%s: handshake for peer %s (%s) did not complete after %u tries%s: %s",
+		 peer->dev->name, peer->name, endpoint_format(e, ep), w->tries,
+		 giving_up ? ", giving up" : "", timers_watch_describe(peer, why, sizeof(why)));
+}
+
 static void timers_expired_retransmit_handshake(struct wg_peer *peer)
 {
 	unsigned int attempts = atomic_load(&peer->timer_handshake_attempts);
@@ -166,10 +328,9 @@ static void timers_expired_retransmit_handshake(struct wg_peer *peer)
 
 	peer_endpoint_copy(peer, &e);
 	if (attempts > MAX_TIMER_HANDSHAKES) {
-		log_info("%s: handshake for peer %s (%s) did not complete after %d attempts, "
-			 "giving up",
-			 peer->dev->name, peer->name, endpoint_format(&e, ep),
-			 MAX_TIMER_HANDSHAKES + 2);
+		timers_watch_report(peer, &e, true);
+		/* the next attempt, whenever traffic asks for it, starts a new story */
+		timers_watch_reset(peer);
 		timers_del(peer, TIMER_SEND_KEEPALIVE);
 		/* Nothing will carry them: a user waiting on a dead peer should see the loss
 		 * now, not hold memory forever. */
@@ -181,6 +342,7 @@ static void timers_expired_retransmit_handshake(struct wg_peer *peer)
 		return;
 	}
 	atomic_store(&peer->timer_handshake_attempts, attempts + 1);
+	timers_watch_report(peer, &e, false);
 	log_debug("%s: handshake for peer %s (%s) did not complete after %d seconds, retrying "
 		  "(try %u)",
 		  peer->dev->name, peer->name, endpoint_format(&e, ep), REKEY_TIMEOUT,

@@ -256,20 +256,14 @@ static void test_flood_limit(void)
 
 static void test_cookie_under_load(void)
 {
-	uint64_t sent_before;
-
 	setup(NULL, NULL, false);
 	wg_device_set_under_load_for_test(B->dev, true);
 	wg_device_announce(A->dev, NULL);
 	wgh_pump();
 	is_int(wgh_drops(B, WG_DROP_COOKIE_SENT), 1, "under load: initiation answered by a cookie");
-	is_int(B->sessions, 0, "and no session (no DH spent)");
-	ok(wgh_peer_snap(A).last_handshake_sec == 0, "no handshake yet");
-	ok(wgh_peer_snap(B).endpoint.addr.sa.sa_family == AF_UNSPEC,
-	   "a cookie exchange moves no endpoint");
-	sent_before = A->sent_total;
-	wgh_run_ms(6000, 500);
-	ok(A->sent_total > sent_before, "initiator retried after REKEY_TIMEOUT");
+	/* xdpwg's initiator resends at once with its mac2 rather than waiting REKEY_TIMEOUT
+	 * (test_handshake_watch.c covers no DH spent and no endpoint moved by the cookie) */
+	is_int(A->sent_type[WG_MSG_HANDSHAKE_INITIATION], 2, "initiator resent at once with its mac2");
 	ok(wgh_peer_snap(A).last_handshake_sec > 0, "retry with mac2 accepted under load");
 	is_int(wgh_drops(B, WG_DROP_COOKIE_SENT), 1, "no second cookie needed");
 	wg_device_set_under_load_for_test(B->dev, false);

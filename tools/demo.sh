@@ -6,12 +6,14 @@
 #   tunnel: client 192.0.2.2 <==== WireGuard, UDP 51820 ====> gateway 192.0.2.1
 #
 # The client (xdpwgd, socket mode) streams pings through the tunnel every 20 ms (and UDP with
-# iperf3 when it is installed) while the demo pulls the plug on its current uplink several times;
-# each time the tunnel follows it to the other one. A live view shows the handshake, each
-# endpoint move with its blackout (measured from the pings), throughput and the XDP drop
-# counters. At the end: a summary table and a plot, in build/demo/ (DEMO_OUT).
-# Everything lives in network namespaces named xw<pid>..-* that are removed on exit, even on
-# failure or Ctrl-C. Needs root. About two minutes.
+# iperf3 when it is installed) while the demo pulls the plug on its current uplink several times.
+# The client sees its route change and announces itself from the other uplink at once, and the
+# gateway moves its endpoint on that first authenticated packet: a switch takes well under a
+# second. A live view shows the handshake, each move with its latency (link down -> the gateway's
+# move, from the gateway's move events) and its blackout (the longest gap in the ping replies),
+# throughput and the XDP drop counters. At the end: a summary table and a plot, in build/demo/
+# (DEMO_OUT). Everything lives in network namespaces named xw<pid>..-* that are removed on exit,
+# even on failure or Ctrl-C. Needs root. About a minute.
 #
 # Environment: DEMO_SWITCHES (4) uplink switches; DEMO_PLAIN=1 no live view (narration only);
 #   DEMO_OUT (build/demo) where the table and plot go; DEMO_KEEPALIVE=1 start with the
@@ -24,11 +26,12 @@ SWITCHES=${DEMO_SWITCHES:-4}
 PLAIN=${DEMO_PLAIN:-0}
 OUT=${DEMO_OUT:-$XDPWG_BUILD/demo}
 KEEPALIVE=${DEMO_KEEPALIVE:-0}
-MOVE_TIMEOUT=20 # seconds to wait for the tunnel to follow a switch
-SLOW_MOVE=10   # a move slower than this turns the persistent-keepalive fallback on
+MOVE_TIMEOUT=10 # seconds to wait for the tunnel to follow a switch
+SLOW_MOVE=5    # a move slower than this turns the persistent-keepalive fallback on
+SETTLE=6       # seconds of traffic shown before the first switch and after each one
 case "${1:-}" in
 -h | --help)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 	exit 0
 	;;
 "") ;;
@@ -214,63 +217,115 @@ tick()
 	done
 }
 
+# the gateway's latest move event: "seq wall-time new-endpoint" (or nothing)
+last_move()
+{
+	t_at "$GW" "$CTL" events wg0 --json 2>/dev/null | tail -n 1 |
+		sed -n 's/.*"seq":\([0-9]*\).*"new_endpoint":"\([^"]*\)".*"time":"\([0-9.]*\)".*/\1 \3 \2/p'
+}
+# blackout FROM UNTIL (wall clock): the longest gap between ping replies from just before FROM
+# until UNTIL, in ms, and the pings lost in it (one every 20 ms): "gap lost", or "none all"
+blackout()
+{
+	awk -v ts="$1" -v te="$2" -F'[][ =]' '
+		/bytes from/ { t = $2 } !/bytes from/ { next }
+		t < ts - 0.5 { prev = t; next }
+		t > te { exit }
+		{ if (prev && t - prev > gap) gap = t - prev; prev = t; seen = 1 }
+		END {
+			if (!seen) { print "none all"; exit }
+			lost = int(gap / 0.02 + 0.5) - 1
+			printf "%.0f %d\n", gap * 1000, lost < 0 ? 0 : lost
+		}' "$T_DIR/ping.log"
+}
+
 say "Watch the live view: traffic flows over wifi"
 [ "$PLAIN" = 1 ] && note "(DEMO_PLAIN: narration only)"
-tick 5 "traffic over wifi; in a moment the wifi goes away"
+tick "$SETTLE" "traffic over wifi; in a moment the wifi goes away"
 
 # --- the switches ---
+# Each switch takes the client's current uplink down: its default route goes with it, the other
+# uplink's takes over, the client announces itself from there, and the gateway moves the peer's
+# endpoint on that packet. The latency is link down -> the move in the gateway's events.
 switch_uplink()
 {
-	local n=$1 from=$uplink to=$other via_from via_to moves0 ts te i followed=0 want
+	local n=$1 from=$uplink to=$other via_from via_to seq0 moves0 ts te i followed=0 want mv ms
+	local gap lost there=
 	case "$from" in
 	wifi) via_from=198.51.100.254 via_to=203.0.113.254 ;;
 	*) via_from=203.0.113.254 via_to=198.51.100.254 ;;
 	esac
+	mv=$(last_move)
+	seq0=${mv%% *}
+	seq0=${seq0:--1}
+	want=$([ "$to" = wifi ] && echo 198.51.100. || echo 203.0.113.)
 	sample
 	moves0=${M[moves]:-0}
+	[[ ${M[ep]:-} == "$want"* ]] && there=1
 	ts=$(now)
-	log_event "switch $n: $from link down -> traffic must move to $to"
+	log_event "switch $n: $from link down at t=$(awk -v a="$T_START" -v b="$ts" 'BEGIN { printf "%.1f", b - a }') s -> traffic must move to $to"
 	t_in client ip link set "$from" down
 	uplink=$to other=$from
-	# Followed: a new move, or the gateway already sending to the target uplink (the client
-	# announces when an uplink comes back up, so it may have moved there before this switch).
-	want=$([ "$to" = wifi ] && echo 198.51.100. || echo 203.0.113.)
-	for ((i = 0; i < MOVE_TIMEOUT * 2; i++)); do
+	# Followed: the gateway moved the endpoint to the target uplink (its move count grew), or
+	# it was sending there already before the switch.
+	for ((i = 0; i < MOVE_TIMEOUT * 10; i++)); do
 		sample
-		if [ "${M[moves]:-0}" -gt "$moves0" ] || [[ ${M[ep]:-} == "$want"* ]]; then
-			followed=1
-			break
+		if [[ ${M[ep]:-} == "$want"* ]]; then
+			if [ "${M[moves]:-0}" -gt "$moves0" ]; then
+				followed=1 te=$(now)
+				break
+			elif [ -n "$there" ] && [ "$i" -ge 10 ]; then
+				followed=2 te=$(now) ms=-
+				break
+			fi
 		fi
-		[ $((i % 2)) -eq 0 ] && view "switch $n: waiting for the tunnel to follow the client to $to"
-		sleep 0.5
+		[ $((i % 10)) -eq 9 ] && view "switch $n: waiting for the tunnel to follow the client to $to"
+		sleep 0.1
 	done
-	te=$(now)
-	echo "$n $from $to $ts $te $followed" >>"$T_DIR/switches"
+	# the move's own time, from the gateway's events (recorded a moment after the move);
+	# without it, the time this loop noticed it
 	if [ $followed = 1 ]; then
-		log_event "switch $n: gateway now sends to ${M[ep]} (noticed after $(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.1f", b - a }') s)"
-	else
-		log_event "switch $n: the tunnel did not follow within $MOVE_TIMEOUT s"
+		ms="~$(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.0f", (b - a) * 1000 }')"
+		for ((i = 0; i < 10; i++)); do
+			mv=$(last_move)
+			if [ -n "$mv" ] && [ "${mv%% *}" -gt "$seq0" ]; then
+				te=$(awk '{ print $2 }' <<<"$mv")
+				ms=$(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
+				break
+			fi
+			sleep 0.1
+		done
 	fi
+	[ $followed = 0 ] && te=$(now)
+	# the replies come back within a round trip of the move: give them a second, then measure
+	sleep 1
+	read -r gap lost <<<"$(blackout "$ts" "$(now)")"
+	echo "$n $from $to $ts $te $followed ${ms:--} $gap $lost" >>"$T_DIR/switches"
+	case $followed in
+	1) log_event "switch $n: gateway moved to ${M[ep]} ${ms} ms after the link went down; blackout ${gap} ms (${lost} pings lost)" ;;
+	2) log_event "switch $n: gateway already sends to ${M[ep]}; blackout ${gap} ms (${lost} pings lost)" ;;
+	*) log_event "switch $n: the tunnel did not follow within $MOVE_TIMEOUT s" ;;
+	esac
 	if awk -v a="$ts" -v b="$te" -v m="$SLOW_MOVE" 'BEGIN { exit !(b - a > m) }'; then
 		if [ "$KEEPALIVE" != 1 ]; then
 			KEEPALIVE=1
-			log_event "fallback: that move was slow (this xdpwgd does not announce a route change yet); from now on the client sends a keepalive every second (persistent-keepalive 1)"
+			log_event "fallback: that move was slow (the client did not announce its route change); from now on it sends a keepalive every second (persistent-keepalive 1)"
 			t_wg "$CL" set wg0 peer "$kgw" persistent-keepalive 1
 		fi
 	fi
-	# the old uplink comes back (and its default route with it), ready for the next switch
+	# The old uplink comes back, ready for the next switch. The current one stays preferred
+	# (metric 50) and gets that route first, so the client's route to the gateway never changes
+	# here: no announcement, no move between the switches.
+	t_in client ip route replace default via "$via_to" dev "$to" metric 50 2>/dev/null
 	t_in client ip link set "$from" up
 	t_in client ip route replace default via "$via_from" dev "$from" \
 		metric $([ "$from" = wifi ] && echo 100 || echo 200) 2>/dev/null
-	# the current uplink must stay preferred until it goes down in turn
-	t_in client ip route replace default via "$via_to" dev "$to" metric 50 2>/dev/null
-	t_in client ip route del default via "$via_from" dev "$from" metric 50 2>/dev/null
 }
 
 for ((s = 1; s <= SWITCHES; s++)); do
 	[ "$PLAIN" = 1 ] && say "Switch $s of $SWITCHES: pull the plug on $uplink (ip link set $uplink down)"
 	switch_uplink "$s"
-	tick 4 "after switch $s: traffic over $uplink"
+	tick $((SETTLE - 1)) "after switch $s: traffic over $uplink"
 done
 
 say "Stop the traffic and work out what happened"
@@ -282,23 +337,17 @@ T_END=$(now)
 awk -v t0="$T_START" -F'[][ =]' '/bytes from/ {
 	rtt = $0; sub(/.*time=/, "", rtt); sub(/ ms.*/, "", rtt); printf "%.3f %s\n", $2 - t0, rtt }' \
 	"$T_DIR/ping.log" >"$OUT/ping.dat"
-# per switch: blackout = the longest silence between two ping replies from just before the link
-# went down until a few seconds after the gateway followed; lost = pings sent in that silence
+# per switch: the move's latency (link down -> the gateway's endpoint move) and the blackout (the
+# longest silence between two ping replies around the switch; lost = pings sent in it)
 {
-	printf '%-7s %-12s %12s %8s %16s\n' switch uplinks "blackout_ms" lost "gateway_followed"
-	while read -r n from to ts te followed; do
-		awk -v n="$n" -v f="$from" -v to="$to" -v ts="$ts" -v te="$te" -v ok="$followed" \
-			-v t0="$T_START" '
-			{ t = $1 + t0 }
-			t < ts - 0.5 { prev = t; next }
-			t > te + 3 { exit }
-			{ if (prev && t - prev > gap) gap = t - prev; prev = t; seen = 1 }
-			END {
-				if (!seen) { g = "none"; lost = "all" }
-				else { g = sprintf("%.0f", gap * 1000); lost = int(gap / 0.02 + 0.5) - 1; if (lost < 0) lost = 0 }
-				printf "%-7s %-12s %12s %8s %16s\n", n, f "->" to, g, lost,
-					ok ? sprintf("after %.1f s", te - ts) : "no"
-			}' "$OUT/ping.dat"
+	printf '%-7s %-12s %12s %6s %20s\n' switch uplinks blackout_ms lost gateway_moved
+	while read -r n from to ts te followed ms gap lost; do
+		case $followed in
+		1) how="after $ms ms" ;;
+		2) how="already there" ;;
+		*) how="no" ;;
+		esac
+		printf '%-7s %-12s %12s %6s %20s\n' "$n" "$from->$to" "$gap" "$lost" "$how"
 	done <"$T_DIR/switches"
 } >"$OUT/summary.txt"
 awk -v t0="$T_START" '{ printf "%.3f\n", $4 - t0 }' "$T_DIR/switches" >"$OUT/switches.dat"
@@ -312,7 +361,8 @@ note ""
 note "pings: $got replies of about $sent sent over $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s; endpoint moves seen by the gateway: ${M[moves]:-0}"
 note "XDP on the gateway: ${M[redir]:-0} frames redirected to AF_XDP, ${M[drops]:-0} dropped"
 [ "$KEEPALIVE" = 1 ] && note "(with the persistent-keepalive 1 s fallback on the client)"
-note "blackout: from the moment the link went down to the next ping reply through the tunnel"
+note "gateway_moved: from the moment the link went down to the gateway's endpoint move (its events)"
+note "blackout: the longest gap between ping replies through the tunnel around the switch"
 
 # the plot: rtt per ping, throughput per second, a line at each switch
 {

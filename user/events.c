@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,14 @@
 
 #include "crypto.h"
 #include "events.h"
+#include "io_xdp.h"
 #include "log.h"
 #include "uapi.h"
 
 enum events_internal {
 	EVENTS_BACKLOG = 8,
-	EVENTS_REQ_MAX = 64, /* a request is "follow=1\n\n"; more without one closes */
+	EVENTS_REQ_MAX = 64,	  /* a request is "follow=1\n\n"; more without one closes */
+	EVENTS_WORKER_MAX = 1024, /* workers=1: never more lines than this */
 	EVENTS_POLL_BUDGET = 32,
 };
 
@@ -56,6 +59,8 @@ struct events {
 	uint64_t next_seq; /* seq of the next event; the ring holds [next_seq - n, next_seq) */
 	struct events_conn *conns;
 	unsigned int n_conns;
+	events_worker_fn worker_fn; /* workers=1 */
+	void *worker_ctx;
 };
 
 int events_socket_path(char *buf, size_t len, const char *ifname)
@@ -247,6 +252,50 @@ static int events_send_ring(struct events *ev, struct events_conn *c)
 	return 0;
 }
 
+void events_set_workers(struct events *ev, events_worker_fn fn, void *ctx)
+{
+	ev->worker_fn = fn;
+	ev->worker_ctx = ctx;
+}
+
+int events_format_worker(const struct io_xdp_worker_info *w, unsigned int i, const char *ifname,
+			 const char *uplink, char *buf, size_t len)
+{
+	int r = snprintf(buf, len,
+			 "{\"interface\":\"%s\",\"worker\":%u,\"uplink\":\"%s\",\"ifindex\":%d,"
+			 "\"queue\":%" PRIu32 ",\"cpu\":%d,\"tun_queue\":%u,\"zerocopy\":%d,"
+			 "\"rx_frames\":%" PRIu64 ",\"rx_bad\":%" PRIu64 ",\"tx_frames\":%" PRIu64
+			 ",\"tx_fallback\":%" PRIu64 ",\"tun_packets\":%" PRIu64
+			 ",\"rx_ring\":%" PRIu32 ",\"fill_ring\":%" PRIu32 ",\"tx_ring\":%" PRIu32
+			 ",\"tx_inflight\":%" PRIu32 "}\n",
+			 ifname, i, uplink, w->ifindex, w->queue, w->cpu, w->tun_queue,
+			 w->zerocopy ? 1 : 0, w->rx_frames, w->rx_bad, w->tx_frames, w->tx_fallback,
+			 w->tun_packets, w->rx_ring, w->fill_ring, w->tx_ring, w->tx_inflight);
+
+	return r < 0 || (size_t)r >= len ? -ENOSPC : r;
+}
+
+/* The workers=1 answer: a snapshot, one line per worker (the counters are atomics the workers
+ * keep; the ring depths are read without stopping anyone, so they are approximate). */
+static int events_send_workers(struct events *ev, struct events_conn *c)
+{
+	char line[EVENTS_LINE_MAX], uplink[IF_NAMESIZE];
+
+	for (unsigned int i = 0; ev->worker_fn && i < EVENTS_WORKER_MAX; i++) {
+		struct io_xdp_worker_info w;
+		int len;
+
+		if (ev->worker_fn(ev->worker_ctx, i, &w) < 0)
+			break;
+		if (!if_indextoname((unsigned int)w.ifindex, uplink))
+			snprintf(uplink, sizeof(uplink), "if%d", w.ifindex);
+		len = events_format_worker(&w, i, ev->ifname, uplink, line, sizeof(line));
+		if (len > 0 && events_conn_append(c, line, (size_t)len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void events_conn_handle(struct events *ev, struct events_conn *c, uint32_t what)
 {
 	if (what & EPOLLERR)
@@ -262,14 +311,19 @@ static void events_conn_handle(struct events *ev, struct events_conn *c, uint32_
 				/* a follower has nothing more to say: ignore what it sends */
 				c->in_len = 0;
 			} else if (memmem(c->in, c->in_len, "\n\n", 2)) {
+				bool workers = false;
+
 				if (!strncmp(c->in, "get=1\n\n", c->in_len))
 					c->closing = true;
 				else if (!strncmp(c->in, "follow=1\n\n", c->in_len))
 					c->follow = true;
+				else if (!strncmp(c->in, "workers=1\n\n", c->in_len))
+					c->closing = workers = true;
 				else
 					goto close;
 				c->in_len = 0;
-				if (events_send_ring(ev, c) < 0)
+				if (workers ? events_send_workers(ev, c) < 0
+					    : events_send_ring(ev, c) < 0)
 					goto close;
 			} else if (c->in_len == sizeof(c->in)) {
 				goto close;

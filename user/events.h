@@ -12,6 +12,12 @@
  *                  closes the connection
  *   follow=1\n\n   the same, then every new event as a line as it happens, until the client
  *                  closes (a client that stops reading is dropped once EVENTS_OUT_MAX bytes wait)
+ *   workers=1\n\n  one JSON line per AF_XDP worker (xdpwgctl metrics and top), then the server
+ *                  closes; no line in socket mode. Counters since start, ring depths now:
+ *
+ *   {"interface":"wg0","worker":0,"uplink":"eth0","ifindex":2,"queue":0,"cpu":0,"tun_queue":0,
+ *    "zerocopy":0,"rx_frames":N,"rx_bad":N,"tx_frames":N,"tx_fallback":N,"tun_packets":N,
+ *    "rx_ring":N,"fill_ring":N,"tx_ring":N,"tx_inflight":N}
  *
  * Anything else closes the connection. One event line (no spaces, one line, keys in this order):
  *
@@ -88,6 +94,17 @@ size_t events_take(struct events *ev, struct events_move *out, size_t max);
 void events_record(struct events *ev, struct events_move *e);
 /* Control thread: accept, read requests, write. 0 or -errno. */
 int events_poll(struct events *ev);
+
+struct io_xdp_worker_info;
+/* Worker i's figures for the workers=1 request: 0, or -ENOENT past the last one. */
+typedef int (*events_worker_fn)(void *ctx, unsigned int i, struct io_xdp_worker_info *out);
+/* Control thread: answer workers=1 through fn (set once the AF_XDP back-end runs; without it
+ * the answer is empty). */
+void events_set_workers(struct events *ev, events_worker_fn fn, void *ctx);
+/* One worker as its JSON line (with the newline); uplink: the interface's name. The length, or
+ * -ENOSPC. */
+int events_format_worker(const struct io_xdp_worker_info *w, unsigned int i, const char *ifname,
+			 const char *uplink, char *buf, size_t len);
 
 /* One event as its JSON line (with the newline). The length, or -ENOSPC. */
 int events_format_json(const struct events_move *e, const char *ifname, char *buf, size_t len);

@@ -745,17 +745,21 @@ int loader_peer_get(const struct xdpwg_loader *ld, uint32_t peer_id, struct xdpw
 	return 0;
 }
 
-int loader_peer_add_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packets, uint64_t bytes)
+int loader_peer_set_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packets, uint64_t bytes,
+		       struct xdpwg_endpoint *written)
 {
 	int fd = bpf_map__fd(ld->skel->maps.peers);
 	struct xdpwg_peer p;
 
 	if (bpf_map_lookup_elem(fd, &peer_id, &p))
 		return -errno;
-	p.tx_packets += packets;
-	p.tx_bytes += bytes;
+	p.tx_packets = packets;
+	p.tx_bytes = bytes;
+	/* BPF_EXIST: a peer removed meanwhile stays removed */
 	if (bpf_map_update_elem(fd, &peer_id, &p, BPF_EXIST))
 		return -errno;
+	if (written)
+		*written = p.endpoint;
 	return 0;
 }
 

@@ -7,8 +7,8 @@
  * left behind: an attachment of a program named XDPWG_PROG_NAME and the pins of the same TUN.
  *
  * Every function returns 0 (or a non-negative value) on success and -errno on failure. Not
- * thread-safe: call from the control thread (loader_peer_add_tx may be called from workers; the
- * map operations themselves are atomic per element).
+ * thread-safe: call from the control thread (loader_peer_update is also called from workers, on
+ * a move; the map operations themselves are atomic per element).
  */
 #ifndef XDPWG_LOADER_H
 #define XDPWG_LOADER_H
@@ -89,8 +89,11 @@ int loader_peer_update(struct xdpwg_loader *ld, uint32_t peer_id, const struct w
 int loader_peer_delete(struct xdpwg_loader *ld, uint32_t peer_id);
 /* The peer's map entry as it is now (counters, last seen, endpoint). */
 int loader_peer_get(const struct xdpwg_loader *ld, uint32_t peer_id, struct xdpwg_peer *out);
-/* Add transmit counters (AF_XDP workers, batched). Racy with other writers of the same entry. */
-int loader_peer_add_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packets, uint64_t bytes);
+/* Set the transmit counters to the engine's totals (control thread, peer_sync.c). A
+ * read-modify-write like loader_peer_update: the endpoint it read is written back and returned
+ * in *written (may be NULL), so the caller can repair a move that a worker wrote meanwhile. */
+int loader_peer_set_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packets, uint64_t bytes,
+		       struct xdpwg_endpoint *written);
 
 /* Per-reason counters summed over CPUs. */
 int loader_stats(const struct xdpwg_loader *ld, uint64_t out[XDPWG_STAT_MAX]);

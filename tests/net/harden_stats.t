@@ -2,7 +2,9 @@
 # The engine's drop counters made visible: xdpwgd --attach eth0 as the gateway; initiations with a
 # valid mac1 but garbage inside pass XDP and are dropped by the engine (handshake_invalid). The
 # get reply carries drop_<reason>=N (stock `wg show` unaffected), and `xdpwgctl stats` prints
-# both sections: XDP (pinned map) and engine (get reply), as text and as JSON.
+# both sections: XDP (pinned map) and engine (get reply), as text and as JSON. A burst of junk
+# makes one "dropped N packets in T s: reason (xdp)" line in the daemon's log, and no more than
+# one per reason within 10 s.
 . "$(dirname "$0")/lib.sh"
 t_require_root
 t_require_cmd wg bpftool python3
@@ -58,5 +60,23 @@ d = json.load(sys.stdin)
 print(d["xdp_attached"], "bad_mac1" in d["stats"], d["engine"]["handshake_invalid"] >= 5,
       len(d["engine"]))')" "True True True $(grep -c '^engine\.' <<<"$OUT")" \
 	"stats --json: both sections, as many engine reasons as the text form"
+# a burst of junk with an unknown message type: dropped in XDP (bad_type), logged once
+LOG=$T_DIR/xdpwgd-gw-wg0.log
+t_ok "300 junk datagrams sent" t_in att timeout 20 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(300):
+    s.sendto(b"\x09" + bytes(40), ("198.18.0.1", 51820))'
+burst_logged() { grep -qE 'wg0: dropped [0-9]+ packets in [0-9.]+ s: bad_type \(xdp\)' "$LOG"; }
+t_ok "the daemon logs the burst of drops by reason" t_wait 5 burst_logged
+t_diag "$(grep -E 'dropped [0-9]+ packets' "$LOG")"
+t_ok "a second burst within 10 s is folded, not logged" t_in att timeout 20 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(300):
+    s.sendto(b"\x09" + bytes(40), ("198.18.0.1", 51820))'
+sleep 2.5
+t_is "$(grep -cE 'dropped [0-9]+ packets in [0-9.]+ s: bad_type \(xdp' "$LOG")" 1 \
+	"one line for bad_type so far"
 t_stop "$GW"
 t_done

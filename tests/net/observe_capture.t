@@ -3,8 +3,9 @@
 # wireguard-go client: capture -c 5 -w FILE while pinging through the tunnel gives a pcap that
 # tcpdump reads back as five WireGuard frames (which tcpdump on the uplink never sees: XDP
 # redirects them); the text mode prints verdicts, drops included; the capture flag is cleared on
-# exit and with it off the counters move as before; metrics is valid Prometheus text; top --once
-# and --count print frames.
+# exit and with it off the counters move as before; metrics is valid Prometheus text, with the
+# AF_XDP worker's ring depths and packet counters; top --once and --count print frames; in socket
+# mode the daemon's events socket answers workers=1 with nothing and metrics has no worker lines.
 . "$(dirname "$0")/lib.sh"
 t_require_root
 t_require_cmd wireguard-go wg tcpdump bpftool python3
@@ -50,9 +51,11 @@ t_at "$GW" "$CTL" stats wg0 >"$T_DIR/stats1"
 r1=$(stat_of redirected)
 t_result $(((r1 - r0) >= 10 && (r1 - r0) <= 14 ? 0 : 1)) \
 	"capture off: the 10 pings redirected as before ($((r1 - r0)))"
-# ARP and IPv6 neighbour traffic may move pass_*; nothing else but redirected may
+# ARP and IPv6 neighbour traffic may move pass_*, and the gateway's own IPv6 chatter on wg0
+# (router solicitations, MLD: no peer has those addresses) the engine's transmit-side
+# engine.no_peer; nothing else but redirected may
 changed=$(join <(sort "$T_DIR/stats0") <(sort "$T_DIR/stats1") |
-	awk '$2 != $3 && $1 !~ /^pass_/ { print $1 }' | tr '\n' ' ')
+	awk '$2 != $3 && $1 !~ /^pass_/ && $1 != "engine.no_peer" { print $1 }' | tr '\n' ' ')
 t_is "$changed" "redirected " "capture off: no drop, event or capture counter moved"
 t_is "$(stat_of capture_lost)" 0 "capture off: capture_lost stays 0"
 
@@ -151,6 +154,12 @@ t_like "$m" 'xdpwg_peer_endpoint_moves_total\{[^}]*\} [0-9]+' "endpoint moves"
 t_like "$m" 'xdpwg_xdp_packets_total\{interface="wg0",reason="bad_type",action="drop"\} [1-9]' \
 	"XDP drop counters by reason"
 t_like "$m" 'xdpwg_xdp_attached\{interface="wg0"\} 1' "xdp attached"
+t_like "$m" 'xdpwg_worker_rx_ring_depth\{interface="wg0",uplink="eth0",queue="0",cpu="[0-9]+"\} [0-9]+' \
+	"the worker's rx ring depth, labelled by uplink, queue and cpu"
+t_like "$m" 'xdpwg_worker_fill_ring_depth\{[^}]*\} [1-9][0-9]*' "the fill ring holds buffers"
+t_like "$m" 'xdpwg_worker_packets_total\{interface="wg0",uplink="eth0",queue="0",cpu="[0-9]+",direction="rx"\} [1-9][0-9]*' \
+	"the worker's received packets"
+t_like "$m" 'xdpwg_worker_packets_total\{[^}]*direction="tun"\} [0-9]+' "... and what it read from its TUN queue"
 
 # --- top ---
 top1=$(t_at "$GW" "$CTL" top wg0 --once 2>&1)
@@ -169,6 +178,20 @@ t_is "$(grep -c '^xdpwgctl top' <<<"$top2")" 2 "two frames"
 t_like "$(sed -n '/^xdpwgctl top/h; //!H; ${x;p}' <<<"$top2")" '[0-9.]+ [kM]?bit/s +[0-9.]+ [kM]?bit/s' \
 	"the second frame has peer rates"
 
+t_like "$top1" $'\n''UPLINK +QUEUE +CPU +RX/s.*'$'\n''eth0 +0 +[0-9]+ ' "top shows the worker"
+
 t_stop "$GW"
 t_result $? "gateway stops"
+
+# --- socket mode: no workers ---
+t_start_xdpwgd gw wg1 || t_bail "xdpwgd wg1 (socket mode) did not start"
+SK=$T_PID
+t_is "$(printf 'workers=1\n\n' | t_at "$SK" socat -t 2 - UNIX-CONNECT:/run/wireguard/wg1.events)" "" \
+	"socket mode: the events socket answers workers=1 with no line"
+m=$(t_at "$SK" "$CTL" metrics wg1)
+t_result $? "socket mode: metrics exits 0"
+t_like "$m" 'xdpwg_up\{interface="wg1"\} 1' "socket mode: the daemon is up"
+[[ $m != *xdpwg_worker_* ]]
+t_result $? "socket mode: no worker lines"
+t_stop "$SK"
 t_done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo, non-interactively: tools/demo.sh with two uplink switches and no live view
 # (DEMO_SWITCHES=2 DEMO_PLAIN=1) exits 0, writes the summary table with a row per switch in
-# which the gateway followed the client, and a PNG plot; and leaves no namespace behind.
+# which the gateway moved to the client's new uplink (with the move's latency) and a blackout,
+# and a PNG plot; narrates each move with its latency and blackout; leaves no namespace behind.
 . "$(dirname "$0")/lib.sh"
 t_require_root
 t_require_cmd wg gnuplot ping stdbuf
@@ -14,8 +15,11 @@ rc=$?
 t_is "$rc" 0 "demo exits 0" || t_diag "$(tail -n 30 "$T_DIR/demo.out")"
 t_ok "summary table written" test -s "$T_DIR/demo/summary.txt"
 t_diag "$(cat "$T_DIR/demo/summary.txt" 2>/dev/null)"
-rows=$(awk 'NR > 1 && $NF == "s" && $(NF - 2) == "after"' "$T_DIR/demo/summary.txt" 2>/dev/null | wc -l)
+rows=$(awk 'NR > 1 && (($NF == "ms" && $(NF - 2) == "after" && $(NF - 1) ~ /^~?[0-9]+$/) ||
+	($(NF - 1) == "already" && $NF == "there"))' "$T_DIR/demo/summary.txt" 2>/dev/null | wc -l)
 t_is "$rows" 2 "one row per switch, the gateway followed both"
+t_like "$(cat "$T_DIR/demo.out")" 'switch 1: gateway (moved to [0-9.:]+ ~?[0-9]+ ms after the link went down|already sends to [0-9.:]+); blackout [0-9]+ ms' \
+	"the narration gives the move's latency and the blackout"
 t_like "$(awk 'NR > 1 { print $3 }' "$T_DIR/demo/summary.txt" 2>/dev/null | tr '\n' ' ')" \
 	'^[0-9]+ [0-9]+ $' "a blackout measured for each switch"
 t_like "$(file -b "$T_DIR/demo/demo.png" 2>/dev/null || head -c 8 "$T_DIR/demo/demo.png" | od -c)" \

@@ -2,10 +2,11 @@
 # The gateway's XDP/AF_XDP data path against a wireguard-go client: xdpwgd --attach eth0 on the
 # gateway's uplink (a veth named eth0), traffic both ways, IPv4 and IPv6 outer and inner, the
 # stats map showing that data went XDP -> AF_XDP and not through the kernel socket, junk dropped
-# in XDP, other traffic untouched, two RX queues, and recovery after kill -9.
+# in XDP, other traffic untouched, two RX queues that both carry data (per-worker counters from
+# xdpwgctl metrics), the peers map's rx and tx counters, and recovery after kill -9.
 . "$(dirname "$0")/lib.sh"
 t_require_root
-t_require_cmd wireguard-go wg socat bpftool python3
+t_require_cmd wireguard-go wg socat bpftool python3 taskset
 t_require_xdpwgd
 CTL=$XDPWG_BUILD/xdpwgctl
 
@@ -104,6 +105,69 @@ udp_out_after=$(udp_out)
 # leaves through the AF_XDP TX rings
 t_result $(((udp_out_after - udp_out_before) < 20 ? 0 : 1)) \
 	"the kernel UDP socket sent almost nothing ($((udp_out_after - udp_out_before)) datagrams)"
+
+# --- per-worker figures: xdpwgctl metrics asks the daemon's events socket ---
+metric()
+{
+	# metric NAME LABEL-REGEX: the value of the first sample of NAME whose labels match
+	t_at "$GW" "$CTL" metrics wg0 | awk -v n="$1" -v l="$2" \
+		'index($0, n "{") == 1 && $0 ~ l { print $NF; found = 1; exit } END { if (!found) print 0 }'
+}
+M=$(t_at "$GW" "$CTL" metrics wg0)
+t_is "$(grep -c '^xdpwg_worker_rx_ring_depth{' <<<"$M")" 2 "metrics: one rx ring depth per worker (two queues)"
+for m in xdpwg_worker_fill_ring_depth xdpwg_worker_tx_ring_depth xdpwg_worker_tx_inflight; do
+	t_like "$M" $'\n'"$m"'\{interface="wg0",uplink="eth0",queue="1",cpu="[0-9]+"\} [0-9]+'$'\n' \
+		"metrics: $m per worker, labelled interface, uplink, queue, cpu"
+done
+t_like "$M" $'\n''# TYPE xdpwg_worker_packets_total counter'$'\n' "metrics: xdpwg_worker_packets_total is a counter"
+t_like "$M" 'xdpwg_worker_packets_total\{interface="wg0",uplink="eth0",queue="0",cpu="[0-9]+",direction="tx"\} [0-9]+' \
+	"metrics: packets per worker and direction"
+t_like "$(t_at "$GW" "$CTL" top wg0 --once)" $'\n''eth0 +0 ' "top --once shows the workers"
+
+# --- both RX queues carry WireGuard data ---
+# A veth delivers a frame to the peer's RX queue with the index of the TX queue the sender
+# picked (veth_xmit: rq = skb's queue mapping). wireguard-go sends on an unconnected UDP socket,
+# so the kernel picks the TX queue per packet through XPS (no cached queue without a socket
+# dst), i.e. by the CPU the sending thread runs on. Map CPU 0 to tx-0 and CPU 1 to tx-1 on the
+# client's end, and pin the client to one CPU, then to the other.
+xps_ok=1
+t_in cl sh -c 'echo 1 >/sys/class/net/eth0/queues/tx-0/xps_cpus &&
+	echo 2 >/sys/class/net/eth0/queues/tx-1/xps_cpus' >>"$T_DIR/log" 2>&1 || xps_ok=0
+if [ "$xps_ok" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+	rx_q() { metric xdpwg_worker_packets_total "queue=\"$1\".*direction=\"rx\""; }
+	q0_before=$(rx_q 0)
+	q1_before=$(rx_q 1)
+	taskset -a -p 1 "$CL" >>"$T_DIR/log" 2>&1
+	t_ok "client on CPU 0: pings" t_in cl ping -c 20 -i 0.05 -W2 192.0.2.1
+	taskset -a -p 2 "$CL" >>"$T_DIR/log" 2>&1
+	t_ok "client on CPU 1: pings" t_in cl ping -c 20 -i 0.05 -W2 192.0.2.1
+	taskset -a -p 3 "$CL" >>"$T_DIR/log" 2>&1
+	q0=$(($(rx_q 0) - q0_before))
+	q1=$(($(rx_q 1) - q1_before))
+	t_result $((q0 >= 10 && q1 >= 10 ? 0 : 1)) \
+		"both RX queues carry WireGuard data: queue 0 +$q0, queue 1 +$q1 frames to the engine"
+else
+	t_skip "XPS cannot be set on the client's veth, or fewer than two CPUs"
+fi
+
+# --- the peers map: XDP counts rx itself, the daemon copies the engine's tx on its tick ---
+peer_counters()
+{
+	t_at "$GW" bpftool -j map dump pinned /sys/fs/bpf/xdpwg/wg0/peers | python3 -c '
+import json, sys
+v = json.load(sys.stdin)[0]["formatted"]["value"]
+print(v["rx_packets"], v["rx_bytes"], v["tx_bytes"])'
+}
+peer_tx_synced()
+{
+	local c engine
+	c=$(peer_counters) || return 1
+	engine=$(t_wg "$GW" show wg0 transfer | awk '{ print $3 }')
+	set -- $c
+	[ "$1" -gt 0 ] && [ "$2" -gt 0 ] && [ "$3" -gt 0 ] && [ "$3" -le "$engine" ]
+}
+t_ok "peers map: rx counted by XDP, tx copied from the engine (bpftool)" t_wait 5 peer_tx_synced
+t_diag "peers map rx_packets rx_bytes tx_bytes: $(peer_counters 2>&1)"
 
 # outer IPv6: the client moves its endpoint to the gateway's IPv6 address
 t_ok "client switches to the IPv6 outer endpoint" \

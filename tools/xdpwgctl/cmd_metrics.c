@@ -11,13 +11,16 @@
  *   per XDP counter, labelled interface, reason and action (drop, pass, redirect, info), from
  *   the pinned stats map when the XDP data path is attached:
  *     xdpwg_xdp_packets_total
+ *   per AF_XDP worker, labelled interface, uplink, queue (the uplink's RX queue) and cpu, from the
+ *   daemon's events socket (workers=1; none in socket mode or from a stock daemon):
+ *     xdpwg_worker_rx_ring_depth, xdpwg_worker_fill_ring_depth, xdpwg_worker_tx_ring_depth,
+ *     xdpwg_worker_tx_inflight (descriptors now), xdpwg_worker_packets_total{direction=rx|rx_bad|
+ *     tx|tx_fallback|tun}
  *   xdpwg_up (the daemon answered), xdpwg_xdp_attached, xdpwg_peers.
- *
- * Per-worker queue depths are not exported: the daemon keeps them in memory only and neither the
- * configuration protocol nor a pinned map carries them.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +148,74 @@ static void metrics_xdp(const char *iface, const uint64_t *sum, uint32_t n)
 	}
 }
 
+/* name{interface="...",uplink="...",queue="N",cpu="N"[,direction="..."]} */
+static void metrics_worker_labels(const char *name, const char *iface, const struct obs_worker *w,
+				  const char *direction)
+{
+	printf("%s{interface=\"", name);
+	metrics_label(iface);
+	printf("\",uplink=\"");
+	metrics_label(w->uplink);
+	printf("\",queue=\"%u\",cpu=\"%d\"", w->queue, w->cpu);
+	if (direction)
+		printf(",direction=\"%s\"", direction);
+	printf("} ");
+}
+
+static void metrics_workers(const char *iface, const struct obs_worker *w, size_t n)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} depth[] = {
+		{ "xdpwg_worker_rx_ring_depth", "Frames waiting in the worker's AF_XDP RX ring.",
+		  offsetof(struct obs_worker, rx_ring) },
+		{ "xdpwg_worker_fill_ring_depth",
+		  "Buffers in the worker's AF_XDP fill ring (empty: received frames are dropped).",
+		  offsetof(struct obs_worker, fill_ring) },
+		{ "xdpwg_worker_tx_ring_depth", "Frames waiting in the worker's AF_XDP TX ring.",
+		  offsetof(struct obs_worker, tx_ring) },
+		{ "xdpwg_worker_tx_inflight",
+		  "Frames handed to the kernel for sending and not completed yet.",
+		  offsetof(struct obs_worker, tx_inflight) },
+	};
+	static const struct {
+		const char *direction;
+		size_t off;
+	} pkts[] = {
+		{ "rx", offsetof(struct obs_worker, rx_frames) },
+		{ "rx_bad", offsetof(struct obs_worker, rx_bad) },
+		{ "tx", offsetof(struct obs_worker, tx_frames) },
+		{ "tx_fallback", offsetof(struct obs_worker, tx_fallback) },
+		{ "tun", offsetof(struct obs_worker, tun_packets) },
+	};
+	size_t f, i;
+
+	if (!n)
+		return;
+	for (f = 0; f < sizeof(depth) / sizeof(depth[0]); f++) {
+		metrics_head(depth[f].name, "gauge", depth[f].help);
+		for (i = 0; i < n; i++) {
+			metrics_worker_labels(depth[f].name, iface, &w[i], NULL);
+			printf("%" PRIu64 "\n",
+			       *(const uint64_t *)((const char *)&w[i] + depth[f].off));
+		}
+	}
+	metrics_head(
+		"xdpwg_worker_packets_total", "counter",
+		"Packets a worker moved: rx (AF_XDP frames to the engine), rx_bad (not UDP), tx "
+		"(sent through AF_XDP), tx_fallback (left to the kernel socket), tun (read from "
+		"its TUN queue).");
+	for (f = 0; f < sizeof(pkts) / sizeof(pkts[0]); f++) {
+		for (i = 0; i < n; i++) {
+			metrics_worker_labels("xdpwg_worker_packets_total", iface, &w[i],
+					      pkts[f].direction);
+			printf("%" PRIu64 "\n",
+			       *(const uint64_t *)((const char *)&w[i] + pkts[f].off));
+		}
+	}
+}
+
 static void metrics_gauge(const char *name, const char *help, const char *iface, double v)
 {
 	metrics_head(name, "gauge", help);
@@ -156,6 +227,8 @@ static void metrics_gauge(const char *name, const char *help, const char *iface,
 static int metrics_main(int argc, char **argv)
 {
 	struct conf_dev *dev = NULL;
+	struct obs_worker *workers = NULL;
+	size_t n_workers = 0;
 	uint64_t *sum = NULL;
 	uint32_t n = 0;
 	const char *iface;
@@ -185,6 +258,11 @@ static int metrics_main(int argc, char **argv)
 	}
 	if (!err_xdp)
 		metrics_xdp(iface, sum, n);
+	/* the workers exist only with the XDP data path; a daemon without an events socket
+	 * (wireguard-go) simply has none to show */
+	if (!err_ipc && !err_xdp && obs_workers_read(iface, &workers, &n_workers) == 0)
+		metrics_workers(iface, workers, n_workers);
+	free(workers);
 	free(sum);
 	conf_free(dev);
 	if (fflush(stdout)) {
@@ -195,4 +273,4 @@ static int metrics_main(int argc, char **argv)
 }
 
 CTL_COMMAND(metrics, .name = "metrics", .run = metrics_main, .usage = "<interface>",
-	    .summary = "Prints peer and XDP counters in the Prometheus text format");
+	    .summary = "Prints peer, XDP and worker counters in the Prometheus text format");

@@ -3,7 +3,8 @@
  * top: a live view of one interface, redrawn every second with plain ANSI (clear, then the
  * frame): each peer's endpoint, handshake age, endpoint moves and receive/transmit rates (from
  * the configuration socket), and the XDP program's counters with their rates (from the pinned
- * stats map, when the XDP data path is attached). q or Ctrl-C quits. --once prints one frame and
+ * stats map, when the XDP data path is attached), and each AF_XDP worker's packet rates and ring
+ * depths (from the daemon's events socket). q or Ctrl-C quits. --once prints one frame and
  * --count N prints N, a second apart, without the clear codes when standard output is not a
  * terminal (for scripts and tests); rates need two samples, so the first frame shows "-".
  */
@@ -11,6 +12,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,8 @@ struct top_sample {
 	struct conf_dev *dev; /* NULL: the daemon did not answer */
 	uint64_t *stats;      /* NULL: no XDP data path */
 	uint32_t nstats;
+	struct obs_worker *workers; /* NULL: none (socket mode, stock daemon) */
+	size_t nworkers;
 	uint64_t mono_ns;
 };
 
@@ -47,6 +51,7 @@ static void top_sample_free(struct top_sample *s)
 {
 	conf_free(s->dev);
 	free(s->stats);
+	free(s->workers);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -58,6 +63,55 @@ static void top_sample_take(const char *iface, struct top_sample *s)
 		s->dev = NULL;
 	if (obs_stats_read(iface, &s->stats, &s->nstats))
 		s->stats = NULL;
+	if (s->dev && s->stats && obs_workers_read(iface, &s->workers, &s->nworkers))
+		s->workers = NULL;
+}
+
+/* Packets per second of one worker counter; "-" without a previous sample of that worker. */
+static const char *top_worker_rate(char *buf, size_t len, const struct obs_worker *w,
+				   const struct top_sample *prev, double dt, size_t off)
+{
+	uint64_t now = *(const uint64_t *)((const char *)w + off), was;
+	size_t i;
+
+	for (i = 0; prev && i < prev->nworkers; i++) {
+		const struct obs_worker *p = &prev->workers[i];
+
+		if (strcmp(p->uplink, w->uplink) || p->queue != w->queue)
+			continue;
+		was = *(const uint64_t *)((const char *)p + off);
+		if (dt > 0 && now >= was) {
+			snprintf(buf, len, "%.0f", (double)(now - was) / dt);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "-");
+	return buf;
+}
+
+static void top_workers(const struct top_sample *cur, const struct top_sample *prev, double dt)
+{
+	size_t i;
+
+	if (!cur->nworkers)
+		return;
+	printf("\n%-10s %5s %4s %10s %10s %10s %8s %8s %8s %8s\n", "UPLINK", "QUEUE", "CPU", "RX/s",
+	       "TX/s", "TUN/s", "RX RING", "FILL", "TX RING", "INFLIGHT");
+	for (i = 0; i < cur->nworkers; i++) {
+		const struct obs_worker *w = &cur->workers[i];
+		char rx[24], tx[24], tun[24];
+
+		printf("%-10s %5u %4d %10s %10s %10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+		       " %8" PRIu64 "\n",
+		       w->uplink, w->queue, w->cpu,
+		       top_worker_rate(rx, sizeof(rx), w, prev, dt,
+				       offsetof(struct obs_worker, rx_frames)),
+		       top_worker_rate(tx, sizeof(tx), w, prev, dt,
+				       offsetof(struct obs_worker, tx_frames)),
+		       top_worker_rate(tun, sizeof(tun), w, prev, dt,
+				       offsetof(struct obs_worker, tun_packets)),
+		       w->rx_ring, w->fill_ring, w->tx_ring, w->tx_inflight);
+	}
 }
 
 /* "12.3 Mbit/s" */
@@ -176,6 +230,7 @@ static void top_frame(const char *iface, const struct top_sample *cur,
 			printf("%-24s %-8s %14" PRIu64 " %12s\n", name, act, cur->stats[k], rate);
 		}
 	}
+	top_workers(cur, prev, dt);
 	fflush(stdout);
 }
 
@@ -282,4 +337,4 @@ static int top_main(int argc, char **argv)
 }
 
 CTL_COMMAND(top, .name = "top", .run = top_main, .usage = "<interface> [--once | --count <n>]",
-	    .summary = "Live view of peers, rates and XDP counters, redrawn every second");
+	    .summary = "Live view of peers, rates, XDP counters and workers, redrawn every second");

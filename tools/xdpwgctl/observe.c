@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "ctl.h"
 #include "loader.h"
 #include "observe.h"
 #include "xdpwg_kern_user.h"
@@ -127,6 +131,138 @@ const char *obs_stat_action(uint32_t k)
 	default:
 		return "info";
 	}
+}
+
+enum obs_worker_limits {
+	OBS_WORKERS_MAX = 1024,
+	OBS_WORKER_LINE_MAX = 1024,
+	OBS_WORKERS_TIMEOUT_S = 2,
+};
+
+/* The number after "key": in a flat JSON line; false if absent. */
+static bool obs_json_u64(const char *line, const char *key, uint64_t *out)
+{
+	char pat[48];
+	const char *p;
+	char *end;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(line, pat);
+	if (!p)
+		return false;
+	*out = strtoull(p + strlen(pat), &end, 10);
+	return end != p + strlen(pat);
+}
+
+static bool obs_json_str(const char *line, const char *key, char *out, size_t len)
+{
+	char pat[48];
+	const char *p, *end;
+	size_t n;
+
+	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	p = strstr(line, pat);
+	if (!p)
+		return false;
+	p += strlen(pat);
+	end = strchr(p, '"');
+	if (!end)
+		return false;
+	n = (size_t)(end - p) < len - 1 ? (size_t)(end - p) : len - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+static bool obs_worker_parse(const char *line, struct obs_worker *w)
+{
+	uint64_t v[17];
+	static const char *const keys[] = { "worker",	   "queue",	  "tun_queue", "cpu",
+					    "zerocopy",	   "rx_frames",	  "rx_bad",    "tx_frames",
+					    "tx_fallback", "tun_packets", "rx_ring",   "fill_ring",
+					    "tx_ring",	   "tx_inflight" };
+	size_t k;
+
+	memset(w, 0, sizeof(*w));
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (!obs_json_u64(line, keys[k], &v[k]))
+			return false;
+	if (!obs_json_str(line, "uplink", w->uplink, sizeof(w->uplink)))
+		return false;
+	w->worker = (unsigned int)v[0];
+	w->queue = (unsigned int)v[1];
+	w->tun_queue = (unsigned int)v[2];
+	w->cpu = (int)v[3];
+	w->zerocopy = (int)v[4];
+	w->rx_frames = v[5];
+	w->rx_bad = v[6];
+	w->tx_frames = v[7];
+	w->tx_fallback = v[8];
+	w->tun_packets = v[9];
+	w->rx_ring = v[10];
+	w->fill_ring = v[11];
+	w->tx_ring = v[12];
+	w->tx_inflight = v[13];
+	return true;
+}
+
+int obs_workers_read(const char *iface, struct obs_worker **out, size_t *n)
+{
+	static const char req[] = "workers=1\n\n";
+	const struct timeval tmo = { .tv_sec = OBS_WORKERS_TIMEOUT_S };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char line[OBS_WORKER_LINE_MAX];
+	struct obs_worker *w = NULL;
+	size_t have = 0;
+	FILE *in;
+	int fd, len, err = 0;
+
+	*out = NULL;
+	*n = 0;
+	len = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.events", ctl_socket_dir(), iface);
+	if (len < 0 || (size_t)len >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a daemon that does not answer must not hang a scrape */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = errno == ECONNREFUSED ? -ENOENT : -errno;
+		close(fd);
+		return err;
+	}
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	in = fdopen(fd, "r");
+	if (!in) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	/* an older daemon closes on a request it does not know: no lines, no workers */
+	while (have < OBS_WORKERS_MAX && fgets(line, sizeof(line), in)) {
+		struct obs_worker *p;
+
+		if (!(p = realloc(w, (have + 1) * sizeof(*w)))) {
+			err = -ENOMEM;
+			break;
+		}
+		w = p;
+		if (obs_worker_parse(line, &w[have]))
+			have++;
+	}
+	fclose(in);
+	if (err) {
+		free(w);
+		return err;
+	}
+	*out = w;
+	*n = have;
+	return 0;
 }
 
 static uint64_t obs_clock_ns(clockid_t id)

@@ -27,6 +27,19 @@ int obs_stats_read(const char *iface, uint64_t **out, uint32_t *n);
 void obs_stat_name(uint32_t k, char *buf, size_t len);
 /* "drop", "pass", "redirect" or "info" (events, capture bookkeeping). */
 const char *obs_stat_action(uint32_t k);
+/* One AF_XDP worker of the daemon, from its events socket (workers=1, see user/events.h). */
+struct obs_worker {
+	char uplink[32];
+	unsigned int worker, queue, tun_queue;
+	int cpu;
+	int zerocopy;
+	uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
+	uint64_t rx_ring, fill_ring, tx_ring, tx_inflight;
+};
+/* The daemon's workers into *out (malloc'd, *n entries; none in socket mode). 0, -ENOENT when
+ * the daemon has no events socket (not xdpwgd, or not running), or -errno. */
+int obs_workers_read(const char *iface, struct obs_worker **out, size_t *n);
+
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in ns. */
 uint64_t obs_mono_ns(void);
 uint64_t obs_wall_ns(void);

@@ -157,8 +157,8 @@ enum xdpwg_peer_flags {
 };
 
 /* peers map: HASH, key = peer id (__u32). The loader writes endpoint, next hop, local source and
- * flags; XDP writes last_seen_ns, rx_* (atomic adds) and last_event_ns; AF_XDP workers add tx_*
- * through the loader. */
+ * flags; XDP writes last_seen_ns, rx_* (atomic adds) and last_event_ns; the daemon copies the
+ * engine's tx_* into it once a second (peer_sync.c). */
 struct xdpwg_peer {
 	struct xdpwg_endpoint endpoint;
 	union xdpwg_addr local_src; /* our source address towards the peer (family = endpoint's) */

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# make bench-roam: how fast the gateway follows a roaming client, xdpwgd against wireguard-go as
-# the gateway in the same run (client: wireguard-go). Topology: tools/bench-lib.sh; the client
-# has two uplinks, "wifi" (default route metric 100) and "lte" (metric 200), through the router.
+# make bench-roam: how fast the gateway follows a roaming client, xdpwgd against wireguard-go in
+# the same run. Topology: tools/bench-lib.sh; the client has two uplinks, "wifi" (default route
+# metric 100) and "lte" (metric 200), through the router to the gateway's eth0.
 #
-# Scenarios (each for A = wireguard-go and B = xdpwgd as the gateway, rounds A B A B):
+# By default each implementation runs on both ends (BENCH_CLIENT=same): A = wireguard-go
+# gateway and client, B = xdpwgd gateway with --attach eth0 (BENCH_XDP=1; it falls back to the
+# socket path and says so when XDP is unavailable) and an xdpwgd client in socket mode.
+# BENCH_CLIENT=wireguard-go keeps wireguard-go as the client of both, BENCH_XDP=0 the gateway
+# on its socket path.
+#
+# Scenarios (each for A and B, rounds A B A B):
 #   client     the client pings the gateway through the tunnel every 10 ms; a switch = the
 #              client's current uplink goes down, its other default route takes over
 #   push-ka0   the gateway pings the (otherwise silent) client every 10 ms, persistent
@@ -11,29 +17,27 @@
 #   push-ka25  the same with persistent keepalive 25 s on the client
 #   nat        the router masquerades the client's UDP to a fixed port; a switch = the SNAT port
 #              changes (rule to a new port + conntrack -F), the client pings every 10 ms
-# Per switch, from ping -D timestamps and a capture on the router's end of the gateway link:
-#   blackout   last echo reply before the switch -> first reply after it (ms)
-#   follow     first WireGuard packet (initiation or data) from the client's new address:port
-#              -> first packet the gateway sends to that address:port (ms)
-#   stale      packets the gateway sent to the old address:port after the switch (until the
-#              next switch)
-# Reported as p50/p99/max over the switches, ratio = B/A.
+# Per switch (see analyze for the exact definitions): blackout, follow, reply, stale, lost,
+# announce, move_us (xdpwgd's move events), gw_stalled; p50/p99/max over the switches, ratio =
+# B/A, and the issue's targets for B.
 #
-# Environment (defaults): ROAM_SWITCHES (20: client, nat), ROAM_PUSH_SWITCHES (3: each push
-# scenario; wireguard-go blacks out ~15 s per switch there), ROAM_ROUNDS (2: switches are split
-# into A B A B rounds), ROAM_MAX_WAIT (20 s: cap on waiting for traffic after a switch),
-# ROAM_SETTLE (0.3 s), ROAM_SCENARIOS ("client push-ka0 push-ka25 nat"), BENCH_XDP,
-# ROAM_DOWN (flush | link, see uplink_trigger), BENCH_OUT (build/bench). Default runtime: 6 min
-# when the client follows its route at once, up to ~17 min when the wireguard-go client sits out
-# its 15 s handshake retry on every client switch (docs/benchmarks.md); the push scenarios are
-# ~3 min of it (2 impls x 2 x 3 switches x ~16 s); ROAM_PUSH_SWITCHES=20 makes them ~22 min.
+# Environment (defaults): ROAM_SWITCHES (20: client, nat), ROAM_PUSH_SWITCHES (20: each push
+# scenario), ROAM_ROUNDS (2: switches are split into A B A B rounds), ROAM_MAX_WAIT (20 s: cap on
+# waiting for traffic after a switch), ROAM_SETTLE (0.3 s), ROAM_SCENARIOS ("client push-ka0
+# push-ka25 nat"), ROAM_DOWN (flush | link, see uplink_trigger), BENCH_OUT (build/bench),
+# ROAM_REANALYZE (a run kept with T_KEEP=1: recompute its tables, run nothing). Runtime ~20 min,
+# almost all of it wireguard-go's ~15 s blackout per switch (it keeps its sticky source until its
+# 15 s handshake retry); ROAM_PUSH_SWITCHES=3 makes it ~10 min.
 # Results: BENCH_OUT/bench-roam.txt, bench-roam.tsv (every switch), bench-roam.png.
 
+BENCH_CLIENT=${BENCH_CLIENT:-same}
+BENCH_XDP=${BENCH_XDP:-1}
+export BENCH_CLIENT BENCH_XDP
 . "$(dirname "$0")/bench-lib.sh"
 
 b_require wireguard-go wg tcpdump nft conntrack jq nsenter unshare ping stdbuf
 NSW=${ROAM_SWITCHES:-20}
-NPUSH=${ROAM_PUSH_SWITCHES:-3}
+NPUSH=${ROAM_PUSH_SWITCHES:-20}
 ROUNDS=${ROAM_ROUNDS:-2}
 MAXWAIT=${ROAM_MAX_WAIT:-20}
 SETTLE=${ROAM_SETTLE:-0.3}
@@ -44,16 +48,18 @@ for v in NSW NPUSH ROUNDS MAXWAIT; do
 done
 mkdir -p "$OUT" || b_die "mkdir $OUT"
 RES=$T_DIR/roam.tsv
-printf 'scenario\tside\timpl\tround\tswitch\tblackout_ms\tfollow_ms\tstale\tcapped\n' >"$RES"
+printf 'scenario\tside\timpl\tround\tswitch\tblackout_ms\tfollow_ms\tstale\tcapped\tlost\tannounce_ms\tmove_us\treply_ms\tgw_stalled\n' >"$RES"
 STARTED=$(date -u +%FT%TZ)
 CL=$(t_nsname cl)
 RT=$(t_nsname rt)
 GWEP=198.18.0.1.$B_PORT
 declare -A UPGW=([wifi]=198.51.100.1 [lte]=203.0.113.1)
 
-b_topology
-b_pick_impls
-b_log "A = wireguard-go, B = $B_B_LABEL"
+if [ -z "${ROAM_REANALYZE:-}" ]; then
+	b_topology
+	b_pick_impls
+	b_log "A = wireguard-go, B = $B_B_LABEL"
+fi
 
 now() { date +%s.%N; }
 
@@ -79,20 +85,29 @@ declare -A UPADDR=([wifi]=198.51.100.2/24 [lte]=203.0.113.2/24)
 # forget the source, only EINVAL is) until its 15 s handshake retry: ~15 s blackouts that
 # measure the client, not the gateway.
 ROAM_DOWN=${ROAM_DOWN:-flush}
+# One ip process for both steps, so that they are microseconds apart and the switch falls
+# between the two timestamps run_roam takes around it, not tens of ms after the first.
 uplink_trigger()
 {
-	[ "$ROAM_DOWN" = link ] || ip -n "$CL" addr flush dev "$ACTIVE"
-	ip -n "$CL" link set "$ACTIVE" down
+	{
+		[ "$ROAM_DOWN" = link ] || echo "addr flush dev $ACTIVE"
+		echo "link set $ACTIVE down"
+	} | ip -n "$CL" -batch -
 }
 uplink_restore()
 {
 	# the new active uplink takes the low metric (same path, no switch), the old one comes back
-	# up with the high metric, so that it is the standby for the next switch
-	ip -n "$CL" route replace default via "${UPGW[$STANDBY]}" dev "$STANDBY" metric 100
-	ip -n "$CL" route del default via "${UPGW[$STANDBY]}" dev "$STANDBY" metric 200 2>/dev/null
-	ip -n "$CL" link set "$ACTIVE" up
-	ip -n "$CL" addr replace "${UPADDR[$ACTIVE]}" dev "$ACTIVE" 2>/dev/null
-	ip -n "$CL" route replace default via "${UPGW[$ACTIVE]}" dev "$ACTIVE" metric 200
+	# up with the high metric, so that it is the standby for the next switch; one ip process
+	# (-force: a missing route to delete is no reason to stop)
+	ip -n "$CL" -force -batch - 2>/dev/null <<EOF
+route replace default via ${UPGW[$STANDBY]} dev $STANDBY metric 100
+route del default via ${UPGW[$STANDBY]} dev $STANDBY metric 200
+link set $ACTIVE up
+addr replace ${UPADDR[$ACTIVE]} dev $ACTIVE
+route replace default via ${UPGW[$ACTIVE]} dev $ACTIVE metric 200
+EOF
+	ip -n "$CL" route get 198.18.0.1 | grep -q "dev $STANDBY" ||
+		b_log "restore: the route to the gateway does not leave via $STANDBY: $(ip -n "$CL" route)"
 	local t=$ACTIVE
 	ACTIVE=$STANDBY
 	STANDBY=$t
@@ -112,11 +127,16 @@ table ip xbnat {
 EOF
 	ip netns exec "$RT" conntrack -F >/dev/null 2>&1
 }
+# The new rule replaces the old one in one transaction: between a separate "flush chain" and
+# "add rule" the client's packets left un-NATed, from its real address, and the gateway rightly
+# followed them there and back (the unexplained "stale" packets of earlier runs).
 nat_prepare()
 {
 	NATPORT=$((NATPORT + 1))
-	ip netns exec "$RT" nft flush chain ip xbnat post &&
-		ip netns exec "$RT" nft add rule ip xbnat post oifname gw meta l4proto udp masquerade to :$NATPORT
+	ip netns exec "$RT" nft -f - <<EOF
+flush chain ip xbnat post
+add rule ip xbnat post oifname "gw" meta l4proto udp masquerade to :$NATPORT
+EOF
 }
 nat_trigger() { ip netns exec "$RT" conntrack -F >/dev/null 2>&1; }
 nat_teardown() { ip netns exec "$RT" nft delete table ip xbnat 2>/dev/null; }
@@ -151,46 +171,96 @@ tcpdump_ts_args()
 	fi
 }
 
-# packets PCAP: "ts src dst type" per WireGuard datagram (type = first payload byte).
+# packets PCAP: "ts src dst type length" per WireGuard datagram (type = first payload byte,
+# length = UDP payload; a keepalive is a 32-byte data message).
 packets()
 {
 	tcpdump -r "$1" -nn -tt --time-stamp-precision=nano -x 2>/dev/null | awk '
-		/^[0-9]/ { if (ts != "") print ts, src, dst, typ
-			ts = $1; src = $3; dst = $5; sub(/:$/, "", dst); typ = 0; next }
+		/^[0-9]/ { if (ts != "") print ts, src, dst, typ, len
+			ts = $1; src = $3; dst = $5; sub(/:$/, "", dst); typ = 0; len = $NF; next }
 		$1 == "0x0010:" { typ = substr($8, 1, 2) + 0 }
-		END { if (ts != "") print ts, src, dst, typ }'
+		END { if (ts != "") print ts, src, dst, typ, len }'
 }
 
-# analyze SCEN SIDE IMPL ROUND: per switch, from $RUN/{switches,ping.log,pkts}.
+# analyze SCEN SIDE IMPL ROUND: per switch, from $RUN/{switches,ping.log,pkts,events}.
+#   tnew  = first initiation or data packet from the client at an address:port the gateway has
+#           not been sending to (seen on the router's end of the gateway link)
+#   follow   tnew -> first packet the gateway sends to that address:port
+#   announce switch -> tnew: how long the client took to speak from its new path
+#   lost     packets to the old address:port between the switch and tnew (sent before the
+#            gateway could know; the move event's sent_to_old counts the same)
+#   stale    packets to the old address:port after the move: for xdpwgd after its move event's
+#            time (wall clock), for wireguard-go (no events) after tnew. Capture and event share
+#            the clock; a packet sent before the move may be captured a few µs after it, never
+#            the other way round. (After tnew alone would count what a gateway that had not
+#            yet run sent to the old endpoint correctly, before it saw the new source.)
+#   move     xdpwgd only: the move event's detect_ns (XDP saw the packet -> endpoint moved)
+#   reply    the first packet from the new address:port that asks for an answer -> the
+#            gateway's first packet there: its own reaction time, without waiting for traffic.
+#            An initiation asks for a response; in client and nat, data that is not a
+#            keepalive is an echo request. (An xdpwgd client announces with a keepalive, which
+#            asks for nothing: follow then includes up to one ping interval, 10 ms.)
+#   gw_stalled 1 when the gateway was not getting the CPU around the switch (a loaded
+#            machine), so that the switch's numbers measure that too: it sent nothing in the 30
+#            ms before t0 although there is traffic every 10 ms, or (push, where it pings every
+#            10 ms whatever the client does) nothing for more than 50 ms between t0 and its
+#            first packet to the new address:port. Shown as a separate target line.
 analyze()
 {
-	local scen=$1 side=$2 impl=$3 round=$4 k=0 s next
+	local scen=$1 side=$2 impl=$3 round=$4 k=0 s s1 next mv tmv capped fol stale lost ann rep bo stl
 	mapfile -t SW <"$RUN/switches"
 	grep 'bytes from' "$RUN/ping.log" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p' >"$RUN/replies"
+	# "wall_time detect_ns" per move event (empty for wireguard-go)
+	jq -r '"\(.time) \(.detect_ns)"' "$RUN/events.json" 2>/dev/null >"$RUN/moves" || : >"$RUN/moves"
 	for ((k = 0; k < ${#SW[@]}; k++)); do
-		s=${SW[$k]%% *}
-		capped=${SW[$k]#* }
+		read -r s s1 capped <<<"${SW[$k]}"
 		next=${SW[$((k + 1))]:-9999999999}
 		next=${next%% *}
-		bo=$(awk -v s="$s" '$1 < s { last = $1 } $1 > s { if (last != "") printf "%.3f", ($1 - last) * 1000; exit }' "$RUN/replies")
-		read -r fol stale < <(awk -v s="$s" -v e="$next" -v gw="$GWEP" '
+		# the longest gap between replies from the last one before the trigger started to the
+		# first one after it returned (the uplink went down somewhere in between)
+		bo=$(awk -v s="$s" -v s1="$s1" '$1 < s { last = $1; next }
+			last != "" { g = $1 - last; if (g > max) max = g; last = $1 }
+			$1 > s1 { if (max != "") printf "%.3f", max * 1000; exit }' "$RUN/replies")
+		read -r tmv mv < <(awk -v s="$s" -v e="$next" '$1 >= s && $1 < e { printf "%s %.3f", $1, $2 / 1000; exit }' "$RUN/moves")
+		read -r fol stale lost ann rep stl < <(awk -v s="$s" -v e="$next" -v gw="$GWEP" -v sc="$scen" -v tmv="${tmv:-}" '
 			$1 < s && $3 == gw { old = $2 }
+			$1 >= s - 0.03 && $1 < s && $2 == gw { pre++ }
+			# the longest pause in what the gateway sends, from t0 until it reaches the client
+			$1 >= s && $1 < e && $2 == gw && tfol == "" {
+				if (lastgw != "" && $1 - lastgw > gap) gap = $1 - lastgw
+				lastgw = $1 }
+			$1 < s && $2 == gw { lastgw = $1 }
+			# the client back at the old source (or a third one) after the move: a later
+			# move, not this switch; stop there
+			tnew != "" && $3 == gw && $2 != nsrc && ($4 == 1 || $4 == 4) { e = $1 }
 			$1 >= s && $1 < e {
-				if ($2 == gw && $3 == old) stale++
+				if ($2 == gw && $3 == old) {
+					if (tnew == "") lost++
+					else if (tmv == "" || $1 > tmv) stale++
+				}
 				if (tnew == "" && $3 == gw && $2 != old && ($4 == 1 || $4 == 4)) { tnew = $1; nsrc = $2 }
 				if (tnew != "" && tfol == "" && $2 == gw && $3 == nsrc) tfol = $1
+				if (tnew != "" && task == "" && $3 == gw && $2 == nsrc &&
+				    ($4 == 1 || ($4 == 4 && $5 > 32 && sc !~ /^push/))) task = $1
+				else if (task != "" && trep == "" && $2 == gw && $3 == nsrc) trep = $1
 			}
 			END { f = (tnew != "" && tfol != "") ? sprintf("%.3f", (tfol - tnew) * 1000) : "-"
-				printf "%s %d\n", f, stale }' "$RUN/pkts")
-		printf '%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n' "$scen" "$side" "$impl" "$round" \
-			$((k + 1)) "${bo:--}" "${fol:--}" "${stale:-0}" "$capped" >>"$RES"
+				a = (tnew != "") ? sprintf("%.3f", (tnew - s) * 1000) : "-"
+				r = (task != "" && trep != "") ? sprintf("%.3f", (trep - task) * 1000) : "-"
+				# no new source: the client was not on the uplink that went down
+				l = (tnew != "") ? lost + 0 : "-"
+				st = (!pre || (sc ~ /^push/ && gap > 0.05)) ? 1 : 0
+				printf "%s %d %s %s %s %d\n", f, stale, l, a, r, st }' "$RUN/pkts")
+		printf '%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$side" \
+			"$impl" "$round" $((k + 1)) "${bo:--}" "${fol:--}" "${stale:-0}" "$capped" \
+			"${lost:-0}" "${ann:--}" "${mv:--}" "${rep:--}" "${stl:-0}" >>"$RES"
 	done
 }
 
 # run_roam SCEN SIDE IMPL ROUND NSWITCHES
 run_roam()
 {
-	local scen=$1 side=$2 impl=$3 round=$4 n=$5 ka=0 k t capped pingdst=192.0.2.1 pingns=cl
+	local scen=$1 side=$2 impl=$3 round=$4 n=$5 ka=0 k t t0 capped pingdst=192.0.2.1 pingns=cl
 	local tcpd pingp
 	RUN=$T_DIR/$scen-$side-$round
 	mkdir -p "$RUN"
@@ -220,13 +290,15 @@ run_roam()
 		wait_reply_after "$RUN/ping.log" "$(awk -v t="$(now)" 'BEGIN { printf "%.6f", t - 0.2 }')" 5 ||
 			b_log "$scen $side: no steady replies before switch $k"
 		[ "$scen" = nat ] && nat_prepare
-		# the switch time is when the trigger has returned: the link is down (or the conntrack
-		# table flushed) by then; taken before, it would count the command's own start-up
+		# the switch happens between t0 (before the trigger) and t (it has returned): the
+		# client may already have reacted before the command exits, so packets are sorted
+		# old/new from t0, and the blackout is the longest reply gap across [t0, t]
+		t0=$(now)
 		if [ "$scen" = nat ]; then nat_trigger; else uplink_trigger; fi
 		t=$(now)
 		capped=0
 		wait_reply_after "$RUN/ping.log" "$t" "$MAXWAIT" || capped=1
-		echo "$t $capped" >>"$RUN/switches"
+		echo "$t0 $t $capped" >>"$RUN/switches"
 		[ "$scen" = nat ] || uplink_restore
 		sleep "$SETTLE"
 	done
@@ -236,6 +308,10 @@ run_roam()
 	sleep 1
 	b_kill "$tcpd"
 	packets "$RUN/cap.pcap" >"$RUN/pkts"
+	# the gateway's own account of each move (xdpwgd): dated from the XDP timestamp
+	if [ "$impl" = xdpwgd ]; then
+		t_at "$B_GW_PID" "$XDPWG_BUILD/xdpwgctl" events wg0 --json >"$RUN/events.json" 2>/dev/null
+	fi
 	analyze "$scen" "$side" "$impl" "$round"
 	b_down
 	[ "$scen" = nat ] && nat_teardown
@@ -244,9 +320,31 @@ run_roam()
 		'$1 == s && $2 == d && $4 == r { printf "%s/%s ", $6, $7 }' "$RES")(blackout/follow ms)"
 }
 
-tcpdump_ts_args
-b_log "capture timestamps: ${TSTAMP[*]}"
-for scen in $SCENARIOS; do
+# ROAM_REANALYZE=DIR: recompute the tables from a run kept with T_KEEP=1 (its T_DIR), without
+# running anything: the captures, ping logs and events are all there.
+if [ -n "${ROAM_REANALYZE:-}" ]; then
+	[ -f "$ROAM_REANALYZE/meta" ] || b_die "$ROAM_REANALYZE/meta: not a kept bench-roam run"
+	# shellcheck disable=SC1091
+	. "$ROAM_REANALYZE/meta"
+	for scen in $SCENARIOS; do
+		for ((round = 1; round <= ROUNDS; round++)); do
+			for side in A B; do
+				RUN=$ROAM_REANALYZE/$scen-$side-$round
+				[ -d "$RUN" ] || continue
+				impl=$B_A
+				[ "$side" = B ] && impl=$B_B
+				packets "$RUN/cap.pcap" >"$RUN/pkts"
+				analyze "$scen" "$side" "$impl" "$round"
+			done
+		done
+	done
+	SCENARIOS_RUN=
+else
+	SCENARIOS_RUN=$SCENARIOS
+	tcpdump_ts_args
+	b_log "capture timestamps: ${TSTAMP[*]}"
+fi
+for scen in $SCENARIOS_RUN; do
 	case $scen in
 	client | nat) total=$NSW ;;
 	push-ka0 | push-ka25) total=$NPUSH ;;
@@ -262,11 +360,15 @@ for scen in $SCENARIOS; do
 	done
 done
 [ -n "${MODE_B:-}" ] && [ "$B_B" = xdpwgd ] && B_B_LABEL=$MODE_B
+[ -n "${ROAM_REANALYZE:-}" ] || declare -p STARTED B_A B_B B_B_LABEL SCENARIOS ROUNDS NSW NPUSH \
+	MAXWAIT ROAM_DOWN 2>/dev/null | sed 's/^declare -- //' >"$T_DIR/meta"
+[ "${BENCH_CLIENT:-}" = same ] && echo "BENCH_CLIENT=same" >>"$T_DIR/meta"
 
 # --- table ---
-col() # SCEN SIDE COLUMN -> values
+col() # SCEN SIDE COLUMN [unstalled] -> values
 {
-	awk -F'\t' -v s="$1" -v d="$2" -v c="$3" 'NR > 1 && $1 == s && $2 == d && $c != "-" { print $c }' "$RES"
+	awk -F'\t' -v s="$1" -v d="$2" -v c="$3" -v u="${4:-}" \
+		'NR > 1 && $1 == s && $2 == d && $c != "-" && !(u != "" && $14 == 1) { print $c }' "$RES"
 }
 cell() # SCEN SIDE COLUMN -> "p50 p99 max n"
 {
@@ -280,34 +382,59 @@ PLOT=$T_DIR/plot.dat
 : >"$PLOT"
 {
 	echo "xdpwg roaming benchmark, $STARTED, $(nproc) cores, kernel $(uname -r)"
-	echo "A = wireguard-go gateway; B = $B_B_LABEL; client = ${BENCH_CLIENT:-wireguard-go}"
+	if [ "${BENCH_CLIENT:-}" = same ]; then
+		echo "A = wireguard-go gateway and client; B = $B_B_LABEL gateway, xdpwgd socket client"
+	else
+		echo "A = wireguard-go gateway; B = $B_B_LABEL; client = wireguard-go"
+	fi
 	echo "switches: client/nat $NSW, push $NPUSH each, in $ROUNDS rounds A B A B; uplink down = $ROAM_DOWN; cap ${MAXWAIT}s; p50/p99/max; ratio = B/A"
 	printf '%-10s %-12s %-26s %-26s %-6s %-6s %s\n' scenario metric "A p50/p99/max" \
 		"B p50/p99/max" "r.p50" "r.p99" "n(A/B) capped(A/B)"
 	for scen in $SCENARIOS; do
-		for m in 6:blackout_ms 7:follow_ms 8:stale_pkts; do
+		for m in 6:blackout_ms 7:follow_ms 13:reply_ms 8:stale_pkts 10:lost_pkts 11:announce_ms 12:move_us; do
 			c=${m%%:*}
+			# the gateway's move events: xdpwgd only
+			[ "$c" = 12 ] && [ -z "$(col "$scen" B 12)" ] && continue
 			read -r a50 a99 amax an <<<"$(cell "$scen" A "$c")"
 			read -r b50 b99 bmax bn <<<"$(cell "$scen" B "$c")"
 			ca=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "A" && $9 == 1' "$RES" | grep -c .)
 			cb=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "B" && $9 == 1' "$RES" | grep -c .)
 			printf '%-10s %-12s %-26s %-26s %-6s %-6s %s\n' "$scen" "${m#*:}" "$a50/$a99/$amax" \
 				"$b50/$b99/$bmax" "$(b_ratio "$b50" "$a50")" "$(b_ratio "$b99" "$a99")" "$an/$bn $ca/$cb"
-			[ "$c" = 8 ] || printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${m#*:}" "$scen" \
+			[ "$c" = 6 ] || [ "$c" = 7 ] || [ "$c" = 13 ] || continue
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${m#*:}" "$scen" \
 				"$a50" "$a50" "$amax" "$b50" "$b50" "$bmax" >>"$PLOT"
 		done
+	done
+	# the issue's targets for xdpwgd (B), p99 over the switches
+	target() # DESC SCEN COLUMN LIMIT
+	{
+		local v u n
+		v=$(col "$2" B "$3" | b_pct 99)
+		[ "$v" = - ] && return
+		u=$(col "$2" B "$3" unstalled | b_pct 99)
+		n=$(awk -F'\t' -v s="$2" 'NR > 1 && $1 == s && $2 == "B" && $14 == 1' "$RES" | grep -c .)
+		printf 'target  %-44s B p99 %-10s %-7s without the %d gw-stalled: %-10s %s\n' "$1 <= $4" \
+			"$v" "$(awk -v v="$v" -v l="$4" 'BEGIN { print (v <= l) ? "met" : "MISSED" }')" "$n" "$u" \
+			"$(awk -v v="$u" -v l="$4" 'BEGIN { print (v != "-" && v <= l) ? "met" : "MISSED" }')"
+	}
+	case " $SCENARIOS " in *" push-ka0 "*) target "push-ka0 blackout ms" push-ka0 6 50 ;; esac
+	for scen in $SCENARIOS; do
+		target "$scen follow ms" "$scen" 7 0.05
+		target "$scen reply ms" "$scen" 13 0.05
+		target "$scen stale packets after the move" "$scen" 8 0
 	done
 } | tee "$TABLE"
 cp "$RES" "$OUT/bench-roam.tsv"
 
 if command -v gnuplot >/dev/null 2>&1 && [ -s "$PLOT" ]; then
-	for m in blackout_ms follow_ms; do
+	for m in blackout_ms follow_ms reply_ms; do
 		grep -P "^$m\t" "$PLOT" | cut -f2- | sed 's/\t-/\tNaN/g' >"$T_DIR/$m.dat"
 	done
 	gnuplot <<EOF 2>>"$T_DIR/gnuplot.log" || b_log "gnuplot failed: $(tail -n2 "$T_DIR/gnuplot.log")"
-set terminal pngcairo size 1200,800 noenhanced
+set terminal pngcairo size 1200,1100 noenhanced
 set output "$OUT/bench-roam.png"
-set multiplot layout 2,1 title "xdpwg bench-roam $STARTED: A = wireguard-go, B = $B_B_LABEL (bar p50, whisker to max)"
+set multiplot layout 3,1 title "xdpwg bench-roam $STARTED: A = wireguard-go, B = $B_B_LABEL (bar p50, whisker to max)"
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.6 border -1
@@ -318,6 +445,8 @@ set ylabel "blackout ms"
 plot "$T_DIR/blackout_ms.dat" using 2:3:4:xtic(1) title "A wireguard-go", "" using 5:6:7 title "B $B_B_LABEL"
 set ylabel "gateway follow delay ms"
 plot "$T_DIR/follow_ms.dat" using 2:3:4:xtic(1) title "A wireguard-go", "" using 5:6:7 title "B $B_B_LABEL"
+set ylabel "gateway reply ms (packet asking an answer)"
+plot "$T_DIR/reply_ms.dat" using 2:3:4:xtic(1) title "A wireguard-go", "" using 5:6:7 title "B $B_B_LABEL"
 unset multiplot
 EOF
 fi

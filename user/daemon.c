@@ -16,18 +16,21 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "allowedips.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "device.h"
+#include "droplog.h"
 #include "events.h"
 #include "io_socket.h"
 #include "io_xdp.h"
 #include "loader.h"
 #include "log.h"
 #include "netlink.h"
+#include "peer_sync.h"
 #include "tun.h"
 #include "uapi.h"
 
@@ -47,7 +50,8 @@ enum daemon_source {
 };
 
 enum daemon_roam_constants {
-	/* a burst of link/address/route notifications within this is one route check */
+	/* the first link/address/route change is checked at once; changes within this after a
+	 * check are one more check at its end */
 	DAEMON_ROUTE_COALESCE_MS = 5,
 	/* beyond this many peers with an endpoint, no per-peer route tracking (a gateway's job
 	 * is to follow its clients, not to chase their routes) */
@@ -89,7 +93,7 @@ struct xdpwgd {
 	struct events *events;
 	struct nl_monitor *nlmon;
 	int routefd; /* timerfd: coalesces a burst of changes into one check */
-	bool route_armed;
+	bool route_armed; /* a route check is due when routefd fires */
 	atomic_bool routes_stale; /* an endpoint changed: refresh the route records */
 	struct daemon_route *routes;
 	size_t n_routes;
@@ -104,6 +108,9 @@ struct xdpwgd {
 	size_t n_allow_src;
 	struct allowedips *allow_trie; /* NULL: any source */
 	uint64_t src_not_allowed;      /* datagrams the kernel-socket path dropped for it */
+	/* observability on the tick: drop bursts logged, engine tx counters into the peers map */
+	struct droplog *droplog;
+	struct peer_sync *peer_sync;
 };
 
 static int daemon_watch(struct xdpwgd *d, int fd, enum daemon_source src)
@@ -514,14 +521,38 @@ static void daemon_on_moves(struct xdpwgd *d)
 	}
 }
 
-static void daemon_arm_route_timer(struct xdpwgd *d)
+/*
+ * Route checks and their timer. A change notification with the timer idle is checked at once
+ * (the first change of a burst: a switch costs no coalescing delay), and starts a hold-off of
+ * DAEMON_ROUTE_COALESCE_MS; whatever arrives during it (the rest of the burst) is one more
+ * check when it ends, which starts another. So a burst is at most two checks, a storm one per
+ * hold-off, and a check never misses a change: anything after it sends another notification.
+ * route_armed: a check is due when the timer fires.
+ */
+static bool daemon_route_holding(const struct xdpwgd *d)
+{
+	struct itimerspec its;
+
+	return d->routefd >= 0 && timerfd_gettime(d->routefd, &its) == 0 &&
+	       (its.it_value.tv_sec || its.it_value.tv_nsec);
+}
+
+static void daemon_start_route_timer(struct xdpwgd *d)
 {
 	struct itimerspec its = { .it_value.tv_nsec = DAEMON_ROUTE_COALESCE_MS * 1000000L };
 
-	if (d->route_armed || d->routefd < 0)
+	if (d->routefd >= 0 && timerfd_settime(d->routefd, 0, &its, NULL) < 0)
+		log_debug("route timerfd: %s", strerror(errno));
+}
+
+/* A check within DAEMON_ROUTE_COALESCE_MS (configuration changes, moved endpoints). */
+static void daemon_arm_route_timer(struct xdpwgd *d)
+{
+	if (d->routefd < 0)
 		return;
-	if (timerfd_settime(d->routefd, 0, &its, NULL) == 0)
-		d->route_armed = true;
+	d->route_armed = true;
+	if (!daemon_route_holding(d))
+		daemon_start_route_timer(d);
 }
 
 static bool daemon_route_same(const struct daemon_route *a, const struct daemon_route *b)
@@ -615,8 +646,14 @@ static void daemon_on_netlink(struct xdpwgd *d)
 		log_debug("%s: netlink monitor: %s", d->ifname, strerror(-bits));
 		return;
 	}
-	if (bits > 0 && (bits & (NL_CHANGE_LINK | NL_CHANGE_ADDR | NL_CHANGE_ROUTE)))
-		daemon_arm_route_timer(d);
+	if (bits <= 0 || !(bits & (NL_CHANGE_LINK | NL_CHANGE_ADDR | NL_CHANGE_ROUTE)))
+		return;
+	if (daemon_route_holding(d)) {
+		d->route_armed = true;
+		return;
+	}
+	daemon_check_routes(d);
+	daemon_start_route_timer(d);
 }
 
 static void daemon_on_route_timer(struct xdpwgd *d)
@@ -625,8 +662,11 @@ static void daemon_on_route_timer(struct xdpwgd *d)
 
 	if (read(d->routefd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_debug("route timerfd read: %s", strerror(errno));
+	if (!d->route_armed)
+		return;
 	d->route_armed = false;
 	daemon_check_routes(d);
+	daemon_start_route_timer(d);
 }
 
 /* Events, the route monitor and the XDP sightings: what roaming needs besides the engine. A
@@ -708,6 +748,59 @@ static bool daemon_tun_gone(const struct xdpwgd *d)
 	return ioctl(d->tun.fds[0], TUNGETIFF, &ifr) < 0 && errno == EBADFD;
 }
 
+/* --- observability: per-worker figures, drop bursts, the peers map's tx counters --- */
+
+/* workers=1 on the events socket (xdpwgctl metrics, top) */
+static int daemon_worker_info(void *ctx, unsigned int i, struct io_xdp_worker_info *out)
+{
+	struct xdpwgd *d = ctx;
+
+	return d->xdp ? io_xdp_worker_info(d->xdp, i, out) : -ENOENT;
+}
+
+static void daemon_peer_repair(void *ctx, struct wg_peer *peer)
+{
+	struct xdpwgd *d = ctx;
+
+	if (d->xdp)
+		io_xdp_peer_update(d->xdp, peer);
+}
+
+/* What this costs is one failure message: the data path does not depend on it. */
+static void daemon_observe_init(struct xdpwgd *d)
+{
+	if (d->events && d->xdp)
+		events_set_workers(d->events, daemon_worker_info, d);
+	d->droplog = droplog_new(d->ifname, NULL, NULL);
+	if (d->xdp)
+		d->peer_sync = peer_sync_new(daemon_peer_repair, d);
+	if (!d->droplog || (d->xdp && !d->peer_sync))
+		log_warn("%s: out of memory: no drop-burst log or peers-map tx counters",
+			 d->ifname);
+}
+
+static void daemon_observe_free(struct xdpwgd *d)
+{
+	droplog_free(d->droplog);
+	d->droplog = NULL;
+	peer_sync_free(d->peer_sync);
+	d->peer_sync = NULL;
+}
+
+/* Once a second at most (each module keeps its own pace): a tick can come much sooner. */
+static void daemon_observe_tick(struct xdpwgd *d)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	droplog_tick(d->droplog, d->dev, d->xdp ? io_xdp_loader(d->xdp) : NULL, d->src_not_allowed,
+		     now);
+	if (d->xdp && peer_sync_tick(d->peer_sync, d->dev, io_xdp_loader(d->xdp), now) < 0)
+		log_debug("%s: peers map tx counters: out of memory", d->ifname);
+}
+
 static void daemon_on_timer(struct xdpwgd *d)
 {
 	uint64_t expirations;
@@ -730,6 +823,7 @@ static void daemon_on_timer(struct xdpwgd *d)
 		    loader_set_under_load(io_xdp_loader(d->xdp), under_load) == 0)
 			d->under_load = under_load;
 	}
+	daemon_observe_tick(d);
 	daemon_arm_timer(d, wg_device_tick(d->dev));
 }
 
@@ -965,6 +1059,7 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	if (!d->xdp && (ret = daemon_watch(d, d->tun.fds[0], DAEMON_EV_TUN)) < 0)
 		goto err;
 	daemon_roam_init(d);
+	daemon_observe_init(d);
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);
 	*out = d;
@@ -985,6 +1080,7 @@ void daemon_free(struct xdpwgd *d)
 	uapi_server_free(d->uapi);
 	/* before the engine's teardown: no more move events, no more announcements */
 	daemon_roam_free(d);
+	daemon_observe_free(d);
 	/* workers use the engine: they stop first; then the program leaves the uplinks */
 	io_xdp_stop(d->xdp);
 	d->xdp = NULL; /* the engine's teardown still calls the hooks */

@@ -92,8 +92,8 @@ struct xdpwgd {
 	/* roaming: move events, route changes, XDP new-source sightings */
 	struct events *events;
 	struct nl_monitor *nlmon;
-	int routefd; /* timerfd: coalesces a burst of changes into one check */
-	bool route_armed; /* a route check is due when routefd fires */
+	int routefd;		  /* timerfd: coalesces a burst of changes into one check */
+	bool route_armed;	  /* a route check is due when routefd fires */
 	atomic_bool routes_stale; /* an endpoint changed: refresh the route records */
 	struct daemon_route *routes;
 	size_t n_routes;

@@ -137,26 +137,6 @@ void droplog_sample(struct droplog *dl, enum droplog_source src, const uint64_t 
 	}
 }
 
-/* The stats map's reasons that are drops (the rest count passes, redirects, events). */
-static bool droplog_xdp_is_drop(unsigned int k)
-{
-	switch (k) {
-	case XDPWG_STAT_BAD_SIZE_INITIATION:
-	case XDPWG_STAT_BAD_SIZE_RESPONSE:
-	case XDPWG_STAT_BAD_SIZE_COOKIE:
-	case XDPWG_STAT_BAD_SIZE_DATA:
-	case XDPWG_STAT_BAD_TYPE:
-	case XDPWG_STAT_UNKNOWN_INDEX:
-	case XDPWG_STAT_TRUNCATED:
-	case XDPWG_STAT_BAD_MAC1:
-	case XDPWG_STAT_HS_RATELIMITED:
-	case XDPWG_STAT_SRC_NOT_ALLOWED:
-		return true;
-	default:
-		return false;
-	}
-}
-
 void droplog_tick(struct droplog *dl, struct wg_device *dev, const struct xdpwg_loader *ld,
 		  uint64_t extra_engine, uint64_t now_ns)
 {
@@ -173,7 +153,7 @@ void droplog_tick(struct droplog *dl, struct wg_device *dev, const struct xdpwg_
 
 		if (loader_stats(ld, all) == 0) {
 			for (unsigned int k = 0; k < XDPWG_STAT_MAX; k++) {
-				if (!droplog_xdp_is_drop(k))
+				if (loader_stat_action((enum xdpwg_stat)k) != LOADER_STAT_DROP)
 					continue;
 				xdp[nx] = all[k];
 				xnames[nx++] = loader_stat_name((enum xdpwg_stat)k);

@@ -81,6 +81,35 @@ const char *loader_stat_name(enum xdpwg_stat s)
 	return stat_names[s];
 }
 
+enum loader_stat_action loader_stat_action(enum xdpwg_stat s)
+{
+	switch (s) {
+	case XDPWG_STAT_PASS_OTHER:
+	case XDPWG_STAT_PASS_FRAGMENT:
+	case XDPWG_STAT_PASS_IPV6_EXT:
+	case XDPWG_STAT_PASS_DISABLED:
+	case XDPWG_STAT_NO_XSK_PASSED:
+	case XDPWG_STAT_META_FAILED:
+	case XDPWG_STAT_HS_UNDER_LOAD:
+		return LOADER_STAT_PASS;
+	case XDPWG_STAT_REDIRECTED:
+		return LOADER_STAT_REDIRECT;
+	case XDPWG_STAT_BAD_SIZE_INITIATION:
+	case XDPWG_STAT_BAD_SIZE_RESPONSE:
+	case XDPWG_STAT_BAD_SIZE_COOKIE:
+	case XDPWG_STAT_BAD_SIZE_DATA:
+	case XDPWG_STAT_BAD_TYPE:
+	case XDPWG_STAT_UNKNOWN_INDEX:
+	case XDPWG_STAT_TRUNCATED:
+	case XDPWG_STAT_BAD_MAC1:
+	case XDPWG_STAT_HS_RATELIMITED:
+	case XDPWG_STAT_SRC_NOT_ALLOWED:
+		return LOADER_STAT_DROP;
+	default:
+		return LOADER_STAT_INFO;
+	}
+}
+
 int loader_ensure_bpffs(void)
 {
 	struct statfs st;

@@ -99,6 +99,15 @@ int loader_peer_set_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packe
 int loader_stats(const struct xdpwg_loader *ld, uint64_t out[XDPWG_STAT_MAX]);
 const char *loader_stat_name(enum xdpwg_stat s);
 
+/* What the XDP program did with a packet counted under a reason. */
+enum loader_stat_action {
+	LOADER_STAT_INFO,     /* a count that is neither a verdict nor a drop (events, ...) */
+	LOADER_STAT_DROP,     /* XDP_DROP */
+	LOADER_STAT_PASS,     /* XDP_PASS to the kernel */
+	LOADER_STAT_REDIRECT, /* into an AF_XDP socket */
+};
+enum loader_stat_action loader_stat_action(enum xdpwg_stat s);
+
 int loader_prog_fd(const struct xdpwg_loader *ld);
 int loader_xsks_fd(const struct xdpwg_loader *ld);
 int loader_events_fd(const struct xdpwg_loader *ld); /* ring buffer: ring_buffer__new on it */

@@ -263,7 +263,8 @@ static void test_cookie_under_load(void)
 	is_int(wgh_drops(B, WG_DROP_COOKIE_SENT), 1, "under load: initiation answered by a cookie");
 	/* xdpwg's initiator resends at once with its mac2 rather than waiting REKEY_TIMEOUT
 	 * (test_handshake_watch.c covers no DH spent and no endpoint moved by the cookie) */
-	is_int(A->sent_type[WG_MSG_HANDSHAKE_INITIATION], 2, "initiator resent at once with its mac2");
+	is_int(A->sent_type[WG_MSG_HANDSHAKE_INITIATION], 2,
+	       "initiator resent at once with its mac2");
 	ok(wgh_peer_snap(A).last_handshake_sec > 0, "retry with mac2 accepted under load");
 	is_int(wgh_drops(B, WG_DROP_COOKIE_SENT), 1, "no second cookie needed");
 	wg_device_set_under_load_for_test(B->dev, false);

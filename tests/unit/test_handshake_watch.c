@@ -39,19 +39,7 @@ static const struct wg_io_ops failing_ops = {
 /* wgh_host_new with sends that can be made to fail. */
 static struct wgh_host *host_failing(const char *name, const char *addr)
 {
-	struct wgh_host *h = &wgh_hosts[wgh_n_hosts++];
-	struct wg_device_opts o = { .ops = &failing_ops, .clock = wgh_clock, .name = name };
-
-	memset(h, 0, sizeof(*h));
-	h->name = name;
-	o.io_ctx = h;
-	crypto_genkey(h->priv);
-	crypto_pubkey(h->pub, h->priv);
-	wgh_set_addr(&h->addr, addr);
-	h->dev = wg_device_new(&o);
-	if (!h->dev)
-		abort();
-	return h;
+	return wgh_host_new_ops(name, addr, &failing_ops);
 }
 
 static void setup_psk(const uint8_t *psk_a, const uint8_t *psk_b)

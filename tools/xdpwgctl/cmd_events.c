@@ -18,36 +18,11 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "observe.h"
 
 enum events_ctl_constants {
 	EVENTS_CTL_LINE_MAX = 4096,
 };
-
-/* The value of "key" in a flat JSON object line (string or number), into out. false if absent. */
-static bool events_field(const char *line, const char *key, char *out, size_t len)
-{
-	char pat[64];
-	const char *p, *end;
-	size_t n;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(line, pat);
-	if (!p)
-		return false;
-	p += strlen(pat);
-	if (*p == '"') {
-		p++;
-		end = strchr(p, '"');
-	} else {
-		end = p + strcspn(p, ",}");
-	}
-	if (!end)
-		return false;
-	n = (size_t)(end - p) < len - 1 ? (size_t)(end - p) : len - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return true;
-}
 
 static void events_print_human(const char *line)
 {
@@ -56,14 +31,14 @@ static void events_print_human(const char *line)
 	time_t sec;
 	struct tm tm;
 
-	events_field(line, "peer", peer, sizeof(peer));
-	events_field(line, "old_endpoint", o, sizeof(o));
-	events_field(line, "new_endpoint", n, sizeof(n));
-	events_field(line, "time", t, sizeof(t));
-	events_field(line, "detect_ns", detect, sizeof(detect));
-	events_field(line, "first_seen_source", src, sizeof(src));
-	events_field(line, "sent_to_old", sent, sizeof(sent));
-	events_field(line, "moves", moves, sizeof(moves));
+	obs_json_field(line, "peer", peer, sizeof(peer));
+	obs_json_field(line, "old_endpoint", o, sizeof(o));
+	obs_json_field(line, "new_endpoint", n, sizeof(n));
+	obs_json_field(line, "time", t, sizeof(t));
+	obs_json_field(line, "detect_ns", detect, sizeof(detect));
+	obs_json_field(line, "first_seen_source", src, sizeof(src));
+	obs_json_field(line, "sent_to_old", sent, sizeof(sent));
+	obs_json_field(line, "moves", moves, sizeof(moves));
 	sec = (time_t)strtoll(t, NULL, 10);
 	if (localtime_r(&sec, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);

@@ -106,31 +106,14 @@ void obs_stat_name(uint32_t k, char *buf, size_t len)
 
 const char *obs_stat_action(uint32_t k)
 {
-	switch (k) {
-	case XDPWG_STAT_PASS_OTHER:
-	case XDPWG_STAT_PASS_FRAGMENT:
-	case XDPWG_STAT_PASS_IPV6_EXT:
-	case XDPWG_STAT_PASS_DISABLED:
-	case XDPWG_STAT_NO_XSK_PASSED:
-	case XDPWG_STAT_META_FAILED:
-	case XDPWG_STAT_HS_UNDER_LOAD:
-		return "pass";
-	case XDPWG_STAT_REDIRECTED:
-		return "redirect";
-	case XDPWG_STAT_BAD_SIZE_INITIATION:
-	case XDPWG_STAT_BAD_SIZE_RESPONSE:
-	case XDPWG_STAT_BAD_SIZE_COOKIE:
-	case XDPWG_STAT_BAD_SIZE_DATA:
-	case XDPWG_STAT_BAD_TYPE:
-	case XDPWG_STAT_UNKNOWN_INDEX:
-	case XDPWG_STAT_TRUNCATED:
-	case XDPWG_STAT_BAD_MAC1:
-	case XDPWG_STAT_HS_RATELIMITED:
-	case XDPWG_STAT_SRC_NOT_ALLOWED:
-		return "drop";
-	default:
-		return "info";
-	}
+	static const char *const names[] = {
+		[LOADER_STAT_INFO] = "info",
+		[LOADER_STAT_DROP] = "drop",
+		[LOADER_STAT_PASS] = "pass",
+		[LOADER_STAT_REDIRECT] = "redirect",
+	};
+
+	return names[loader_stat_action((enum xdpwg_stat)k)];
 }
 
 enum obs_worker_limits {
@@ -154,18 +137,23 @@ static bool obs_json_u64(const char *line, const char *key, uint64_t *out)
 	return end != p + strlen(pat);
 }
 
-static bool obs_json_str(const char *line, const char *key, char *out, size_t len)
+bool obs_json_field(const char *line, const char *key, char *out, size_t len)
 {
-	char pat[48];
+	char pat[64];
 	const char *p, *end;
 	size_t n;
 
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
 	p = strstr(line, pat);
 	if (!p)
 		return false;
 	p += strlen(pat);
-	end = strchr(p, '"');
+	if (*p == '"') {
+		p++;
+		end = strchr(p, '"');
+	} else {
+		end = p + strcspn(p, ",}");
+	}
 	if (!end)
 		return false;
 	n = (size_t)(end - p) < len - 1 ? (size_t)(end - p) : len - 1;
@@ -187,7 +175,7 @@ static bool obs_worker_parse(const char *line, struct obs_worker *w)
 	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 		if (!obs_json_u64(line, keys[k], &v[k]))
 			return false;
-	if (!obs_json_str(line, "uplink", w->uplink, sizeof(w->uplink)))
+	if (!obs_json_field(line, "uplink", w->uplink, sizeof(w->uplink)))
 		return false;
 	w->worker = (unsigned int)v[0];
 	w->queue = (unsigned int)v[1];

@@ -2,7 +2,7 @@
 /*
  * hs-bench: responder handshakes per second on one core, in process, against the bound set by
  * the four X25519 operations a responder does (DH(s, e_i) to open the initiation - the
- * static-static DH is precomputed per peer -, a fresh ephemeral key, DH(e_r, e_i), DH(e_r, s_i)).
+ * static-static DH is computed once per peer, on its first handshake -, a fresh ephemeral key, DH(e_r, e_i), DH(e_r, s_i)).
  *   hs-bench [N]     (default 2000 handshakes)
  * Two devices with a fake I/O and a fake clock: the initiator's engine writes N initiations
  * first (timestamps 100 ms apart, so neither the replay nor the flood check refuses them);

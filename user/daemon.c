@@ -86,7 +86,8 @@ struct xdpwgd {
 	bool under_load;    /* as last mirrored into the XDP program */
 	struct uapi_server *uapi;
 	struct io_rx_batch *rx;
-	uint8_t *pkt; /* one TUN read */
+	uint8_t *pkt;	     /* one TUN read: a packet or a TSO super-packet */
+	struct tun_gro *gro; /* decrypted TCP segments joined before they are written */
 	int epfd, sigfd, timerfd;
 	int mtu; /* last MTU told to the engine */
 	/* roaming: move events, route changes, XDP new-source sightings */
@@ -147,7 +148,7 @@ static int daemon_deliver(void *ctx, const uint8_t *pkt, size_t len)
 		if (ret != -EAGAIN)
 			return ret;
 	}
-	return tun_write(&d->tun, 0, pkt, len);
+	return tun_gro_write(&d->tun, 0, d->gro, pkt, len);
 }
 
 static int daemon_bind(void *ctx, uint16_t port, uint32_t fwmark)
@@ -593,13 +594,18 @@ static void daemon_check_routes(struct xdpwgd *d)
 	bool flushed = false;
 
 	atomic_store(&d->routes_stale, false);
+	/* counted before the snapshot: a gateway with 100k peers must not copy them all (keys
+	 * included, into locked memory) on every route change only to skip them */
+	if (wg_device_peer_count(d->dev) > DAEMON_ROUTE_MAX_PEERS) {
+		log_debug("%s: %zu peers: no route tracking", d->ifname,
+			  wg_device_peer_count(d->dev));
+		return;
+	}
 	c = wg_device_snapshot(d->dev);
 	if (!c)
 		return;
-	if (c->n_peers > DAEMON_ROUTE_MAX_PEERS) {
-		log_debug("%s: %zu peers: no route tracking", d->ifname, c->n_peers);
+	if (c->n_peers > DAEMON_ROUTE_MAX_PEERS)
 		goto out;
-	}
 	now = calloc(c->n_peers ? c->n_peers : 1, sizeof(*now));
 	if (!now)
 		goto out;
@@ -839,10 +845,17 @@ static void daemon_on_signal(struct xdpwgd *d)
 	}
 }
 
+static void daemon_tun_packet(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct xdpwgd *d = ctx;
+
+	wg_device_tx(d->dev, pkt, len);
+}
+
 static void daemon_on_tun(struct xdpwgd *d)
 {
 	for (int i = 0; i < DAEMON_TUN_BUDGET; ++i) {
-		ssize_t n = tun_read(&d->tun, 0, d->pkt, WG_MAX_PACKET);
+		ssize_t n = tun_read_gso(&d->tun, 0, d->pkt, TUN_GSO_BUF, daemon_tun_packet, d);
 
 		if (n == 0)
 			return;
@@ -854,7 +867,6 @@ static void daemon_on_tun(struct xdpwgd *d)
 			d->stop = true;
 			return;
 		}
-		wg_device_tx(d->dev, d->pkt, (size_t)n);
 	}
 }
 
@@ -874,6 +886,7 @@ static void daemon_on_udp(struct xdpwgd *d, int fd)
 			}
 			wg_device_rx(d->dev, d->rx->data[i], d->rx->len[i], &d->rx->src[i]);
 		}
+		tun_gro_flush(&d->tun, 0, d->gro);
 		if (n < IO_SOCKET_BATCH)
 			return;
 	}
@@ -996,8 +1009,9 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 
 	ret = -ENOMEM;
 	d->rx = io_rx_batch_new();
-	d->pkt = malloc(WG_MAX_PACKET);
-	if (!d->rx || !d->pkt)
+	d->pkt = malloc(TUN_GSO_BUF);
+	d->gro = calloc(1, sizeof(*d->gro));
+	if (!d->rx || !d->pkt || !d->gro)
 		goto err;
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
@@ -1050,6 +1064,9 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 			goto err;
 	}
 
+	/* TSO from the TUN and GRO into it in socket mode too (io_xdp does its own) */
+	if (!d->xdp && !getenv("XDPWG_NO_TUN_OFFLOAD") && (ret = tun_enable_offload(&d->tun)) < 0)
+		log_warn("%s: TUN offloads unavailable (%s)", d->ifname, strerror(-ret));
 	if ((ret = daemon_watch(d, d->sigfd, DAEMON_EV_SIGNAL)) < 0 ||
 	    (ret = daemon_watch(d, d->timerfd, DAEMON_EV_TIMER)) < 0 ||
 	    (ret = daemon_watch(d, wg_device_handshake_fd(d->dev), DAEMON_EV_HANDSHAKE)) < 0 ||
@@ -1101,8 +1118,12 @@ void daemon_free(struct xdpwgd *d)
 	free(d->allow_src);
 	if (d->pkt) {
 		/* the last plaintext packet read from the TUN */
-		crypto_wipe(d->pkt, WG_MAX_PACKET);
+		crypto_wipe(d->pkt, TUN_GSO_BUF);
 		free(d->pkt);
+	}
+	if (d->gro) {
+		crypto_wipe(d->gro, sizeof(*d->gro));
+		free(d->gro);
 	}
 	free(d);
 }

@@ -496,6 +496,11 @@ void wg_device_announce(struct wg_device *dev, struct wg_peer *peer)
 	}
 }
 
+size_t wg_device_peer_count(const struct wg_device *dev)
+{
+	return __atomic_load_n(&dev->n_peers, __ATOMIC_RELAXED);
+}
+
 void wg_device_drop_counts(const struct wg_device *dev, uint64_t out[WG_DROP_REASON_MAX])
 {
 	int i;

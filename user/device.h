@@ -136,6 +136,8 @@ struct conf_dev *wg_device_snapshot(struct wg_device *dev);
 /* The route to peer's endpoint changed (or to every peer's, peer NULL): drop the cached source
  * and announce ourselves now: a keepalive if a session is valid, else a handshake initiation. */
 void wg_device_announce(struct wg_device *dev, struct wg_peer *peer);
+/* How many peers are configured (a racy read: for decisions that a stale count cannot hurt). */
+size_t wg_device_peer_count(const struct wg_device *dev);
 
 /* wg_device_announce for the peer with this public key (control thread). false: no such peer. */
 bool wg_device_announce_key(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN]);

@@ -25,6 +25,7 @@
 #include "io_xdp.h"
 #include "log.h"
 #include "netlink.h"
+#include "send.h"
 #include "xsk.h"
 
 struct io_xdp_neigh {
@@ -52,7 +53,14 @@ struct io_xdp_worker {
 	int cpu;
 	struct xsk_frame pending[IO_XDP_BATCH];
 	unsigned int n_pending;
+	/* a transmit frame lent to the engine to encrypt into (send.h); the message starts at
+	 * IO_XDP_TX_PAYLOAD_OFF, room for the largest (IPv6) headers in front */
+	struct send_tx_lender lender;
+	struct xsk_frame lent;
+	bool lent_valid;
 	uint8_t tunbuf[TUN_GSO_BUF]; /* a TSO super-packet and one segment */
+	bool gro;		     /* join decrypted TCP segments before writing them */
+	struct tun_gro tungro;	     /* what is being joined, written at the end of a burst */
 	/* counters, read racily by io_xdp_counters */
 	_Atomic uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
 };
@@ -160,6 +168,23 @@ static void io_xdp_flush(struct io_xdp_worker *w)
 	xsk_port_kick(w->port);
 }
 
+static uint8_t *io_xdp_lend(void *ctx, size_t need)
+{
+	struct io_xdp_worker *w = ctx;
+
+	if (!w->lent_valid) {
+		if (xsk_port_tx_alloc(w->port, &w->lent, 1) != 1) {
+			io_xdp_flush(w);
+			if (xsk_port_tx_alloc(w->port, &w->lent, 1) != 1)
+				return NULL;
+		}
+		w->lent_valid = true;
+	}
+	if (IO_XDP_TX_PAYLOAD_OFF + need > w->lent.cap)
+		return NULL;
+	return w->lent.data + IO_XDP_TX_PAYLOAD_OFF;
+}
+
 static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 {
 	struct xsk_frame f[IO_XDP_BATCH];
@@ -206,6 +231,9 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 		w->rx_hop.used = 0;
 		w->rx_ns = 0;
 	}
+	/* at the latest here: what was joined must not wait for the next burst */
+	if (w->tungro.len)
+		tun_gro_flush(w->x->tun, w->tunq, &w->tungro);
 	if (n)
 		xsk_port_rx_release(w->port, f, n);
 	return n;
@@ -246,6 +274,8 @@ static void *io_xdp_worker_main(void *arg)
 	cpu_set_t set;
 
 	io_xdp_current = w;
+	w->lender = (struct send_tx_lender){ .get = io_xdp_lend, .ctx = w };
+	send_set_tx_lender(&w->lender);
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
 	/* pinned so that the queue's interrupts, its ring and its worker share a cache */
@@ -266,6 +296,10 @@ static void *io_xdp_worker_main(void *arg)
 		xsk_port_tx_reap(w->port);
 	}
 	io_xdp_flush(w);
+	send_set_tx_lender(NULL);
+	if (w->lent_valid)
+		xsk_port_tx_cancel(w->port, &w->lent, 1);
+	w->lent_valid = false;
 	io_xdp_current = NULL;
 	return NULL;
 }
@@ -288,7 +322,16 @@ int io_xdp_send(struct io_xdp *x, const struct wg_endpoint *dst, const uint8_t *
 	if (!io_xdp_neigh_get(x, family, &ip, &ne) || ne.ifindex != w->ifindex)
 		goto fallback;
 	hl = xsk_udp_hdr_len(family);
-	if (xsk_port_tx_alloc(w->port, &fr, 1) != 1) {
+	if (w->lent_valid && buf == w->lent.data + IO_XDP_TX_PAYLOAD_OFF) {
+		/* encrypted where it leaves from: headers go right in front of it */
+		size_t off = IO_XDP_TX_PAYLOAD_OFF - hl;
+
+		fr = w->lent;
+		w->lent_valid = false;
+		fr.data += off;
+		fr.addr += off;
+		fr.cap -= (uint32_t)off;
+	} else if (xsk_port_tx_alloc(w->port, &fr, 1) != 1) {
 		/* every transmit frame in flight: push what we have and try once more */
 		io_xdp_flush(w);
 		if (xsk_port_tx_alloc(w->port, &fr, 1) != 1)
@@ -313,7 +356,8 @@ int io_xdp_send(struct io_xdp *x, const struct wg_endpoint *dst, const uint8_t *
 		p.dport = ntohs(dst->addr.in6.sin6_port);
 	}
 	p.sport = atomic_load_explicit(&x->port, memory_order_relaxed);
-	memcpy(fr.data + hl, buf, len);
+	if (fr.data + hl != buf)
+		memcpy(fr.data + hl, buf, len);
 	flen = xsk_build_udp(fr.data, fr.cap, &p, len);
 	if (flen < 0) {
 		xsk_port_tx_cancel(w->port, &fr, 1);
@@ -335,6 +379,8 @@ int io_xdp_deliver(struct io_xdp *x, const uint8_t *pkt, size_t len)
 
 	if (!w || w->x != x)
 		return -EAGAIN;
+	if (w->gro)
+		return tun_gro_write(x->tun, w->tunq, &w->tungro, pkt, len);
 	return tun_write(x->tun, w->tunq, pkt, len);
 }
 
@@ -531,6 +577,7 @@ void io_xdp_stop(struct io_xdp *x)
 		xsk_port_close(w->port);
 		/* the last plaintext packet read from the TUN, as the daemon does with its own */
 		crypto_wipe(w->tunbuf, sizeof(w->tunbuf));
+		crypto_wipe(w->tungro.buf, sizeof(w->tungro.buf));
 		free(w);
 	}
 	loader_destroy(x->ld);
@@ -648,12 +695,18 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 	}
 	for (unsigned int i = 0; i < x->n_workers; i++) {
 		struct io_xdp_worker *w = x->workers[i];
+		char name[16];
 
 		w->tunq = i % x->tun->n_queues;
+		/* XDPWG_NO_TUN_GRO=1: one write per packet, for measuring what joining buys */
+		w->gro = x->tun->vnet_hdr && !getenv("XDPWG_NO_TUN_GRO");
 		ret = -pthread_create(&w->thread, NULL, io_xdp_worker_main, w);
 		if (ret < 0)
 			goto err;
 		w->started = true;
+		/* named, so that top -H and the benchmark can tell the crypto workers' CPU apart */
+		snprintf(name, sizeof(name), "xdpwg-wk%u", (unsigned int)(uint8_t)i); /* i < 16 */
+		pthread_setname_np(w->thread, name);
 	}
 	*out = x;
 	return 0;

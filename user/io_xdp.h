@@ -32,6 +32,9 @@ enum io_xdp_constants {
 	IO_XDP_BATCH = 64,	   /* frames per ring operation */
 	IO_XDP_NEIGH_SLOTS = 4096, /* next-hop cache entries (power of two) */
 	IO_XDP_POLL_MS = 200,	   /* worker wakeup when idle, to notice a stop */
+	/* where a lent transmit frame's message starts: room for Ethernet + IPv6 + UDP (62)
+	 * in front, and a cache-line-aligned message */
+	IO_XDP_TX_PAYLOAD_OFF = 64,
 };
 
 struct io_xdp;

@@ -105,7 +105,8 @@ struct noise_handshake {
 	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
-	/* DH(S_i, S_r) never changes for a pair of keys: computed once per (re)configuration */
+	/* DH(S_i, S_r) never changes for a pair of keys: computed on the first handshake
+	 * that needs it (noise.c), so loading 100k peers costs no X25519 */
 	uint8_t precomputed_static_static[NOISE_PUBLIC_KEY_LEN];
 	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
 	uint8_t hash[NOISE_HASH_LEN];

@@ -94,6 +94,7 @@ struct wg_peer {
 	size_t n_roam_cidrs;
 
 	atomic_uint_fast64_t rx_bytes, tx_bytes;
+	atomic_uint_fast64_t tx_packets; /* for the BPF peers map (peer_sync.c) */
 	atomic_uint_fast64_t endpoint_moves;
 	/* datagrams sent since the last authenticated receive: what went to an old endpoint */
 	atomic_uint_fast64_t tx_since_rx;

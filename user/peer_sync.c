@@ -117,8 +117,7 @@ static int peer_sync_walk(struct wg_device *dev, struct peer_sync_entry **out, s
 	for (p = dev->peers; p && i < dev->n_peers; p = p->next_peer, i++) {
 		e[i].id = p->id;
 		e[i].tx_bytes = atomic_load_explicit(&p->tx_bytes, memory_order_relaxed);
-		/* the engine counts bytes per peer, not packets: left 0 until it does */
-		e[i].tx_packets = 0;
+		e[i].tx_packets = atomic_load_explicit(&p->tx_packets, memory_order_relaxed);
 		e[i].peer = p;
 		if (i && e[i].id < e[i - 1].id)
 			sorted = false;

@@ -12,12 +12,20 @@
 #include "crypto.h"
 #include "log.h"
 #include "peer.h"
+#include "send.h"
 
 enum send_constants {
 	SEND_SCRATCH_LEN = WG_MSG_DATA_HEADER_LEN + WG_MAX_PACKET + WG_MSG_PADDING + WG_AUTHTAG_LEN,
 };
 
 static __thread uint8_t send_scratch[SEND_SCRATCH_LEN] __attribute__((aligned(64)));
+/* What the I/O back-end lends this thread to build datagrams in (see send.h), or NULL. */
+static __thread const struct send_tx_lender *send_lender;
+
+void send_set_tx_lender(const struct send_tx_lender *l)
+{
+	send_lender = l;
+}
 
 int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len)
 {
@@ -31,24 +39,21 @@ int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len)
 	ret = dev->ops.send(dev->io_ctx, &ep, buf, len);
 	if (!ret) {
 		atomic_fetch_add(&peer->tx_bytes, len);
+		atomic_fetch_add_explicit(&peer->tx_packets, 1, memory_order_relaxed);
 		/* reset by peer_roam on each authenticated receive: a move event reports it */
 		atomic_fetch_add_explicit(&peer->tx_since_rx, 1, memory_order_relaxed);
 	}
 	return ret;
 }
 
-void send_handshake_initiation(struct wg_peer *peer, bool is_retry)
+/* Build and send one initiation now; the caller decided that it may. */
+static void send_initiation_now(struct wg_peer *peer, uint64_t now)
 {
 	struct wg_device *dev = peer->dev;
 	struct wg_msg_initiation msg;
-	uint64_t now = wg_device_now(dev);
+	struct wg_endpoint ep;
+	int ret;
 
-	if (!is_retry)
-		atomic_store(&peer->timer_handshake_attempts, 0);
-	/* At most one initiation per REKEY_TIMEOUT, however many ask. */
-	if (!noise_has_expired(atomic_load(&peer->last_sent_handshake), REKEY_TIMEOUT, now) ||
-	    atomic_load(&peer->is_dead))
-		return;
 	atomic_store(&peer->last_sent_handshake, now);
 	log_debug("%s: sending handshake initiation to peer %s", dev->name, peer->name);
 	if (!noise_handshake_create_initiation(&msg, &peer->handshake, dev->index,
@@ -57,11 +62,52 @@ void send_handshake_initiation(struct wg_peer *peer, bool is_retry)
 	cookie_add_mac_to_packet((uint8_t *)&msg, sizeof(msg), &peer->latest_cookie, now);
 	timers_any_authenticated_packet_traversal(peer);
 	timers_any_authenticated_packet_sent(peer);
-	send_buffer_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+	peer_endpoint_copy(peer, &ep);
+	ret = send_buffer_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+	timers_watch_sent(peer, &ep, ret);
+	if (ret)
+		log_debug("%s: sending handshake initiation to peer %s failed: %s", dev->name,
+			  peer->name, strerror(-ret));
 	timers_handshake_initiated(peer);
 out:
 	/* the ephemeral public key and index are not secret, but the encrypted static is ours */
 	crypto_wipe(&msg, sizeof(msg));
+}
+
+void send_handshake_initiation(struct wg_peer *peer, bool is_retry)
+{
+	uint64_t now = wg_device_now(peer->dev);
+
+	if (!is_retry)
+		atomic_store(&peer->timer_handshake_attempts, 0);
+	/* At most one initiation per REKEY_TIMEOUT, however many ask. */
+	if (!noise_has_expired(atomic_load(&peer->last_sent_handshake), REKEY_TIMEOUT, now) ||
+	    atomic_load(&peer->is_dead))
+		return;
+	/* a new initiation: it may be resent once on a cookie reply */
+	peer->cookie_resent = false;
+	send_initiation_now(peer, now);
+}
+
+/*
+ * An xdpwg extension to the initiator, not to the protocol. A cookie reply tells us that the
+ * responder is under load and dropped our initiation unanswered; the kernel and wireguard-go
+ * store the cookie and wait for the retransmit timer, REKEY_TIMEOUT (5 s) later, to send the
+ * next initiation with the mac2. We send that next initiation now instead: same message, same
+ * retransmit semantics, only earlier, so a stock responder sees nothing it would not see from a
+ * stock initiator five seconds on. Once per initiation: a second cookie reply (our address
+ * changed again, or the responder's secret rotated) waits for the timer, so no exchange of
+ * cookie replies and initiations can run in a loop, and a forged cookie reply buys an attacker
+ * one extra initiation per REKEY_TIMEOUT at most.
+ */
+void send_handshake_initiation_cookie_retry(struct wg_peer *peer)
+{
+	if (peer->cookie_resent || atomic_load(&peer->is_dead))
+		return;
+	peer->cookie_resent = true;
+	log_debug("%s: resending handshake initiation to peer %s with its cookie", peer->dev->name,
+		  peer->name);
+	send_initiation_now(peer, wg_device_now(peer->dev));
 }
 
 void send_handshake_response(struct wg_peer *peer)
@@ -113,21 +159,29 @@ static size_t send_padding(size_t len, unsigned int mtu)
 static int send_encrypt_one(struct wg_peer *peer, struct noise_keypair *kp, uint64_t nonce,
 			    const uint8_t *pkt, size_t len)
 {
-	struct wg_msg_data *hdr = (struct wg_msg_data *)send_scratch;
 	size_t pad = send_padding(len, atomic_load(&peer->dev->mtu));
-	uint8_t *body = send_scratch + WG_MSG_DATA_HEADER_LEN;
+	size_t total = WG_MSG_DATA_HEADER_LEN + len + pad + WG_AUTHTAG_LEN;
+	uint8_t *out = NULL, *body;
+	struct wg_msg_data hdr;
 	int ret;
 
-	hdr->header.type = htole32(WG_MSG_DATA);
-	hdr->key_idx = kp->remote_index;
-	hdr->counter = htole64(nonce);
+	/* Straight into the frame that will carry it when the back-end lends one (an AF_XDP
+	 * worker's UMEM): one copy of the packet fewer. The scratch buffer otherwise. */
+	if (send_lender)
+		out = send_lender->get(send_lender->ctx, total);
+	if (!out)
+		out = send_scratch;
+	body = out + WG_MSG_DATA_HEADER_LEN;
+	hdr.header.type = htole32(WG_MSG_DATA);
+	hdr.key_idx = kp->remote_index;
+	hdr.counter = htole64(nonce);
+	memcpy(out, &hdr, WG_MSG_DATA_HEADER_LEN);
 	if (len)
 		memcpy(body, pkt, len);
 	memset(body + len, 0, pad);
 	/* in place: the plaintext never outlives this call */
 	crypto_aead_encrypt(body, body, len + pad, NULL, 0, nonce, kp->sending.key);
-	ret = send_buffer_to_peer(peer, send_scratch,
-				  WG_MSG_DATA_HEADER_LEN + len + pad + WG_AUTHTAG_LEN);
+	ret = send_buffer_to_peer(peer, out, total);
 	if (ret)
 		log_debug("%s: sending to peer %s failed: %s", peer->dev->name, peer->name,
 			  strerror(-ret));

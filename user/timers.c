@@ -99,6 +99,10 @@ void timers_stop(struct wg_peer *peer)
 /* Should be called after an authenticated data packet is sent. */
 void timers_data_sent(struct wg_peer *peer)
 {
+	/* Armed already, as it is under traffic: no jitter to draw (a getrandom syscall per
+	 * packet) for a compare-and-swap that would fail. */
+	if (atomic_load_explicit(&peer->timers[TIMER_NEW_HANDSHAKE], memory_order_relaxed))
+		return;
 	if (timers_active(peer))
 		timers_mod_if_idle(peer, TIMER_NEW_HANDSHAKE,
 				   (uint64_t)(KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) * NSEC_PER_SEC +

@@ -280,8 +280,8 @@ static void tun_tcp_csum(uint8_t *seg, size_t l3, size_t l4_len, bool v6)
 
 /* Cut a TSO super-packet (pkt, len) into gso_size segments in out (room for one segment),
  * each handed to fn. false when it is not a TCP packet we can cut. */
-static bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
-			  uint8_t *out, size_t outlen, tun_packet_fn fn, void *ctx)
+bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len, uint8_t *out,
+		   size_t outlen, tun_packet_fn fn, void *ctx)
 {
 	bool v6 = (pkt[0] >> 4) == 6;
 	size_t l3 = h->csum_start, thl, hl, mss = h->gso_size, off, n;
@@ -380,6 +380,192 @@ ssize_t tun_read_gso(const struct tun_dev *t, unsigned int q, uint8_t *buf, size
 		break; /* UDP/USO is not enabled: nothing else should come */
 	}
 	return n;
+}
+
+/* --- coalescing on the way in --- */
+
+enum tun_tcp_flags {
+	TUN_TCP_FIN = 0x01,
+	TUN_TCP_SYN = 0x02,
+	TUN_TCP_RST = 0x04,
+	TUN_TCP_PSH = 0x08,
+	TUN_TCP_ACK = 0x10,
+};
+
+/* Where the TCP header starts when pkt is a TCP segment we may join, else 0. */
+static size_t tun_gro_l3(const uint8_t *pkt, size_t len)
+{
+	size_t l3;
+
+	if (len < 40)
+		return 0;
+	if (pkt[0] == 0x45) {
+		uint16_t frag, tot;
+
+		memcpy(&frag, pkt + 6, 2);
+		memcpy(&tot, pkt + 2, 2);
+		/* no fragments, no options, no padding after the packet */
+		if (pkt[9] != IPPROTO_TCP || (ntohs(frag) & 0xbfff) || ntohs(tot) != len)
+			return 0;
+		l3 = 20;
+	} else if (pkt[0] >> 4 == 6) {
+		uint16_t plen;
+
+		memcpy(&plen, pkt + 4, 2);
+		if (pkt[6] != IPPROTO_TCP || (size_t)ntohs(plen) + 40 != len || len < 60)
+			return 0;
+		l3 = 40;
+	} else {
+		return 0;
+	}
+	/* ACK or ACK|PSH: SYN, FIN, RST, URG, ECE and CWR go alone */
+	if ((pkt[l3 + 13] & ~TUN_TCP_PSH) != TUN_TCP_ACK)
+		return 0;
+	if ((size_t)(pkt[l3 + 12] >> 4) * 4 < 20 || l3 + (size_t)(pkt[l3 + 12] >> 4) * 4 >= len)
+		return 0; /* a pure ACK carries nothing to join */
+	return l3;
+}
+
+static uint32_t tun_be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return ntohl(v);
+}
+
+static uint16_t tun_be16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return ntohs(v);
+}
+
+bool tun_gro_add(struct tun_gro *g, const uint8_t *pkt, size_t len)
+{
+	size_t l3 = tun_gro_l3(pkt, len), hl, n;
+	const uint8_t *head = g->buf;
+
+	if (!l3)
+		return false;
+	hl = l3 + (size_t)(pkt[l3 + 12] >> 4) * 4;
+	n = len - hl;
+	if (!g->len) {
+		if (len > sizeof(g->buf))
+			return false;
+		memcpy(g->buf, pkt, len);
+		g->len = len;
+		g->l3 = l3;
+		g->hl = hl;
+		g->mss = n;
+		g->segs = 1;
+		g->next_seq = tun_be32(pkt + l3 + 4) + (uint32_t)n;
+		g->next_id = l3 == 20 ? (uint16_t)(tun_be16(pkt + 4) + 1) : 0;
+		g->closed = pkt[l3 + 13] & TUN_TCP_PSH;
+		return true;
+	}
+	if (g->closed || l3 != g->l3 || hl != g->hl || n > g->mss || g->len + n > sizeof(g->buf))
+		return false;
+	if (l3 == 20) {
+		/* version..TOS, flags, TTL, protocol, addresses; the ID must count up */
+		if (memcmp(pkt, head, 2) || memcmp(pkt + 6, head + 6, 4) ||
+		    memcmp(pkt + 12, head + 12, 8) || tun_be16(pkt + 4) != g->next_id)
+			return false;
+	} else {
+		/* version, class, flow label; next header, hop limit, addresses */
+		if (memcmp(pkt, head, 4) || memcmp(pkt + 6, head + 6, 34))
+			return false;
+	}
+	/* ports; ACK number; data offset; window; options (timestamps included) */
+	if (memcmp(pkt + l3, head + l3, 4) || memcmp(pkt + l3 + 8, head + l3 + 8, 5) ||
+	    memcmp(pkt + l3 + 14, head + l3 + 14, 2) ||
+	    memcmp(pkt + l3 + 20, head + l3 + 20, hl - l3 - 20) ||
+	    tun_be32(pkt + l3 + 4) != g->next_seq)
+		return false;
+	memcpy(g->buf + g->len, pkt + hl, n);
+	g->len += n;
+	g->segs++;
+	g->next_seq += (uint32_t)n;
+	g->next_id++;
+	if (pkt[l3 + 13] & TUN_TCP_PSH) {
+		g->buf[l3 + 13] |= TUN_TCP_PSH;
+		g->closed = true;
+	}
+	if (n < g->mss)
+		g->closed = true;
+	return true;
+}
+
+void tun_gro_finish(struct tun_gro *g, struct virtio_net_hdr *h)
+{
+	bool v6 = g->l3 == 40;
+	uint16_t v;
+	uint64_t sum = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (g->segs < 2) {
+		/* as it came: its own checksum, verified by the AEAD's authentication */
+		h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+		return;
+	}
+	if (v6) {
+		v = htons((uint16_t)(g->len - 40));
+		memcpy(g->buf + 4, &v, 2);
+		sum = tun_csum_add(sum, g->buf + 8, 32);
+	} else {
+		uint16_t c = 0;
+
+		v = htons((uint16_t)g->len);
+		memcpy(g->buf + 2, &v, 2);
+		memcpy(g->buf + 10, &c, 2);
+		c = (uint16_t)~tun_csum_fold(tun_csum_add(0, g->buf, 20));
+		memcpy(g->buf + 10, &c, 2);
+		sum = tun_csum_add(sum, g->buf + 12, 8);
+	}
+	/* CHECKSUM_PARTIAL: the pseudo-header's sum, not inverted; the stack trusts it */
+	sum += htons(IPPROTO_TCP);
+	sum += htons((uint16_t)(g->len - g->l3));
+	v = tun_csum_fold(sum);
+	memcpy(g->buf + g->l3 + 16, &v, 2);
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	h->hdr_len = (uint16_t)g->hl;
+	h->gso_size = (uint16_t)g->mss;
+	h->csum_start = (uint16_t)g->l3;
+	h->csum_offset = 16;
+}
+
+int tun_gro_flush(const struct tun_dev *t, unsigned int q, struct tun_gro *g)
+{
+	struct virtio_net_hdr h;
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (!g->len)
+		return 0;
+	tun_gro_finish(g, &h);
+	iov[0] = (struct iovec){ .iov_base = &h, .iov_len = sizeof(h) };
+	iov[1] = (struct iovec){ .iov_base = g->buf, .iov_len = g->len };
+	n = writev(t->fds[q], iov, 2);
+	n = n < 0 ? -errno : (size_t)n == g->len + sizeof(h) ? 0 : -EIO;
+	g->len = 0;
+	return (int)n;
+}
+
+int tun_gro_write(const struct tun_dev *t, unsigned int q, struct tun_gro *g, const uint8_t *pkt,
+		  size_t len)
+{
+	int ret;
+
+	if (!t->vnet_hdr)
+		return tun_write(t, q, pkt, len);
+	if (tun_gro_add(g, pkt, len))
+		return 0;
+	ret = tun_gro_flush(t, q, g);
+	if (tun_gro_add(g, pkt, len))
+		return ret;
+	return tun_write(t, q, pkt, len) ?: ret;
 }
 
 void tun_close(struct tun_dev *t)

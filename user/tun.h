@@ -7,6 +7,7 @@
 #ifndef XDPWG_TUN_H
 #define XDPWG_TUN_H
 
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,6 +67,49 @@ enum tun_gso_constants {
 	/* a super-packet plus one segment's scratch */
 	TUN_GSO_BUF = 65535 + 2048,
 };
+/*
+ * Coalescing on the way in (GRO), the mirror of tun_read_gso: consecutive TCP segments of one
+ * flow that the stack could have received as one (same addresses, ports, IP fields, TCP
+ * options, ACK and window; contiguous sequence numbers; equal sizes but for a shorter last one;
+ * ACK or ACK|PSH only, PSH ending it; IPv4 without options and with incrementing IDs; IPv6
+ * without extension headers) are joined into one super-packet of at most TUN_GRO_MAX bytes
+ * and written with a virtio header (GSO TCPv4/TCPv6, a partial checksum for the stack to
+ * trust): one write and one pass through the stack for up to ~45 packets. Anything else is
+ * written as it comes, after what is pending, so the order of packets never changes.
+ * Needs tun_enable_offload; without it tun_gro_write is tun_write.
+ */
+enum tun_gro_constants {
+	TUN_GRO_MAX = 65535, /* IPv4 total length; IPv6 payloads stay below it too */
+};
+
+struct tun_gro {
+	size_t len;	   /* bytes in buf, 0 when empty */
+	size_t l3;	   /* IP header length */
+	size_t hl;	   /* IP + TCP header length */
+	size_t mss;	   /* payload of the first segment: every one but the last has it */
+	unsigned int segs; /* segments joined */
+	uint32_t next_seq; /* sequence number the next segment must carry */
+	uint16_t next_id;  /* IPv4: the ID the next segment must carry */
+	bool closed;	   /* a short or PSH segment ended it */
+	uint8_t buf[TUN_GRO_MAX];
+};
+
+/* Append pkt to g when it continues g's flow, or start g with it when g is empty. false when
+ * it cannot be joined (then flush g and try once more, or write pkt alone if that fails too). */
+bool tun_gro_add(struct tun_gro *g, const uint8_t *pkt, size_t len);
+/* Finish g's headers for a write: *h gets the virtio header (GSO when more than one segment),
+ * the IP length fields and the TCP checksum (the pseudo-header's partial sum) are set. The
+ * packet is g->buf, g->len bytes. */
+void tun_gro_finish(struct tun_gro *g, struct virtio_net_hdr *h);
+/* Write what g holds (if anything) to queue q and empty it. 0 or -errno. */
+int tun_gro_flush(const struct tun_dev *t, unsigned int q, struct tun_gro *g);
+/* Deliver pkt through g: joined when it can be, else after flushing g. 0 or -errno. */
+int tun_gro_write(const struct tun_dev *t, unsigned int q, struct tun_gro *g, const uint8_t *pkt,
+		  size_t len);
+/* The cutting half of tun_read_gso, for tests: segments of a TSO super-packet to fn. */
+bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len, uint8_t *out,
+		   size_t outlen, tun_packet_fn fn, void *ctx);
+
 /* The interface's MTU now (wg-quick and operators change it with ip link), or -errno. */
 int tun_get_mtu(const char *name);
 /* Close every queue: a TUN this process created disappears with its last queue. */

@@ -5,6 +5,7 @@
  * one socket cannot starve the configuration socket or the timers.
  */
 #include <bpf/libbpf.h>
+#include <endian.h>
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -31,8 +32,10 @@
 #include "log.h"
 #include "netlink.h"
 #include "peer_sync.h"
+#include "send.h"
 #include "tun.h"
 #include "uapi.h"
+#include "xdpwg_wire.h"
 
 enum daemon_source {
 	DAEMON_EV_SIGNAL = 1,
@@ -88,6 +91,9 @@ struct xdpwgd {
 	struct io_rx_batch *rx;
 	uint8_t *pkt;	     /* one TUN read: a packet or a TSO super-packet */
 	struct tun_gro *gro; /* decrypted TCP segments joined before they are written */
+	/* the data messages of one TUN read, sent with UDP GSO (control thread only) */
+	struct io_tx_batch *txb;
+	struct send_tx_lender txb_lender;
 	int epfd, sigfd, timerfd;
 	int mtu; /* last MTU told to the engine */
 	/* roaming: move events, route changes, XDP new-source sightings */
@@ -123,19 +129,45 @@ static int daemon_watch(struct xdpwgd *d, int fd, enum daemon_source src)
 
 /* --- wg_io_ops --- */
 
+/* Set by the control thread while it handles TUN reads: its kernel-socket sends go through
+ * d->txb. Per thread, so a worker's fallback sends never touch the batch. */
+static __thread struct io_tx_batch *daemon_txb;
+
 /*
  * With uplinks attached, a worker sends through its AF_XDP socket; what the back-end cannot send
  * (the control thread's handshake messages, an unknown next hop) goes through the kernel socket,
  * which the kernel routes and resolves as usual. Likewise a worker delivers into its own TUN
- * queue, and everything else into queue 0.
+ * queue, and everything else into queue 0. The control thread's data messages of one TUN read
+ * gather in a UDP GSO batch; anything else it sends goes after them.
  */
 static int daemon_send(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
 {
 	struct xdpwgd *d = ctx;
+	uint32_t type;
+	int ret;
 
 	if (d->xdp && io_xdp_send(d->xdp, dst, buf, len) == 0)
 		return 0;
+	if (daemon_txb != d->txb || !daemon_txb)
+		return io_socket_send(&d->sock, dst, buf, len);
+	if (len >= WG_MSG_DATA_HEADER_LEN) {
+		memcpy(&type, buf, sizeof(type));
+		if (le32toh(type) == WG_MSG_DATA)
+			return io_tx_batch_add(&d->sock, d->txb, dst, buf, len);
+	}
+	/* anything else leaves after the data messages gathered before it */
+	ret = io_tx_batch_flush(&d->sock, d->txb);
+	if (ret)
+		log_debug("%s: batched send failed: %s", d->ifname, strerror(-ret));
 	return io_socket_send(&d->sock, dst, buf, len);
+}
+
+/* send_tx_lender: the engine encrypts straight into the batch */
+static uint8_t *daemon_txb_get(void *ctx, size_t need)
+{
+	struct xdpwgd *d = ctx;
+
+	return io_tx_batch_room(d->txb, need);
 }
 
 static int daemon_deliver(void *ctx, const uint8_t *pkt, size_t len)
@@ -854,20 +886,32 @@ static void daemon_tun_packet(void *ctx, uint8_t *pkt, size_t len)
 
 static void daemon_on_tun(struct xdpwgd *d)
 {
+	/* The segments of one super-packet to one peer leave in one UDP GSO send. */
+	daemon_txb = d->txb;
+	if (d->txb)
+		send_set_tx_lender(&d->txb_lender);
 	for (int i = 0; i < DAEMON_TUN_BUDGET; ++i) {
 		ssize_t n = tun_read_gso(&d->tun, 0, d->pkt, TUN_GSO_BUF, daemon_tun_packet, d);
+		int ret;
 
+		if (d->txb) {
+			ret = io_tx_batch_flush(&d->sock, d->txb);
+			if (ret)
+				log_debug("%s: batched send failed: %s", d->ifname, strerror(-ret));
+		}
 		if (n == 0)
-			return;
+			break;
 		if (n < 0) {
 			/* EBADFD: the interface was deleted (wg-quick down): like wireguard-go,
 			 * the daemon goes with it. */
 			log_info("%s: interface gone (%s), shutting down", d->ifname,
 				 strerror((int)-n));
 			d->stop = true;
-			return;
+			break;
 		}
 	}
+	send_set_tx_lender(NULL);
+	daemon_txb = NULL;
 }
 
 static void daemon_on_udp(struct xdpwgd *d, int fd)
@@ -1011,8 +1055,10 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	d->rx = io_rx_batch_new();
 	d->pkt = malloc(TUN_GSO_BUF);
 	d->gro = calloc(1, sizeof(*d->gro));
-	if (!d->rx || !d->pkt || !d->gro)
+	d->txb = io_tx_batch_new();
+	if (!d->rx || !d->pkt || !d->gro || !d->txb)
 		goto err;
+	d->txb_lender = (struct send_tx_lender){ .get = daemon_txb_get, .ctx = d };
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		goto err_errno;
@@ -1114,6 +1160,7 @@ void daemon_free(struct xdpwgd *d)
 	if (d->timerfd >= 0)
 		close(d->timerfd);
 	io_rx_batch_free(d->rx);
+	io_tx_batch_free(d->txb);
 	allowedips_free(d->allow_trie);
 	free(d->allow_src);
 	if (d->pkt) {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -171,11 +172,13 @@ void io_socket_close(struct io_socket *s)
 	s->port = 0;
 }
 
+/* One sendmsg of len bytes to dst, from dst's cached source when with_src; gso: the segment size
+ * of a UDP GSO send (a UDP_SEGMENT cmsg), 0 for one datagram. */
 static int io_sendmsg(int fd, const struct wg_endpoint *dst, const uint8_t *buf, size_t len,
-		      bool with_src)
+		      bool with_src, uint16_t gso)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t))];
 		struct cmsghdr align;
 	} control = { 0 };
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
@@ -185,11 +188,11 @@ static int io_sendmsg(int fd, const struct wg_endpoint *dst, const uint8_t *buf,
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 	};
-	struct cmsghdr *cm;
+	struct cmsghdr *cm = (struct cmsghdr *)control.buf;
 
-	if (with_src) {
+	if (with_src || gso)
 		msg.msg_control = control.buf;
-		cm = (struct cmsghdr *)control.buf;
+	if (with_src) {
 		if (dst->addr.sa.sa_family == AF_INET) {
 			struct in_pktinfo pi = { .ipi_spec_dst = dst->src4 };
 
@@ -212,6 +215,14 @@ static int io_sendmsg(int fd, const struct wg_endpoint *dst, const uint8_t *buf,
 			cm->cmsg_len = CMSG_LEN(sizeof(pi));
 			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 		}
+		cm = (struct cmsghdr *)(control.buf + msg.msg_controllen);
+	}
+	if (gso) {
+		cm->cmsg_level = SOL_UDP;
+		cm->cmsg_type = UDP_SEGMENT;
+		cm->cmsg_len = CMSG_LEN(sizeof(gso));
+		memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+		msg.msg_controllen += CMSG_SPACE(sizeof(gso));
 	}
 	for (int i = 0; i < 3; ++i) {
 		if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
@@ -222,8 +233,8 @@ static int io_sendmsg(int fd, const struct wg_endpoint *dst, const uint8_t *buf,
 	return -errno;
 }
 
-int io_socket_send(const struct io_socket *s, const struct wg_endpoint *dst, const uint8_t *buf,
-		   size_t len)
+static int io_send(const struct io_socket *s, const struct wg_endpoint *dst, const uint8_t *buf,
+		   size_t len, uint16_t gso)
 {
 	bool has_src;
 	int fd, ret;
@@ -239,13 +250,127 @@ int io_socket_send(const struct io_socket *s, const struct wg_endpoint *dst, con
 	}
 	if (fd < 0)
 		return -EAFNOSUPPORT;
-	ret = io_sendmsg(fd, dst, buf, len, has_src);
+	ret = io_sendmsg(fd, dst, buf, len, has_src, gso);
 	/* The cached source no longer belongs to this host (address removed, moved network):
 	 * let the kernel pick one, as the kernel driver does. IPv6 says so with EINVAL; IPv4's
 	 * route lookup with a foreign source fails with ENETUNREACH first. The engine's cache is
 	 * refreshed by the peer's next datagram, which comes to the address the kernel chose. */
 	if (has_src && (ret == -EINVAL || ret == -ENETUNREACH || ret == -EADDRNOTAVAIL))
-		ret = io_sendmsg(fd, dst, buf, len, false);
+		ret = io_sendmsg(fd, dst, buf, len, false, gso);
+	return ret;
+}
+
+int io_socket_send(const struct io_socket *s, const struct wg_endpoint *dst, const uint8_t *buf,
+		   size_t len)
+{
+	return io_send(s, dst, buf, len, 0);
+}
+
+struct io_tx_batch *io_tx_batch_new(void)
+{
+	struct io_tx_batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->buf = malloc(IO_TX_BATCH_BYTES);
+	if (!b->buf) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void io_tx_batch_free(struct io_tx_batch *b)
+{
+	if (!b)
+		return;
+	/* ciphertext only: the engine encrypts in place before the buffer is lent out again */
+	free(b->buf);
+	free(b);
+}
+
+uint8_t *io_tx_batch_room(struct io_tx_batch *b, size_t need)
+{
+	if (b->closed || b->n >= IO_TX_BATCH_SEGS || need > IO_TX_BATCH_BYTES - b->len)
+		return NULL;
+	/* a length the batch cannot take would be moved to the front after a flush: fine too */
+	return b->buf + b->len;
+}
+
+/* Same address, port and cached source. */
+static bool io_tx_same_dst(const struct wg_endpoint *a, const struct wg_endpoint *b)
+{
+	if (!endpoint_eq(a, b) || a->src_ifindex != b->src_ifindex)
+		return false;
+	if (a->addr.sa.sa_family == AF_INET)
+		return a->src4.s_addr == b->src4.s_addr;
+	return !memcmp(&a->src6, &b->src6, sizeof(a->src6));
+}
+
+int io_tx_batch_flush(struct io_socket *s, struct io_tx_batch *b)
+{
+	int ret = 0, r;
+
+	if (!b->n)
+		return 0;
+	if (b->n > 1 && !s->no_gso) {
+		ret = io_send(s, &b->dst, b->buf, b->len, (uint16_t)b->seg);
+		/* No UDP GSO on this route: EIO without checksum offload, EINVAL for a segment
+		 * larger than the route's MTU, ENOPROTOOPT on an old kernel. */
+		if (ret == -EIO || ret == -EINVAL || ret == -ENOPROTOOPT) {
+			log_debug("UDP GSO refused (%s): one sendmsg per datagram from now on",
+				  strerror(-ret));
+			s->no_gso = true;
+		}
+	}
+	if (b->n == 1 || s->no_gso) {
+		ret = 0;
+		for (size_t off = 0; off < b->len; off += b->seg) {
+			size_t l = b->len - off < b->seg ? b->len - off : b->seg;
+
+			r = io_send(s, &b->dst, b->buf + off, l, 0);
+			if (r && !ret)
+				ret = r;
+		}
+	}
+	b->n = 0;
+	b->len = 0;
+	b->seg = 0;
+	b->closed = false;
+	return ret;
+}
+
+int io_tx_batch_add(struct io_socket *s, struct io_tx_batch *b, const struct wg_endpoint *dst,
+		    const uint8_t *buf, size_t len)
+{
+	bool lent = buf == b->buf + b->len;
+	int ret = 0;
+
+	if (!len || len > IO_TX_BATCH_BYTES)
+		return io_socket_send(s, dst, buf, len);
+	if (b->n && (b->closed || len > b->seg || b->n >= IO_TX_BATCH_SEGS ||
+		     len > IO_TX_BATCH_BYTES - b->len || !io_tx_same_dst(&b->dst, dst))) {
+		ret = io_tx_batch_flush(s, b);
+		/* encrypted at the tail: what was before it is sent, move it up front */
+		if (lent)
+			memmove(b->buf, buf, len);
+	}
+	if (!b->n) {
+		b->dst = *dst;
+		b->seg = len;
+	} else if (len < b->seg) {
+		b->closed = true;
+	}
+	if (!lent)
+		memcpy(b->buf + b->len, buf, len);
+	b->len += len;
+	b->n++;
+	if (b->closed || b->n >= IO_TX_BATCH_SEGS || b->seg > IO_TX_BATCH_BYTES - b->len) {
+		int r = io_tx_batch_flush(s, b);
+
+		if (!ret)
+			ret = r;
+	}
 	return ret;
 }
 

@@ -8,6 +8,7 @@
 #ifndef XDPWG_IO_SOCKET_H
 #define XDPWG_IO_SOCKET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -18,12 +19,31 @@ enum io_socket_constants {
 	IO_SOCKET_BUF = 65536,	       /* the largest UDP payload, plus slack */
 	IO_SOCKET_BIND_ATTEMPTS = 100, /* random ports tried for a free v4+v6 pair */
 	IO_SOCKET_RCVBUF = 4 << 20,    /* absorbs bursts between two epoll rounds */
+	IO_TX_BATCH_SEGS = 64,	       /* datagrams per UDP GSO send */
+	IO_TX_BATCH_BYTES = 65507,     /* the largest UDP payload (IPv4) */
 };
 
 struct io_socket {
 	int fd4, fd6; /* -1 when not open; fd6 stays -1 on hosts without IPv6 */
 	uint16_t port;
 	uint32_t fwmark;
+	bool no_gso; /* the kernel refused UDP_SEGMENT once: one sendmsg per datagram */
+};
+
+/*
+ * A transmit batch for UDP GSO: consecutive datagrams to one endpoint (address, port and cached
+ * source), all of one length but the last, which may be shorter, gathered in one buffer and
+ * sent with one sendmsg carrying a UDP_SEGMENT cmsg. For the one thread that owns it; flushed
+ * by that thread before it sends anything else on the socket, so the wire order is the order
+ * of the sends.
+ */
+struct io_tx_batch {
+	uint8_t *buf; /* IO_TX_BATCH_BYTES */
+	size_t len;   /* bytes gathered */
+	size_t seg;   /* the common datagram length */
+	unsigned int n;
+	bool closed; /* the last datagram was shorter: nothing more joins */
+	struct wg_endpoint dst;
 };
 
 /* A receive batch: the buffers, and for each datagram its source endpoint (with the local
@@ -52,6 +72,20 @@ int io_socket_bind(struct io_socket *s, uint16_t port, uint32_t fwmark);
 int io_socket_send(const struct io_socket *s, const struct wg_endpoint *dst, const uint8_t *buf,
 		   size_t len);
 void io_socket_close(struct io_socket *s);
+
+struct io_tx_batch *io_tx_batch_new(void);
+void io_tx_batch_free(struct io_tx_batch *b);
+/* Where the next datagram of up to need bytes would go in b, for encrypting it in place; NULL
+ * when b has no room for it (it is then copied, after a flush). */
+uint8_t *io_tx_batch_room(struct io_tx_batch *b, size_t need);
+/* Add one datagram for dst to b, flushing what is there first when dst or the length does not
+ * fit in, and after when b is full. buf may be what io_tx_batch_room returned (no copy). 0 or
+ * the -errno of a flush. */
+int io_tx_batch_add(struct io_socket *s, struct io_tx_batch *b, const struct wg_endpoint *dst,
+		    const uint8_t *buf, size_t len);
+/* Send what b holds: one sendmsg with UDP_SEGMENT, or one per datagram when the kernel does
+ * not take it. 0 or -errno (b is empty either way). */
+int io_tx_batch_flush(struct io_socket *s, struct io_tx_batch *b);
 
 struct io_rx_batch *io_rx_batch_new(void);
 void io_rx_batch_free(struct io_rx_batch *b);

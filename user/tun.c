@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "csum.h"
 #include "log.h"
 #include "tun.h"
 
@@ -212,41 +213,6 @@ int tun_enable_offload(struct tun_dev *t)
 
 /* --- checksums and segmentation for tun_read_gso --- */
 
-static uint64_t tun_csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-	uint32_t w;
-
-	/* 32-bit words into a 64-bit accumulator: no carry is lost below 2^32 words */
-	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(&w, p, 4);
-		sum += w;
-	}
-	if (len >= 2) {
-		uint16_t h;
-
-		memcpy(&h, p, 2);
-		sum += h;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint16_t h = 0;
-
-		memcpy(&h, p, 1);
-		sum += h;
-	}
-	return sum;
-}
-
-static uint16_t tun_csum_fold(uint64_t sum)
-{
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 /* The kernel left a partial checksum (the pseudo-header's sum) at csum_start + csum_offset:
  * finish it over csum_start .. len. false when the offsets make no sense. */
 static bool tun_csum_finish(uint8_t *pkt, size_t len, size_t start, size_t off)
@@ -255,7 +221,7 @@ static bool tun_csum_finish(uint8_t *pkt, size_t len, size_t start, size_t off)
 
 	if (start >= len || start + off + 2 > len)
 		return false;
-	c = (uint16_t)~tun_csum_fold(tun_csum_add(0, pkt + start, len - start));
+	c = (uint16_t)~csum_fold(csum_add(0, pkt + start, len - start));
 	memcpy(pkt + start + off, &c, 2);
 	return true;
 }
@@ -268,13 +234,13 @@ static void tun_tcp_csum(uint8_t *seg, size_t l3, size_t l4_len, bool v6)
 
 	memcpy(seg + l3 + 16, &c, 2);
 	if (v6)
-		sum = tun_csum_add(sum, seg + 8, 32);
+		sum = csum_add(sum, seg + 8, 32);
 	else
-		sum = tun_csum_add(sum, seg + 12, 8);
+		sum = csum_add(sum, seg + 12, 8);
 	sum += htons(IPPROTO_TCP);
 	sum += htons((uint16_t)l4_len);
-	sum = tun_csum_add(sum, seg + l3, l4_len);
-	c = (uint16_t)~tun_csum_fold(sum);
+	sum = csum_add(sum, seg + l3, l4_len);
+	c = (uint16_t)~csum_fold(sum);
 	memcpy(seg + l3 + 16, &c, 2);
 }
 
@@ -321,7 +287,7 @@ bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t le
 			v = htons((uint16_t)(id0 + (off - hl) / mss));
 			memcpy(out + 4, &v, 2);
 			memcpy(out + 10, &c, 2);
-			c = (uint16_t)~tun_csum_fold(tun_csum_add(0, out, l3));
+			c = (uint16_t)~csum_fold(csum_add(0, out, l3));
 			memcpy(out + 10, &c, 2);
 		}
 		seq = htonl(seq);
@@ -512,21 +478,21 @@ void tun_gro_finish(struct tun_gro *g, struct virtio_net_hdr *h)
 	if (v6) {
 		v = htons((uint16_t)(g->len - 40));
 		memcpy(g->buf + 4, &v, 2);
-		sum = tun_csum_add(sum, g->buf + 8, 32);
+		sum = csum_add(sum, g->buf + 8, 32);
 	} else {
 		uint16_t c = 0;
 
 		v = htons((uint16_t)g->len);
 		memcpy(g->buf + 2, &v, 2);
 		memcpy(g->buf + 10, &c, 2);
-		c = (uint16_t)~tun_csum_fold(tun_csum_add(0, g->buf, 20));
+		c = (uint16_t)~csum_fold(csum_add(0, g->buf, 20));
 		memcpy(g->buf + 10, &c, 2);
-		sum = tun_csum_add(sum, g->buf + 12, 8);
+		sum = csum_add(sum, g->buf + 12, 8);
 	}
 	/* CHECKSUM_PARTIAL: the pseudo-header's sum, not inverted; the stack trusts it */
 	sum += htons(IPPROTO_TCP);
 	sum += htons((uint16_t)(g->len - g->l3));
-	v = tun_csum_fold(sum);
+	v = csum_fold(sum);
 	memcpy(g->buf + g->l3 + 16, &v, 2);
 	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
 	h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;

@@ -18,6 +18,7 @@
 #include <linux/udp.h>
 #include <xdp/xsk.h>
 
+#include "csum.h"
 #include "log.h"
 #include "xsk.h"
 
@@ -391,51 +392,6 @@ void xsk_port_depths(const struct xsk_port *p, struct xsk_port_depths *d)
 
 /* --- headers --- */
 
-/* Internet checksum in native byte order: 32-bit words into a 64-bit accumulator (no carry is
- * lost below 2^32 words), folded at the end. Stored through memcpy the folded value is in
- * network order. Per packet this runs over the whole datagram: a 16-bit loop cost ~7% of a
- * worker on gw->client TCP. Pieces summed one after another must start at even offsets. */
-static uint64_t csum_add(uint64_t sum, const uint8_t *b, size_t len)
-{
-	uint64_t w;
-	uint32_t v;
-
-	for (; len >= 8; b += 8, len -= 8) {
-		memcpy(&w, b, 8);
-		sum += (w & 0xffffffffu) + (w >> 32);
-	}
-	if (len >= 4) {
-		memcpy(&v, b, 4);
-		sum += v;
-		b += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t h;
-
-		memcpy(&h, b, 2);
-		sum += h;
-		b += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint16_t h = 0;
-
-		memcpy(&h, b, 1);
-		sum += h;
-	}
-	return sum;
-}
-
-static uint16_t csum_fold(uint64_t sum)
-{
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 size_t xsk_udp_hdr_len(int family)
 {
 	if (family == AF_INET)
@@ -482,7 +438,7 @@ int xsk_build_udp(uint8_t *frame, size_t cap, const struct xsk_udp_params *p, si
 		ip.protocol = IPPROTO_UDP;
 		ip.saddr = p->src.v4.s_addr;
 		ip.daddr = p->dst.v4.s_addr;
-		ip.check = csum_fold(csum_add(0, (const uint8_t *)&ip, sizeof(ip)));
+		ip.check = (uint16_t)~csum_fold(csum_add(0, (const uint8_t *)&ip, sizeof(ip)));
 		memcpy(frame + sizeof(eth), &ip, sizeof(ip));
 		memcpy(pseudo, &ip.saddr, 4);
 		memcpy(pseudo + 4, &ip.daddr, 4);
@@ -515,7 +471,7 @@ int xsk_build_udp(uint8_t *frame, size_t cap, const struct xsk_udp_params *p, si
 	memcpy(frame, &eth, sizeof(eth));
 	sum = csum_add(sum, (const uint8_t *)&uh, sizeof(uh));
 	sum = csum_add(sum, frame + hlen, payload_len);
-	c = csum_fold(sum);
+	c = (uint16_t)~csum_fold(sum);
 	uh.check = c ? c : 0xffff; /* 0 means "no checksum": the one's complement twin instead */
 	memcpy(frame + hlen - sizeof(uh), &uh, sizeof(uh));
 	return (int)(hlen + payload_len);

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,17 +39,8 @@ static int open_rx(int family, struct wg_endpoint *ep)
 	return fd;
 }
 
-static __attribute__((format(printf, 1, 2))) int diag_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	return -1;
-}
+/* a diagnostic line, then -1 for the caller to return */
+#define diag_fail(...) (tap_diag(__VA_ARGS__), -1)
 
 static void fill(uint8_t *p, size_t len, unsigned int tag)
 {

@@ -117,8 +117,12 @@ static int uapi_peer_done(struct uapi_ctx *ctx)
 	if (!ctx->in_peer || ctx->mode != UAPI_SET)
 		return 0;
 	p = uapi_peer(ctx);
-	if (p->flags & CONF_PEER_REMOVE)
+	if (p->flags & CONF_PEER_REMOVE) {
+		/* the peer goes whatever its other lines said: keep only the removal, so that the
+		 * request reads back (and is applied) as exactly what it does */
+		p->flags = CONF_PEER_REMOVE;
 		return 0;
+	}
 	if ((p->flags & CONF_PEER_HAS_ROAM_POLICY) && p->roam_policy == CONF_ROAM_WITHIN &&
 	    !p->n_roam_cidrs)
 		return uapi_error(ctx, -EINVAL, "roam_policy",

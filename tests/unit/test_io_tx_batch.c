@@ -75,7 +75,7 @@ static int run(int family, bool no_gso)
 	struct io_tx_batch *b = io_tx_batch_new();
 	struct wg_endpoint a, c;
 	int fa = open_rx(family, &a), fc = open_rx(family, &c), ret = -1;
-	static size_t lens_a[200], lens_c[8];
+	static size_t lens_a[256], lens_c[8];
 	static uint8_t tmp[65536];
 	size_t na = 0, nc = 0;
 	unsigned int i;

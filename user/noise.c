@@ -265,7 +265,9 @@ out:
 }
 
 struct wg_peer *noise_handshake_consume_initiation(const struct wg_msg_initiation *src,
-						   struct wg_device *dev, uint64_t now, int *why)
+						   struct wg_device *dev, uint64_t now, int *why,
+						   uint8_t unknown_static[NOISE_PUBLIC_KEY_LEN],
+						   bool *unknown)
 {
 	struct noise_static_identity *id = dev->identity;
 	uint8_t chaining_key[NOISE_HASH_LEN];
@@ -279,6 +281,8 @@ struct wg_peer *noise_handshake_consume_initiation(const struct wg_msg_initiatio
 	bool replay_attack, flood_attack;
 
 	*why = WG_DROP_HANDSHAKE_INVALID;
+	if (unknown)
+		*unknown = false;
 	if (!id->has_identity)
 		goto out;
 	noise_handshake_start(chaining_key, hash, id->static_public);
@@ -294,8 +298,14 @@ struct wg_peer *noise_handshake_consume_initiation(const struct wg_msg_initiatio
 		goto out;
 	/* which peer we are actually talking to */
 	peer = wg_device_lookup_peer(dev, s);
-	if (!peer)
+	if (!peer) {
+		/* authentic (s decrypted) but not configured: worth telling the operator */
+		if (unknown && unknown_static) {
+			memcpy(unknown_static, s, NOISE_PUBLIC_KEY_LEN);
+			*unknown = true;
+		}
 		goto out;
+	}
 	hs = &peer->handshake;
 	/* ss */
 	if (!noise_static_static(hs) ||

@@ -134,9 +134,13 @@ void noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t wall_ns);
 bool noise_handshake_create_initiation(struct wg_msg_initiation *dst, struct noise_handshake *hs,
 				       struct index_table *t, uint64_t wall_ns);
 /* The peer the initiation is from (no reference: control thread), or NULL; *why names the
- * drop reason on failure (a device enum wg_drop_reason). */
+ * drop reason on failure (a device enum wg_drop_reason). When the initiator's static key
+ * decrypts but is no peer of ours, *unknown is set and that key is copied to unknown_static
+ * (both may be NULL), for the operator's log. */
 struct wg_peer *noise_handshake_consume_initiation(const struct wg_msg_initiation *src,
-						   struct wg_device *dev, uint64_t now, int *why);
+						   struct wg_device *dev, uint64_t now, int *why,
+						   uint8_t unknown_static[NOISE_PUBLIC_KEY_LEN],
+						   bool *unknown);
 bool noise_handshake_create_response(struct wg_msg_response *dst, struct noise_handshake *hs,
 				     struct index_table *t);
 /* The peer whose initiation this answers, with a reference (peer_put), or NULL. */

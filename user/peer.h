@@ -170,12 +170,12 @@ struct wg_device {
 	atomic_uint_fast64_t last_under_load;
 	atomic_bool forced_under_load;
 	/* control thread: an "under load" episode being reported (its deepest queue and the
-	 * cookie replies sent count when it ends), and the rate limits of the diagnosis of
-	 * initiations that did not authenticate (receive.c) */
+	 * cookie replies sent count when it ends), and the rate limit of the log line for
+	 * initiations from an unknown static key (receive.c) */
 	bool load_reported;
 	unsigned int load_max_depth;
 	uint64_t load_cookies_at_start;
-	uint64_t diag_last, unknown_key_logged, unknown_key_seen;
+	uint64_t unknown_key_logged, unknown_key_seen;
 	atomic_bool handshake_wanted;
 
 	/* local indexes whose keypair left the table on a worker: session_del on the control

@@ -244,85 +244,30 @@ static void receive_cookie(struct wg_device *dev, const struct wg_msg_cookie *ms
 	peer_put(peer);
 }
 
-/*
- * Why an initiation with a valid mac1 did not authenticate, for the operator: at most one
- * diagnosis per RECEIVE_DIAG_INTERVAL (it costs one DH, and a flood of forged initiations
- * must not buy more) and one log line per RECEIVE_UNKNOWN_KEY_LOG_INTERVAL.
- */
+/* An initiation that decrypted to a static key we have no peer for: one log line per
+ * RECEIVE_UNKNOWN_KEY_LOG_INTERVAL, with how many such arrived since the last one. Forged
+ * initiations never get here (their static key does not decrypt). */
 enum receive_diag_constants {
-	RECEIVE_DIAG_INTERVAL = 1,
 	RECEIVE_UNKNOWN_KEY_LOG_INTERVAL = 10,
 };
 
-static const char receive_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
-static const char receive_identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
-
-/*
- * The initiator's static public key out of an initiation (the protocol's steps 1-3: e, es, s),
- * or false when it does not decrypt: then the message was forged (its mac1 only proves that the
- * sender knows our public key). noise.c does the same inside its consume, but reports only
- * "invalid"; this is the slow path for the log, never for the verdict.
- */
-static bool receive_initiation_static(struct wg_device *dev, const struct wg_msg_initiation *m,
-				      uint8_t out[WG_KEY_LEN])
-{
-	uint8_t ck[WG_HASH_LEN], h[WG_HASH_LEN], key[WG_KEY_LEN], dh[WG_KEY_LEN];
-	bool ret = false;
-
-	crypto_hash(ck, receive_construction, sizeof(receive_construction) - 1, NULL, 0);
-	crypto_hash(h, ck, sizeof(ck), receive_identifier, sizeof(receive_identifier) - 1);
-	pthread_rwlock_rdlock(&dev->lock);
-	crypto_hash(h, h, sizeof(h), dev->identity->static_public, WG_KEY_LEN);
-	/* e */
-	crypto_kdf(ck, NULL, NULL, ck, m->unencrypted_ephemeral, WG_KEY_LEN);
-	crypto_hash(h, h, sizeof(h), m->unencrypted_ephemeral, WG_KEY_LEN);
-	/* es */
-	ret = dev->identity->has_identity &&
-	      crypto_dh(dh, dev->identity->static_private, m->unencrypted_ephemeral);
-	pthread_rwlock_unlock(&dev->lock);
-	if (!ret)
-		goto out;
-	crypto_kdf(ck, key, NULL, ck, dh, WG_KEY_LEN);
-	/* s */
-	ret = crypto_aead_decrypt(out, m->encrypted_static, sizeof(m->encrypted_static), h,
-				  sizeof(h), 0, key);
-out:
-	crypto_wipe(ck, sizeof(ck));
-	crypto_wipe(h, sizeof(h));
-	crypto_wipe(key, sizeof(key));
-	crypto_wipe(dh, sizeof(dh));
-	return ret;
-}
-
-static void receive_diagnose_initiation(struct wg_device *dev, const struct wg_msg_initiation *m,
-					const struct wg_endpoint *src, uint64_t now)
+static void receive_log_unknown_key(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN],
+				    const struct wg_endpoint *src, uint64_t now)
 {
 	char ep[ENDPOINT_STRLEN], b64[CRYPTO_KEY_BASE64_LEN + 1];
-	uint8_t pub[WG_KEY_LEN];
 
-	if (dev->diag_last && !noise_has_expired(dev->diag_last, RECEIVE_DIAG_INTERVAL, now))
-		return;
-	dev->diag_last = now ? now : 1;
-	if (!receive_initiation_static(dev, m, pub))
-		return; /* forged: counted as handshake_invalid, not worth a line */
-	if (wg_device_lookup_peer(dev, pub)) {
-		/* a configured peer: stale timestamp or a mangled message, the debug line says */
-		crypto_wipe(pub, sizeof(pub));
-		return;
-	}
 	dev->unknown_key_seen++;
-	if (!dev->unknown_key_logged ||
-	    noise_has_expired(dev->unknown_key_logged, RECEIVE_UNKNOWN_KEY_LOG_INTERVAL, now)) {
-		crypto_key_to_base64(b64, pub);
-		/* the count includes this one: seen since the last line, from any source */
-		log_info("%s: initiation from %s for an unknown public key %s: add it as a peer, "
-			 "or fix the key on the client (%llu such since the last line)",
-			 dev->name, endpoint_format(src, ep), b64,
-			 (unsigned long long)dev->unknown_key_seen);
-		dev->unknown_key_logged = now ? now : 1;
-		dev->unknown_key_seen = 0;
-	}
-	crypto_wipe(pub, sizeof(pub));
+	if (dev->unknown_key_logged &&
+	    !noise_has_expired(dev->unknown_key_logged, RECEIVE_UNKNOWN_KEY_LOG_INTERVAL, now))
+		return;
+	crypto_key_to_base64(b64, pub);
+	/* the count includes this one: seen since the last line, from any source */
+	log_info("%s: initiation from %s for an unknown public key %s: add it as a peer, "
+		 "or fix the key on the client (%llu such since the last line)",
+		 dev->name, endpoint_format(src, ep), b64,
+		 (unsigned long long)dev->unknown_key_seen);
+	dev->unknown_key_logged = now ? now : 1;
+	dev->unknown_key_seen = 0;
 }
 
 void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
@@ -363,18 +308,21 @@ void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
 	}
 
 	if (type == WG_MSG_HANDSHAKE_INITIATION) {
+		uint8_t unknown_static[WG_KEY_LEN];
+		bool unknown;
+
 		peer = noise_handshake_consume_initiation((const struct wg_msg_initiation *)e->buf,
-							  dev, now, &why);
+							  dev, now, &why, unknown_static, &unknown);
 		if (!peer) {
 			char ep[ENDPOINT_STRLEN];
 
 			wg_device_count_drop(dev, (enum wg_drop_reason)why);
 			log_debug("%s: invalid handshake initiation from %s", dev->name,
 				  endpoint_format(&e->src, ep));
-			if (why == WG_DROP_HANDSHAKE_INVALID)
-				receive_diagnose_initiation(
-					dev, (const struct wg_msg_initiation *)e->buf, &e->src,
-					now);
+			if (unknown) {
+				receive_log_unknown_key(dev, unknown_static, &e->src, now);
+				crypto_wipe(unknown_static, sizeof(unknown_static));
+			}
 			return;
 		}
 		peer_get(peer);

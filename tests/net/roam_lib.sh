@@ -11,6 +11,16 @@ CLNS=$(t_nsname cl)
 
 # r_topology [GW_EXTRA_UPLINK]: namespaces, links, routes, keys. With 1, the gateway has a
 # second uplink eth1 198.18.0.129/25 (eth0 is then 198.18.0.1/25).
+# r_sysctls: the router forwards; nobody drops asymmetric paths (a roaming client's replies
+# and a multi-homed gateway's uplinks are asymmetric on purpose).
+r_sysctls()
+{
+	t_in rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0
+	t_in cl sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	t_in gw sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+}
+
 r_topology()
 {
 	local mask=24
@@ -24,10 +34,7 @@ r_topology()
 	t_link rt wifi 198.51.100.1/24 cl wifi 198.51.100.2/24
 	t_link rt lte 203.0.113.1/25 cl lte 203.0.113.2/25
 	t_link rt sp 203.0.113.129/25 sp eth0 203.0.113.130/25
-	t_in rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
-		net.ipv4.conf.default.rp_filter=0
-	t_in cl sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-	t_in gw sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	r_sysctls
 	ip -n "$GWNS" route add 198.51.100.0/24 via 198.18.0.2
 	ip -n "$GWNS" route add 203.0.113.0/24 via 198.18.0.2
 	ip -n "$CLNS" route add default via 198.51.100.1 dev wifi metric 100

@@ -36,10 +36,7 @@ mh_topology()
 	t_link gw eth1 $GB/24 rt gw1 198.18.1.2/24
 	t_link rt wifi 198.51.100.1/24 cl wifi 198.51.100.2/24
 	t_link rt lte 203.0.113.1/24 cl lte 203.0.113.2/24
-	t_in rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
-		net.ipv4.conf.default.rp_filter=0
-	t_in cl sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-	t_in gw sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	r_sysctls
 	# eth0 is the main uplink; what leaves from B's address takes eth1 (source routing, as a
 	# multi-homed host is set up: without it the kernel would send B's packets out eth0)
 	ip -n "$GWNS" route add 198.51.100.0/24 via 198.18.0.2

@@ -61,7 +61,7 @@ struct io_xdp_worker {
 	uint8_t tunbuf[TUN_GSO_BUF]; /* a TSO super-packet and one segment */
 	bool gro;		     /* join decrypted TCP segments before writing them */
 	struct tun_gro tungro;	     /* what is being joined, written at the end of a burst */
-	/* counters, read racily by io_xdp_counters */
+	/* counters, read racily by io_xdp_worker_info */
 	_Atomic uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
 };
 
@@ -474,20 +474,6 @@ unsigned int io_xdp_workers(const struct io_xdp *x)
 struct xdpwg_loader *io_xdp_loader(struct io_xdp *x)
 {
 	return x->ld;
-}
-
-void io_xdp_counters(const struct io_xdp *x, struct io_xdp_counters *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned int i = 0; i < x->n_workers; i++) {
-		const struct io_xdp_worker *w = x->workers[i];
-
-		out->rx_frames += atomic_load(&w->rx_frames);
-		out->rx_bad += atomic_load(&w->rx_bad);
-		out->tx_frames += atomic_load(&w->tx_frames);
-		out->tx_fallback += atomic_load(&w->tx_fallback);
-		out->tun_packets += atomic_load(&w->tun_packets);
-	}
 }
 
 int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_worker_info *out)

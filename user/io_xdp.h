@@ -76,16 +76,6 @@ void io_xdp_peer_removed(struct io_xdp *x, struct wg_peer *peer);
 unsigned int io_xdp_workers(const struct io_xdp *x);
 struct xdpwg_loader *io_xdp_loader(struct io_xdp *x);
 
-/* What went where, for tests and `xdpwgctl stats`. */
-struct io_xdp_counters {
-	uint64_t rx_frames;   /* AF_XDP frames handed to the engine */
-	uint64_t rx_bad;      /* frames that did not parse as UDP */
-	uint64_t tx_frames;   /* sent through AF_XDP */
-	uint64_t tx_fallback; /* sends left to the kernel socket */
-	uint64_t tun_packets; /* packets read from TUN queues by workers */
-};
-void io_xdp_counters(const struct io_xdp *x, struct io_xdp_counters *out);
-
 /* One worker, for metrics: where it runs, what it moved, how full its rings are now. */
 struct io_xdp_worker_info {
 	int ifindex;
@@ -93,7 +83,11 @@ struct io_xdp_worker_info {
 	int cpu;
 	unsigned int tun_queue;
 	bool zerocopy;
-	uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
+	uint64_t rx_frames;   /* AF_XDP frames handed to the engine */
+	uint64_t rx_bad;      /* frames that did not parse as UDP */
+	uint64_t tx_frames;   /* sent through AF_XDP */
+	uint64_t tx_fallback; /* sends left to the kernel socket */
+	uint64_t tun_packets; /* packets read from the worker's TUN queue */
 	uint32_t rx_ring, fill_ring, tx_ring, tx_inflight; /* current depths */
 };
 /* 0, or -ENOENT when i >= io_xdp_workers(x). Any thread. */

@@ -156,3 +156,20 @@ struct wg_peer *index_table_lookup_peer(struct index_table *t, uint32_t index, u
 	pthread_rwlock_unlock(&t->lock);
 	return peer;
 }
+
+size_t index_table_peers(struct index_table *t, struct wg_peer **out, size_t max)
+{
+	struct index_entry *e;
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	for (unsigned int b = 0; b < INDEX_BUCKETS; b++) {
+		for (e = t->buckets[b]; e; e = e->next) {
+			if (n < max)
+				out[n] = peer_get(e->peer);
+			n++;
+		}
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return n;
+}

@@ -9,6 +9,7 @@
 #define XDPWG_INDEX_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct wg_peer;
@@ -47,5 +48,12 @@ struct noise_keypair *index_table_lookup_keypair(struct index_table *t, uint32_t
 /* The peer owning an entry of one of `types` at index, with a reference (peer_put it). */
 struct wg_peer *index_table_lookup_peer(struct index_table *t, uint32_t index, unsigned int types,
 					struct index_entry **entry);
+
+/* The peers owning an entry (a handshake in flight or a keypair: every peer that can send
+ * anything), up to max into out, each with a reference taken (peer_put every one stored); a peer
+ * with several entries comes several times. Returns how many entries there are in all: more than
+ * max means out was too small and only max were stored. Walks every bucket under the read lock:
+ * for the control thread's once-a-second work, not the data path. */
+size_t index_table_peers(struct index_table *t, struct wg_peer **out, size_t max);
 
 #endif

@@ -16,6 +16,8 @@
 #   BENCH_XDP=1     start xdpwgd with --attach eth0 when it supports it (trial start; falls back
 #                   to the socket data path and says so in B_GW_MODE / the tables)
 #   BENCH_CLIENT    wireguard-go (default) or "same": the client runs the gateway's IMPL too
+#   BENCH_BUSY_POLL=1  the xdpwgd XDP gateway runs with --busy-poll (its AF_XDP worker spins on
+#                   a core instead of sleeping); B_MODE says "(busy-poll)". Socket mode ignores it.
 
 B_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 XDPWG_BUILD=${XDPWG_BUILD:-$B_TOP/build}
@@ -140,11 +142,17 @@ b_start_daemon()
 		if [ "$xdp" = 1 ] && [ "$ns" = gw ] && [ "${B_XDP_FAILED:-0}" = 1 ]; then
 			B_MODE="xdpwgd socket (xdp unavailable)"
 		elif [ "$xdp" = 1 ] && [ "$ns" = gw ]; then
+			local busy=() label="xdpwgd xdp"
+			if [ "${BENCH_BUSY_POLL:-0}" = 1 ]; then
+				busy=(--busy-poll)
+				label="xdpwgd xdp (busy-poll)"
+			fi
 			if "$XDPWG_BUILD/xdpwgd" --help 2>&1 | grep -q -- --attach &&
-				t_start "$ns" wg0 "xdpwgd-$ns" "$XDPWG_BUILD/xdpwgd" -f --attach eth0 wg0 &&
+				t_start "$ns" wg0 "xdpwgd-$ns" "$XDPWG_BUILD/xdpwgd" -f --attach eth0 \
+					"${busy[@]}" wg0 &&
 				kill -0 "$T_PID" 2>/dev/null; then
 				B_PID=$T_PID
-				B_MODE="xdpwgd xdp"
+				B_MODE=$label
 				return 0
 			fi
 			[ -n "$T_PID" ] && b_kill "$T_PID"

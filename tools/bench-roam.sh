@@ -25,14 +25,17 @@
 # scenario), ROAM_ROUNDS (2: switches are split into A B A B rounds), ROAM_MAX_WAIT (20 s: cap on
 # waiting for traffic after a switch), ROAM_SETTLE (0.3 s), ROAM_SCENARIOS ("client push-ka0
 # push-ka25 nat"), ROAM_DOWN (flush | link, see uplink_trigger), BENCH_OUT (build/bench),
-# ROAM_REANALYZE (a run kept with T_KEEP=1: recompute its tables, run nothing). Runtime ~20 min,
+# ROAM_REANALYZE (a run kept with T_KEEP=1: recompute its tables, run nothing), ROAM_BUSY_POLL
+# (0; 1: B's xdpwgd XDP gateway runs with --busy-poll, its AF_XDP worker spinning on a core
+# instead of sleeping in poll(), see docs/operations.md; the header says so). Runtime ~20 min,
 # almost all of it wireguard-go's ~15 s blackout per switch (it keeps its sticky source until its
 # 15 s handshake retry); ROAM_PUSH_SWITCHES=3 makes it ~10 min.
 # Results: BENCH_OUT/bench-roam.txt, bench-roam.tsv (every switch), bench-roam.png.
 
 BENCH_CLIENT=${BENCH_CLIENT:-same}
 BENCH_XDP=${BENCH_XDP:-1}
-export BENCH_CLIENT BENCH_XDP
+BENCH_BUSY_POLL=${ROAM_BUSY_POLL:-0}
+export BENCH_CLIENT BENCH_XDP BENCH_BUSY_POLL
 . "$(dirname "$0")/bench-lib.sh"
 
 b_require wireguard-go wg tcpdump nft conntrack jq nsenter unshare ping stdbuf

@@ -10,7 +10,9 @@
 #   C  xdpwgd gateway,                  wireguard-go client   (BENCH_WGGO_CLIENT=1; TCP only;
 #      the mixed pair of earlier runs, ratio C/A)
 #   D  as B with BENCH_SCALE_PEERS (100000) idle peers loaded into the gateway first: one
-#      active peer among N+1 (TCP 1 stream both ways, ratio D/B), with the load time and RSS
+#      active peer among N+1 (TCP 1 stream both ways, ratio D/B), with the load time and RSS;
+#      D and B also run the TCP 1 stream rows with IPv6 inside the tunnel, the family of the
+#      idle peers' allowed IPs
 # Tests: TCP 1 and 4 streams (iperf3 -P 4), client->gateway and gateway->client (-R); UDP
 # client->gateway at fixed offered loads, goodput and loss %; CPU seconds per GB for each side's
 # daemons (utime+stime deltas from /proc); for the gateway, tunnel bytes (wg transfer, both
@@ -89,13 +91,18 @@ fi
 BENCH_CLIENT=$CLIENT b_pick_impls
 b_log "A = wireguard-go pair, B = $B_B_LABEL (client: $CLIENT)"
 
-# tests: name|label|iperf3 args|kind
+# tests: name|label|iperf3 args|kind|server (default 192.0.2.1)
 TESTS=()
 if [ "$DO_TCP" = 1 ]; then
 	TESTS+=("tcp1_up|TCP 1 stream  client->gw||tcp"
 		"tcp1_down|TCP 1 stream  gw->client|-R|tcp"
 		"tcp4_up|TCP 4 streams client->gw|-P 4|tcp"
 		"tcp4_down|TCP 4 streams gw->client|-P 4 -R|tcp")
+	# IPv6 inside the tunnel, B and D only: D's idle peers have IPv6 /128s (the documentation
+	# IPv4 range has room for 256), so only IPv6 traffic walks an allowed-IPs trie that holds
+	# them, on the way in (source check) and out (destination lookup)
+	[ "$SCALE" -gt 0 ] && TESTS+=("tcp1_up_v6|TCP 1 stream  up, IPv6 in||tcp|2001:db8::1"
+		"tcp1_down_v6|TCP 1 stream  down, IPv6 in|-R|tcp|2001:db8::1")
 fi
 for r in $RATES; do
 	TESTS+=("udp_$r|UDP $r client->gw|-u -b $r -l $UDP_LEN|udp")
@@ -123,8 +130,8 @@ has_side() { printf '%s\n' "${SIDES[@]}" | grep -q "^$1|"; }
 side_runs()
 {
 	case ${1##*|} in
-	all) return 0 ;;
-	tcp) [[ $2 == tcp* ]] ;;
+	all) [[ $2 != *_v6 || $1 == B\|* ]] ;;
+	tcp) [[ $2 == tcp* && $2 != *_v6 ]] ;;
 	tcp1) [[ $2 == tcp1_* ]] ;;
 	*) return 1 ;;
 	esac
@@ -151,10 +158,10 @@ b_tunnel_bytes()
 	t_wg "$1" show wg0 transfer 2>/dev/null | awk '{ s += $2 + $3 } END { printf "%.0f\n", s }'
 }
 
-# run_test SIDE REP NAME ARGS KIND EXTRA: one iperf3 run, appends to $RAW.
+# run_test SIDE REP NAME ARGS KIND EXTRA SERVER: one iperf3 run, appends to $RAW.
 run_test()
 {
-	local side=$1 rep=$2 name=$3 args=$4 kind=$5 extra=$6 json g0 g1 c0 c1 bytes v
+	local side=$1 rep=$2 name=$3 args=$4 kind=$5 extra=$6 server=${7:-192.0.2.1} json g0 g1 c0 c1 bytes v
 	local w0=0 w1=0 t0=0 t1=0
 	json=$T_DIR/$side-$rep-$name.json
 	# with 100k peers a transfer dump costs the control thread: not for those runs
@@ -166,7 +173,7 @@ run_test()
 	c0=$(b_cpu "$B_CL_PID")
 	# shellcheck disable=SC2086 # args are words
 	timeout $((SECS + 20)) ip netns exec "$(t_nsname cl)" \
-		iperf3 -c 192.0.2.1 -t "$SECS" -J --connect-timeout 3000 $args >"$json" 2>"$json.err"
+		iperf3 -c "$server" -t "$SECS" -J --connect-timeout 3000 $args >"$json" 2>"$json.err"
 	g1=$(b_cpu "$B_GW_PID")
 	c1=$(b_cpu "$B_CL_PID")
 	if [ "$extra" = 0 ]; then
@@ -234,9 +241,9 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		fi
 		b_log "rep $rep/$REPS side $side: gateway $B_GW_MODE, client $B_CL_IMPL"
 		for t in "${TESTS[@]}"; do
-			IFS='|' read -r name label args kind <<<"$t"
+			IFS='|' read -r name label args kind server <<<"$t"
 			side_runs "$spec" "$name" || continue
-			run_test "$side" "$rep" "$name" "$args" "$kind" "$extra"
+			run_test "$side" "$rep" "$name" "$args" "$kind" "$extra" "$server"
 			# give the daemons a moment to drain between runs
 			sleep 0.2
 		done
@@ -274,12 +281,13 @@ JSONL=$T_DIR/rows.jsonl
 # cmp_table X Y TITLE XNAME YNAME: Y against X, ratio Y/X, for the tests Y ran
 cmp_table()
 {
-	local x=$1 y=$2 t name label args kind m ml metrics sx sy ratio
+	local x=$1 y=$2 t name label args kind server m ml metrics sx sy ratio
 	echo
 	echo "$3"
 	printf '%-26s %-12s %-22s %-22s %s\n' test metric "$x $4" "$y $5" "$y/$x"
 	for t in "${TESTS[@]}"; do
-		IFS='|' read -r name label args kind <<<"$t"
+		# shellcheck disable=SC2034 # server: read to keep kind one field
+		IFS='|' read -r name label args kind server <<<"$t"
 		metrics="gbps gwcpu clcpu wkutil"
 		[ "$kind" = udp ] && metrics="gbps loss gwcpu clcpu wkutil"
 		for m in $metrics; do
@@ -292,7 +300,7 @@ cmp_table()
 			esac
 			sx=$(stat_of "$x" "$name" "$m")
 			sy=$(stat_of "$y" "$name" "$m")
-			[ "${sy##* }" = 0 ] && continue
+			[ "${sy##* }" = 0 ] || [ "${sx##* }" = 0 ] && continue
 			ratio=$(b_ratio "${sy%% *}" "${sx%% *}")
 			printf '%-26s %-12s %-22s %-22s %s\n' "$label" "$ml" "$(fmt "$sx")" "$(fmt "$sy")" "$ratio"
 			# shellcheck disable=SC2086
@@ -338,7 +346,7 @@ cmp_table()
 } | tee "$TABLE"
 
 for t in "${TESTS[@]}"; do
-	IFS='|' read -r name label args kind <<<"$t"
+	name=${t%%|*}
 	line=$name
 	for sd in A B C D E; do
 		# shellcheck disable=SC2046

@@ -275,6 +275,7 @@ static const struct wg_io_ops daemon_io_ops = {
 };
 
 static void daemon_arm_route_timer(struct xdpwgd *d);
+static void daemon_arm_timer(struct xdpwgd *d, int ms);
 
 /* --- configuration socket handlers --- */
 
@@ -664,9 +665,12 @@ static void daemon_check_routes(struct xdpwgd *d)
 		if (r->err == 0 && wg_device_announce_key(d->dev, r->pub))
 			announced++;
 	}
-	if (announced)
+	if (announced) {
 		log_info("%s: route changed: announced to %zu peer%s from the new path", d->ifname,
 			 announced, announced == 1 ? "" : "s");
+		/* the announce's first re-send is due in 50 ms; the armed tick may be a second off */
+		daemon_arm_timer(d, wg_device_tick(d->dev));
+	}
 	free(d->routes);
 	d->routes = now;
 	d->n_routes = n;
@@ -877,11 +881,11 @@ static void daemon_on_signal(struct xdpwgd *d)
 	}
 }
 
-static void daemon_tun_packet(void *ctx, uint8_t *pkt, size_t len)
+static void daemon_tun_packets(void *ctx, const struct iovec *segs, unsigned int n)
 {
 	struct xdpwgd *d = ctx;
 
-	wg_device_tx(d->dev, pkt, len);
+	wg_device_tx_batch(d->dev, segs, n);
 }
 
 static void daemon_on_tun(struct xdpwgd *d)
@@ -891,7 +895,8 @@ static void daemon_on_tun(struct xdpwgd *d)
 	if (d->txb)
 		send_set_tx_lender(&d->txb_lender);
 	for (int i = 0; i < DAEMON_TUN_BUDGET; ++i) {
-		ssize_t n = tun_read_gso(&d->tun, 0, d->pkt, TUN_GSO_BUF, daemon_tun_packet, d);
+		ssize_t n =
+			tun_read_gso_batch(&d->tun, 0, d->pkt, TUN_GSO_BUF, daemon_tun_packets, d);
 		int ret;
 
 		if (d->txb) {
@@ -1103,6 +1108,7 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 			.dev = d->dev,
 			.tun = &d->tun,
 			.listen_port = d->sock.port,
+			.busy_poll = o->busy_poll,
 		};
 
 		ret = io_xdp_start(&xo, &d->xdp);

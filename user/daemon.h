@@ -29,6 +29,9 @@ struct daemon_opts {
 	const char *const *attach;
 	unsigned int n_attach;
 	int xdp_mode;
+	/* --busy-poll: the AF_XDP workers spin instead of sleeping (main refuses it without
+	 * attach) */
+	bool busy_poll;
 };
 
 struct xdpwgd;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "peer.h"
 #include "ratelimiter.h"
+#include "send.h"
 
 enum device_constants {
 	DEVICE_DEFAULT_MTU = 1420,
@@ -343,33 +344,53 @@ bad_size:
 	return false;
 }
 
-void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len)
+/* Where pkt's destination address is (and its family), or NULL when it is no IP packet. */
+static const uint8_t *device_tx_dst(const uint8_t *pkt, size_t len, int *family)
 {
-	struct wg_peer *peer = NULL;
-	const uint8_t *dst;
-	struct wg_endpoint ep;
-	int family;
-
 	if (len < 1 || len > WG_MAX_PACKET)
-		goto bad;
+		return NULL;
 	if (pkt[0] >> 4 == 4 && len >= 20) {
-		family = AF_INET;
-		dst = pkt + 16;
-	} else if (pkt[0] >> 4 == 6 && len >= 40) {
-		family = AF_INET6;
-		dst = pkt + 24;
-	} else {
-		goto bad;
+		*family = AF_INET;
+		return pkt + 16;
 	}
+	if (pkt[0] >> 4 == 6 && len >= 40) {
+		*family = AF_INET6;
+		return pkt + 24;
+	}
+	return NULL;
+}
+
+/* The peer whose allowed IPs hold dst, with a reference; NULL (counted n times) when none. */
+static struct wg_peer *device_tx_peer(struct wg_device *dev, int family, const uint8_t *dst,
+				      size_t n)
+{
+	struct wg_peer *peer;
+
 	pthread_rwlock_rdlock(&dev->lock);
 	peer = allowedips_lookup(dev->allowedips, family, dst);
 	if (peer)
 		peer_get(peer);
 	pthread_rwlock_unlock(&dev->lock);
-	if (!peer) {
+	for (size_t i = 0; !peer && i < n; i++)
 		wg_device_count_drop(dev, WG_DROP_NO_PEER);
+	return peer;
+}
+
+void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+	struct wg_peer *peer;
+	const uint8_t *dst;
+	struct wg_endpoint ep;
+	int family;
+
+	dst = device_tx_dst(pkt, len, &family);
+	if (!dst) {
+		wg_device_count_drop(dev, WG_DROP_BAD_INNER);
 		return;
 	}
+	peer = device_tx_peer(dev, family, dst, 1);
+	if (!peer)
+		return;
 	peer_endpoint_copy(peer, &ep);
 	if (!endpoint_is_set(&ep)) {
 		wg_device_count_drop(dev, WG_DROP_NO_ENDPOINT);
@@ -381,9 +402,60 @@ void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len)
 	}
 out:
 	peer_put(peer);
-	return;
-bad:
-	wg_device_count_drop(dev, WG_DROP_BAD_INNER);
+}
+
+/* n >= 2 packets to the same destination (family, dst): wg_device_tx's steps once for all. */
+static void device_tx_run(struct wg_device *dev, const struct iovec *pkts, size_t n, int family,
+			  const uint8_t *dst)
+{
+	struct wg_peer *peer = device_tx_peer(dev, family, dst, n);
+	struct wg_endpoint ep;
+	size_t sent;
+
+	if (!peer)
+		return;
+	peer_endpoint_copy(peer, &ep);
+	if (!endpoint_is_set(&ep)) {
+		for (size_t i = 0; i < n; i++)
+			wg_device_count_drop(dev, WG_DROP_NO_ENDPOINT);
+		goto out;
+	}
+	/* what could not be sent now (no session, the nonces ran out) waits for a handshake,
+	 * in order, as wg_device_tx would have staged it packet by packet */
+	sent = send_packets_fast(peer, &ep, pkts, n);
+	if (sent < n) {
+		for (size_t i = sent; i < n; i++)
+			send_stage_packet(peer, pkts[i].iov_base, pkts[i].iov_len);
+		send_staged_packets(peer);
+	}
+out:
+	peer_put(peer);
+}
+
+void wg_device_tx_batch(struct wg_device *dev, const struct iovec *pkts, size_t n)
+{
+	size_t i = 0, run;
+
+	while (i < n) {
+		int family = 0, f;
+		const uint8_t *dst = device_tx_dst(pkts[i].iov_base, pkts[i].iov_len, &family);
+		size_t alen = family == AF_INET ? 4 : 16;
+
+		/* the packets from i on with the same destination: all of a TSO super-packet;
+		 * anything else (and a packet that is no IP packet) goes on its own */
+		for (run = 1; dst && i + run < n; run++) {
+			const uint8_t *d =
+				device_tx_dst(pkts[i + run].iov_base, pkts[i + run].iov_len, &f);
+
+			if (!d || f != family || memcmp(d, dst, alen))
+				break;
+		}
+		if (run == 1)
+			wg_device_tx(dev, pkts[i].iov_base, pkts[i].iov_len);
+		else
+			device_tx_run(dev, pkts + i, run, family, dst);
+		i += run;
+	}
 }
 
 /* --- control thread --- */
@@ -484,8 +556,12 @@ void wg_device_announce(struct wg_device *dev, struct wg_peer *peer)
 		valid = kp && atomic_load(&kp->sending.is_valid);
 		noise_keypair_put(kp, false);
 		if (valid) {
+			/* armed first: the answer may come back on a worker before send returns */
+			timers_announce_sent(p);
 			send_keepalive(p);
 		} else {
+			/* an initiation has its own retransmits */
+			timers_announce_cancel(p);
 			/* The last initiation (if within REKEY_TIMEOUT) left by the old path: the
 			 * new one must not wait out the rate limit. */
 			atomic_store(&p->last_sent_handshake,

@@ -5,11 +5,11 @@
  * packets arrive or leave: an I/O back-end (UDP socket today, AF_XDP on the gateway) feeds it
  * datagrams and IP packets and receives what to send and to deliver through wg_io_ops.
  *
- * Threads: the data path (wg_device_rx, wg_device_tx) may be called concurrently from any number
- * of worker threads. Everything else is called from one control thread, which owns every state
- * change. Handshake and cookie messages received by a worker are queued (bounded) for the control
- * thread; the depth of that queue is the "under load" signal that turns on cookie replies, as in
- * the kernel driver.
+ * Threads: the data path (wg_device_rx, wg_device_tx, wg_device_tx_batch) may be called
+ * concurrently from any number of worker threads. Everything else is called from one control
+ * thread, which owns every state change. Handshake and cookie messages received by a worker are
+ * queued (bounded) for the control thread; the depth of that queue is the "under load" signal
+ * that turns on cookie replies, as in the kernel driver.
  */
 #ifndef XDPWG_DEVICE_H
 #define XDPWG_DEVICE_H
@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "config.h"
 #include "endpoint.h"
@@ -68,6 +69,7 @@ struct wg_peer_move {
 	int64_t moved_wall_ns; /* wall clock */
 	uint64_t sent_to_old;  /* packets sent to old_ep since the last authenticated receive */
 	uint64_t moves;	       /* the peer's move count, this one included */
+	bool acked;	       /* a keepalive went to new_ep at once (transport data moves only) */
 };
 
 struct wg_io_ops {
@@ -117,6 +119,10 @@ bool wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 /* One IP packet read from the TUN: encrypt and send to its peer, or stage it and start a
  * handshake. */
 void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len);
+/* IP packets read together, in order (the segments of one TUN super-packet): as wg_device_tx
+ * on each, but each run of packets to one destination costs one route lookup, one peer and
+ * keypair reference, one endpoint copy and one reservation of its nonces. */
+void wg_device_tx_batch(struct wg_device *dev, const struct iovec *pkts, size_t n);
 
 /* --- control thread --- */
 
@@ -134,7 +140,10 @@ int wg_device_apply(struct wg_device *dev, const struct conf_dev *req, char *err
 struct conf_dev *wg_device_snapshot(struct wg_device *dev);
 
 /* The route to peer's endpoint changed (or to every peer's, peer NULL): drop the cached source
- * and announce ourselves now: a keepalive if a session is valid, else a handshake initiation. */
+ * and announce ourselves now: a keepalive if a session is valid, else a handshake initiation.
+ * A keepalive is re-sent after 50, 100, 200 and 400 ms until any authenticated packet comes
+ * back from the peer (timers.c): call wg_device_tick afterwards and re-arm the tick with its
+ * answer, the next tick may be due in 50 ms. */
 void wg_device_announce(struct wg_device *dev, struct wg_peer *peer);
 /* How many peers are configured (a racy read: for decisions that a stale count cannot hurt). */
 size_t wg_device_peer_count(const struct wg_device *dev);

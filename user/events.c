@@ -94,12 +94,12 @@ int events_format_json(const struct events_move *e, const char *ifname, char *bu
 		     "\"%s\",\"new_endpoint\":\"%s\",\"first_seen_ns\":%" PRIu64
 		     ",\"first_seen_source\":\"%s\",\"moved_ns\":%" PRIu64 ",\"detect_ns\":%" PRIu64
 		     ",\"time\":\"%" PRId64 ".%09" PRId64 "\",\"sent_to_old\":%" PRIu64
-		     ",\"moves\":%" PRIu64 "}\n",
+		     ",\"moves\":%" PRIu64 ",\"ack_sent\":%d}\n",
 		     e->seq, ifname, key, endpoint_format(&e->old_ep, o),
 		     endpoint_format(&e->new_ep, n), e->first_seen_ns,
 		     events_seen_name(e->first_seen_from), e->moved_ns, detect,
 		     e->moved_wall_ns / 1000000000, e->moved_wall_ns % 1000000000, e->sent_to_old,
-		     e->moves);
+		     e->moves, e->ack_sent ? 1 : 0);
 	return r < 0 || (size_t)r >= len ? -ENOSPC : r;
 }
 
@@ -133,6 +133,7 @@ void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_
 	e->moved_wall_ns = m->moved_wall_ns;
 	e->sent_to_old = m->sent_to_old;
 	e->moves = m->moves;
+	e->ack_sent = m->acked;
 	pthread_mutex_unlock(&ev->lock);
 	if (write(ev->efd, &one, sizeof(one)) < 0)
 		return; /* EAGAIN: readable anyway */
@@ -267,10 +268,11 @@ int events_format_worker(const struct io_xdp_worker_info *w, unsigned int i, con
 			 "\"rx_frames\":%" PRIu64 ",\"rx_bad\":%" PRIu64 ",\"tx_frames\":%" PRIu64
 			 ",\"tx_fallback\":%" PRIu64 ",\"tun_packets\":%" PRIu64
 			 ",\"rx_ring\":%" PRIu32 ",\"fill_ring\":%" PRIu32 ",\"tx_ring\":%" PRIu32
-			 ",\"tx_inflight\":%" PRIu32 "}\n",
+			 ",\"tx_inflight\":%" PRIu32 ",\"busy_poll\":%d}\n",
 			 ifname, i, uplink, w->ifindex, w->queue, w->cpu, w->tun_queue,
 			 w->zerocopy ? 1 : 0, w->rx_frames, w->rx_bad, w->tx_frames, w->tx_fallback,
-			 w->tun_packets, w->rx_ring, w->fill_ring, w->tx_ring, w->tx_inflight);
+			 w->tun_packets, w->rx_ring, w->fill_ring, w->tx_ring, w->tx_inflight,
+			 w->busy_poll ? 1 : 0);
 
 	return r < 0 || (size_t)r >= len ? -ENOSPC : r;
 }
@@ -390,12 +392,12 @@ void events_record(struct events *ev, struct events_move *e)
 	ev->ring[e->seq % EVENTS_RING] = *e;
 	crypto_key_to_base64(key, e->public_key);
 	log_info("%s: peer %.8s… moved %s -> %s (first seen %s, %.3f ms before the move; %" PRIu64
-		 " sent to the old endpoint since its last packet; move %" PRIu64 ")",
+		 " sent to the old endpoint since its last packet; move %" PRIu64 "%s)",
 		 ev->ifname, key, endpoint_format(&e->old_ep, o), endpoint_format(&e->new_ep, n),
 		 events_seen_name(e->first_seen_from),
 		 (double)(e->moved_ns > e->first_seen_ns ? e->moved_ns - e->first_seen_ns : 0) /
 			 1e6,
-		 e->sent_to_old, e->moves);
+		 e->sent_to_old, e->moves, e->ack_sent ? "; acknowledged" : "");
 	len = events_format_json(e, ev->ifname, line, sizeof(line));
 	if (len < 0)
 		return;

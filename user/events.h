@@ -23,13 +23,16 @@
  *
  *   {"seq":N,"interface":"wg0","peer":"<base64 public key>","old_endpoint":"198.51.100.2:51821",
  *    "new_endpoint":"203.0.113.2:51821","first_seen_ns":N,"first_seen_source":"xdp_event",
- *    "moved_ns":N,"detect_ns":N,"time":"1700000000.123456789","sent_to_old":N,"moves":N}
+ *    "moved_ns":N,"detect_ns":N,"time":"1700000000.123456789","sent_to_old":N,"moves":N,
+ *    "ack_sent":0|1}
  *
  * first_seen_ns and moved_ns are CLOCK_MONOTONIC (bpf_ktime_get_ns's clock): when the first
  * packet from the new source was seen (the XDP program's new-source ring-buffer event for that
  * peer and source, "xdp_event"; else the engine's receive time, "receive") and when the engine
  * moved the endpoint; detect_ns is their difference. time is the move's wall clock. sent_to_old
  * counts datagrams sent to the peer since its last authenticated packet from the old endpoint.
+ * ack_sent: a keepalive went to the new endpoint at once (the move acknowledgment, see
+ * peer_roam_ack; data moves under a valid sending key only, never handshake moves).
  *
  * Moves are reported by the engine on the thread that authenticated the packet (events_push,
  * any thread, bounded queue + eventfd) and recorded on the control thread (events_take, then
@@ -70,6 +73,7 @@ struct events_move {
 	int64_t moved_wall_ns;
 	uint64_t sent_to_old;
 	uint64_t moves;
+	bool ack_sent;
 };
 
 struct events;

@@ -161,11 +161,12 @@ static bool peer_same_src(const struct wg_endpoint *a, const struct wg_endpoint 
 	return a->src_ifindex == b->src_ifindex && !memcmp(&a->src6, &b->src6, sizeof(a->src6));
 }
 
-void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
+/* The move itself: endpoint, counters, the back-end's copy. True on a real move, left in *m for
+ * peer_roam_report. */
+bool peer_roam_deferred(struct wg_peer *peer, const struct wg_endpoint *src, struct wg_peer_move *m)
 {
 	struct wg_device *dev = peer->dev;
 	char old_s[ENDPOINT_STRLEN], new_s[ENDPOINT_STRLEN];
-	struct wg_peer_move m;
 	struct wg_endpoint old;
 	bool moved, src_changed;
 	uint64_t sent = 0;
@@ -179,7 +180,7 @@ void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
 	src_changed = !peer_same_src(&peer->endpoint, src);
 	if ((!moved && !src_changed) || !peer_roam_allowed_locked(peer, src)) {
 		pthread_spin_unlock(&peer->endpoint_lock);
-		return;
+		return false;
 	}
 	old = peer->endpoint;
 	peer->endpoint = *src;
@@ -190,11 +191,11 @@ void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
 			 endpoint_format(src, new_s));
 		moved = false; /* a first learned endpoint is no move */
 	} else if (moved) {
-		memset(&m, 0, sizeof(m));
-		m.moves = atomic_fetch_add(&peer->endpoint_moves, 1) + 1;
-		m.moved_ns = wg_device_now(dev);
-		m.moved_wall_ns = wg_device_wall_ns(dev);
-		atomic_store(&peer->last_move_wall_ns, m.moved_wall_ns);
+		memset(m, 0, sizeof(*m));
+		m->moves = atomic_fetch_add(&peer->endpoint_moves, 1) + 1;
+		m->moved_ns = wg_device_now(dev);
+		m->moved_wall_ns = wg_device_wall_ns(dev);
+		atomic_store(&peer->last_move_wall_ns, m->moved_wall_ns);
 		/* with a peer_moved hook the back-end logs the move, with more to say about it */
 		if (!dev->ops.peer_moved)
 			log_info("%s: peer %s endpoint moved %s -> %s", dev->name, peer->name,
@@ -205,15 +206,68 @@ void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
 	 * together with ours. */
 	if (dev->ops.endpoint_moved)
 		dev->ops.endpoint_moved(dev->io_ctx, peer, &old, src);
-	if (moved && dev->ops.peer_moved) {
-		m.peer = peer;
-		m.peer_id = peer->id;
-		memcpy(m.public_key, peer->handshake.remote_static, WG_KEY_LEN);
-		m.old_ep = old;
-		m.new_ep = *src;
-		m.sent_to_old = sent;
-		dev->ops.peer_moved(dev->io_ctx, &m);
+	if (!moved)
+		return false;
+	m->peer = peer;
+	m->peer_id = peer->id;
+	memcpy(m->public_key, peer->handshake.remote_static, WG_KEY_LEN);
+	m->old_ep = old;
+	m->new_ep = *src;
+	m->sent_to_old = sent;
+	return true;
+}
+
+static void peer_roam_report(struct wg_peer *peer, const struct wg_peer_move *m)
+{
+	if (peer->dev->ops.peer_moved)
+		peer->dev->ops.peer_moved(peer->dev->io_ctx, m);
+}
+
+bool peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
+{
+	struct wg_peer_move m;
+
+	if (!peer_roam_deferred(peer, src, &m))
+		return false;
+	peer_roam_report(peer, &m);
+	return true;
+}
+
+/*
+ * The move acknowledgment, an xdpwg extension (docs/roaming.md). A client that announces its
+ * new path with a keepalive learns nothing from it: a keepalive asks for no answer, so when the
+ * new link lost it the client cannot tell, and until the gateway next has data the new path is
+ * unconfirmed. One keepalive back at once tells an xdpwgd client that it arrived (it stops
+ * re-announcing) and opens the new path's NAT and firewall state in both directions. A stock
+ * peer takes it as any keepalive. One 32-byte message per move, and only an authenticated
+ * packet moves a peer, so it amplifies nothing. Handshake moves need none: an initiation gets a
+ * response, a response is followed by a keepalive anyway.
+ */
+void peer_roam_ack(struct wg_peer *peer, struct wg_peer_move *m)
+{
+	struct wg_device *dev = peer->dev;
+	char ep[ENDPOINT_STRLEN];
+	struct noise_keypair *kp;
+	bool valid;
+
+	/* After noise_received_with_keypair: a responder's first packet under new keys has
+	 * confirmed them by now. A keepalive must not start a handshake of its own (which
+	 * send_keepalive would, staging itself, without a usable keypair). */
+	kp = noise_keypairs_current(&peer->keypairs);
+	valid = kp && atomic_load(&kp->sending.is_valid) &&
+		!noise_has_expired(kp->sending.birthdate, REJECT_AFTER_TIME, wg_device_now(dev));
+	noise_keypair_put(kp, false);
+	if (valid) {
+		/* with data staged, that goes instead: as good an acknowledgment */
+		send_keepalive(peer);
+		m->acked = true;
+		log_debug("%s: peer %s: move to %s acknowledged with a keepalive", dev->name,
+			  peer->name, endpoint_format(&m->new_ep, ep));
+	} else {
+		log_debug("%s: peer %s: move to %s not acknowledged: no valid sending key",
+			  dev->name, peer->name, endpoint_format(&m->new_ep, ep));
 	}
+	peer_roam_report(peer, m);
 }
 
 bool wg_device_announce_key(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN])

@@ -38,6 +38,7 @@ enum timers_id {
 	TIMER_NEW_HANDSHAKE,
 	TIMER_ZERO_KEY_MATERIAL,
 	TIMER_PERSISTENT_KEEPALIVE,
+	TIMER_REANNOUNCE,
 	TIMER_MAX,
 };
 
@@ -114,6 +115,10 @@ struct wg_peer {
 	/* control thread: the initiation in flight was resent on a cookie reply already */
 	bool cookie_resent;
 	struct peer_hs_watch hs_watch;
+	/* A keepalive announce waiting for any authenticated packet back: 0 when none, else 1 +
+	 * the re-sends so far. The control thread starts and advances it, a receive (any thread)
+	 * ends it. */
+	atomic_uint announce_state;
 
 	pthread_mutex_t staged_lock;
 	struct peer_staged_packet *staged[WG_MAX_STAGED_PACKETS];
@@ -205,8 +210,16 @@ void peer_put(struct wg_peer *peer);
 void peer_remove_locked(struct wg_peer *peer);
 void peer_endpoint_copy(struct wg_peer *peer, struct wg_endpoint *out);
 void peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
-/* An authenticated packet came from src: move there if the roam policy allows. */
-void peer_roam(struct wg_peer *peer, const struct wg_endpoint *src);
+/* An authenticated packet came from src: move there if the roam policy allows. True when the
+ * peer really moved (not a first learned endpoint, not a new cached source only, not refused). */
+bool peer_roam(struct wg_peer *peer, const struct wg_endpoint *src);
+/* peer_roam for transport data: a real move is left in *m, not yet reported, for
+ * peer_roam_ack once the packet's keypair is confirmed. */
+bool peer_roam_deferred(struct wg_peer *peer, const struct wg_endpoint *src,
+			struct wg_peer_move *m);
+/* Acknowledge the move in m with a keepalive to the new endpoint (only under a valid sending
+ * keypair), then report it (the peer_moved hook). The thread that authenticated the packet. */
+void peer_roam_ack(struct wg_peer *peer, struct wg_peer_move *m);
 void peer_clear_endpoint_src(struct wg_peer *peer);
 int peer_set_roam_policy(struct wg_peer *peer, enum conf_roam_policy policy,
 			 const struct conf_allowedip *cidrs, size_t n);
@@ -225,6 +238,11 @@ void timers_handshake_initiated(struct wg_peer *peer);
 void timers_handshake_complete(struct wg_peer *peer);
 void timers_session_derived(struct wg_peer *peer);
 void timers_stop(struct wg_peer *peer);
+/* A keepalive announce went out (control thread): re-send it on a short backoff until any
+ * authenticated packet comes back. */
+void timers_announce_sent(struct wg_peer *peer);
+/* Forget an announce in progress (a handshake initiation replaced it). */
+void timers_announce_cancel(struct wg_peer *peer);
 /* Fire what is due for peer; returns the next deadline (0: none). Control thread. */
 uint64_t timers_run(struct wg_peer *peer, uint64_t now);
 /* The handshake watch (control thread): an initiation was handed to the back-end for `to`

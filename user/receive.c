@@ -83,17 +83,22 @@ static void receive_data_done(struct wg_device *dev, struct wg_peer *peer, struc
 			      const struct wg_endpoint *src)
 {
 	const uint8_t *inner_src = NULL;
+	struct wg_peer_move move;
 	struct wg_peer *routed;
 	int family = AF_UNSPEC;
 	size_t ip_len;
+	bool moved;
 
 	/* Authenticated and fresh: the only kind of packet allowed to move the endpoint. */
-	peer_roam(peer, src);
+	moved = peer_roam_deferred(peer, src, &move);
 	if (noise_received_with_keypair(&peer->keypairs, kp)) {
 		/* The responder's key confirmation: the session is now usable for sending. */
 		timers_handshake_complete(peer);
 		send_staged_packets(peer);
 	}
+	/* under the keypair just confirmed, if it had to be */
+	if (moved)
+		peer_roam_ack(peer, &move);
 	receive_keep_key_fresh(peer);
 	timers_any_authenticated_packet_received(peer);
 	timers_any_authenticated_packet_traversal(peer);

@@ -16,7 +16,14 @@
 
 enum send_constants {
 	SEND_SCRATCH_LEN = WG_MSG_DATA_HEADER_LEN + WG_MAX_PACKET + WG_MSG_PADDING + WG_AUTHTAG_LEN,
+	/* nonces reserved at once by send_packets_fast: the most the counter can run past
+	 * REJECT_AFTER_MESSAGES per sending thread (send_take_nonces) */
+	SEND_NONCES_MAX = 64,
 };
+
+/* 64 threads, each one reservation past the limit, still do not wrap the counter round. */
+_Static_assert(SEND_NONCES_MAX <= (UINT64_MAX - REJECT_AFTER_MESSAGES) / 64,
+	       "nonce reservations could wrap the send counter");
 
 static __thread uint8_t send_scratch[SEND_SCRATCH_LEN] __attribute__((aligned(64)));
 /* What the I/O back-end lends this thread to build datagrams in (see send.h), or NULL. */
@@ -156,14 +163,15 @@ static size_t send_padding(size_t len, unsigned int mtu)
 	return padded - last_unit;
 }
 
-static int send_encrypt_one(struct wg_peer *peer, struct noise_keypair *kp, uint64_t nonce,
-			    const uint8_t *pkt, size_t len)
+/* Build the data message carrying pkt under kp and nonce, encrypted where it will leave from:
+ * its start in *msg, its length returned. */
+static size_t send_build(struct wg_peer *peer, struct noise_keypair *kp, uint64_t nonce,
+			 const uint8_t *pkt, size_t len, uint8_t **msg)
 {
 	size_t pad = send_padding(len, atomic_load(&peer->dev->mtu));
 	size_t total = WG_MSG_DATA_HEADER_LEN + len + pad + WG_AUTHTAG_LEN;
 	uint8_t *out = NULL, *body;
 	struct wg_msg_data hdr;
-	int ret;
 
 	/* Straight into the frame that will carry it when the back-end lends one (an AF_XDP
 	 * worker's UMEM): one copy of the packet fewer. The scratch buffer otherwise. */
@@ -181,6 +189,17 @@ static int send_encrypt_one(struct wg_peer *peer, struct noise_keypair *kp, uint
 	memset(body + len, 0, pad);
 	/* in place: the plaintext never outlives this call */
 	crypto_aead_encrypt(body, body, len + pad, NULL, 0, nonce, kp->sending.key);
+	*msg = out;
+	return total;
+}
+
+static int send_encrypt_one(struct wg_peer *peer, struct noise_keypair *kp, uint64_t nonce,
+			    const uint8_t *pkt, size_t len)
+{
+	uint8_t *out;
+	size_t total = send_build(peer, kp, nonce, pkt, len, &out);
+	int ret;
+
 	ret = send_buffer_to_peer(peer, out, total);
 	if (ret)
 		log_debug("%s: sending to peer %s failed: %s", peer->dev->name, peer->name,
@@ -222,14 +241,29 @@ invalid:
 	return NULL;
 }
 
+/*
+ * Reserve up to want nonces at once: the first in *nonce, how many may be used returned, 0 once
+ * REJECT_AFTER_MESSAGES is reached. No nonce >= the limit is ever used: a reservation reaching
+ * past it uses what lies below and retires the keypair, as the packet that took the limit would
+ * one at a time; one ending on it exactly leaves that to the next. Retired, the keypair is not
+ * used again, so the counter runs past the limit by at most one reservation per thread that
+ * was sending at that moment: far from wrapping round to nonces already used.
+ */
+static size_t send_take_nonces(struct noise_keypair *kp, size_t want, uint64_t *nonce)
+{
+	uint64_t first = atomic_fetch_add(&kp->sending_counter, want);
+
+	*nonce = first;
+	if (first < REJECT_AFTER_MESSAGES && want <= REJECT_AFTER_MESSAGES - first)
+		return want;
+	atomic_store(&kp->sending.is_valid, false);
+	return first < REJECT_AFTER_MESSAGES ? (size_t)(REJECT_AFTER_MESSAGES - first) : 0;
+}
+
 /* Take the next nonce; false (and the keypair retired) once REJECT_AFTER_MESSAGES is reached. */
 static bool send_take_nonce(struct noise_keypair *kp, uint64_t *nonce)
 {
-	*nonce = atomic_fetch_add(&kp->sending_counter, 1);
-	if (*nonce < REJECT_AFTER_MESSAGES)
-		return true;
-	atomic_store(&kp->sending.is_valid, false);
-	return false;
+	return send_take_nonces(kp, 1, nonce) == 1;
 }
 
 bool send_packet_fast(struct wg_peer *peer, const uint8_t *pkt, size_t len)
@@ -256,6 +290,63 @@ bool send_packet_fast(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 	send_keep_key_fresh(peer, kp);
 	noise_keypair_put(kp, false);
 	return true;
+}
+
+size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
+			 const struct iovec *pkts, size_t n)
+{
+	struct wg_device *dev = peer->dev;
+	struct noise_keypair *kp;
+	size_t sent = 0, ok = 0, bytes = 0;
+	bool data_sent = false;
+
+	if (atomic_load(&peer->staged_count))
+		return 0;
+	kp = send_usable_keypair(peer);
+	if (!kp)
+		return 0;
+	while (sent < n) {
+		size_t want = n - sent < SEND_NONCES_MAX ? n - sent : SEND_NONCES_MAX, got;
+		uint64_t nonce;
+
+		got = send_take_nonces(kp, want, &nonce);
+		if (!got)
+			break;
+		if (!sent) {
+			timers_any_authenticated_packet_traversal(peer);
+			timers_any_authenticated_packet_sent(peer);
+		}
+		for (size_t i = 0; i < got; i++, sent++) {
+			size_t len = pkts[sent].iov_len, total;
+			uint8_t *out;
+			int ret;
+
+			total = send_build(peer, kp, nonce + i, pkts[sent].iov_base, len, &out);
+			ret = dev->ops.send(dev->io_ctx, ep, out, total);
+			if (ret) {
+				log_debug("%s: sending to peer %s failed: %s", dev->name,
+					  peer->name, strerror(-ret));
+				continue;
+			}
+			ok++;
+			bytes += total;
+			data_sent |= len != 0;
+		}
+		if (got < want)
+			break; /* the keypair is retired: the rest waits for a new one */
+	}
+	/* send_buffer_to_peer's counters, once for the batch */
+	if (ok) {
+		atomic_fetch_add(&peer->tx_bytes, bytes);
+		atomic_fetch_add_explicit(&peer->tx_packets, ok, memory_order_relaxed);
+		atomic_fetch_add_explicit(&peer->tx_since_rx, ok, memory_order_relaxed);
+	}
+	if (data_sent)
+		timers_data_sent(peer);
+	if (sent)
+		send_keep_key_fresh(peer, kp);
+	noise_keypair_put(kp, false);
+	return sent;
 }
 
 void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len)

@@ -12,6 +12,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
+
+struct wg_endpoint;
+struct wg_peer;
 
 struct send_tx_lender {
 	/* room for need bytes, or NULL (then the scratch buffer is used) */
@@ -21,5 +25,14 @@ struct send_tx_lender {
 
 /* For the calling thread only; NULL stops lending. l must outlive its use. */
 void send_set_tx_lender(const struct send_tx_lender *l);
+
+/*
+ * The packets of one batch to peer (the segments of a TUN super-packet), in order, sent to ep
+ * under the current keypair with one reservation of nonces: as send_packet_fast on each, with
+ * the timers, the rekey check and the peer's counters done once. Returns how many of them (a
+ * prefix) were sent; the caller stages the rest, as send_packet_fast's false tells it to.
+ */
+size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
+			 const struct iovec *pkts, size_t n);
 
 #endif

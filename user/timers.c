@@ -16,7 +16,12 @@
  * zero_key_material     | a session is derived; after giving | REJECT_AFTER_TIME * 3   | wipe handshake and keypairs
  *                       | up if not armed                    |                         |
  * persistent_keepalive  | any authenticated packet in or out | persistent interval     | send a keepalive
+ * reannounce            | a keepalive announce is sent (and  | 50, 100, 200, 400 ms    | resend it, at most
+ *                       | after each re-send); disarmed: any | (TIMERS_REANNOUNCE_*),  | TIMERS_REANNOUNCE_MAX times,
+ *                       | authenticated packet received      | then a last wait        | then log it unanswered
  *
+ * The last row is xdpwg's, not the kernel's (docs/roaming.md, "Move acknowledgment and
+ * re-announce").
  * "Armed" is a deadline != 0 in peer->timers[]; jitter is drawn when arming, so that peers set up
  * together do not retransmit in lockstep.
  */
@@ -34,6 +39,18 @@ enum timers_watch_constants {
 	TIMERS_WATCH_FIRST_REPORT = 3,
 	/* then once in so many tries (about two minutes) while it keeps failing */
 	TIMERS_WATCH_REPORT_EVERY = 24,
+	/* A route change's keepalive announce is the one packet that tells the gateway where we
+	 * are, and a link that just came up (LTE attach, WiFi association, a NAT mapping being
+	 * created) often loses the first packets. An xdpwgd gateway answers a move at once, so
+	 * silence means it was lost: re-send after 50 ms (a LAN or LTE round trip and then
+	 * some), doubling each time, so that four re-sends cover ~750 ms, the typical settling
+	 * of a fresh link, for four 32-byte messages. Longer outages are what persistent
+	 * keepalive and the 15 s handshake retry are for. */
+	TIMERS_REANNOUNCE_FIRST_MS = 50,
+	TIMERS_REANNOUNCE_MAX = 4,
+	/* after the last re-send: how long to wait for its answer before calling it unanswered
+	 * (the next step of the backoff) */
+	TIMERS_REANNOUNCE_LAST_WAIT_MS = TIMERS_REANNOUNCE_FIRST_MS << TIMERS_REANNOUNCE_MAX,
 };
 
 static inline uint64_t timers_now(const struct wg_peer *peer)
@@ -84,6 +101,7 @@ void timers_init(struct wg_peer *peer, uint64_t now)
 
 	for (t = 0; t < TIMER_MAX; t++)
 		atomic_init(&peer->timers[t], 0);
+	atomic_init(&peer->announce_state, 0);
 	/* "long ago", so the first initiation is not held back by the REKEY_TIMEOUT limit */
 	atomic_init(&peer->last_sent_handshake, now - (uint64_t)(REKEY_TIMEOUT + 1) * NSEC_PER_SEC);
 }
@@ -94,6 +112,7 @@ void timers_stop(struct wg_peer *peer)
 
 	for (t = 0; t < TIMER_MAX; t++)
 		timers_del(peer, t);
+	atomic_store(&peer->announce_state, 0);
 }
 
 /* Should be called after an authenticated data packet is sent. */
@@ -126,10 +145,43 @@ void timers_any_authenticated_packet_sent(struct wg_peer *peer)
 	timers_del(peer, TIMER_SEND_KEEPALIVE);
 }
 
+/* Something from the peer authenticated: the path works, an announce is answered. Any thread;
+ * the common case (no announce waiting) is one relaxed load. */
+static void timers_announce_answered(struct wg_peer *peer)
+{
+	unsigned int state;
+
+	if (!atomic_load_explicit(&peer->announce_state, memory_order_relaxed))
+		return;
+	state = atomic_exchange(&peer->announce_state, 0);
+	if (!state)
+		return;
+	timers_del(peer, TIMER_REANNOUNCE);
+	if (state > 1)
+		log_info("%s: announce to peer %s acknowledged after %u re-send%s", peer->dev->name,
+			 peer->name, state - 1, state == 2 ? "" : "s");
+}
+
 /* Should be called after any type of authenticated packet is received. */
 void timers_any_authenticated_packet_received(struct wg_peer *peer)
 {
 	timers_del(peer, TIMER_NEW_HANDSHAKE);
+	timers_announce_answered(peer);
+}
+
+void timers_announce_sent(struct wg_peer *peer)
+{
+	/* A new announce supersedes one in progress, and its count starts again. */
+	atomic_store(&peer->announce_state, 1);
+	if (timers_active(peer))
+		timers_mod(peer, TIMER_REANNOUNCE,
+			   (uint64_t)TIMERS_REANNOUNCE_FIRST_MS * NSEC_PER_MSEC);
+}
+
+void timers_announce_cancel(struct wg_peer *peer)
+{
+	atomic_store(&peer->announce_state, 0);
+	timers_del(peer, TIMER_REANNOUNCE);
 }
 
 /* Should be called after a handshake initiation message is sent. */
@@ -396,12 +448,51 @@ static void timers_expired_persistent_keepalive(struct wg_peer *peer)
 		send_keepalive(peer);
 }
 
+static void timers_expired_reannounce(struct wg_peer *peer)
+{
+	unsigned int state = atomic_load(&peer->announce_state), resends;
+	struct noise_keypair *kp;
+	bool valid;
+
+	/* answered meanwhile (the receive cleared the state after we were armed) */
+	if (!state)
+		return;
+	resends = state - 1;
+	if (resends >= TIMERS_REANNOUNCE_MAX) {
+		if (atomic_compare_exchange_strong(&peer->announce_state, &state, 0))
+			log_info("%s: announce to peer %s not acknowledged after %u re-sends",
+				 peer->dev->name, peer->name, resends);
+		return;
+	}
+	/* Only a keepalive is re-sent: without a valid session the handshake's own
+	 * retransmits (REKEY_TIMEOUT) apply, and a keepalive would only stage itself. */
+	kp = noise_keypairs_current(&peer->keypairs);
+	valid = kp && atomic_load(&kp->sending.is_valid);
+	noise_keypair_put(kp, false);
+	if (!valid) {
+		timers_announce_cancel(peer);
+		return;
+	}
+	/* Count it before sending: an answer to this very re-send then reports it. Arm only if
+	 * no answer ended the announce in between. */
+	if (!atomic_compare_exchange_strong(&peer->announce_state, &state, state + 1))
+		return;
+	log_debug("%s: re-sending announce to peer %s (%u of %d)", peer->dev->name, peer->name,
+		  resends + 1, TIMERS_REANNOUNCE_MAX);
+	timers_mod(peer, TIMER_REANNOUNCE,
+		   resends + 1 < TIMERS_REANNOUNCE_MAX
+			   ? ((uint64_t)TIMERS_REANNOUNCE_FIRST_MS << (resends + 1)) * NSEC_PER_MSEC
+			   : (uint64_t)TIMERS_REANNOUNCE_LAST_WAIT_MS * NSEC_PER_MSEC);
+	send_keepalive(peer);
+}
+
 static void (*const timers_handlers[TIMER_MAX])(struct wg_peer *) = {
 	[TIMER_RETRANSMIT_HANDSHAKE] = timers_expired_retransmit_handshake,
 	[TIMER_SEND_KEEPALIVE] = timers_expired_send_keepalive,
 	[TIMER_NEW_HANDSHAKE] = timers_expired_new_handshake,
 	[TIMER_ZERO_KEY_MATERIAL] = timers_expired_zero_key_material,
 	[TIMER_PERSISTENT_KEEPALIVE] = timers_expired_persistent_keepalive,
+	[TIMER_REANNOUNCE] = timers_expired_reannounce,
 };
 
 uint64_t timers_run(struct wg_peer *peer, uint64_t now)

@@ -11,6 +11,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -192,6 +193,8 @@ int tun_enable_offload(struct tun_dev *t)
 	}
 	t->n_queues = 0;
 	t->vnet_hdr = true;
+	/* one segment at a time through the engine, for measuring what batching buys */
+	t->no_batch = getenv("XDPWG_NO_TX_BATCH") != NULL;
 	for (i = 0; i < n; i++) {
 		ret = tun_add_queue(t);
 		if (ret < 0)
@@ -244,10 +247,66 @@ static void tun_tcp_csum(uint8_t *seg, size_t l3, size_t l4_len, bool v6)
 	memcpy(seg + l3 + 16, &c, 2);
 }
 
-/* Cut a TSO super-packet (pkt, len) into gso_size segments in out (room for one segment),
- * each handed to fn. false when it is not a TCP packet we can cut. */
-bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len, uint8_t *out,
-		   size_t outlen, tun_packet_fn fn, void *ctx)
+/*
+ * Where the segments of a super-packet are cut: consecutively in an area, handed over as a
+ * batch when the area or the batch is full and at the end of the super-packet. Cutting for a
+ * per-packet callback is a batch of at most one in an area of one segment.
+ */
+struct tun_batch {
+	uint8_t *area;
+	size_t cap, used;
+	unsigned int n, max;
+	tun_batch_fn fn;
+	void *ctx;
+	tun_packet_fn pfn; /* for tun_batch_each */
+	void *pctx;
+	struct iovec segs[TUN_BATCH_MAX];
+};
+
+static void tun_batch_flush(struct tun_batch *b)
+{
+	if (b->n)
+		b->fn(b->ctx, b->segs, b->n);
+	b->n = 0;
+	b->used = 0;
+}
+
+/* Room for a segment of need (<= b->cap) bytes, after handing over what is gathered if must. */
+static uint8_t *tun_batch_room(struct tun_batch *b, size_t need)
+{
+	if (b->n == b->max || b->used + need > b->cap)
+		tun_batch_flush(b);
+	return b->area + b->used;
+}
+
+static void tun_batch_push(struct tun_batch *b, uint8_t *seg, size_t len)
+{
+	b->segs[b->n++] = (struct iovec){ .iov_base = seg, .iov_len = len };
+	b->used += len;
+}
+
+/* The tun_batch_fn of a per-packet caller. */
+static void tun_batch_each(void *ctx, const struct iovec *segs, unsigned int n)
+{
+	struct tun_batch *b = ctx;
+
+	for (unsigned int i = 0; i < n; i++)
+		b->pfn(b->pctx, segs[i].iov_base, segs[i].iov_len);
+}
+
+static void tun_batch_init_each(struct tun_batch *b, uint8_t *out, size_t outlen, tun_packet_fn fn,
+				void *ctx)
+{
+	*b = (struct tun_batch){
+		.area = out, .cap = outlen, .max = 1, .fn = tun_batch_each, .pfn = fn, .pctx = ctx
+	};
+	b->ctx = b;
+}
+
+/* Cut a TSO super-packet (pkt, len) into gso_size segments of at most seg_max bytes into b.
+ * false (and nothing handed over) when it is not a TCP packet we can cut. */
+static bool tun_tso_cut(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len,
+			size_t seg_max, struct tun_batch *b)
 {
 	bool v6 = (pkt[0] >> 4) == 6;
 	size_t l3 = h->csum_start, thl, hl, mss = h->gso_size, off, n;
@@ -260,7 +319,7 @@ bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t le
 		return false;
 	thl = (size_t)(pkt[l3 + 12] >> 4) * 4;
 	hl = l3 + thl;
-	if (thl < 20 || hl >= len || hl + mss > outlen)
+	if (thl < 20 || hl >= len || hl + mss > seg_max || hl + mss > b->cap)
 		return false;
 	memcpy(&seq0, pkt + l3 + 4, 4);
 	seq0 = ntohl(seq0);
@@ -271,9 +330,11 @@ bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t le
 	/* at most 65535 / 1 segments: bounded by the packet */
 	for (off = hl, seq = seq0; off < len; off += n, seq += (uint32_t)n) {
 		bool first = off == hl, last;
+		uint8_t *out;
 
 		n = len - off < mss ? len - off : mss;
 		last = off + n == len;
+		out = tun_batch_room(b, hl + n);
 		memcpy(out, pkt, hl);
 		memcpy(out + hl, pkt + off, n);
 		if (v6) {
@@ -299,13 +360,26 @@ bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t le
 		if (!first)
 			out[l3 + 13] &= (uint8_t)~0x80;
 		tun_tcp_csum(out, l3, thl + n, v6);
-		fn(ctx, out, hl + n);
+		tun_batch_push(b, out, hl + n);
 	}
+	tun_batch_flush(b);
 	return true;
 }
 
-ssize_t tun_read_gso(const struct tun_dev *t, unsigned int q, uint8_t *buf, size_t len,
-		     tun_packet_fn fn, void *ctx)
+/* Cut a TSO super-packet (pkt, len) into gso_size segments in out (room for one segment),
+ * each handed to fn. false when it is not a TCP packet we can cut. */
+bool tun_tso_split(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t len, uint8_t *out,
+		   size_t outlen, tun_packet_fn fn, void *ctx)
+{
+	struct tun_batch b;
+
+	tun_batch_init_each(&b, out, outlen, fn, ctx);
+	return tun_tso_cut(h, pkt, len, outlen, &b);
+}
+
+/* The body of tun_read_gso and tun_read_gso_batch: b's area is set by this. */
+static ssize_t tun_read_into(const struct tun_dev *t, unsigned int q, uint8_t *buf, size_t len,
+			     struct tun_batch *b)
 {
 	struct virtio_net_hdr h;
 	struct iovec iov[2];
@@ -314,13 +388,18 @@ ssize_t tun_read_gso(const struct tun_dev *t, unsigned int q, uint8_t *buf, size
 
 	if (!t->vnet_hdr) {
 		n = tun_read(t, q, buf, len);
-		if (n > 0)
-			fn(ctx, buf, (size_t)n);
+		if (n > 0) {
+			tun_batch_push(b, buf, (size_t)n);
+			tun_batch_flush(b);
+		}
 		return n;
 	}
 	if (len < TUN_GSO_BUF)
 		return -EINVAL;
 	room = 65535;
+	/* a per-packet caller cuts each segment where the last one was */
+	b->area = buf + room;
+	b->cap = b->max == 1 ? TUN_SEG_MAX : len - room;
 	iov[0] = (struct iovec){ .iov_base = &h, .iov_len = sizeof(h) };
 	iov[1] = (struct iovec){ .iov_base = buf, .iov_len = room };
 	n = readv(t->fds[q], iov, 2);
@@ -334,18 +413,36 @@ ssize_t tun_read_gso(const struct tun_dev *t, unsigned int q, uint8_t *buf, size
 		if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM &&
 		    !tun_csum_finish(buf, plen, h.csum_start, h.csum_offset))
 			break; /* nonsense offsets: drop it */
-		fn(ctx, buf, plen);
+		tun_batch_push(b, buf, plen);
+		tun_batch_flush(b);
 		break;
 	case VIRTIO_NET_HDR_GSO_TCPV4:
 	case VIRTIO_NET_HDR_GSO_TCPV6:
 		/* a super-packet that cannot be cut is dropped, as a NIC would */
-		if (!tun_tso_split(&h, buf, plen, buf + room, len - room, fn, ctx))
+		if (!tun_tso_cut(&h, buf, plen, TUN_SEG_MAX, b))
 			log_debug("%s: dropped an unexpected TSO packet", t->name);
 		break;
 	default:
 		break; /* UDP/USO is not enabled: nothing else should come */
 	}
 	return n;
+}
+
+ssize_t tun_read_gso(const struct tun_dev *t, unsigned int q, uint8_t *buf, size_t len,
+		     tun_packet_fn fn, void *ctx)
+{
+	struct tun_batch b;
+
+	tun_batch_init_each(&b, NULL, 0, fn, ctx);
+	return tun_read_into(t, q, buf, len, &b);
+}
+
+ssize_t tun_read_gso_batch(const struct tun_dev *t, unsigned int q, uint8_t *buf, size_t len,
+			   tun_batch_fn fn, void *ctx)
+{
+	struct tun_batch b = { .max = t->no_batch ? 1 : TUN_BATCH_MAX, .fn = fn, .ctx = ctx };
+
+	return tun_read_into(t, q, buf, len, &b);
 }
 
 /* --- coalescing on the way in --- */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 enum tun_constants {
 	TUN_DEFAULT_MTU = 1420, /* wireguard-go's: 1500 minus the largest (IPv6) overhead */
@@ -26,6 +27,9 @@ struct tun_dev {
 	unsigned int n_queues;
 	/* tun_enable_offload: every queue carries a virtio_net_hdr in front of each packet */
 	bool vnet_hdr;
+	/* XDPWG_NO_TX_BATCH=1 at tun_enable_offload: tun_read_gso_batch hands over one segment
+	 * at a time, for measuring what batching buys */
+	bool no_batch;
 };
 
 /* Whether name is usable as an interface and socket name: [a-zA-Z0-9_=+.-]{1,15}, like
@@ -56,17 +60,34 @@ int tun_enable_offload(struct tun_dev *t);
 /* Called per wire-sized packet by tun_read_gso; pkt may be modified. */
 typedef void (*tun_packet_fn)(void *ctx, uint8_t *pkt, size_t len);
 
-/* Read one packet or super-packet from queue q into buf (len >= 65535 + room for the largest
- * segment, see TUN_GSO_BUF) and hand it to fn as wire-sized IP packets with complete
- * checksums, cut as TSO would. Returns the bytes read (> 0), 0 if none was waiting, or -errno.
- * Without offloads it reads one packet and calls fn once. */
+enum tun_gso_constants {
+	/* the largest segment tun_read_gso cuts, headers included: 1500 and more with room */
+	TUN_SEG_MAX = 2048,
+	/* segments per call of a tun_batch_fn: a 64 KB super-packet of 1448-byte segments is 46 */
+	TUN_BATCH_MAX = 64,
+	/* a super-packet, then the room its segments are cut into: all of them when they are
+	 * at most TUN_BATCH_MAX (each carries a copy of the headers, at most 120 bytes) */
+	TUN_GSO_BUF = 65535 + 65535 + TUN_BATCH_MAX * 128,
+};
+
+/* Read one packet or super-packet from queue q into buf (len >= TUN_GSO_BUF) and hand it to fn
+ * as wire-sized IP packets with complete checksums, cut as TSO would. Returns the bytes read
+ * (> 0), 0 if none was waiting, or -errno. Without offloads it reads one packet and calls fn
+ * once. */
 ssize_t tun_read_gso(const struct tun_dev *t, unsigned int q, uint8_t *buf, size_t len,
 		     tun_packet_fn fn, void *ctx);
 
-enum tun_gso_constants {
-	/* a super-packet plus one segment's scratch */
-	TUN_GSO_BUF = 65535 + 2048,
-};
+/* Called by tun_read_gso_batch with the segments of one super-packet, in order (n <=
+ * TUN_BATCH_MAX; a super-packet of more segments comes in several calls). They share their
+ * addresses and ports: one route lookup and one nonce reservation can serve them all. The
+ * packets may be modified; they are valid during the call only. */
+typedef void (*tun_batch_fn)(void *ctx, const struct iovec *segs, unsigned int n);
+
+/* tun_read_gso, handing fn all the segments of a super-packet at once (a packet that was not
+ * cut is a batch of one). */
+ssize_t tun_read_gso_batch(const struct tun_dev *t, unsigned int q, uint8_t *buf, size_t len,
+			   tun_batch_fn fn, void *ctx);
+
 /*
  * Coalescing on the way in (GRO), the mirror of tun_read_gso: consecutive TCP segments of one
  * flow that the stack could have received as one (same addresses, ports, IP fields, TCP

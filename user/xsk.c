@@ -371,6 +371,17 @@ int xsk_port_kick(struct xsk_port *p)
 	return -errno;
 }
 
+void xsk_port_busy_kick(struct xsk_port *p)
+{
+	/* errors (a link going down) are not logged: this runs a million times a second, and
+	 * poll() would not have reported them either */
+	if (xsk_port_rx_needs_wakeup(p))
+		(void)recvfrom(xsk_socket__fd(p->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	/* two reads of the ring's indexes; the sendto only while frames wait */
+	if (__atomic_load_n(p->tx.consumer, __ATOMIC_ACQUIRE) != *p->tx.producer)
+		xsk_port_kick(p);
+}
+
 unsigned int xsk_port_tx_inflight(const struct xsk_port *p)
 {
 	return p->tx_inflight;

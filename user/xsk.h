@@ -62,6 +62,11 @@ unsigned int xsk_port_rx(struct xsk_port *p, struct xsk_frame *out, unsigned int
 void xsk_port_rx_release(struct xsk_port *p, const struct xsk_frame *f, unsigned int n);
 /* With need_wakeup: the kernel wants a poll()/recvfrom to refill (the worker poll()s anyway). */
 bool xsk_port_rx_needs_wakeup(const struct xsk_port *p);
+/* For a worker that never sleeps in poll(): what poll() would have done for the socket, without
+ * a syscall when nothing needs one. A recvfrom when the fill ring asks for a wakeup, and a kick
+ * while the TX ring still holds frames a previous kick left there (in copy mode poll() would
+ * have sent them). Never blocks. */
+void xsk_port_busy_kick(struct xsk_port *p);
 
 /* Up to n free transmit frames (fewer when transmits are still in flight); completions are
  * reaped first. Fill data, set len, then submit or cancel them. */

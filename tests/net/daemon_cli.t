@@ -25,6 +25,11 @@ out=$("$D" -f --attach nonexistent1 wgx 2>&1)
 t_like "$?:$out" "^1:.*nonexistent1: no such interface" "--attach of a missing interface is refused, clearly"
 out=$("$D" -f --xdp-mode generic wgx 2>&1)
 t_like "$?:$out" "^1:.*--xdp-mode needs --attach" "--xdp-mode without --attach is refused"
+out=$("$D" -f --busy-poll wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: --busy-poll needs --attach" \
+	"--busy-poll without --attach (socket mode) is refused"
+t_is "$(wc -l <<<"$out")" 1 "... with one line of error"
+t_like "$("$D" --help)" "--busy-poll .*needs" "--help documents --busy-poll"
 out=$("$D" -f --attach lo --xdp-mode turbo wgx 2>&1)
 t_like "$?:$out" "^1:.*native or generic" "--xdp-mode is validated"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)

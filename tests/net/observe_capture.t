@@ -178,7 +178,7 @@ t_is "$(grep -c '^xdpwgctl top' <<<"$top2")" 2 "two frames"
 t_like "$(sed -n '/^xdpwgctl top/h; //!H; ${x;p}' <<<"$top2")" '[0-9.]+ [kM]?bit/s +[0-9.]+ [kM]?bit/s' \
 	"the second frame has peer rates"
 
-t_like "$top1" $'\n''UPLINK +QUEUE +CPU +RX/s.*'$'\n''eth0 +0 +[0-9]+ ' "top shows the worker"
+t_like "$top1" $'\n''UPLINK +QUEUE +CPU +POLL +RX/s.*'$'\n''eth0 +0 +[0-9]+ +sleep ' "top shows the worker"
 
 t_stop "$GW"
 t_result $? "gateway stops"

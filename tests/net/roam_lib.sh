@@ -95,3 +95,23 @@ r_wifi_down()
 	ip -n "$CLNS" addr flush dev wifi
 	ip -n "$CLNS" link set wifi down
 }
+
+# r_wifi_up: the wifi uplink back, and preferred again (metric 50, below lte's 200).
+r_wifi_up()
+{
+	ip -n "$CLNS" link set wifi up
+	ip -n "$CLNS" addr add 198.51.100.2/24 dev wifi nodad 2>/dev/null
+	ip -n "$CLNS" route replace default via 198.51.100.1 dev wifi metric 50
+}
+
+# r_gw_at EP: the gateway's endpoint for the client is EP (for t_wait).
+r_gw_at()
+{
+	nsenter -t "$GW" -m -n wg show wg0 endpoints | grep -q "$1"
+}
+
+# r_log_since FILE LINE: FILE from line LINE + 1 on (what a daemon logged since `wc -l`).
+r_log_since()
+{
+	tail -n +"$(($2 + 1))" "$1"
+}

@@ -27,7 +27,7 @@ enum events_ctl_constants {
 static void events_print_human(const char *line)
 {
 	char peer[64] = "?", o[128] = "?", n[128] = "?", t[40] = "0", detect[32] = "0";
-	char src[24] = "?", sent[24] = "0", moves[24] = "0", when[64];
+	char src[24] = "?", sent[24] = "0", moves[24] = "0", ack[8] = "0", when[64];
 	time_t sec;
 	struct tm tm;
 
@@ -39,15 +39,17 @@ static void events_print_human(const char *line)
 	obs_json_field(line, "first_seen_source", src, sizeof(src));
 	obs_json_field(line, "sent_to_old", sent, sizeof(sent));
 	obs_json_field(line, "moves", moves, sizeof(moves));
+	obs_json_field(line, "ack_sent", ack, sizeof(ack));
 	sec = (time_t)strtoll(t, NULL, 10);
 	if (localtime_r(&sec, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	else
 		snprintf(when, sizeof(when), "%s", t);
 	printf("%s.%.3s peer %s moved %s -> %s (%.3f ms after first seen [%s], %s sent to the old "
-	       "endpoint, move %s)\n",
+	       "endpoint, move %s%s)\n",
 	       when, strchr(t, '.') ? strchr(t, '.') + 1 : "000", peer, o, n,
-	       strtod(detect, NULL) / 1e6, src, sent, moves);
+	       strtod(detect, NULL) / 1e6, src, sent, moves,
+	       strcmp(ack, "1") ? "" : ", acknowledged");
 }
 
 static int events_connect(const char *iface)

@@ -178,6 +178,9 @@ static void metrics_workers(const char *iface, const struct obs_worker *w, size_
 		{ "xdpwg_worker_tx_inflight",
 		  "Frames handed to the kernel for sending and not completed yet.",
 		  offsetof(struct obs_worker, tx_inflight) },
+		{ "xdpwg_worker_busy_poll",
+		  "1 when the worker spins on its rings instead of sleeping (xdpwgd --busy-poll).",
+		  offsetof(struct obs_worker, busy_poll) },
 	};
 	static const struct {
 		const char *direction;

@@ -95,15 +95,15 @@ static void top_workers(const struct top_sample *cur, const struct top_sample *p
 
 	if (!cur->nworkers)
 		return;
-	printf("\n%-10s %5s %4s %10s %10s %10s %8s %8s %8s %8s\n", "UPLINK", "QUEUE", "CPU", "RX/s",
-	       "TX/s", "TUN/s", "RX RING", "FILL", "TX RING", "INFLIGHT");
+	printf("\n%-10s %5s %4s %5s %10s %10s %10s %8s %8s %8s %8s\n", "UPLINK", "QUEUE", "CPU",
+	       "POLL", "RX/s", "TX/s", "TUN/s", "RX RING", "FILL", "TX RING", "INFLIGHT");
 	for (i = 0; i < cur->nworkers; i++) {
 		const struct obs_worker *w = &cur->workers[i];
 		char rx[24], tx[24], tun[24];
 
-		printf("%-10s %5u %4d %10s %10s %10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+		printf("%-10s %5u %4d %5s %10s %10s %10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64
 		       " %8" PRIu64 "\n",
-		       w->uplink, w->queue, w->cpu,
+		       w->uplink, w->queue, w->cpu, w->busy_poll ? "busy" : "sleep",
 		       top_worker_rate(rx, sizeof(rx), w, prev, dt,
 				       offsetof(struct obs_worker, rx_frames)),
 		       top_worker_rate(tx, sizeof(tx), w, prev, dt,

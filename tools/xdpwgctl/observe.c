@@ -191,6 +191,8 @@ static bool obs_worker_parse(const char *line, struct obs_worker *w)
 	w->fill_ring = v[11];
 	w->tx_ring = v[12];
 	w->tx_inflight = v[13];
+	if (!obs_json_u64(line, "busy_poll", &w->busy_poll))
+		w->busy_poll = 0;
 	return true;
 }
 

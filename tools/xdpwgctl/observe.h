@@ -37,6 +37,8 @@ struct obs_worker {
 	int zerocopy;
 	uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
 	uint64_t rx_ring, fill_ring, tx_ring, tx_inflight;
+	/* 1: the worker spins (xdpwgd --busy-poll); 0 also when an older daemon omits it */
+	uint64_t busy_poll;
 };
 /* The daemon's workers into *out (malloc'd, *n entries; none in socket mode). 0, -ENOENT when
  * the daemon has no events socket (not xdpwgd, or not running), or -errno. */

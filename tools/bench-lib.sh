@@ -18,6 +18,8 @@
 #   BENCH_CLIENT    wireguard-go (default) or "same": the client runs the gateway's IMPL too
 #   BENCH_BUSY_POLL=1  the xdpwgd XDP gateway runs with --busy-poll (its AF_XDP worker spins on
 #                   a core instead of sleeping); B_MODE says "(busy-poll)". Socket mode ignores it.
+#   BENCH_WORKER_CPUS=LIST  the xdpwgd XDP gateway runs with --worker-cpus LIST; B_MODE says
+#                   "(workers on CPU LIST)"
 
 B_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 XDPWG_BUILD=${XDPWG_BUILD:-$B_TOP/build}
@@ -146,6 +148,10 @@ b_start_daemon()
 			if [ "${BENCH_BUSY_POLL:-0}" = 1 ]; then
 				busy=(--busy-poll)
 				label="xdpwgd xdp (busy-poll)"
+			fi
+			if [ -n "${BENCH_WORKER_CPUS:-}" ]; then
+				busy+=(--worker-cpus "$BENCH_WORKER_CPUS")
+				label+=" (workers on CPU $BENCH_WORKER_CPUS)"
 			fi
 			if "$XDPWG_BUILD/xdpwgd" --help 2>&1 | grep -q -- --attach &&
 				t_start "$ns" wg0 "xdpwgd-$ns" "$XDPWG_BUILD/xdpwgd" -f --attach eth0 \

@@ -27,15 +27,23 @@
 # push-ka25 nat"), ROAM_DOWN (flush | link, see uplink_trigger), BENCH_OUT (build/bench),
 # ROAM_REANALYZE (a run kept with T_KEEP=1: recompute its tables, run nothing), ROAM_BUSY_POLL
 # (0; 1: B's xdpwgd XDP gateway runs with --busy-poll, its AF_XDP worker spinning on a core
-# instead of sleeping in poll(), see docs/operations.md; the header says so). Runtime ~20 min,
+# instead of sleeping in poll(), see docs/operations.md; the header says so), ROAM_WORKER_CPUS
+# (B's gateway with --worker-cpus LIST), ROAM_CONFINE (a CPU list: the benchmark and all it
+# starts run there, taskset, except B's AF_XDP workers, which --worker-cpus places: with
+# ROAM_CONFINE=0 ROAM_WORKER_CPUS=1 ROAM_BUSY_POLL=1 the worker has CPU 1 to itself, as on a
+# gateway with an isolated core; the header says so). Runtime ~20 min,
 # almost all of it wireguard-go's ~15 s blackout per switch (it keeps its sticky source until its
 # 15 s handshake retry); ROAM_PUSH_SWITCHES=3 makes it ~10 min.
 # Results: BENCH_OUT/bench-roam.txt, bench-roam.tsv (every switch), bench-roam.png.
 
+if [ -n "${ROAM_CONFINE:-}" ] && [ -z "${ROAM_CONFINED:-}" ]; then
+	ROAM_CONFINED=$ROAM_CONFINE exec taskset -c "$ROAM_CONFINE" bash "$0" "$@"
+fi
 BENCH_CLIENT=${BENCH_CLIENT:-same}
 BENCH_XDP=${BENCH_XDP:-1}
 BENCH_BUSY_POLL=${ROAM_BUSY_POLL:-0}
-export BENCH_CLIENT BENCH_XDP BENCH_BUSY_POLL
+BENCH_WORKER_CPUS=${ROAM_WORKER_CPUS:-}
+export BENCH_CLIENT BENCH_XDP BENCH_BUSY_POLL BENCH_WORKER_CPUS
 . "$(dirname "$0")/bench-lib.sh"
 
 b_require wireguard-go wg tcpdump nft conntrack jq nsenter unshare ping stdbuf
@@ -391,6 +399,7 @@ PLOT=$T_DIR/plot.dat
 		echo "A = wireguard-go gateway; B = $B_B_LABEL; client = wireguard-go"
 	fi
 	echo "switches: client/nat $NSW, push $NPUSH each, in $ROUNDS rounds A B A B; uplink down = $ROAM_DOWN; cap ${MAXWAIT}s; p50/p99/max; ratio = B/A"
+	[ -n "${ROAM_CONFINED:-}" ] && echo "everything but B's AF_XDP workers confined to CPU $ROAM_CONFINED (taskset)"
 	printf '%-10s %-12s %-26s %-26s %-6s %-6s %s\n' scenario metric "A p50/p99/max" \
 		"B p50/p99/max" "r.p50" "r.p99" "n(A/B) capped(A/B)"
 	for scen in $SCENARIOS; do

@@ -1109,6 +1109,8 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 			.tun = &d->tun,
 			.listen_port = d->sock.port,
 			.busy_poll = o->busy_poll,
+			.cpus = o->worker_cpus,
+			.n_cpus = o->n_worker_cpus,
 		};
 
 		ret = io_xdp_start(&xo, &d->xdp);

@@ -32,6 +32,10 @@ struct daemon_opts {
 	/* --busy-poll: the AF_XDP workers spin instead of sleeping (main refuses it without
 	 * attach) */
 	bool busy_poll;
+	/* --worker-cpus: the CPUs the AF_XDP workers are pinned to, in order (validated by main);
+	 * none: worker i on CPU i % online */
+	const int *worker_cpus;
+	unsigned int n_worker_cpus;
 };
 
 struct xdpwgd;

@@ -75,7 +75,9 @@ struct io_xdp {
 	unsigned int n_workers;
 	int stop_fd;
 	atomic_bool stop;
-	bool busy_poll;	       /* workers spin instead of sleeping in poll() (io_xdp_worker_busy) */
+	bool busy_poll; /* workers spin instead of sleeping in poll() (io_xdp_worker_busy) */
+	int cpus[IO_XDP_MAX_WORKERS]; /* --worker-cpus, in order; n_cpus 0: round robin */
+	unsigned int n_cpus;
 	_Atomic uint16_t port; /* our UDP source port */
 	pthread_rwlock_t neigh_lock;
 	struct io_xdp_neigh neigh[IO_XDP_NEIGH_SLOTS];
@@ -342,7 +344,10 @@ static void *io_xdp_worker_main(void *arg)
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
 	/* pinned so that the queue's interrupts, its ring and its worker share a cache */
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (errno)
+		log_warn("xdp: worker for queue %u: cannot pin to CPU %d: %s", w->queue, w->cpu,
+			 strerror(errno));
 
 	if (w->x->busy_poll)
 		io_xdp_worker_busy(w);
@@ -650,7 +655,7 @@ static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex,
 		w->x = x;
 		w->ifindex = ifindex;
 		w->queue = q;
-		w->cpu = (int)(x->n_workers % ncpu);
+		w->cpu = x->n_cpus ? x->cpus[x->n_workers % x->n_cpus] : (int)(x->n_workers % ncpu);
 		po.ifname = ifname;
 		po.queue = q;
 		po.xsks_map_fd = loader_xsks_fd(x->ld);
@@ -689,6 +694,9 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 	x->dev = o->dev;
 	x->tun = o->tun;
 	x->busy_poll = o->busy_poll;
+	x->n_cpus = o->n_cpus < IO_XDP_MAX_WORKERS ? o->n_cpus : IO_XDP_MAX_WORKERS;
+	if (x->n_cpus)
+		memcpy(x->cpus, o->cpus, x->n_cpus * sizeof(x->cpus[0]));
 	x->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_rwlock_init(&x->neigh_lock, NULL);
 	if (x->stop_fd < 0) {
@@ -750,12 +758,15 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 		pthread_setname_np(w->thread, name);
 	}
 	if (x->busy_poll) {
-		unsigned int cores = x->n_workers;
+		cpu_set_t busy;
+		unsigned int cores;
 
-		if (ncpu > 0 && cores > (unsigned int)ncpu)
-			cores = (unsigned int)ncpu;
-		log_info("xdp: workers busy-poll: %u cores kept busy (%u workers)", cores,
-			 x->n_workers);
+		CPU_ZERO(&busy);
+		for (unsigned int i = 0; i < x->n_workers; i++)
+			CPU_SET(x->workers[i]->cpu, &busy);
+		cores = (unsigned int)CPU_COUNT(&busy);
+		log_info("xdp: workers busy-poll: %u core%s kept busy (%u workers)", cores,
+			 cores == 1 ? "" : "s", x->n_workers);
 		/* nothing is left for the control thread, handshakes and the kernel's softirqs
 		 * but what the scheduler takes from the spinning workers */
 		if (ncpu > 0 && cores >= (unsigned int)ncpu)

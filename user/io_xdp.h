@@ -62,6 +62,9 @@ struct io_xdp_opts {
 	/* workers spin on their rings instead of sleeping in poll(): each keeps its CPU at 100%
 	 * to save the wakeup (xdpwgd --busy-poll) */
 	bool busy_poll;
+	/* --worker-cpus: worker i is pinned to cpus[i % n_cpus]; n_cpus 0: to CPU i % online */
+	const int *cpus;
+	unsigned int n_cpus;
 };
 
 /* Load, attach, open the sockets and start the workers. From then on the workers read every

@@ -31,7 +31,10 @@ enum main_constants {
 	MAIN_OPT_ATTACH = 0x100,
 	MAIN_OPT_XDP_MODE,
 	MAIN_OPT_BUSY_POLL,
+	MAIN_OPT_WORKER_CPUS,
 	MAIN_OPT_VERSION,
+	/* a longer list than io_xdp has workers (IO_XDP_MAX_WORKERS) names CPUs no worker uses */
+	MAIN_MAX_WORKER_CPUS = 64,
 };
 
 struct main_args {
@@ -41,6 +44,8 @@ struct main_args {
 	unsigned int n_attach;
 	const char *xdp_mode;
 	bool busy_poll;
+	int worker_cpus[MAIN_MAX_WORKER_CPUS];
+	unsigned int n_worker_cpus;
 	const char *ifname;
 	char *attach_env; /* a copy of XDPWG_ATTACH that attach[] points into */
 };
@@ -63,6 +68,9 @@ static void usage(FILE *f)
 		"      --busy-poll        the AF_XDP workers spin instead of sleeping: lower\n"
 		"                         latency, one CPU kept 100%% busy per worker (needs\n"
 		"                         --attach)\n"
+		"      --worker-cpus LIST pin the AF_XDP workers to these CPUs, in order (e.g.\n"
+		"                         1 or 2-3,6; default: worker i on CPU i); with\n"
+		"                         --busy-poll, name cores kept free of other work\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -83,6 +91,60 @@ static int main_add_attach(struct main_args *a, const char *name)
 	return 0;
 }
 
+/* --worker-cpus LIST: "N" or "N-M", comma separated, each CPU configured on this machine; the
+ * order is kept (worker i gets the i-th CPU, round robin). One error line and -1 otherwise. */
+static int main_parse_cpus(const char *list, struct main_args *a)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	const char *p = list;
+
+	a->n_worker_cpus = 0;
+	while (*p) {
+		char *end;
+		long lo, hi;
+
+		if (*p < '0' || *p > '9')
+			goto bad;
+		lo = strtol(p, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			if (end[1] < '0' || end[1] > '9')
+				goto bad;
+			hi = strtol(end + 1, &end, 10);
+		}
+		if (*end && *end != ',')
+			goto bad;
+		if (hi < lo) {
+			fprintf(stderr,
+				"xdpwgd: --worker-cpus '%s': range %ld-%ld runs backwards\n", list,
+				lo, hi);
+			return -1;
+		}
+		if (ncpu > 0 && hi >= ncpu) {
+			fprintf(stderr,
+				"xdpwgd: --worker-cpus '%s': no CPU %ld (this machine has %ld)\n",
+				list, hi, ncpu);
+			return -1;
+		}
+		for (long c = lo; c <= hi; c++) {
+			if (a->n_worker_cpus == MAIN_MAX_WORKER_CPUS) {
+				fprintf(stderr, "xdpwgd: --worker-cpus '%s': more than %d CPUs\n",
+					list, MAIN_MAX_WORKER_CPUS);
+				return -1;
+			}
+			a->worker_cpus[a->n_worker_cpus++] = (int)c;
+		}
+		p = *end ? end + 1 : end;
+		if (*end == ',' && !*p)
+			goto bad;
+	}
+	if (a->n_worker_cpus)
+		return 0;
+bad:
+	fprintf(stderr, "xdpwgd: --worker-cpus '%s': not a CPU list (e.g. 1 or 2-3,6)\n", list);
+	return -1;
+}
+
 /* 0 to go on, 1 to exit 0 (help, version), -1 to exit 1. */
 static int main_parse(int argc, char **argv, struct main_args *a)
 {
@@ -93,6 +155,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "attach", required_argument, NULL, MAIN_OPT_ATTACH },
 		{ "xdp-mode", required_argument, NULL, MAIN_OPT_XDP_MODE },
 		{ "busy-poll", no_argument, NULL, MAIN_OPT_BUSY_POLL },
+		{ "worker-cpus", required_argument, NULL, MAIN_OPT_WORKER_CPUS },
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -126,6 +189,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 			break;
 		case MAIN_OPT_BUSY_POLL:
 			a->busy_poll = true;
+			break;
+		case MAIN_OPT_WORKER_CPUS:
+			if (main_parse_cpus(optarg, a) < 0)
+				return -1;
 			break;
 		default:
 			usage(stderr);
@@ -163,6 +230,11 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	if (a->busy_poll && !a->n_attach) {
 		fprintf(stderr,
 			"xdpwgd: --busy-poll needs --attach (it spins the AF_XDP workers)\n");
+		return -1;
+	}
+	if (a->n_worker_cpus && !a->n_attach) {
+		fprintf(stderr, "xdpwgd: --worker-cpus needs --attach (it places the AF_XDP "
+				"workers)\n");
 		return -1;
 	}
 	return 0;
@@ -258,6 +330,8 @@ int main(int argc, char **argv)
 	dopts.attach = args.attach;
 	dopts.n_attach = args.n_attach;
 	dopts.busy_poll = args.busy_poll;
+	dopts.worker_cpus = args.worker_cpus;
+	dopts.n_worker_cpus = args.n_worker_cpus;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO
 			 : !strcmp(args.xdp_mode, "native") ? LOADER_MODE_NATIVE
 							    : LOADER_MODE_GENERIC;

@@ -30,6 +30,15 @@ t_like "$?:$out" "^1:xdpwgd: --busy-poll needs --attach" \
 	"--busy-poll without --attach (socket mode) is refused"
 t_is "$(wc -l <<<"$out")" 1 "... with one line of error"
 t_like "$("$D" --help)" "--busy-poll .*needs" "--help documents --busy-poll"
+for bad in x 1, 1-0 -1 99999 1-x; do
+	out=$("$D" -f --attach lo --worker-cpus "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --worker-cpus '$bad': (not a CPU list|range .* runs backwards|no CPU 99999)" \
+		"--worker-cpus '$bad' is refused, naming the list"
+	t_is "$(wc -l <<<"$out")" 1 "... with one line of error"
+done
+out=$("$D" -f --worker-cpus 0 wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: --worker-cpus needs --attach" "--worker-cpus without --attach is refused"
+t_like "$("$D" --help)" "--worker-cpus LIST" "--help documents --worker-cpus"
 out=$("$D" -f --attach lo --xdp-mode turbo wgx 2>&1)
 t_like "$?:$out" "^1:.*native or generic" "--xdp-mode is validated"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)

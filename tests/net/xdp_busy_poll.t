@@ -3,7 +3,8 @@
 # Against a wireguard-go client: the log says how many cores it keeps busy, the worker thread is
 # on its CPU, traffic passes both ways (pings, IPv4 and IPv6 inner, a TCP transfer each way),
 # and SIGTERM still stops it promptly, with status 0, the program detached and its pins gone.
-# One RX queue, so that one core spins and the other stays for everyone else on a 2-core machine.
+# One RX queue, so that one core spins and the other stays for everyone else on a 2-core machine;
+# --worker-cpus puts that worker on the last CPU, and the test checks it is pinned there.
 #
 # The gateway runs inside a placeholder's mount namespace (t_sandbox), so its bpffs pins can
 # be looked at after it exited.
@@ -12,6 +13,7 @@ t_require_root
 t_require_cmd wireguard-go wg socat nsenter
 t_require_xdpwgd
 PINS=/sys/fs/bpf/xdpwg/wg0
+WCPU=$(($(nproc --all) - 1))
 
 t_ns gw
 t_ns cl
@@ -27,7 +29,8 @@ SB=$T_PID
 
 gw_start()
 {
-	nsenter -t "$SB" -m -n "$XDPWG_BUILD/xdpwgd" -f --attach eth0 --busy-poll wg0 \
+	nsenter -t "$SB" -m -n "$XDPWG_BUILD/xdpwgd" -f --attach eth0 --busy-poll \
+		--worker-cpus "$WCPU" wg0 \
 		>>"$GWLOG" 2>&1 &
 	GW=$!
 	t_track "$GW"
@@ -38,8 +41,8 @@ gw_start()
 		ip -n "$GWNS" addr add 2001:db8:1::1/64 dev wg0 nodad &&
 		ip -n "$GWNS" link set wg0 up
 }
-t_ok "xdpwgd starts with --attach eth0 --busy-poll" gw_start || t_bail "gateway did not start"
-t_like "$(cat "$GWLOG")" "workers busy-poll: 1 cores kept busy" \
+t_ok "xdpwgd starts with --attach eth0 --busy-poll --worker-cpus $WCPU" gw_start || t_bail "gateway did not start"
+t_like "$(cat "$GWLOG")" "workers busy-poll: 1 core kept busy" \
 	"the log says how many cores the workers keep busy"
 t_like "$(ip -n "$GWNS" link show eth0)" "xdp" "an XDP program on eth0"
 
@@ -60,6 +63,8 @@ t_ok "gateway pings the client (IPv6 inner)" t_in gw ping -6 -c 3 -i 0.2 -W2 200
 # snapshot proves nothing, so only say what it was.
 wk=$(grep -l '^xdpwg-wk0$' /proc/"$GW"/task/*/comm 2>/dev/null | head -n1)
 t_ok "the worker thread xdpwg-wk0 runs" test -n "$wk"
+t_is "$(awk '/^Cpus_allowed_list:/ { print $2 }' "${wk%/comm}/status" 2>/dev/null)" "$WCPU" \
+	"... pinned to CPU $WCPU, as --worker-cpus asked"
 [ -n "$wk" ] && t_diag "worker state: $(awk '{ print $3 }' "${wk%/comm}/stat" 2>/dev/null)"
 
 head -c 2000000 /dev/urandom >"$T_DIR/blob"

@@ -94,29 +94,6 @@ static void tx_a(void)
 	wg_device_tx(A->dev, pkt, len);
 }
 
-/* Run stderr into a file while fn runs at LOG_INFO; the captured text in out. */
-static void capture_log(void (*fn)(void), char *out, size_t outlen)
-{
-	char path[] = "/tmp/xdpwg-test-log-XXXXXX";
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO), level = log_get_level();
-	ssize_t n;
-
-	if (fd < 0 || saved < 0)
-		abort();
-	fflush(stderr);
-	dup2(fd, STDERR_FILENO);
-	log_set_level(LOG_INFO);
-	fn();
-	fflush(stderr);
-	log_set_level(level);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	n = pread(fd, out, outlen - 1, 0);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	unlink(path);
-}
-
 static void test_cookie_retry(void)
 {
 	setup();
@@ -257,7 +234,7 @@ static void test_cause_log(void)
 
 	setup();
 	B->mute = true;
-	capture_log(run_no_reply_long, log, sizeof(log));
+	wgh_capture_log(run_no_reply_long, log, sizeof(log));
 	ok(strstr(log, "did not complete after 3 tries: no reply at all") != NULL,
 	   "log: did not complete after 3 tries, no reply at all");
 	ok(strstr(log, "our public key is not configured on the peer") != NULL,
@@ -375,7 +352,7 @@ static void test_unknown_key_log(void)
 	if (wgh_apply(B, c))
 		abort();
 	conf_free(c);
-	capture_log(unknown_key_run, log, sizeof(log));
+	wgh_capture_log(unknown_key_run, log, sizeof(log));
 	crypto_key_to_base64(b64, A->pub);
 	snprintf(want, sizeof(want),
 		 "initiation from 198.51.100.1:51820 for an unknown public key %s", b64);
@@ -407,7 +384,7 @@ static void test_forged_not_logged(void)
 {
 	char log[8192];
 
-	capture_log(flood_forged, log, sizeof(log));
+	wgh_capture_log(flood_forged, log, sizeof(log));
 	ok(strstr(log, "unknown public key") == NULL, "forged initiations are not an unknown key");
 	ok(wgh_drops(B, WG_DROP_HANDSHAKE_INVALID) == 50, "but counted as invalid");
 }

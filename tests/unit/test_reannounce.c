@@ -69,29 +69,6 @@ static int run_a(unsigned int ms, bool deliver, unsigned int *at, int max)
 	return n;
 }
 
-/* Run stderr into a file while fn runs at LOG_INFO; the captured text in out. */
-static void capture_log(void (*fn)(void), char *out, size_t outlen)
-{
-	char path[] = "/tmp/xdpwg-test-log-XXXXXX";
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO), level = log_get_level();
-	ssize_t n;
-
-	if (fd < 0 || saved < 0)
-		abort();
-	fflush(stderr);
-	dup2(fd, STDERR_FILENO);
-	log_set_level(LOG_INFO);
-	fn();
-	fflush(stderr);
-	log_set_level(level);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	n = pread(fd, out, outlen - 1, 0);
-	out[n > 0 ? n : 0] = '\0';
-	close(fd);
-	unlink(path);
-}
-
 static int count(const char *s, const char *what)
 {
 	int n = 0;
@@ -123,7 +100,7 @@ static void test_schedule(void)
 	ms = wg_device_tick(A->dev);
 	is_int(ms, 50, "the tick asks to run again in 50 ms, not in a second");
 	A->n_out = 0;
-	capture_log(schedule_run, log, sizeof(log));
+	wgh_capture_log(schedule_run, log, sizeof(log));
 	is_int(sched_n, 4, "unanswered: four re-sends, no more");
 	is_int(sched_at[0], 50, "first re-send after 50 ms");
 	is_int(sched_at[1], 150, "second 100 ms later");
@@ -152,7 +129,7 @@ static void test_stops_on_receive(void)
 	A->n_out = 0;
 	wg_device_announce(A->dev, NULL);
 	A->n_out = 0;
-	capture_log(answer_run, log, sizeof(log));
+	wgh_capture_log(answer_run, log, sizeof(log));
 	is_int(sched_n, 1, "an authenticated packet after the first re-send stops it");
 	ok(strstr(log, "acknowledged after 1 re-send") && !strstr(log, "not acknowledged"),
 	   "one info line: acknowledged after 1 re-send");
@@ -253,7 +230,7 @@ static void test_lost_first_announce(void)
 	kb = B->sent_keepalives;
 	wgh_set_addr(&A->addr, "198.51.100.78:40000");
 	wg_device_announce(A->dev, NULL);
-	capture_log(lost_first_run, log, sizeof(log));
+	wgh_capture_log(lost_first_run, log, sizeof(log));
 	is_int(sched_n, 1, "one re-send got through");
 	is_int(sched_at[0], 50, "50 ms after the lost announce");
 	is_int(B->moves, 1, "the gateway moved on the re-send");

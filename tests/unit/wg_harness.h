@@ -11,8 +11,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -426,6 +428,30 @@ static inline size_t wgh_count_out_type(const struct wgh_host *h, unsigned int t
 		if (wgh_msg_type(&h->out[i]) == type)
 			n++;
 	return n;
+}
+
+/* Run stderr into a file while fn runs at LOG_INFO; the captured text in out (the log lines a
+ * test expects). */
+static inline void wgh_capture_log(void (*fn)(void), char *out, size_t outlen)
+{
+	char path[] = "/tmp/xdpwg-test-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO), level = log_get_level();
+	ssize_t n;
+
+	if (fd < 0 || saved < 0)
+		abort();
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	log_set_level(LOG_INFO);
+	fn();
+	fflush(stderr);
+	log_set_level(level);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, out, outlen - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
 }
 
 #endif

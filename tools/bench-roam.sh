@@ -392,7 +392,7 @@ TABLE=$OUT/bench-roam.txt
 PLOT=$T_DIR/plot.dat
 : >"$PLOT"
 {
-	echo "xdpwg roaming benchmark, $STARTED, $(nproc) cores, kernel $(uname -r)"
+	echo "xdpwg roaming benchmark, $STARTED, $(nproc --all) cores, kernel $(uname -r)"
 	if [ "${BENCH_CLIENT:-}" = same ]; then
 		echo "A = wireguard-go gateway and client; B = $B_B_LABEL gateway, xdpwgd socket client"
 	else

@@ -18,7 +18,7 @@
 #   nat        the router masquerades the client's UDP to a fixed port; a switch = the SNAT port
 #              changes (rule to a new port + conntrack -F), the client pings every 10 ms
 # Per switch (see analyze for the exact definitions): blackout, follow, reply, stale, lost,
-# announce, move_us (xdpwgd's move events), gw_stalled; p50/p99/max over the switches, ratio =
+# announce, move_us and queue_us (xdpwgd's move events), gw_stalled; p50/p99/max over the switches, ratio =
 # B/A, and the issue's targets for B.
 #
 # Environment (defaults): ROAM_SWITCHES (20: client, nat), ROAM_PUSH_SWITCHES (20: each push
@@ -59,7 +59,7 @@ for v in NSW NPUSH ROUNDS MAXWAIT; do
 done
 mkdir -p "$OUT" || b_die "mkdir $OUT"
 RES=$T_DIR/roam.tsv
-printf 'scenario\tside\timpl\tround\tswitch\tblackout_ms\tfollow_ms\tstale\tcapped\tlost\tannounce_ms\tmove_us\treply_ms\tgw_stalled\n' >"$RES"
+printf 'scenario\tside\timpl\tround\tswitch\tblackout_ms\tfollow_ms\tstale\tcapped\tlost\tannounce_ms\tmove_us\treply_ms\tgw_stalled\tqueue_us\n' >"$RES"
 STARTED=$(date -u +%FT%TZ)
 CL=$(t_nsname cl)
 RT=$(t_nsname rt)
@@ -206,6 +206,8 @@ packets()
 #            the other way round. (After tnew alone would count what a gateway that had not
 #            yet run sent to the old endpoint correctly, before it saw the new source.)
 #   move     xdpwgd only: the move event's detect_ns (XDP saw the packet -> endpoint moved)
+#   queue    xdpwgd only: the move event's queue_ns, the part of move spent before an AF_XDP
+#            worker took the frame off its RX ring (the kernel's share)
 #   reply    the first packet from the new address:port that asks for an answer -> the
 #            gateway's first packet there: its own reaction time, without waiting for traffic.
 #            An initiation asks for a response; in client and nat, data that is not a
@@ -218,11 +220,11 @@ packets()
 #            first packet to the new address:port. Shown as a separate target line.
 analyze()
 {
-	local scen=$1 side=$2 impl=$3 round=$4 k=0 s s1 next mv tmv capped fol stale lost ann rep bo stl
+	local scen=$1 side=$2 impl=$3 round=$4 k=0 s s1 next mv tmv qu capped fol stale lost ann rep bo stl
 	mapfile -t SW <"$RUN/switches"
 	grep 'bytes from' "$RUN/ping.log" | sed -n 's/^\[\([0-9.]*\)\].*/\1/p' >"$RUN/replies"
 	# "wall_time detect_ns" per move event (empty for wireguard-go)
-	jq -r '"\(.time) \(.detect_ns)"' "$RUN/events.json" 2>/dev/null >"$RUN/moves" || : >"$RUN/moves"
+	jq -r '"\(.time) \(.detect_ns) \(.queue_ns // 0)"' "$RUN/events.json" 2>/dev/null >"$RUN/moves" || : >"$RUN/moves"
 	for ((k = 0; k < ${#SW[@]}; k++)); do
 		read -r s s1 capped <<<"${SW[$k]}"
 		next=${SW[$((k + 1))]:-9999999999}
@@ -232,7 +234,8 @@ analyze()
 		bo=$(awk -v s="$s" -v s1="$s1" '$1 < s { last = $1; next }
 			last != "" { g = $1 - last; if (g > max) max = g; last = $1 }
 			$1 > s1 { if (max != "") printf "%.3f", max * 1000; exit }' "$RUN/replies")
-		read -r tmv mv < <(awk -v s="$s" -v e="$next" '$1 >= s && $1 < e { printf "%s %.3f", $1, $2 / 1000; exit }' "$RUN/moves")
+		read -r tmv mv qu < <(awk -v s="$s" -v e="$next" '$1 >= s && $1 < e {
+			printf "%s %.3f %s", $1, $2 / 1000, ($3 > 0 ? sprintf("%.3f", $3 / 1000) : "-"); exit }' "$RUN/moves")
 		read -r fol stale lost ann rep stl < <(awk -v s="$s" -v e="$next" -v gw="$GWEP" -v sc="$scen" -v tmv="${tmv:-}" '
 			$1 < s && $3 == gw { old = $2 }
 			$1 >= s - 0.03 && $1 < s && $2 == gw { pre++ }
@@ -262,9 +265,9 @@ analyze()
 				l = (tnew != "") ? lost + 0 : "-"
 				st = (!pre || (sc ~ /^push/ && gap > 0.05)) ? 1 : 0
 				printf "%s %d %s %s %s %d\n", f, stale, l, a, r, st }' "$RUN/pkts")
-		printf '%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$side" \
+		printf '%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$side" \
 			"$impl" "$round" $((k + 1)) "${bo:--}" "${fol:--}" "${stale:-0}" "$capped" \
-			"${lost:-0}" "${ann:--}" "${mv:--}" "${rep:--}" "${stl:-0}" >>"$RES"
+			"${lost:-0}" "${ann:--}" "${mv:--}" "${rep:--}" "${stl:-0}" "${qu:--}" >>"$RES"
 	done
 }
 
@@ -403,10 +406,10 @@ PLOT=$T_DIR/plot.dat
 	printf '%-10s %-12s %-26s %-26s %-6s %-6s %s\n' scenario metric "A p50/p99/max" \
 		"B p50/p99/max" "r.p50" "r.p99" "n(A/B) capped(A/B)"
 	for scen in $SCENARIOS; do
-		for m in 6:blackout_ms 7:follow_ms 13:reply_ms 8:stale_pkts 10:lost_pkts 11:announce_ms 12:move_us; do
+		for m in 6:blackout_ms 7:follow_ms 13:reply_ms 8:stale_pkts 10:lost_pkts 11:announce_ms 12:move_us 15:queue_us; do
 			c=${m%%:*}
 			# the gateway's move events: xdpwgd only
-			[ "$c" = 12 ] && [ -z "$(col "$scen" B 12)" ] && continue
+			{ [ "$c" = 12 ] || [ "$c" = 15 ]; } && [ -z "$(col "$scen" B "$c")" ] && continue
 			read -r a50 a99 amax an <<<"$(cell "$scen" A "$c")"
 			read -r b50 b99 bmax bn <<<"$(cell "$scen" B "$c")"
 			ca=$(awk -F'\t' -v s="$scen" '$1 == s && $2 == "A" && $9 == 1' "$RES" | grep -c .)

@@ -243,7 +243,8 @@ static void daemon_peer_moved(void *ctx, const struct wg_peer_move *m)
 	struct xdpwgd *d = ctx;
 
 	if (d->events)
-		events_push(d->events, m, d->xdp ? io_xdp_current_rx_ns(d->xdp) : 0);
+		events_push(d->events, m, d->xdp ? io_xdp_current_rx_ns(d->xdp) : 0,
+			    d->xdp ? io_xdp_current_picked_ns(d->xdp) : 0);
 }
 
 static void daemon_peer_added(void *ctx, struct wg_peer *peer)

@@ -94,18 +94,19 @@ int events_format_json(const struct events_move *e, const char *ifname, char *bu
 		     "\"%s\",\"new_endpoint\":\"%s\",\"first_seen_ns\":%" PRIu64
 		     ",\"first_seen_source\":\"%s\",\"moved_ns\":%" PRIu64 ",\"detect_ns\":%" PRIu64
 		     ",\"time\":\"%" PRId64 ".%09" PRId64 "\",\"sent_to_old\":%" PRIu64
-		     ",\"moves\":%" PRIu64 ",\"ack_sent\":%d}\n",
+		     ",\"moves\":%" PRIu64 ",\"ack_sent\":%d,\"queue_ns\":%" PRIu64 "}\n",
 		     e->seq, ifname, key, endpoint_format(&e->old_ep, o),
 		     endpoint_format(&e->new_ep, n), e->first_seen_ns,
 		     events_seen_name(e->first_seen_from), e->moved_ns, detect,
 		     e->moved_wall_ns / 1000000000, e->moved_wall_ns % 1000000000, e->sent_to_old,
-		     e->moves, e->ack_sent ? 1 : 0);
+		     e->moves, e->ack_sent ? 1 : 0, e->queue_ns);
 	return r < 0 || (size_t)r >= len ? -ENOSPC : r;
 }
 
 /* --- the pending queue (any thread) --- */
 
-void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns)
+void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns,
+		 uint64_t picked_ns)
 {
 	uint64_t one = 1;
 	struct events_move *e;
@@ -125,6 +126,10 @@ void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_
 	if (seen_ns && seen_ns <= m->moved_ns) {
 		e->first_seen_ns = seen_ns;
 		e->first_seen_from = EVENTS_SEEN_XDP_META;
+		/* how much of detect_ns the frame spent before the worker saw it (the kernel's
+		 * part, on the way from XDP to the AF_XDP ring) */
+		if (picked_ns >= seen_ns && picked_ns <= m->moved_ns)
+			e->queue_ns = picked_ns - seen_ns;
 	} else {
 		e->first_seen_ns = m->moved_ns;
 		e->first_seen_from = EVENTS_SEEN_RECEIVE;

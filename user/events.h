@@ -24,7 +24,7 @@
  *   {"seq":N,"interface":"wg0","peer":"<base64 public key>","old_endpoint":"198.51.100.2:51821",
  *    "new_endpoint":"203.0.113.2:51821","first_seen_ns":N,"first_seen_source":"xdp_event",
  *    "moved_ns":N,"detect_ns":N,"time":"1700000000.123456789","sent_to_old":N,"moves":N,
- *    "ack_sent":0|1}
+ *    "ack_sent":0|1,"queue_ns":N}
  *
  * first_seen_ns and moved_ns are CLOCK_MONOTONIC (bpf_ktime_get_ns's clock): when the first
  * packet from the new source was seen (the XDP program's new-source ring-buffer event for that
@@ -32,7 +32,10 @@
  * moved the endpoint; detect_ns is their difference. time is the move's wall clock. sent_to_old
  * counts datagrams sent to the peer since its last authenticated packet from the old endpoint.
  * ack_sent: a keepalive went to the new endpoint at once (the move acknowledgment, see
- * peer_roam_ack; data moves under a valid sending key only, never handshake moves).
+ * peer_roam_ack; data moves under a valid sending key only, never handshake moves). queue_ns:
+ * for a frame with XDP metadata, how long after its XDP timestamp an AF_XDP worker took it off
+ * the RX ring (the kernel's share of the delay; the rest up to moved_ns is decryption and the
+ * engine); 0 when not known (socket mode, handshakes).
  *
  * Moves are reported by the engine on the thread that authenticated the packet (events_push,
  * any thread, bounded queue + eventfd) and recorded on the control thread (events_take, then
@@ -74,6 +77,8 @@ struct events_move {
 	uint64_t sent_to_old;
 	uint64_t moves;
 	bool ack_sent;
+	uint64_t
+		queue_ns; /* XDP timestamp -> the worker taking the frame off its ring; 0: unknown */
 };
 
 struct events;
@@ -91,7 +96,8 @@ int events_pending_fd(const struct events *ev);
 /* Any thread: queue a move for the control thread (dropped and counted when the queue is full). */
 /* seen_ns: when XDP saw the packet that moved the peer (its metadata timestamp), 0 if unknown;
  * an earlier new-source event from XDP still wins when the control thread dates the move. */
-void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns);
+void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns,
+		 uint64_t picked_ns);
 /* Control thread: up to max queued moves, first_seen set to the move time (from RECEIVE). */
 size_t events_take(struct events *ev, struct events_move *out, size_t max);
 /* Control thread: number it, log it in one line, keep it, send it to followers. */

@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -43,7 +44,8 @@ struct io_xdp_worker {
 	/* the next hop the frame being processed came through: learnt only once the engine has
 	 * authenticated that frame, so a forged frame cannot steer our replies elsewhere */
 	struct io_xdp_neigh rx_hop;
-	uint64_t rx_ns; /* XDP timestamp of the frame being processed, 0 if none */
+	uint64_t rx_ns;	    /* XDP timestamp of the frame being processed, 0 if none */
+	uint64_t picked_ns; /* when this burst was taken off the RX ring (CLOCK_MONOTONIC ns) */
 	pthread_t thread;
 	bool started;
 	struct xsk_port *port;
@@ -192,6 +194,14 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 {
 	struct xsk_frame f[IO_XDP_BATCH];
 	unsigned int n = xsk_port_rx(w->port, f, IO_XDP_BATCH);
+
+	/* once per burst: a move event splits its delay into the kernel's part and ours */
+	if (n) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		w->picked_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	}
 
 	for (unsigned int i = 0; i < n; i++) {
 		struct xsk_udp_params p;
@@ -567,6 +577,13 @@ void io_xdp_routes_changed(struct io_xdp *x)
 	pthread_rwlock_wrlock(&x->neigh_lock);
 	memset(x->neigh, 0, sizeof(x->neigh));
 	pthread_rwlock_unlock(&x->neigh_lock);
+}
+
+uint64_t io_xdp_current_picked_ns(const struct io_xdp *x)
+{
+	const struct io_xdp_worker *w = io_xdp_current;
+
+	return w && w->x == x && w->rx_ns ? w->picked_ns : 0;
 }
 
 uint64_t io_xdp_current_rx_ns(const struct io_xdp *x)

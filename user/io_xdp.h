@@ -114,5 +114,8 @@ void io_xdp_routes_changed(struct io_xdp *x);
 /* On a worker: the XDP timestamp (CLOCK_MONOTONIC ns) of the frame being processed, from its
  * metadata; 0 on other threads or without metadata. */
 uint64_t io_xdp_current_rx_ns(const struct io_xdp *x);
+/* When the worker on this thread took the frame being processed off its RX ring
+ * (CLOCK_MONOTONIC ns, the daemon's device clock), 0 if none or without XDP metadata. */
+uint64_t io_xdp_current_picked_ns(const struct io_xdp *x);
 
 #endif

@@ -67,6 +67,14 @@ run_mode()
 	t_diag "$ev"
 	t_like "$ev" '"new_endpoint":"203\.0\.113\.2:51821".*"ack_sent":1' \
 		"$m: the move event says the move was acknowledged"
+	# the kernel's share of the delay: known for a frame an AF_XDP worker took off its ring
+	if [ "$m" = xdp ]; then
+		t_like "$ev" '"new_endpoint":"203\.0\.113\.2:51821".*"queue_ns":[1-9][0-9]*' \
+			"$m: the move event says how long the frame waited for the worker"
+	else
+		t_like "$ev" '"new_endpoint":"203\.0\.113\.2:51821".*"queue_ns":0' \
+			"$m: no ring wait without a worker"
+	fi
 	# the client's last re-send would be 750 ms after its announce, its verdict 1.55 s
 	sleep 2
 	t_unlike_log "$m: the client's announce was not left unacknowledged" "$lines" \

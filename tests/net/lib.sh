@@ -273,6 +273,22 @@ t_start_wggo()
 	t_start "$short" "$tun" "wggo-$short-$tun" env LOG_LEVEL=verbose wireguard-go -f "$tun"
 }
 
+# t_wggo_client SHORT GW_PUB: wireguard-go as wg0 in namespace SHORT, the client of the XDP
+# gateway tests: key $T_DIR/SHORT.key, port 51821, the gateway at 198.18.0.1:51820 for
+# 192.0.2.1 and 2001:db8:1::1, tunnel addresses 192.0.2.2/24 and 2001:db8:1::2/64; T_PID its pid.
+t_wggo_client()
+{
+	local short=$1 gw_pub=$2 ns
+	ns=$(t_nsname "$short")
+	t_start_wggo "$short" wg0 || return 1
+	t_wg "$T_PID" set wg0 private-key "$T_DIR/$short.key" listen-port 51821 \
+		peer "$gw_pub" endpoint 198.18.0.1:51820 \
+		allowed-ips 192.0.2.1/32,2001:db8:1::1/128 || return 1
+	ip -n "$ns" addr add 192.0.2.2/24 dev wg0 &&
+		ip -n "$ns" addr add 2001:db8:1::2/64 dev wg0 nodad &&
+		ip -n "$ns" link set wg0 up
+}
+
 # t_sandbox SHORT: a placeholder process in namespace SHORT with a private /run; sets T_PID.
 # `t_at "$T_PID" CMD` then runs CMD there, e.g. a daemon that forks into the background
 # (`xdpwgd wg0`, wg-quick) whose socket must stay out of the host's /run.

@@ -18,7 +18,6 @@ WCPU=$(($(nproc --all) - 1))
 t_ns gw
 t_ns cl
 GWNS=$(t_nsname gw)
-CLNS=$(t_nsname cl)
 t_link gw eth0 198.18.0.1/24 cl eth0 198.18.0.2/24
 gw_pub=$(t_genkey gw)
 cl_pub=$(t_genkey cl)
@@ -46,13 +45,9 @@ t_like "$(cat "$GWLOG")" "workers busy-poll: 1 core kept busy" \
 	"the log says how many cores the workers keep busy"
 t_like "$(ip -n "$GWNS" link show eth0)" "xdp" "an XDP program on eth0"
 
-t_start_wggo cl wg0 || t_bail "wireguard-go did not start"
+t_ok "wireguard-go client started and configured" t_wggo_client cl "$gw_pub" ||
+	t_bail "wireguard-go client did not come up"
 CL=$T_PID
-t_ok "client configured" t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port 51821 \
-	peer "$gw_pub" endpoint 198.18.0.1:51820 allowed-ips 192.0.2.1/32,2001:db8:1::1/128
-ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0
-ip -n "$CLNS" addr add 2001:db8:1::2/64 dev wg0 nodad
-ip -n "$CLNS" link set wg0 up
 
 t_ok "client pings the gateway through the tunnel" t_wait 10 t_in cl ping -c1 -W1 192.0.2.1
 t_ok "gateway pings the client" t_in gw ping -c 5 -i 0.2 -W2 192.0.2.2

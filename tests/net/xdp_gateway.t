@@ -42,13 +42,9 @@ start_gw()
 
 t_ok "xdpwgd starts with --attach eth0" start_gw
 t_like "$(ip -n "$GWNS" link show eth0)" "xdp" "ip link shows an XDP program on eth0"
-t_start_wggo cl wg0 || t_bail "wireguard-go did not start"
+t_ok "wireguard-go client started and configured" t_wggo_client cl "$gw_pub" ||
+	t_bail "wireguard-go client did not come up"
 CL=$T_PID
-t_ok "client configured" t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port 51821 \
-	peer "$gw_pub" endpoint 198.18.0.1:51820 allowed-ips 192.0.2.1/32,2001:db8:1::1/128
-ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0
-ip -n "$CLNS" addr add 2001:db8:1::2/64 dev wg0 nodad
-ip -n "$CLNS" link set wg0 up
 
 # the kernel's UDP counters: InDatagrams ($2) and OutDatagrams ($5)
 udp_in()

@@ -376,35 +376,8 @@ static struct wg_peer *device_tx_peer(struct wg_device *dev, int family, const u
 	return peer;
 }
 
-void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len)
-{
-	struct wg_peer *peer;
-	const uint8_t *dst;
-	struct wg_endpoint ep;
-	int family;
-
-	dst = device_tx_dst(pkt, len, &family);
-	if (!dst) {
-		wg_device_count_drop(dev, WG_DROP_BAD_INNER);
-		return;
-	}
-	peer = device_tx_peer(dev, family, dst, 1);
-	if (!peer)
-		return;
-	peer_endpoint_copy(peer, &ep);
-	if (!endpoint_is_set(&ep)) {
-		wg_device_count_drop(dev, WG_DROP_NO_ENDPOINT);
-		goto out;
-	}
-	if (!send_packet_fast(peer, pkt, len)) {
-		send_stage_packet(peer, pkt, len);
-		send_staged_packets(peer);
-	}
-out:
-	peer_put(peer);
-}
-
-/* n >= 2 packets to the same destination (family, dst): wg_device_tx's steps once for all. */
+/* n packets to the same destination (family, dst): one lookup, endpoint copy and nonce
+ * reservation for all of them. */
 static void device_tx_run(struct wg_device *dev, const struct iovec *pkts, size_t n, int family,
 			  const uint8_t *dst)
 {
@@ -441,21 +414,29 @@ void wg_device_tx_batch(struct wg_device *dev, const struct iovec *pkts, size_t 
 		const uint8_t *dst = device_tx_dst(pkts[i].iov_base, pkts[i].iov_len, &family);
 		size_t alen = family == AF_INET ? 4 : 16;
 
-		/* the packets from i on with the same destination: all of a TSO super-packet;
-		 * anything else (and a packet that is no IP packet) goes on its own */
-		for (run = 1; dst && i + run < n; run++) {
+		if (!dst) {
+			wg_device_count_drop(dev, WG_DROP_BAD_INNER);
+			i++;
+			continue;
+		}
+		/* the packets from i on with the same destination: all of a TSO super-packet */
+		for (run = 1; i + run < n; run++) {
 			const uint8_t *d =
 				device_tx_dst(pkts[i + run].iov_base, pkts[i + run].iov_len, &f);
 
 			if (!d || f != family || memcmp(d, dst, alen))
 				break;
 		}
-		if (run == 1)
-			wg_device_tx(dev, pkts[i].iov_base, pkts[i].iov_len);
-		else
-			device_tx_run(dev, pkts + i, run, family, dst);
+		device_tx_run(dev, pkts + i, run, family, dst);
 		i += run;
 	}
+}
+
+void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len)
+{
+	const struct iovec one = { .iov_base = (void *)pkt, .iov_len = len };
+
+	wg_device_tx_batch(dev, &one, 1);
 }
 
 /* --- control thread --- */

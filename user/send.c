@@ -268,28 +268,11 @@ static bool send_take_nonce(struct noise_keypair *kp, uint64_t *nonce)
 
 bool send_packet_fast(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 {
-	struct noise_keypair *kp;
-	uint64_t nonce;
-	int ret;
+	const struct iovec one = { .iov_base = (void *)pkt, .iov_len = len };
+	struct wg_endpoint ep;
 
-	/* Staged packets go first, so this one must queue behind them. */
-	if (atomic_load(&peer->staged_count))
-		return false;
-	kp = send_usable_keypair(peer);
-	if (!kp)
-		return false;
-	if (!send_take_nonce(kp, &nonce)) {
-		noise_keypair_put(kp, false);
-		return false;
-	}
-	timers_any_authenticated_packet_traversal(peer);
-	timers_any_authenticated_packet_sent(peer);
-	ret = send_encrypt_one(peer, kp, nonce, pkt, len);
-	if (!ret && len)
-		timers_data_sent(peer);
-	send_keep_key_fresh(peer, kp);
-	noise_keypair_put(kp, false);
-	return true;
+	peer_endpoint_copy(peer, &ep);
+	return send_packets_fast(peer, &ep, &one, 1) == 1;
 }
 
 size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
@@ -300,6 +283,7 @@ size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
 	size_t sent = 0, ok = 0, bytes = 0;
 	bool data_sent = false;
 
+	/* Staged packets go first, so these must queue behind them. */
 	if (atomic_load(&peer->staged_count))
 		return 0;
 	kp = send_usable_keypair(peer);
@@ -322,7 +306,9 @@ size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
 			int ret;
 
 			total = send_build(peer, kp, nonce + i, pkts[sent].iov_base, len, &out);
-			ret = dev->ops.send(dev->io_ctx, ep, out, total);
+			/* as send_buffer_to_peer: nowhere to send is a failed send */
+			ret = endpoint_is_set(ep) ? dev->ops.send(dev->io_ctx, ep, out, total)
+						  : -EDESTADDRREQ;
 			if (ret) {
 				log_debug("%s: sending to peer %s failed: %s", dev->name,
 					  peer->name, strerror(-ret));

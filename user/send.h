@@ -27,10 +27,10 @@ struct send_tx_lender {
 void send_set_tx_lender(const struct send_tx_lender *l);
 
 /*
- * The packets of one batch to peer (the segments of a TUN super-packet), in order, sent to ep
- * under the current keypair with one reservation of nonces: as send_packet_fast on each, with
- * the timers, the rekey check and the peer's counters done once. Returns how many of them (a
- * prefix) were sent; the caller stages the rest, as send_packet_fast's false tells it to.
+ * The packets of one batch to peer (the segments of a TUN super-packet, or one packet), in
+ * order, sent to ep under the current keypair with one reservation of nonces, the timers, the
+ * rekey check and the peer's counters done once. Returns how many of them (a prefix) were sent;
+ * the caller stages the rest. send_packet_fast is its one-packet form.
  */
 size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
 			 const struct iovec *pkts, size_t n);

@@ -281,13 +281,12 @@ JSONL=$T_DIR/rows.jsonl
 # cmp_table X Y TITLE XNAME YNAME: Y against X, ratio Y/X, for the tests Y ran
 cmp_table()
 {
-	local x=$1 y=$2 t name label args kind server m ml metrics sx sy ratio
+	local x=$1 y=$2 t name label args kind m ml metrics sx sy ratio
 	echo
 	echo "$3"
 	printf '%-26s %-12s %-22s %-22s %s\n' test metric "$x $4" "$y $5" "$y/$x"
 	for t in "${TESTS[@]}"; do
-		# shellcheck disable=SC2034 # server: read to keep kind one field
-		IFS='|' read -r name label args kind server <<<"$t"
+		IFS='|' read -r name label args kind _ <<<"$t"
 		metrics="gbps gwcpu clcpu wkutil"
 		[ "$kind" = udp ] && metrics="gbps loss gwcpu clcpu wkutil"
 		for m in $metrics; do

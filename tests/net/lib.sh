@@ -273,6 +273,21 @@ t_start_wggo()
 	t_start "$short" "$tun" "wggo-$short-$tun" env LOG_LEVEL=verbose wireguard-go -f "$tun"
 }
 
+# t_tcp_transfer FROM TO ADDR PORT BLOB: send file BLOB over TCP from namespace FROM to a socat
+# listener in TO at ADDR:PORT (ADDR in brackets for IPv6); true when it arrived intact.
+t_tcp_transfer()
+{
+	local from=$1 to=$2 addr=$3 port=$4 blob=$5 listen=TCP4-LISTEN lpid
+	[[ $addr == \[* ]] && listen=TCP6-LISTEN
+	t_in "$to" timeout 30 socat -u "$listen:$port,reuseaddr" "OPEN:$T_DIR/recv.$port,creat,trunc" &
+	lpid=$!
+	t_track "$lpid"
+	t_wait 5 t_in "$to" sh -c "ss -Hltn | grep -q ':$port '"
+	t_in "$from" timeout 30 socat -u "OPEN:$blob" "TCP:$addr:$port,retry=20,interval=0.2" || return 1
+	wait "$lpid" || return 1
+	[ "$(md5sum <"$T_DIR/recv.$port" | cut -d' ' -f1)" = "$(md5sum <"$blob" | cut -d' ' -f1)" ]
+}
+
 # t_wggo_client SHORT GW_PUB: wireguard-go as wg0 in namespace SHORT, the client of the XDP
 # gateway tests: key $T_DIR/SHORT.key, port 51821, the gateway at 198.18.0.1:51820 for
 # 192.0.2.1 and 2001:db8:1::1, tunnel addresses 192.0.2.2/24 and 2001:db8:1::2/64; T_PID its pid.

@@ -63,21 +63,8 @@ t_is "$(awk '/^Cpus_allowed_list:/ { print $2 }' "${wk%/comm}/status" 2>/dev/nul
 [ -n "$wk" ] && t_diag "worker state: $(awk '{ print $3 }' "${wk%/comm}/stat" 2>/dev/null)"
 
 head -c 2000000 /dev/urandom >"$T_DIR/blob"
-sum=$(md5sum <"$T_DIR/blob" | cut -d' ' -f1)
-tcp_transfer()
-{
-	local from=$1 to=$2 addr=$3 port=$4 got lpid
-	t_in "$to" timeout 30 socat -u "TCP4-LISTEN:$port,reuseaddr" "OPEN:$T_DIR/recv.$port,creat,trunc" &
-	lpid=$!
-	t_track "$lpid"
-	sleep 0.3
-	t_in "$from" timeout 30 socat -u "OPEN:$T_DIR/blob" "TCP:$addr:$port,retry=20,interval=0.2" || return 1
-	wait "$lpid" || return 1
-	got=$(md5sum <"$T_DIR/recv.$port" | cut -d' ' -f1)
-	[ "$got" = "$sum" ]
-}
-t_ok "TCP 2 MB client -> gateway intact" tcp_transfer cl gw 192.0.2.1 5001
-t_ok "TCP 2 MB gateway -> client intact" tcp_transfer gw cl 192.0.2.2 5002
+t_ok "TCP 2 MB client -> gateway intact" t_tcp_transfer cl gw 192.0.2.1 5001 "$T_DIR/blob"
+t_ok "TCP 2 MB gateway -> client intact" t_tcp_transfer gw cl 192.0.2.2 5002 "$T_DIR/blob"
 
 t_ok "the pins exist while it runs" t_at "$SB" test -e "$PINS/peers"
 t_stop "$GW" 5

@@ -38,23 +38,9 @@ t_is "$(t_wg "$B" show wg0 endpoints | awk '{ print $2 }')" "[2001:db8:1::1]:518
 	"b learned a's endpoint from the handshake"
 
 head -c $XFER_BYTES /dev/urandom >"$T_DIR/send.bin"
-# xfer FROM TO ADDR PF DESC
-xfer()
-{
-	local srv rc
-	rm -f "$T_DIR/recv.bin"
-	t_in "$2" timeout 30 socat -u "TCP-LISTEN:5001,reuseaddr,pf=$4" "CREATE:$T_DIR/recv.bin" \
-		>>"$T_DIR/log" 2>&1 &
-	srv=$!
-	t_wait 5 t_in "$2" sh -c "ss -Hltn | grep -q ':5001 '"
-	t_in "$1" timeout 30 socat -u "FILE:$T_DIR/send.bin" "TCP:$3:5001" >>"$T_DIR/log" 2>&1
-	rc=$?
-	wait "$srv"
-	[ $rc -eq 0 ] && cmp -s "$T_DIR/send.bin" "$T_DIR/recv.bin"
-	t_result $? "$5"
-}
-xfer a b 192.0.2.2 ip4 "TCP transfer a -> b over inner IPv4"
-xfer b a "[2001:db8:2::1]" ip6 "TCP transfer b -> a over inner IPv6"
+t_ok "TCP transfer a -> b over inner IPv4" t_tcp_transfer a b 192.0.2.2 5001 "$T_DIR/send.bin"
+t_ok "TCP transfer b -> a over inner IPv6" \
+	t_tcp_transfer b a "[2001:db8:2::1]" 5001 "$T_DIR/send.bin"
 
 transfer()
 {

@@ -833,11 +833,8 @@ static void daemon_observe_free(struct xdpwgd *d)
 /* Once a second at most (each module keeps its own pace): a tick can come much sooner. */
 static void daemon_observe_tick(struct xdpwgd *d)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = wg_monotonic_ns();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	droplog_tick(d->droplog, d->dev, d->xdp ? io_xdp_loader(d->xdp) : NULL, d->src_not_allowed,
 		     now);
 	if (d->xdp && peer_sync_tick(d->peer_sync, d->dev, io_xdp_loader(d->xdp), now) < 0)

@@ -29,13 +29,18 @@ enum device_constants {
 	DEVICE_TICK_MAX_MS = 1000,
 };
 
-static uint64_t device_monotonic(void *ctx)
+uint64_t wg_monotonic_ns(void)
 {
 	struct timespec ts;
 
-	(void)ctx;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t device_monotonic(void *ctx)
+{
+	(void)ctx;
+	return wg_monotonic_ns();
 }
 
 uint64_t wg_device_now(const struct wg_device *dev)

@@ -116,6 +116,10 @@ void wg_device_free(struct wg_device *dev);
  * message that authenticated (decrypted and passed the replay check): only then may a back-end
  * learn anything from it, such as the next hop's MAC. Handshake messages are queued: false. */
 bool wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
+/* CLOCK_MONOTONIC in nanoseconds: the device's clock unless a test gave it another, and the
+ * clock of bpf_ktime_get_ns. */
+uint64_t wg_monotonic_ns(void);
+
 /* One IP packet read from the TUN: encrypt and send to its peer, or stage it and start a
  * handshake. */
 void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len);

@@ -19,7 +19,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -196,12 +195,8 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 	unsigned int n = xsk_port_rx(w->port, f, IO_XDP_BATCH);
 
 	/* once per burst: a move event splits its delay into the kernel's part and ours */
-	if (n) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		w->picked_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	}
+	if (n)
+		w->picked_ns = wg_monotonic_ns();
 
 	for (unsigned int i = 0; i < n; i++) {
 		struct xsk_udp_params p;

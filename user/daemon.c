@@ -140,11 +140,19 @@ static __thread struct io_tx_batch *daemon_txb;
  * queue, and everything else into queue 0. The control thread's data messages of one TUN read
  * gather in a UDP GSO batch; anything else it sends goes after them.
  */
+/* Send the data messages gathered in d->txb; a failure is only logged (they are datagrams). */
+static void daemon_txb_flush(struct xdpwgd *d)
+{
+	int ret = io_tx_batch_flush(&d->sock, d->txb);
+
+	if (ret)
+		log_debug("%s: batched send failed: %s", d->ifname, strerror(-ret));
+}
+
 static int daemon_send(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
 {
 	struct xdpwgd *d = ctx;
 	uint32_t type;
-	int ret;
 
 	if (d->xdp && io_xdp_send(d->xdp, dst, buf, len) == 0)
 		return 0;
@@ -156,9 +164,7 @@ static int daemon_send(void *ctx, const struct wg_endpoint *dst, const uint8_t *
 			return io_tx_batch_add(&d->sock, d->txb, dst, buf, len);
 	}
 	/* anything else leaves after the data messages gathered before it */
-	ret = io_tx_batch_flush(&d->sock, d->txb);
-	if (ret)
-		log_debug("%s: batched send failed: %s", d->ifname, strerror(-ret));
+	daemon_txb_flush(d);
 	return io_socket_send(&d->sock, dst, buf, len);
 }
 
@@ -895,13 +901,9 @@ static void daemon_on_tun(struct xdpwgd *d)
 	for (int i = 0; i < DAEMON_TUN_BUDGET; ++i) {
 		ssize_t n =
 			tun_read_gso_batch(&d->tun, 0, d->pkt, TUN_GSO_BUF, daemon_tun_packets, d);
-		int ret;
 
-		if (d->txb) {
-			ret = io_tx_batch_flush(&d->sock, d->txb);
-			if (ret)
-				log_debug("%s: batched send failed: %s", d->ifname, strerror(-ret));
-		}
+		if (d->txb)
+			daemon_txb_flush(d);
 		if (n == 0)
 			break;
 		if (n < 0) {

@@ -534,14 +534,8 @@ void wg_device_announce(struct wg_device *dev, struct wg_peer *peer)
 	struct wg_peer *p;
 
 	for (p = peer ? peer : dev->peers; p; p = peer ? NULL : p->next_peer) {
-		struct noise_keypair *kp;
-		bool valid;
-
 		peer_clear_endpoint_src(p);
-		kp = noise_keypairs_current(&p->keypairs);
-		valid = kp && atomic_load(&kp->sending.is_valid);
-		noise_keypair_put(kp, false);
-		if (valid) {
+		if (send_session_valid(p)) {
 			/* armed first: the answer may come back on a worker before send returns */
 			timers_announce_sent(p);
 			send_keepalive(p);

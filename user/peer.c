@@ -247,17 +247,11 @@ void peer_roam_ack(struct wg_peer *peer, struct wg_peer_move *m)
 {
 	struct wg_device *dev = peer->dev;
 	char ep[ENDPOINT_STRLEN];
-	struct noise_keypair *kp;
-	bool valid;
 
 	/* After noise_received_with_keypair: a responder's first packet under new keys has
 	 * confirmed them by now. A keepalive must not start a handshake of its own (which
 	 * send_keepalive would, staging itself, without a usable keypair). */
-	kp = noise_keypairs_current(&peer->keypairs);
-	valid = kp && atomic_load(&kp->sending.is_valid) &&
-		!noise_has_expired(kp->sending.birthdate, REJECT_AFTER_TIME, wg_device_now(dev));
-	noise_keypair_put(kp, false);
-	if (valid) {
+	if (send_session_usable(peer)) {
 		/* with data staged, that goes instead: as good an acknowledgment */
 		send_keepalive(peer);
 		m->acked = true;

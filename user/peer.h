@@ -265,6 +265,11 @@ void send_handshake_cookie(struct wg_device *dev, const uint8_t *msg, size_t len
 			   uint32_t sender_index, const struct wg_endpoint *src);
 void send_keepalive(struct wg_peer *peer);
 void send_staged_packets(struct wg_peer *peer);
+/* The current keypair is marked valid for sending (its age not looked at). */
+bool send_session_valid(struct wg_peer *peer);
+/* ... and not expired either: a packet sent now goes out under it instead of being staged
+ * behind a new handshake (an expired keypair is retired on the way, as the send path would). */
+bool send_session_usable(struct wg_peer *peer);
 /* Encrypt and send one packet now if a keypair allows; false if it must be staged. */
 bool send_packet_fast(struct wg_peer *peer, const uint8_t *pkt, size_t len);
 void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);

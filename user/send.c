@@ -241,6 +241,23 @@ invalid:
 	return NULL;
 }
 
+bool send_session_valid(struct wg_peer *peer)
+{
+	struct noise_keypair *kp = noise_keypairs_current(&peer->keypairs);
+	bool valid = kp && atomic_load(&kp->sending.is_valid);
+
+	noise_keypair_put(kp, false);
+	return valid;
+}
+
+bool send_session_usable(struct wg_peer *peer)
+{
+	struct noise_keypair *kp = send_usable_keypair(peer);
+
+	noise_keypair_put(kp, false);
+	return kp != NULL;
+}
+
 /*
  * Reserve up to want nonces at once: the first in *nonce, how many may be used returned, 0 once
  * REJECT_AFTER_MESSAGES is reached. No nonce >= the limit is ever used: a reservation reaching

@@ -451,8 +451,6 @@ static void timers_expired_persistent_keepalive(struct wg_peer *peer)
 static void timers_expired_reannounce(struct wg_peer *peer)
 {
 	unsigned int state = atomic_load(&peer->announce_state), resends;
-	struct noise_keypair *kp;
-	bool valid;
 
 	/* answered meanwhile (the receive cleared the state after we were armed) */
 	if (!state)
@@ -466,10 +464,7 @@ static void timers_expired_reannounce(struct wg_peer *peer)
 	}
 	/* Only a keepalive is re-sent: without a valid session the handshake's own
 	 * retransmits (REKEY_TIMEOUT) apply, and a keepalive would only stage itself. */
-	kp = noise_keypairs_current(&peer->keypairs);
-	valid = kp && atomic_load(&kp->sending.is_valid);
-	noise_keypair_put(kp, false);
-	if (!valid) {
+	if (!send_session_valid(peer)) {
 		timers_announce_cancel(peer);
 		return;
 	}

@@ -52,7 +52,9 @@ int tun_set_mtu(const char *name, unsigned int mtu);
  * CSUM|TSO4|TSO6, so that one read returns up to 64 KB of one TCP flow (a super-packet with a
  * virtio_net_hdr saying how to cut it) and checksums may be left for us to finish. After this,
  * tun_write adds a header marking the packet's checksum as verified (the AEAD authenticated
- * it, as the kernel's WireGuard marks CHECKSUM_UNNECESSARY), and readers use tun_read_gso.
+ * it, as the kernel's WireGuard marks CHECKSUM_UNNECESSARY), and readers use
+ * tun_read_gso_batch (the data path) or tun_read_gso (one packet per call: the tests' reference
+ * cut).
  * 0 or -errno (then nothing changed).
  */
 int tun_enable_offload(struct tun_dev *t);

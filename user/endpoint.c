@@ -40,6 +40,11 @@ bool endpoint_eq(const struct wg_endpoint *a, const struct wg_endpoint *b)
 	return true;
 }
 
+bool endpoint_same_src(const struct wg_endpoint *a, const struct wg_endpoint *b)
+{
+	return a->src_ifindex == b->src_ifindex && !memcmp(&a->src6, &b->src6, sizeof(a->src6));
+}
+
 socklen_t endpoint_socklen(const struct wg_endpoint *e)
 {
 	if (e->addr.sa.sa_family == AF_INET)

@@ -36,6 +36,8 @@ static inline bool endpoint_is_set(const struct wg_endpoint *e)
 
 /* Same remote address and port (the cached source is not compared). */
 bool endpoint_eq(const struct wg_endpoint *a, const struct wg_endpoint *b);
+/* Same cached source: local address and interface. */
+bool endpoint_same_src(const struct wg_endpoint *a, const struct wg_endpoint *b);
 /* "198.51.100.2:51820" or "[2001:db8::2]:51820"; "(none)" when unset. */
 const char *endpoint_format(const struct wg_endpoint *e, char buf[ENDPOINT_STRLEN]);
 /* Numeric "a.b.c.d:port" or "[v6]:port" (the configuration protocol's form). 0 or -EINVAL. */

@@ -297,16 +297,6 @@ uint8_t *io_tx_batch_room(struct io_tx_batch *b, size_t need)
 	return b->buf + b->len;
 }
 
-/* Same address, port and cached source. */
-static bool io_tx_same_dst(const struct wg_endpoint *a, const struct wg_endpoint *b)
-{
-	if (!endpoint_eq(a, b) || a->src_ifindex != b->src_ifindex)
-		return false;
-	if (a->addr.sa.sa_family == AF_INET)
-		return a->src4.s_addr == b->src4.s_addr;
-	return !memcmp(&a->src6, &b->src6, sizeof(a->src6));
-}
-
 int io_tx_batch_flush(struct io_socket *s, struct io_tx_batch *b)
 {
 	int ret = 0, r;
@@ -349,7 +339,8 @@ int io_tx_batch_add(struct io_socket *s, struct io_tx_batch *b, const struct wg_
 	if (!len || len > IO_TX_BATCH_BYTES)
 		return io_socket_send(s, dst, buf, len);
 	if (b->n && (b->closed || len > b->seg || b->n >= IO_TX_BATCH_SEGS ||
-		     len > IO_TX_BATCH_BYTES - b->len || !io_tx_same_dst(&b->dst, dst))) {
+		     len > IO_TX_BATCH_BYTES - b->len || !endpoint_eq(&b->dst, dst) ||
+		     !endpoint_same_src(&b->dst, dst))) {
 		ret = io_tx_batch_flush(s, b);
 		/* encrypted at the tail: what was before it is sent, move it up front */
 		if (lent)

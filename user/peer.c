@@ -156,11 +156,6 @@ static bool peer_roam_allowed_locked(const struct wg_peer *peer, const struct wg
 	return false;
 }
 
-static bool peer_same_src(const struct wg_endpoint *a, const struct wg_endpoint *b)
-{
-	return a->src_ifindex == b->src_ifindex && !memcmp(&a->src6, &b->src6, sizeof(a->src6));
-}
-
 /* The move itself: endpoint, counters, the back-end's copy. True on a real move, left in *m for
  * peer_roam_report. */
 bool peer_roam_deferred(struct wg_peer *peer, const struct wg_endpoint *src, struct wg_peer_move *m)
@@ -177,7 +172,7 @@ bool peer_roam_deferred(struct wg_peer *peer, const struct wg_endpoint *src, str
 		sent = atomic_exchange_explicit(&peer->tx_since_rx, 0, memory_order_relaxed);
 	pthread_spin_lock(&peer->endpoint_lock);
 	moved = !endpoint_eq(&peer->endpoint, src);
-	src_changed = !peer_same_src(&peer->endpoint, src);
+	src_changed = !endpoint_same_src(&peer->endpoint, src);
 	if ((!moved && !src_changed) || !peer_roam_allowed_locked(peer, src)) {
 		pthread_spin_unlock(&peer->endpoint_lock);
 		return false;

@@ -344,6 +344,13 @@ void xsk_port_tx_cancel(struct xsk_port *p, const struct xsk_frame *f, unsigned 
 		p->tx_free[p->tx_nfree++] = f[i].addr & ~((uint64_t)p->frame_size - 1);
 }
 
+/* Frames on the TX ring the kernel has not taken yet (its consumer index read with acquire:
+ * what it took is done with). */
+static bool xsk_tx_pending(const struct xsk_port *p)
+{
+	return __atomic_load_n(p->tx.consumer, __ATOMIC_ACQUIRE) != *p->tx.producer;
+}
+
 int xsk_port_kick(struct xsk_port *p)
 {
 	if (!p->tx_inflight)
@@ -362,7 +369,7 @@ int xsk_port_kick(struct xsk_port *p)
 		if (errno != EAGAIN)
 			break;
 		/* EAGAIN with an empty ring: the completion ring is full, reap first */
-		if (__atomic_load_n(p->tx.consumer, __ATOMIC_ACQUIRE) == *p->tx.producer)
+		if (!xsk_tx_pending(p))
 			return 0;
 		xsk_port_tx_reap(p);
 	}
@@ -378,7 +385,7 @@ void xsk_port_busy_kick(struct xsk_port *p)
 	if (xsk_port_rx_needs_wakeup(p))
 		(void)recvfrom(xsk_socket__fd(p->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	/* two reads of the ring's indexes; the sendto only while frames wait */
-	if (__atomic_load_n(p->tx.consumer, __ATOMIC_ACQUIRE) != *p->tx.producer)
+	if (xsk_tx_pending(p))
 		xsk_port_kick(p);
 }
 

@@ -25,28 +25,52 @@ endif
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
-	    -D_GNU_SOURCE -pthread -Iheaders -Iuser -I$(BUILD) $(SANFLAGS)
+	    -D_GNU_SOURCE -pthread $(SANFLAGS)
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   := -lbpf -lxdp -lsodium -lcrypto -lmnl -lelf -lz
 
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/x86_64-linux-gnu -Iheaders
 
-# The core library: every user/*.c except the daemon's main.
-LIB_SRCS   := $(filter-out user/main.c,$(wildcard user/*.c))
-LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-LIB        := $(BUILD)/libxdpwg.a
-CTL_SRCS   := $(wildcard tools/xdpwgctl/*.c)
-CTL_OBJS   := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
-TOOL_SRCS  := $(wildcard tools/*.c)
-TOOLS      := $(TOOL_SRCS:tools/%.c=$(BUILD)/tools/%)
-UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
-UNITS      := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
-BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
-BPFTS      := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
-NET_TESTS  := $(sort $(wildcard tests/net/*.t))
-BPF_SRCS   := $(wildcard bpf/*.bpf.c)
-BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
-SKELS      := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+# The layers (docs/architecture.md), one static library each. A layer sees only the include
+# directories of the layers it may use, so a wrong include fails the build; scripts/layers.sh
+# (make check) also checks the symbols each library calls.
+#   lib     what every binary may link      headers/ lib/
+#   engine  the protocol, no I/O            + engine/
+#   io      the back-ends                   + io/ (and the BPF skeleton)
+#   daemon  xdpwgd                          + daemon/
+#   ctl     xdpwgctl                        headers/ lib/ ctl/ only
+LAYER_INC_lib    := -Iheaders -Ilib
+LAYER_INC_engine := $(LAYER_INC_lib) -Iengine
+LAYER_INC_io     := $(LAYER_INC_engine) -Iio -I$(BUILD)
+LAYER_INC_daemon := $(LAYER_INC_io) -Idaemon
+LAYER_INC_ctl    := $(LAYER_INC_lib) -Ictl
+# tests, benchmarks and test helpers may reach into any layer but the ctl
+LAYER_INC_all    := $(LAYER_INC_daemon) -Itests/unit
+
+LAYERS      := lib engine io daemon
+LAYER_SRCS   = $(filter-out daemon/main.c,$(wildcard $(1)/*.c))
+LAYER_LIB    = $(BUILD)/libxdpwg-$(1).a
+LIB_LIB     := $(call LAYER_LIB,lib)
+ENGINE_LIB  := $(call LAYER_LIB,engine)
+IO_LIB      := $(call LAYER_LIB,io)
+DAEMON_LIB  := $(call LAYER_LIB,daemon)
+# link order: a layer before the layers it uses
+ALL_LIBS    := $(DAEMON_LIB) $(IO_LIB) $(ENGINE_LIB) $(LIB_LIB)
+CTL_SRCS    := $(wildcard ctl/*.c)
+CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+BENCH_SRCS  := $(wildcard bench/*.c)
+BENCHES     := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPERS     := $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNITS       := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
+BPFTS       := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
+NET_TESTS   := $(sort $(wildcard tests/net/*.t))
+BUILD_TESTS := $(sort $(wildcard tests/build/*.t))
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
+SKELS       := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 
 BINS := $(BUILD)/xdpwgd $(BUILD)/xdpwgctl
 
@@ -56,13 +80,13 @@ BINS := $(BUILD)/xdpwgd $(BUILD)/xdpwgctl
 # keep the BPF object and skeleton when a later step fails
 .SECONDARY:
 
-all: $(BINS) $(TOOLS)
+all: $(BINS) $(BENCHES) $(HELPERS)
 
 deps:
-	@tools/deps.sh
+	@scripts/deps.sh
 
 deps-vm:
-	@tools/deps.sh --vm
+	@scripts/deps.sh --vm
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard headers/*.h bpf/*.h) | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
@@ -70,29 +94,44 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard headers/*.h bpf/*.h) | $(BUILD)
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/obj/lib/%.o: INC = $(LAYER_INC_lib)
+$(BUILD)/obj/engine/%.o: INC = $(LAYER_INC_engine)
+$(BUILD)/obj/io/%.o: INC = $(LAYER_INC_io)
+$(BUILD)/obj/daemon/%.o: INC = $(LAYER_INC_daemon)
+$(BUILD)/obj/ctl/%.o: INC = $(LAYER_INC_ctl)
+$(BUILD)/obj/%.o: INC ?= $(LAYER_INC_all)
+
 $(BUILD)/obj/%.o: %.c | $(SKELS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -MMD -MP -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
-	@rm -f $@
-	ar rcs $@ $^
+define LAYER_RULE
+$(call LAYER_LIB,$(1)): $$(patsubst %.c,$(BUILD)/obj/%.o,$$(call LAYER_SRCS,$(1)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call LAYER_RULE,$(l))))
 
-$(BUILD)/xdpwgd: $(BUILD)/obj/user/main.o $(LIB)
+$(BUILD)/xdpwgd: $(BUILD)/obj/daemon/main.o $(ALL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/xdpwgctl: $(CTL_OBJS) $(LIB)
+# the ctl links lib/ alone: `nm build/xdpwgctl` shows no engine, io or daemon symbol
+$(BUILD)/xdpwgctl: $(CTL_OBJS) $(LIB_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/bpf/%: $(BUILD)/obj/tests/bpf/%.o $(LIB)
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/bpf/%: $(BUILD)/obj/tests/bpf/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -103,7 +142,7 @@ $(BUILD):
 # scripts which binaries to drive (build/ or build/san/).
 test: deps
 	@$(MAKE) --no-print-directory all-tests
-	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS) $(BPFTS) $(NET_TESTS)
+	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS) $(BPFTS) $(BUILD_TESTS) $(NET_TESTS)
 
 test-unit: all-tests
 	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS)
@@ -112,21 +151,21 @@ test-unit: all-tests
 all-tests: all $(UNITS) $(BPFTS)
 
 check:
-	@tools/check.sh
+	@scripts/check.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@XDPWG_BUILD=$(abspath $(BUILD)) tools/demo.sh
+	@XDPWG_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
 bench bench-roam bench-flood: deps
 	@$(MAKE) --no-print-directory all
-	@XDPWG_BUILD=$(abspath $(BUILD)) tools/$@.sh
+	@XDPWG_BUILD=$(abspath $(BUILD)) bench/$@.sh
 
 fuzz:
-	@tools/fuzz.sh
+	@scripts/fuzz.sh
 
 vmtest: deps-vm
 	@$(MAKE) --no-print-directory all-tests
@@ -142,11 +181,11 @@ install: all
 		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system
 	install -m 0755 $(BUILD)/xdpwgd $(DESTDIR)$(PREFIX)/sbin/xdpwgd
 	install -m 0755 $(BUILD)/xdpwgctl $(DESTDIR)$(PREFIX)/bin/xdpwgctl
-	install -m 0644 docs/man/xdpwgd.8 docs/man/xdpwgctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 tools/systemd/xdpwgd.env.example $(DESTDIR)$(PREFIX)/share/doc/xdpwg/
+	install -m 0644 dist/man/xdpwgd.8 dist/man/xdpwgctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 dist/systemd/xdpwgd.env.example $(DESTDIR)$(PREFIX)/share/doc/xdpwg/
 	sed -e 's|/usr/sbin/xdpwgd|$(PREFIX)/sbin/xdpwgd|g' \
 	    -e 's|/usr/bin/xdpwgctl|$(PREFIX)/bin/xdpwgctl|g' \
-	    tools/systemd/xdpwgd@.service >$(BUILD)/xdpwgd@.service
+	    dist/systemd/xdpwgd@.service >$(BUILD)/xdpwgd@.service
 	install -m 0644 $(BUILD)/xdpwgd@.service \
 		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/xdpwgd@.service
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Everything the XDP program (bpf/xdpwg.bpf.c) and userspace (user/loader.c, user/xsk.c) share:
+ * Everything the XDP program (bpf/xdpwg.bpf.c) and userspace (io/loader.c, io/xsk.c) share:
  * map keys and values, the metadata in front of every redirected frame, ring-buffer event
  * records and the per-reason counters. Only <linux/types.h> types, so both sides include it.
  * Every struct carries _Static_asserts on its size and every field's offset: a change here is an

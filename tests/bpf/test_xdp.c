@@ -24,6 +24,7 @@
 
 #include "../unit/tap.h"
 #include "loader.h"
+#include "pins.h"
 #include "log.h"
 #include "xdpwg_wire.h"
 #include "xsk.h"
@@ -212,9 +213,9 @@ static void expect(const char *name, const struct fx *f, uint32_t verdict, enum 
 		verdict == XDP_PASS   ? "PASS"
 		: verdict == XDP_DROP ? "DROP"
 				      : "REDIRECT",
-		loader_stat_name(s)))
+		pins_stat_name(s)))
 		printf("#   ret %d retval %u, %s delta %llu, total delta %llu\n", r.ret, r.retval,
-		       loader_stat_name(s), (unsigned long long)(now[s] - stats_before[s]),
+		       pins_stat_name(s), (unsigned long long)(now[s] - stats_before[s]),
 		       (unsigned long long)total);
 }
 
@@ -490,7 +491,7 @@ static void test_attach(const char *tun)
 	ok(q.skb_prog_id == 0 && q.drv_prog_id != 0, "no generic program left");
 
 	/* xdpwgctl detach */
-	is_int(loader_detach_stale("xwt0", tun), 0, "detach by name");
+	is_int(pins_detach_stale("xwt0", tun), 0, "detach by name");
 	bpf_xdp_query(ifindex, 0, &q);
 	is_int(q.prog_id, 0, "nothing attached after detach");
 	ok(stat(path, &st) < 0 && errno == ENOENT, "pins removed by detach");

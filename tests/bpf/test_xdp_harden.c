@@ -27,6 +27,7 @@
 #include "cookie.h"
 #include "crypto.h"
 #include "loader.h"
+#include "pins.h"
 #include "log.h"
 #include "xdpwg_wire.h"
 
@@ -163,8 +164,8 @@ static void expect(const char *name, const char *src, const uint8_t *msg, size_t
 	snap();
 	v = run(src, PORT, msg, len);
 	if (!ok(v == verdict && delta(s) == 1, "%s -> %s, %s", name, vname(verdict),
-		loader_stat_name(s)))
-		tap_diag("  got %s, %s delta %llu", vname(v), loader_stat_name(s),
+		pins_stat_name(s)))
+		tap_diag("  got %s, %s delta %llu", vname(v), pins_stat_name(s),
 			 (unsigned long long)delta(s));
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The fuzzers must never touch the network: tools/fuzz.sh compiles user/endpoint.c with
+ * The fuzzers must never touch the network: scripts/fuzz.sh compiles lib/endpoint.c with
  * -Dgetaddrinfo=fuzz_getaddrinfo -Dfreeaddrinfo=fuzz_freeaddrinfo, so endpoint_resolve lands
  * here. Names containing "nx" do not exist; every other name resolves, without any lookup, to
  * a documentation address (IPv6 when the name has an odd length), so the success path of

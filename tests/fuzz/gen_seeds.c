@@ -2,7 +2,7 @@
 /*
  * Writes the wire-message seeds of tests/fuzz/corpus/{receive,handshake}/ from the fuzzers'
  * own fixed world (fuzz_wg.h): a genuine initiation, response, cookie reply and data message,
- * each prefixed with the steering byte that feeds it unchanged. Run: tools/fuzz.sh --gen-seeds
+ * each prefixed with the steering byte that feeds it unchanged. Run: scripts/fuzz.sh --gen-seeds
  */
 #include <stdint.h>
 

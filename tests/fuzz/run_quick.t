@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 names=(uapi config allowedips replay receive handshake)
 secs=${FUZZ_QUICK_SECONDS:-5}
-tools/fuzz.sh --build-only "${names[@]}" >/tmp/fuzz-quick-build.$$ 2>&1
+scripts/fuzz.sh --build-only "${names[@]}" >/tmp/fuzz-quick-build.$$ 2>&1
 status=$?
 if [ $status -eq 77 ]; then
 	echo "1..0 # SKIP clang's libFuzzer runtime is missing (libclang-rt-14-dev)"
@@ -20,7 +20,7 @@ for n in "${names[@]}"; do
 		echo "not ok $i - fuzz_$n # $(grep "^fuzz_$n: " /tmp/fuzz-quick-build.$$)"
 		continue
 	fi
-	line=$(FUZZ_SECONDS=$secs tools/fuzz.sh "$n" 2>&1 | tail -1)
+	line=$(FUZZ_SECONDS=$secs scripts/fuzz.sh "$n" 2>&1 | tail -1)
 	if [ "${PIPESTATUS[0]}" -eq 0 ]; then
 		echo "ok $i - $line"
 	else

@@ -13,7 +13,7 @@ t_require_root
 t_require_cmd wireguard-go wg socat python3 bpftool
 t_require_xdpwgd
 CTL=$XDPWG_BUILD/xdpwgctl
-FILL=$XDPWG_BUILD/tools/bpf_mapfill
+FILL=$XDPWG_BUILD/tests/helpers/bpf_mapfill
 [ -x "$FILL" ] || t_bail "no $FILL (run make)"
 PINS=/sys/fs/bpf/xdpwg/wg0
 

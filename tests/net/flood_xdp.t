@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hardening at the edge on a real (veth) uplink: tools/xsk-echo attaches the XDP program to eth0
+# Hardening at the edge on a real (veth) uplink: tests/helpers/xsk-echo attaches the XDP program to eth0
 # in a gateway namespace (198.18.0.1) and echoes whatever XDP lets through its AF_XDP socket. An
 # attacker namespace (198.18.0.2, .3) sends a few hundred packets at a bounded rate: random junk,
 # data for unknown receiver indexes, initiations with a wrong mac1, valid initiations from one
@@ -11,7 +11,7 @@
 
 t_require_root
 t_require_cmd bpftool python3
-ECHO=$XDPWG_BUILD/tools/xsk-echo
+ECHO=$XDPWG_BUILD/tests/helpers/xsk-echo
 CTL=$XDPWG_BUILD/xdpwgctl
 [ -x "$ECHO" ] || t_bail "no $ECHO (run make)"
 [ -x "$CTL" ] || t_bail "no $CTL (run make)"

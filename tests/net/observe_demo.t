@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo, non-interactively: tools/demo.sh with two uplink switches and no live view
+# make demo, non-interactively: scripts/demo.sh with two uplink switches and no live view
 # (DEMO_SWITCHES=2 DEMO_PLAIN=1) exits 0, writes the summary table with a row per switch in
 # which the gateway moved to the client's new uplink (with the move's latency) and a blackout,
 # and a PNG plot; narrates each move with its latency and blackout; leaves no namespace behind.
@@ -9,7 +9,7 @@ t_require_cmd wg gnuplot ping stdbuf
 t_require_xdpwgd
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 
-DEMO_SWITCHES=2 DEMO_PLAIN=1 DEMO_OUT="$T_DIR/demo" timeout 240 "$TOP/tools/demo.sh" \
+DEMO_SWITCHES=2 DEMO_PLAIN=1 DEMO_OUT="$T_DIR/demo" timeout 240 "$TOP/scripts/demo.sh" \
 	>"$T_DIR/demo.out" 2>&1 </dev/null
 rc=$?
 t_is "$rc" 0 "demo exits 0" || t_diag "$(tail -n 30 "$T_DIR/demo.out")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Replays and spoofs against xdpwgd, on the socket path and with --attach eth0, with a
 # wireguard-go client. Real datagrams are captured on the client's uplink (AF_PACKET,
-# tools/wgreplay.py) and sent again through raw sockets: from the client's own address and
+# tests/helpers/wgreplay.py) and sent again through raw sockets: from the client's own address and
 # port, and from a third namespace ("spoofer") on the same bridge; truncated and bit-flipped;
 # held back (the client's bridge port detached) and delivered late in reverse order, within the
 # replay window (accepted) and beyond it (refused). Asserted through `wg show` (transfer-rx, the
@@ -12,7 +12,7 @@ t_require_root
 t_require_cmd wireguard-go wg python3
 t_require_xdpwgd
 CTL=$XDPWG_BUILD/xdpwgctl
-RP="python3 $(cd "$(dirname "$0")/../.." && pwd)/tools/wgreplay.py"
+RP="python3 $(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/wgreplay.py"
 
 t_ns gw
 t_ns cl

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Roaming test topology (tests/net/roam_*.t), after tools/bench-lib.sh's: a gateway (xdpwgd
+# Roaming test topology (tests/net/roam_*.t), after bench/bench-lib.sh's: a gateway (xdpwgd
 # --attach eth0 on 198.18.0.1) behind a router; a client with two uplinks to the router, "wifi"
 # 198.51.100.2 (default route metric 100) and "lte" 203.0.113.2/25 (metric 200); a spoofer on
 # 203.0.113.130/25, also behind the router. Tunnel 192.0.2.0/24. Source lib.sh first.

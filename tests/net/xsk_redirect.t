@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The XDP program and AF_XDP sockets on a real (veth) uplink, driven by tools/xsk-echo: a gateway
+# The XDP program and AF_XDP sockets on a real (veth) uplink, driven by tests/helpers/xsk-echo: a gateway
 # namespace (eth0, 198.18.0.1) and a peer namespace (198.18.0.2). WireGuard-shaped datagrams to
 # the listen port come back through AF_XDP; junk is dropped and counted; ping and TCP to the
 # gateway still work while attached; pinned maps print named fields; kill -9 of the tool and a
@@ -8,7 +8,7 @@
 
 t_require_root
 t_require_cmd bpftool python3 socat ping
-ECHO=$XDPWG_BUILD/tools/xsk-echo
+ECHO=$XDPWG_BUILD/tests/helpers/xsk-echo
 [ -x "$ECHO" ] || t_bail "no $ECHO (run make)"
 
 PORT=51820

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Known-answer tests for user/crypto.c. Vectors come from the RFCs named next to them; the
+ * Known-answer tests for lib/crypto.c. Vectors come from the RFCs named next to them; the
  * keyed-BLAKE2s, HMAC and KDF answers were computed with Python's hashlib/hmac when this file
  * was written, so they check OpenSSL's plumbing against an independent implementation.
  */

@@ -97,16 +97,6 @@ int loader_peer_set_tx(struct xdpwg_loader *ld, uint32_t peer_id, uint64_t packe
 
 /* Per-reason counters summed over CPUs. */
 int loader_stats(const struct xdpwg_loader *ld, uint64_t out[XDPWG_STAT_MAX]);
-const char *loader_stat_name(enum xdpwg_stat s);
-
-/* What the XDP program did with a packet counted under a reason. */
-enum loader_stat_action {
-	LOADER_STAT_INFO,     /* a count that is neither a verdict nor a drop (events, ...) */
-	LOADER_STAT_DROP,     /* XDP_DROP */
-	LOADER_STAT_PASS,     /* XDP_PASS to the kernel */
-	LOADER_STAT_REDIRECT, /* into an AF_XDP socket */
-};
-enum loader_stat_action loader_stat_action(enum xdpwg_stat s);
 
 int loader_prog_fd(const struct xdpwg_loader *ld);
 int loader_xsks_fd(const struct xdpwg_loader *ld);
@@ -116,20 +106,9 @@ int loader_sessions_fd(const struct xdpwg_loader *ld);
 /* "<pin_root>/<tun>" or "" with no_pin. */
 const char *loader_pin_dir(const struct xdpwg_loader *ld);
 
-/* xdpwgctl detach IFACE: detach a program named XDPWG_PROG_NAME from ifname (any mode; nothing
- * else is touched), and when tun_name is given remove <XDPWG_PIN_ROOT>/<tun_name>/ and its pins.
- * 0 when something was removed or nothing was there; -errno on failure. */
-int loader_detach_stale(const char *ifname, const char *tun_name);
-
-/* Mount bpffs at /sys/fs/bpf unless one is there already (ip netns exec remounts /sys). */
-int loader_ensure_bpffs(void);
-
 /* --- Appended by the observability module (xdpwgctl capture) --- */
 
 /* The capture ring buffer (struct xdpwg_capture records while XDPWG_CFG_F_CAPTURE is set). */
 int loader_capture_fd(const struct xdpwg_loader *ld);
-/* Set or clear XDPWG_CFG_F_CAPTURE in the config map pinned in pin_dir ("<root>/<tun>"),
- * read-modify-write; the loader keeps that bit when it rewrites the value. 0 or -errno. */
-int loader_capture_set_pinned(const char *pin_dir, bool on);
 
 #endif

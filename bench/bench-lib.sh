@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared topology and daemon helpers for the benchmarks (tools/bench.sh, tools/bench-roam.sh).
+# Shared topology and daemon helpers for the benchmarks (bench/bench.sh, bench/bench-roam.sh).
 # Source it; it sources tests/net/lib.sh for namespaces, private /run daemons and the EXIT trap
 # that kills every process started here and deletes the namespaces.
 #
@@ -180,9 +180,9 @@ b_configure_gw()
 {
 	t_wg "$B_GW_PID" set wg0 private-key "$T_DIR/gw.key" listen-port "$B_PORT" \
 		peer "$(cat "$T_DIR/cl.pub")" allowed-ips 192.0.2.2/32,2001:db8::2/128 || return 1
-	# BENCH_EXTRA_PEERS=N (xdpwgd only): N idle peers more, one setconf (tools/peers-load.c)
+	# BENCH_EXTRA_PEERS=N (xdpwgd only): N idle peers more, one setconf (bench/peers-load.c)
 	if [ "${BENCH_EXTRA_PEERS:-0}" -gt 0 ] && [ "$B_GW_IMPL" = xdpwgd ]; then
-		t_at "$B_GW_PID" "$XDPWG_BUILD/tools/peers-load" /run/wireguard/wg0.sock \
+		t_at "$B_GW_PID" "$XDPWG_BUILD/bench/peers-load" /run/wireguard/wg0.sock \
 			"$BENCH_EXTRA_PEERS" >>"$T_DIR/peers-load.log" 2>&1 || return 1
 	fi
 	t_in gw ip addr add 192.0.2.1/24 dev wg0 &&

@@ -13,8 +13,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "loader.h"
-#include "tun.h"
+#include "pins.h"
 
 /* Whether a daemon answers on TUN's configuration socket. */
 static int detach_daemon_alive(const char *tun)
@@ -56,7 +55,7 @@ static int cmd_detach(int argc, char **argv)
 	}
 	if (!iface)
 		return ctl_usage("detach");
-	if (tun && !tun_name_valid(tun)) {
+	if (tun && !ifname_valid(tun)) {
 		ctl_err("detach: '%s' is not a valid interface name", tun);
 		return 1;
 	}
@@ -67,7 +66,7 @@ static int cmd_detach(int argc, char **argv)
 			tun);
 		return 1;
 	}
-	ret = loader_detach_stale(iface, tun);
+	ret = pins_detach_stale(iface, tun);
 	if (ret < 0) {
 		ctl_err("detach: %s: %s", iface,
 			ret == -ENODEV ? "no such interface" : strerror(-ret));

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "peer_sync.h"
+#include "pins.h"
 #include "send.h"
 #include "tun.h"
 #include "uapi.h"
@@ -1039,7 +1040,7 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	int ret;
 
 	*out = NULL;
-	if (!tun_name_valid(o->ifname)) {
+	if (!ifname_valid(o->ifname)) {
 		log_err("invalid interface name '%s'", o->ifname);
 		return -EINVAL;
 	}

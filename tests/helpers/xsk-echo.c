@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "pins.h"
 #include "log.h"
 #include "xsk.h"
 
@@ -84,7 +85,7 @@ static void print_counters(struct xdpwg_loader *ld, const struct queue *q, unsig
 		       (unsigned long long)q[i].unparsed, (unsigned long long)q[i].tx_full);
 	if (loader_stats(ld, st) == 0)
 		for (i = 0; i < XDPWG_STAT_MAX; i++)
-			printf("stat %s %llu\n", loader_stat_name((enum xdpwg_stat)i),
+			printf("stat %s %llu\n", pins_stat_name((enum xdpwg_stat)i),
 			       (unsigned long long)st[i]);
 	fflush(stdout);
 }

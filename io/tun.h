@@ -32,9 +32,6 @@ struct tun_dev {
 	bool no_batch;
 };
 
-/* Whether name is usable as an interface and socket name: [a-zA-Z0-9_=+.-]{1,15}, like
- * wg-quick, so that /var/run/wireguard/NAME.sock cannot point elsewhere. */
-bool tun_name_valid(const char *name);
 /* Create TUN name (or attach to an existing persistent TUN of that name) with one queue, and
  * set its MTU when mtu is not 0. 0 or -errno. */
 int tun_open(struct tun_dev *t, const char *name, unsigned int mtu);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * events: endpoint moves, from the daemon's events socket /var/run/wireguard/IFACE.events (see
- * user/events.h for the protocol and the line format). Without --follow: the recent moves (the
+ * daemon/events.h for the protocol and the line format). Without --follow: the recent moves (the
  * daemon keeps 256), then exit. With --follow: the recent ones, then each new move as it happens,
  * until interrupted or the daemon goes away. --json prints the daemon's JSON lines unchanged,
  * one object per line; otherwise one readable line per move. Stock daemons have no events

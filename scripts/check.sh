@@ -15,10 +15,10 @@ if [ -n "$bad" ]; then
 	echo "check: not clang-formatted (run 'make format'):$bad" >&2
 	rc=1
 fi
-user_c=$(echo "$files" | grep -E '^(user|tools|tests)/.*\.c$' || true)
+user_c=$(echo "$files" | grep -E '^(lib|engine|io|daemon|ctl|bench|tests)/.*\.c$' || true)
 if ! cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	--inline-suppr --suppress=missingIncludeSystem --std=c11 \
-	-D__x86_64__ -D_GNU_SOURCE -Iheaders -Iuser $user_c; then
+	-D__x86_64__ -D_GNU_SOURCE -Iheaders -Ilib -Iengine -Iio -Idaemon -Ictl $user_c; then
 	echo "check: cppcheck found problems" >&2
 	rc=1
 fi

@@ -4,7 +4,7 @@
 # copy of its seed corpus (tests/fuzz/corpus/NAME/), print one line per harness, and exit
 # non-zero if any crashed, leaked, timed out or failed to build.
 #
-#   tools/fuzz.sh [--quick] [--seconds N] [--build-only] [--gen-seeds] [NAME...]
+#   scripts/fuzz.sh [--quick] [--seconds N] [--build-only] [--gen-seeds] [NAME...]
 #     --gen-seeds   rewrite the wire-message seeds of corpus/{receive,handshake} (gen_seeds.c)
 #     FUZZ_SECONDS  seconds per harness (default 60; --quick: 10)
 #     FUZZ_JOBS     parallel compiles (default: nproc)
@@ -52,7 +52,7 @@ max_len() {
 	esac
 }
 
-# Library sources per harness (user/NAME.c); the engine's set for the device harnesses.
+# Library sources per harness (NAME.c in lib/ or engine/); the engine's set for the device harnesses.
 CORE="allowedips replay uapi_text config crypto endpoint log"
 ENGINE="$CORE device receive send noise cookie peer timers index ratelimiter"
 srcs_for() {
@@ -66,7 +66,7 @@ srcs_for() {
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Wno-missing-field-initializers -D_GNU_SOURCE -pthread \
--Iheaders -Iuser -Itests/fuzz -Itests/unit"
+-Iheaders -Ilib -Iengine -Itests/fuzz -Itests/unit"
 LIBS="-lsodium -lcrypto -pthread"
 
 # libFuzzer present?
@@ -79,11 +79,11 @@ fi
 
 # Compile one library or helper source into build/fuzz/obj when it is older than its source or
 # any header. endpoint.c resolves through tests/fuzz/fake_resolver.c: no DNS from a fuzzer.
-newest_hdr=$(ls -t user/*.h headers/*.h tests/fuzz/*.h tests/unit/*.h 2>/dev/null | head -1)
+newest_hdr=$(ls -t lib/*.h engine/*.h headers/*.h tests/fuzz/*.h tests/unit/*.h 2>/dev/null | head -1)
 compile() {
 	local src=$1 obj=$2 extra=""
 	case "$src" in
-	user/endpoint.c) extra="-Dgetaddrinfo=fuzz_getaddrinfo -Dfreeaddrinfo=fuzz_freeaddrinfo" ;;
+	lib/endpoint.c) extra="-Dgetaddrinfo=fuzz_getaddrinfo -Dfreeaddrinfo=fuzz_freeaddrinfo" ;;
 	esac
 	if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$(cat "$obj.flags" 2>/dev/null)" = "$extra" ] && [ "$obj" -nt "$newest_hdr" ] &&
 		[ "$obj" -nt "$0" ]; then
@@ -96,13 +96,22 @@ compile() {
 export -f compile
 export CLANG CFLAGS SAN newest_hdr FUZZ_STRICT
 
+# lib/NAME.c or engine/NAME.c: the layers a harness may link (never io/ or daemon/)
+srcpath() {
+	local d
+	for d in lib engine; do
+		[ -f "$d/$1.c" ] && { echo "$d/$1.c"; return; }
+	done
+	echo "lib/$1.c"
+}
+
 want_srcs=""
 for n in "${names[@]}"; do
 	want_srcs="$want_srcs $(srcs_for "$n")"
 done
 want_srcs=$(echo "$want_srcs" | tr ' ' '\n' | sort -u | grep -v '^$')
 {
-	for s in $want_srcs; do echo "user/$s.c $OUT/obj/$s.o"; done
+	for s in $want_srcs; do echo "$(srcpath "$s") $OUT/obj/$s.o"; done
 	echo "tests/fuzz/fake_resolver.c $OUT/obj/fake_resolver.o"
 } | xargs -P "$JOBS" -L 1 bash -c 'compile "$0" "$1" || true'
 

@@ -14,6 +14,7 @@
 #include "device.h"
 #include "droplog.h"
 #include "loader.h"
+#include "pins.h"
 #include "log.h"
 #include "xdpwg_kern_user.h"
 
@@ -153,10 +154,10 @@ void droplog_tick(struct droplog *dl, struct wg_device *dev, const struct xdpwg_
 
 		if (loader_stats(ld, all) == 0) {
 			for (unsigned int k = 0; k < XDPWG_STAT_MAX; k++) {
-				if (loader_stat_action((enum xdpwg_stat)k) != LOADER_STAT_DROP)
+				if (pins_stat_action((enum xdpwg_stat)k) != PINS_STAT_DROP)
 					continue;
 				xdp[nx] = all[k];
-				xnames[nx++] = loader_stat_name((enum xdpwg_stat)k);
+				xnames[nx++] = pins_stat_name((enum xdpwg_stat)k);
 			}
 			droplog_sample(dl, DROPLOG_SRC_XDP, xdp, xnames, nx, now_ns);
 		}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: throughput of xdpwgd against wireguard-go in one run, on one topology
-# (tools/bench-lib.sh): a client talks through the router to the gateway; XDP on the gateway's
+# (bench/bench-lib.sh): a client talks through the router to the gateway; XDP on the gateway's
 # eth0 when BENCH_XDP=1 (the default).
 #
 # Sides, run in turn per repetition (A B C D A B C D ...):
@@ -18,7 +18,7 @@
 # daemons (utime+stime deltas from /proc); for the gateway, tunnel bytes (wg transfer, both
 # directions: what was encrypted plus decrypted) per CPU second of its crypto workers (xdpwgd's
 # "xdpwg-wk*" threads; wireguard-go's and a socket-mode xdpwgd's whole process) as a fraction
-# of the crypto ceiling (build/tools/crypto-bench: OpenSSL EVP ChaCha20-Poly1305, 1420 B, one
+# of the crypto ceiling (build/bench/crypto-bench: OpenSSL EVP ChaCha20-Poly1305, 1420 B, one
 # core; before the first repetition and after each, median).
 # Medians with min-max over the repetitions; ratio = median / median.
 #
@@ -67,8 +67,8 @@ CEILS=$T_DIR/ceilings
 measure_ceiling()
 {
 	local line mbs
-	[ -x "$XDPWG_BUILD/tools/crypto-bench" ] || return 0
-	line=$(timeout 60 "$XDPWG_BUILD/tools/crypto-bench" 1 2>&1 | grep '1420 B' | head -n1)
+	[ -x "$XDPWG_BUILD/bench/crypto-bench" ] || return 0
+	line=$(timeout 60 "$XDPWG_BUILD/bench/crypto-bench" 1 2>&1 | grep '1420 B' | head -n1)
 	mbs=$(sed -n 's/.*OpenSSL EVP *\([0-9.]*\) MB\/s.*/\1/p' <<<"$line")
 	[ -n "$mbs" ] && echo "$mbs" >>"$CEILS"
 	[ -n "$CRYPTO_LINE" ] || CRYPTO_LINE=$line
@@ -76,11 +76,11 @@ measure_ceiling()
 }
 measure_ceiling
 
-# responder handshakes per second vs the 4-X25519 bound (build/tools/hs-bench), same run
+# responder handshakes per second vs the 4-X25519 bound (build/bench/hs-bench), same run
 HS_LINE=
-[ -x "$XDPWG_BUILD/tools/hs-bench" ] && HS_LINE=$(timeout 60 "$XDPWG_BUILD/tools/hs-bench" 2000 2>/dev/null | tail -n1)
+[ -x "$XDPWG_BUILD/bench/hs-bench" ] && HS_LINE=$(timeout 60 "$XDPWG_BUILD/bench/hs-bench" 2000 2>/dev/null | tail -n1)
 b_log "handshakes: ${HS_LINE:-hs-bench not built}"
-# BENCH_PEERS=N: load N peers into xdpwgd with one setconf (tools/peers-load.sh): time and RSS
+# BENCH_PEERS=N: load N peers into xdpwgd with one setconf (bench/peers-load.sh): time and RSS
 PEERS_LINE=
 if [ -n "${BENCH_PEERS:-}" ]; then
 	PEERS_LINE=$(PEERS_COUNTS=$BENCH_PEERS PEERS_XDP=$BENCH_XDP T_PFX=${T_PFX}p \

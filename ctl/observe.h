@@ -29,7 +29,7 @@ void obs_stat_name(uint32_t k, char *buf, size_t len);
 const char *obs_stat_action(uint32_t k);
 /* The value of "key" in a flat JSON object line (string or number), into out. false if absent. */
 bool obs_json_field(const char *line, const char *key, char *out, size_t len);
-/* One AF_XDP worker of the daemon, from its events socket (workers=1, see user/events.h). */
+/* One AF_XDP worker of the daemon, from its events socket (workers=1, see daemon/events.h). */
 struct obs_worker {
 	char uplink[32];
 	unsigned int worker, queue, tun_queue;

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # peers-load.sh: how xdpwgd scales with configured peers. In a private namespace, per peer count
 # (PEERS_COUNTS, default "1 100000"): start xdpwgd (PEERS_XDP=1: --attach eth0 on a veth),
-# set a private key, load the peers with ONE setconf through the UAPI socket (build/tools/peers-load:
+# set a private key, load the peers with ONE setconf through the UAPI socket (build/bench/peers-load:
 # keys from the library, allowed IPs 2001:db8:1::N/128), and report the apply time and the
 # daemon's VmRSS (/proc/PID/status) before and after. Prints one line per count:
 #   peers N apply_s S rss_mb_before A rss_mb_after B
 # The throughput of one active peer with 100k configured is measured by make bench with
-# BENCH_EXTRA_PEERS=100000 (tools/bench-lib.sh loads them into the gateway the same way).
+# BENCH_EXTRA_PEERS=100000 (bench/bench-lib.sh loads them into the gateway the same way).
 . "$(dirname "$0")/bench-lib.sh"
 
 b_require nsenter unshare wg
-LOADER=$XDPWG_BUILD/tools/peers-load
+LOADER=$XDPWG_BUILD/bench/peers-load
 [ -x "$LOADER" ] || b_die "no $LOADER (make all)"
 COUNTS=${PEERS_COUNTS:-1 100000}
 

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "loader.h"
 #include "log.h"
+#include "pins.h"
 #include "tun.h"
 
 #ifndef XDPWG_VERSION
@@ -217,7 +218,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		return -1;
 	}
 	a->ifname = argv[optind];
-	if (!tun_name_valid(a->ifname)) {
+	if (!ifname_valid(a->ifname)) {
 		fprintf(stderr, "xdpwgd: invalid interface name '%s'\n", a->ifname);
 		return -1;
 	}

@@ -30,7 +30,7 @@
 #include <linux/bpf.h>
 
 #include "ctl.h"
-#include "loader.h"
+#include "pins.h"
 #include "observe.h"
 #include "xdpwg_kern_user.h"
 #include "xdpwg_wire.h"
@@ -285,7 +285,7 @@ static int capture_main(int argc, char **argv)
 	/* whatever an earlier capture left in the ring is not ours */
 	ring_buffer__consume(rb);
 	st.seen = 0;
-	err = loader_capture_set_pinned(dir, true);
+	err = pins_capture_set(dir, true);
 	if (err) {
 		ctl_err("%s: turning capture on: %s", iface, strerror(-err));
 		goto out;
@@ -308,11 +308,11 @@ static int capture_main(int argc, char **argv)
 			break;
 		if (now - last_assert >= 1000000000ULL) {
 			/* another capture may have ended and cleared the bit */
-			loader_capture_set_pinned(dir, true);
+			pins_capture_set(dir, true);
 			last_assert = now;
 		}
 	}
-	err = loader_capture_set_pinned(dir, false);
+	err = pins_capture_set(dir, false);
 	if (err)
 		ctl_err("%s: turning capture off: %s", iface, strerror(-err));
 	if (st.write_err)

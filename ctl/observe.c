@@ -16,7 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "ctl.h"
-#include "loader.h"
+#include "pins.h"
 #include "observe.h"
 #include "xdpwg_kern_user.h"
 
@@ -99,7 +99,7 @@ out:
 void obs_stat_name(uint32_t k, char *buf, size_t len)
 {
 	if (k < XDPWG_STAT_MAX)
-		snprintf(buf, len, "%s", loader_stat_name((enum xdpwg_stat)k));
+		snprintf(buf, len, "%s", pins_stat_name((enum xdpwg_stat)k));
 	else
 		snprintf(buf, len, "reason_%u", k);
 }
@@ -107,13 +107,13 @@ void obs_stat_name(uint32_t k, char *buf, size_t len)
 const char *obs_stat_action(uint32_t k)
 {
 	static const char *const names[] = {
-		[LOADER_STAT_INFO] = "info",
-		[LOADER_STAT_DROP] = "drop",
-		[LOADER_STAT_PASS] = "pass",
-		[LOADER_STAT_REDIRECT] = "redirect",
+		[PINS_STAT_INFO] = "info",
+		[PINS_STAT_DROP] = "drop",
+		[PINS_STAT_PASS] = "pass",
+		[PINS_STAT_REDIRECT] = "redirect",
 	};
 
-	return names[loader_stat_action((enum xdpwg_stat)k)];
+	return names[pins_stat_action((enum xdpwg_stat)k)];
 }
 
 enum obs_worker_limits {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every unit test binary under valgrind memcheck, one line per test:
 #
-#	tools/memcheck.sh [BUILD_DIR]      (default build/; run `make all-tests` first)
+#	scripts/memcheck.sh [BUILD_DIR]      (default build/; run `make all-tests` first)
 #
 # PASS: the test passed and valgrind found no error and no definite/indirect leak
 # (--leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1).

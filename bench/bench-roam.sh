@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-roam: how fast the gateway follows a roaming client, xdpwgd against wireguard-go in
-# the same run. Topology: tools/bench-lib.sh; the client has two uplinks, "wifi" (default route
+# the same run. Topology: bench/bench-lib.sh; the client has two uplinks, "wifi" (default route
 # metric 100) and "lte" (metric 200), through the router to the gateway's eth0.
 #
 # By default each implementation runs on both ends (BENCH_CLIENT=same): A = wireguard-go

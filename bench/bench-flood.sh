@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make bench-flood: the legitimate tunnel under attack, xdpwgd (--attach eth0) against
-# wireguard-go as the gateway in the same run, same topology (tools/bench-lib.sh) plus an
+# wireguard-go as the gateway in the same run, same topology (bench/bench-lib.sh) plus an
 # attacker namespace "att" hung off the router:
 #
-#   att eth0 ---- rt att        (no addresses: build/tools/flood-gen writes raw frames to rt's MAC,
+#   att eth0 ---- rt att        (no addresses: build/bench/flood-gen writes raw frames to rt's MAC,
 #                                rt forwards them to 198.18.0.1 like any other traffic)
 #
 # Floods at the highest rate one core makes (flood-gen: AF_PACKET, PACKET_QDISC_BYPASS,
@@ -42,7 +42,7 @@ SCENARIOS=${BENCH_FLOOD_SCENARIOS:-clean junk unknown init}
 GATEWAYS=${BENCH_FLOOD_GATEWAYS:-wireguard-go xdpwgd}
 CLIENTS=${BENCH_FLOOD_CLIENTS:-wireguard-go xdpwgd}
 OUT=${BENCH_OUT:-$XDPWG_BUILD/bench}
-FLOOD=$XDPWG_BUILD/tools/flood-gen
+FLOOD=$XDPWG_BUILD/bench/flood-gen
 [[ $SECS =~ ^[0-9]+$ ]] && [ "$SECS" -ge 4 ] && [ "$SECS" -le 120 ] ||
 	b_die "BENCH_FLOOD_SECONDS 4..120"
 [[ $HS_TRIES =~ ^[0-9]+$ ]] && [ "$HS_TRIES" -ge 1 ] && [ "$HS_TRIES" -le 20 ] ||

@@ -20,26 +20,8 @@
 
 #include "csum.h"
 #include "log.h"
+#include "pins.h"
 #include "tun.h"
-
-bool tun_name_valid(const char *name)
-{
-	size_t i, len = strlen(name);
-
-	if (len == 0 || len >= IFNAMSIZ)
-		return false;
-	/* "." and ".." are valid characters but not valid interface names */
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
-	for (i = 0; i < len; ++i) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '=' || c == '+' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
-}
 
 static int tun_open_queue(const char *name, bool vnet)
 {
@@ -101,7 +83,7 @@ int tun_open(struct tun_dev *t, const char *name, unsigned int mtu)
 	memset(t, 0, sizeof(*t));
 	for (unsigned int i = 0; i < TUN_MAX_QUEUES; ++i)
 		t->fds[i] = -1;
-	if (!tun_name_valid(name))
+	if (!ifname_valid(name))
 		return -EINVAL;
 	strncpy(t->name, name, IFNAMSIZ - 1);
 	fd = tun_open_queue(name, false);

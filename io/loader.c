@@ -20,12 +20,9 @@
 #include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "pins.h"
 #include "xdpwg.skel.h"
 
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
-#define BPFFS_MOUNT "/sys/fs/bpf"
 
 struct loader_iface {
 	int ifindex; /* 0: slot free */
@@ -42,250 +39,6 @@ struct xdpwg_loader {
 	struct xdpwg_config cfg; /* what the config map holds: written whole */
 };
 
-/* Pin names are the map names. */
-static const char *const pinned_maps[] = { "config",	 "sessions", "peers", "ifaces",
-					   "stats",	 "events",   "xsks",  "allow_src",
-					   "hs_buckets", "capture" };
-
-static const char *const stat_names[XDPWG_STAT_MAX] = {
-	[XDPWG_STAT_PASS_OTHER] = "pass_other",
-	[XDPWG_STAT_PASS_FRAGMENT] = "pass_fragment",
-	[XDPWG_STAT_PASS_IPV6_EXT] = "pass_ipv6_ext",
-	[XDPWG_STAT_PASS_DISABLED] = "pass_disabled",
-	[XDPWG_STAT_REDIRECTED] = "redirected",
-	[XDPWG_STAT_NO_XSK_PASSED] = "no_xsk_passed",
-	[XDPWG_STAT_BAD_SIZE_INITIATION] = "bad_size_initiation",
-	[XDPWG_STAT_BAD_SIZE_RESPONSE] = "bad_size_response",
-	[XDPWG_STAT_BAD_SIZE_COOKIE] = "bad_size_cookie",
-	[XDPWG_STAT_BAD_SIZE_DATA] = "bad_size_data",
-	[XDPWG_STAT_BAD_TYPE] = "bad_type",
-	[XDPWG_STAT_UNKNOWN_INDEX] = "unknown_index",
-	[XDPWG_STAT_TRUNCATED] = "truncated",
-	[XDPWG_STAT_NEW_SOURCE] = "new_source",
-	[XDPWG_STAT_EVENT_SENT] = "event_sent",
-	[XDPWG_STAT_EVENT_RATELIMITED] = "event_ratelimited",
-	[XDPWG_STAT_EVENT_LOST] = "event_lost",
-	[XDPWG_STAT_META_FAILED] = "meta_failed",
-	[XDPWG_STAT_BAD_MAC1] = "bad_mac1",
-	[XDPWG_STAT_HS_RATELIMITED] = "handshake_ratelimited",
-	[XDPWG_STAT_SRC_NOT_ALLOWED] = "source_not_allowed",
-	[XDPWG_STAT_HS_UNDER_LOAD] = "handshake_under_load",
-	[XDPWG_STAT_CAPTURE_LOST] = "capture_lost",
-	[XDPWG_STAT_UNKNOWN_INDEX_PASSED] = "unknown_index_passed",
-};
-
-const char *loader_stat_name(enum xdpwg_stat s)
-{
-	if ((unsigned int)s >= XDPWG_STAT_MAX || !stat_names[s])
-		return "unknown";
-	return stat_names[s];
-}
-
-enum loader_stat_action loader_stat_action(enum xdpwg_stat s)
-{
-	switch (s) {
-	case XDPWG_STAT_PASS_OTHER:
-	case XDPWG_STAT_PASS_FRAGMENT:
-	case XDPWG_STAT_PASS_IPV6_EXT:
-	case XDPWG_STAT_PASS_DISABLED:
-	case XDPWG_STAT_NO_XSK_PASSED:
-	case XDPWG_STAT_META_FAILED:
-	case XDPWG_STAT_HS_UNDER_LOAD:
-		return LOADER_STAT_PASS;
-	case XDPWG_STAT_REDIRECTED:
-		return LOADER_STAT_REDIRECT;
-	case XDPWG_STAT_BAD_SIZE_INITIATION:
-	case XDPWG_STAT_BAD_SIZE_RESPONSE:
-	case XDPWG_STAT_BAD_SIZE_COOKIE:
-	case XDPWG_STAT_BAD_SIZE_DATA:
-	case XDPWG_STAT_BAD_TYPE:
-	case XDPWG_STAT_UNKNOWN_INDEX:
-	case XDPWG_STAT_TRUNCATED:
-	case XDPWG_STAT_BAD_MAC1:
-	case XDPWG_STAT_HS_RATELIMITED:
-	case XDPWG_STAT_SRC_NOT_ALLOWED:
-		return LOADER_STAT_DROP;
-	default:
-		return LOADER_STAT_INFO;
-	}
-}
-
-int loader_ensure_bpffs(void)
-{
-	struct statfs st;
-
-	if (statfs(BPFFS_MOUNT, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mkdir(BPFFS_MOUNT, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	if (mount("bpf", BPFFS_MOUNT, "bpf", 0, "mode=0700") < 0) {
-		int err = -errno;
-
-		log_err("loader: mounting bpffs at %s: %s", BPFFS_MOUNT, strerror(errno));
-		return err;
-	}
-	log_info("loader: mounted bpffs at %s", BPFFS_MOUNT);
-	return 0;
-}
-
-static bool name_ok(const char *name)
-{
-	size_t len;
-
-	if (!name)
-		return false;
-	len = strlen(name);
-	return len > 0 && len < IF_NAMESIZE && !strchr(name, '/') && strcmp(name, ".") != 0 &&
-	       strcmp(name, "..") != 0;
-}
-
-static uint32_t map_id_of_fd(int fd)
-{
-	struct bpf_map_info info;
-	uint32_t len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.id;
-}
-
-/* Remove <dir>/<map> for every map we pin, then dir itself (and root if now empty). With obj,
- * only pins of obj's own maps go: a newer daemon may have replaced them already. */
-static void remove_pins(const char *root, const char *dir, struct bpf_object *obj)
-{
-	char path[PATH_MAX];
-	size_t i;
-
-	for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, pinned_maps[i]);
-		if (obj) {
-			struct bpf_map *map = bpf_object__find_map_by_name(obj, pinned_maps[i]);
-			int fd = bpf_obj_get(path);
-			bool mine = map && fd >= 0 &&
-				    map_id_of_fd(fd) == map_id_of_fd(bpf_map__fd(map));
-
-			if (fd >= 0)
-				close(fd);
-			if (!mine)
-				continue;
-		}
-		if (unlink(path) < 0 && errno != ENOENT)
-			log_warn("loader: removing %s: %s", path, strerror(errno));
-	}
-	if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
-		log_warn("loader: removing %s: %s", dir, strerror(errno));
-	if (root)
-		rmdir(root); /* only when empty: other TUNs may have pins there */
-}
-
-static int prog_name_by_id(uint32_t id, char *name, size_t len)
-{
-	struct bpf_prog_info info;
-	uint32_t info_len = sizeof(info);
-	int fd, err;
-
-	fd = bpf_prog_get_fd_by_id(id);
-	if (fd < 0)
-		return -errno;
-	memset(&info, 0, sizeof(info));
-	err = bpf_obj_get_info_by_fd(fd, &info, &info_len);
-	if (err) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	snprintf(name, len, "%s", info.name);
-	return fd;
-}
-
-static int ifname_index(const char *ifname)
-{
-	unsigned int ifindex;
-
-	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE)
-		return -EINVAL;
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return -ENODEV;
-	return (int)ifindex;
-}
-
-/* Detach a program named XDPWG_PROG_NAME (other than keep_id) from ifindex in any mode.
- * Returns how many were detached, -EBUSY if a foreign program is attached, or -errno. */
-static int detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	struct {
-		uint32_t id;
-		uint32_t flags;
-	} modes[2];
-	int i, n = 0, err;
-
-	err = bpf_xdp_query(ifindex, 0, &q);
-	if (err)
-		return err;
-	modes[0].id = q.drv_prog_id;
-	modes[0].flags = XDP_FLAGS_DRV_MODE;
-	modes[1].id = q.skb_prog_id;
-	modes[1].flags = XDP_FLAGS_SKB_MODE;
-	for (i = 0; i < 2; i++) {
-		LIBBPF_OPTS(bpf_xdp_attach_opts, a);
-		char name[BPF_OBJ_NAME_LEN];
-		int fd;
-
-		if (!modes[i].id || modes[i].id == keep_id)
-			continue;
-		if (keep_mode_flags == modes[i].flags)
-			continue; /* replaced in place by the caller */
-		fd = prog_name_by_id(modes[i].id, name, sizeof(name));
-		if (fd < 0)
-			return fd;
-		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
-			log_err("loader: ifindex %d has a foreign XDP program '%s' (id %u)",
-				ifindex, name, modes[i].id);
-			close(fd);
-			return -EBUSY;
-		}
-		a.old_prog_fd = fd;
-		err = bpf_xdp_detach(ifindex, modes[i].flags, &a);
-		close(fd);
-		if (err)
-			return err;
-		log_info("loader: removed a stale %s (id %u) from ifindex %d", XDPWG_PROG_NAME,
-			 modes[i].id, ifindex);
-		n++;
-	}
-	return n;
-}
-
-int loader_detach_stale(const char *ifname, const char *tun_name)
-{
-	int ifindex, err = 0;
-
-	if (ifname) {
-		ifindex = ifname_index(ifname);
-		if (ifindex < 0)
-			return ifindex;
-		err = detach_ours(ifindex, 0, 0);
-		if (err < 0)
-			return err;
-		err = 0;
-	}
-	if (tun_name) {
-		char dir[PATH_MAX];
-
-		if (!name_ok(tun_name))
-			return -EINVAL;
-		err = loader_ensure_bpffs();
-		if (err)
-			return err;
-		snprintf(dir, sizeof(dir), "%s/%s", XDPWG_PIN_ROOT, tun_name);
-		remove_pins(XDPWG_PIN_ROOT, dir, NULL);
-	}
-	return err;
-}
-
 static int pin_all(struct xdpwg_loader *ld)
 {
 	struct bpf_map *map;
@@ -293,14 +46,14 @@ static int pin_all(struct xdpwg_loader *ld)
 	int err;
 
 	if (strncmp(ld->pin_root, BPFFS_MOUNT "/", strlen(BPFFS_MOUNT) + 1) == 0) {
-		err = loader_ensure_bpffs();
+		err = pins_ensure_bpffs();
 		if (err)
 			return err;
 	}
 	if (mkdir(ld->pin_root, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	/* whatever a killed daemon left for this TUN goes */
-	remove_pins(NULL, ld->pin_dir, NULL);
+	pins_remove(NULL, ld->pin_dir, NULL);
 	if (mkdir(ld->pin_dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	bpf_object__for_each_map(map, ld->skel->obj)
@@ -309,8 +62,8 @@ static int pin_all(struct xdpwg_loader *ld)
 		size_t i;
 		bool wanted = false;
 
-		for (i = 0; i < sizeof(pinned_maps) / sizeof(pinned_maps[0]); i++)
-			wanted |= strcmp(name, pinned_maps[i]) == 0;
+		for (i = 0; i < PINS_NMAPS; i++)
+			wanted |= strcmp(name, pins_maps[i]) == 0;
 		if (!wanted)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", ld->pin_dir, name);
@@ -333,7 +86,7 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 	int err;
 
 	*out = NULL;
-	if (!opts || !name_ok(opts->tun_name))
+	if (!opts || !ifname_valid(opts->tun_name))
 		return -EINVAL;
 	ld = calloc(1, sizeof(*ld));
 	if (!ld)
@@ -401,7 +154,7 @@ void loader_destroy(struct xdpwg_loader *ld)
 		if (ld->ifaces[i].ifindex)
 			loader_detach(ld, ld->ifaces[i].ifindex);
 	if (ld->pinned)
-		remove_pins(ld->pin_root, ld->pin_dir, ld->skel->obj);
+		pins_remove(ld->pin_root, ld->pin_dir, ld->skel->obj);
 	xdpwg__destroy(ld->skel);
 	free(ld);
 }
@@ -428,7 +181,7 @@ static int try_attach(struct xdpwg_loader *ld, int ifindex, uint32_t mode_flags)
 	int old_fd = -1, err;
 
 	/* a stale xdpwg_rx in the other mode goes first; one in this mode is replaced in place */
-	err = detach_ours(ifindex, ld->prog_id, mode_flags);
+	err = pins_detach_ours(ifindex, ld->prog_id, mode_flags);
 	if (err < 0)
 		return err;
 	err = bpf_xdp_query(ifindex, 0, &q);
@@ -438,7 +191,7 @@ static int try_attach(struct xdpwg_loader *ld, int ifindex, uint32_t mode_flags)
 	if (cur_id && cur_id != ld->prog_id) {
 		char name[BPF_OBJ_NAME_LEN];
 
-		old_fd = prog_name_by_id(cur_id, name, sizeof(name));
+		old_fd = pins_prog_name_by_id(cur_id, name, sizeof(name));
 		if (old_fd < 0)
 			return old_fd;
 		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
@@ -465,7 +218,7 @@ int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode 
 	uint32_t key;
 	int ifindex, slot, err;
 
-	ifindex = ifname_index(ifname);
+	ifindex = pins_ifindex(ifname);
 	if (ifindex < 0)
 		return ifindex;
 	if (find_iface(ld, ifindex, NULL))
@@ -863,30 +616,4 @@ const char *loader_pin_dir(const struct xdpwg_loader *ld)
 int loader_capture_fd(const struct xdpwg_loader *ld)
 {
 	return bpf_map__fd(ld->skel->maps.capture);
-}
-
-int loader_capture_set_pinned(const char *pin_dir, bool on)
-{
-	struct xdpwg_config cfg;
-	char path[PATH_MAX];
-	uint32_t key = 0;
-	int fd, err = 0;
-
-	if (snprintf(path, sizeof(path), "%s/config", pin_dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
-		err = -errno;
-	} else {
-		if (on)
-			cfg.flags |= XDPWG_CFG_F_CAPTURE;
-		else
-			cfg.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
-		if (bpf_map_update_elem(fd, &key, &cfg, BPF_EXIST))
-			err = -errno;
-	}
-	close(fd);
-	return err;
 }

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The pinned side of the XDP program, for every binary: what the pins are called, what the
+ * counters mean, and the few writes a tool may make without loading the program (xdpwgctl
+ * detach and capture). See pins.h.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "log.h"
+#include "pins.h"
+
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+/* Pin names are the map names. */
+const char *const pins_maps[] = { "config",	 "sessions", "peers", "ifaces",
+					   "stats",	 "events",   "xsks",  "allow_src",
+					   "hs_buckets", "capture" };
+
+static const char *const stat_names[XDPWG_STAT_MAX] = {
+	[XDPWG_STAT_PASS_OTHER] = "pass_other",
+	[XDPWG_STAT_PASS_FRAGMENT] = "pass_fragment",
+	[XDPWG_STAT_PASS_IPV6_EXT] = "pass_ipv6_ext",
+	[XDPWG_STAT_PASS_DISABLED] = "pass_disabled",
+	[XDPWG_STAT_REDIRECTED] = "redirected",
+	[XDPWG_STAT_NO_XSK_PASSED] = "no_xsk_passed",
+	[XDPWG_STAT_BAD_SIZE_INITIATION] = "bad_size_initiation",
+	[XDPWG_STAT_BAD_SIZE_RESPONSE] = "bad_size_response",
+	[XDPWG_STAT_BAD_SIZE_COOKIE] = "bad_size_cookie",
+	[XDPWG_STAT_BAD_SIZE_DATA] = "bad_size_data",
+	[XDPWG_STAT_BAD_TYPE] = "bad_type",
+	[XDPWG_STAT_UNKNOWN_INDEX] = "unknown_index",
+	[XDPWG_STAT_TRUNCATED] = "truncated",
+	[XDPWG_STAT_NEW_SOURCE] = "new_source",
+	[XDPWG_STAT_EVENT_SENT] = "event_sent",
+	[XDPWG_STAT_EVENT_RATELIMITED] = "event_ratelimited",
+	[XDPWG_STAT_EVENT_LOST] = "event_lost",
+	[XDPWG_STAT_META_FAILED] = "meta_failed",
+	[XDPWG_STAT_BAD_MAC1] = "bad_mac1",
+	[XDPWG_STAT_HS_RATELIMITED] = "handshake_ratelimited",
+	[XDPWG_STAT_SRC_NOT_ALLOWED] = "source_not_allowed",
+	[XDPWG_STAT_HS_UNDER_LOAD] = "handshake_under_load",
+	[XDPWG_STAT_CAPTURE_LOST] = "capture_lost",
+	[XDPWG_STAT_UNKNOWN_INDEX_PASSED] = "unknown_index_passed",
+};
+
+const char *pins_stat_name(enum xdpwg_stat s)
+{
+	if ((unsigned int)s >= XDPWG_STAT_MAX || !stat_names[s])
+		return "unknown";
+	return stat_names[s];
+}
+
+enum pins_stat_action pins_stat_action(enum xdpwg_stat s)
+{
+	switch (s) {
+	case XDPWG_STAT_PASS_OTHER:
+	case XDPWG_STAT_PASS_FRAGMENT:
+	case XDPWG_STAT_PASS_IPV6_EXT:
+	case XDPWG_STAT_PASS_DISABLED:
+	case XDPWG_STAT_NO_XSK_PASSED:
+	case XDPWG_STAT_META_FAILED:
+	case XDPWG_STAT_HS_UNDER_LOAD:
+		return PINS_STAT_PASS;
+	case XDPWG_STAT_REDIRECTED:
+		return PINS_STAT_REDIRECT;
+	case XDPWG_STAT_BAD_SIZE_INITIATION:
+	case XDPWG_STAT_BAD_SIZE_RESPONSE:
+	case XDPWG_STAT_BAD_SIZE_COOKIE:
+	case XDPWG_STAT_BAD_SIZE_DATA:
+	case XDPWG_STAT_BAD_TYPE:
+	case XDPWG_STAT_UNKNOWN_INDEX:
+	case XDPWG_STAT_TRUNCATED:
+	case XDPWG_STAT_BAD_MAC1:
+	case XDPWG_STAT_HS_RATELIMITED:
+	case XDPWG_STAT_SRC_NOT_ALLOWED:
+		return PINS_STAT_DROP;
+	default:
+		return PINS_STAT_INFO;
+	}
+}
+
+int pins_ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (statfs(BPFFS_MOUNT, &st) == 0 && (unsigned long)st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mkdir(BPFFS_MOUNT, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("bpf", BPFFS_MOUNT, "bpf", 0, "mode=0700") < 0) {
+		int err = -errno;
+
+		log_err("pins: mounting bpffs at %s: %s", BPFFS_MOUNT, strerror(errno));
+		return err;
+	}
+	log_info("pins: mounted bpffs at %s", BPFFS_MOUNT);
+	return 0;
+}
+
+bool ifname_valid(const char *name)
+{
+	size_t i, len;
+
+	if (!name)
+		return false;
+	len = strlen(name);
+
+	if (len == 0 || len >= IFNAMSIZ)
+		return false;
+	/* "." and ".." are valid characters but not valid interface names */
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (i = 0; i < len; ++i) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '=' || c == '+' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+uint32_t pins_map_id(int fd)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/* Remove <dir>/<map> for every map we pin, then dir itself (and root if now empty). With obj,
+ * only pins of obj's own maps go: a newer daemon may have replaced them already. */
+void pins_remove(const char *root, const char *dir, struct bpf_object *obj)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < PINS_NMAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, pins_maps[i]);
+		if (obj) {
+			struct bpf_map *map = bpf_object__find_map_by_name(obj, pins_maps[i]);
+			int fd = bpf_obj_get(path);
+			bool mine = map && fd >= 0 &&
+				    pins_map_id(fd) == pins_map_id(bpf_map__fd(map));
+
+			if (fd >= 0)
+				close(fd);
+			if (!mine)
+				continue;
+		}
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("pins: removing %s: %s", path, strerror(errno));
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+		log_warn("pins: removing %s: %s", dir, strerror(errno));
+	if (root)
+		rmdir(root); /* only when empty: other TUNs may have pins there */
+}
+
+int pins_prog_name_by_id(uint32_t id, char *name, size_t len)
+{
+	struct bpf_prog_info info;
+	uint32_t info_len = sizeof(info);
+	int fd, err;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(fd, &info, &info_len);
+	if (err) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	snprintf(name, len, "%s", info.name);
+	return fd;
+}
+
+int pins_ifindex(const char *ifname)
+{
+	unsigned int ifindex;
+
+	if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE)
+		return -EINVAL;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return -ENODEV;
+	return (int)ifindex;
+}
+
+/* Detach a program named XDPWG_PROG_NAME (other than keep_id) from ifindex in any mode.
+ * Returns how many were detached, -EBUSY if a foreign program is attached, or -errno. */
+int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct {
+		uint32_t id;
+		uint32_t flags;
+	} modes[2];
+	int i, n = 0, err;
+
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return err;
+	modes[0].id = q.drv_prog_id;
+	modes[0].flags = XDP_FLAGS_DRV_MODE;
+	modes[1].id = q.skb_prog_id;
+	modes[1].flags = XDP_FLAGS_SKB_MODE;
+	for (i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, a);
+		char name[BPF_OBJ_NAME_LEN];
+		int fd;
+
+		if (!modes[i].id || modes[i].id == keep_id)
+			continue;
+		if (keep_mode_flags == modes[i].flags)
+			continue; /* replaced in place by the caller */
+		fd = pins_prog_name_by_id(modes[i].id, name, sizeof(name));
+		if (fd < 0)
+			return fd;
+		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
+			log_err("pins: ifindex %d has a foreign XDP program '%s' (id %u)",
+				ifindex, name, modes[i].id);
+			close(fd);
+			return -EBUSY;
+		}
+		a.old_prog_fd = fd;
+		err = bpf_xdp_detach(ifindex, modes[i].flags, &a);
+		close(fd);
+		if (err)
+			return err;
+		log_info("pins: removed a stale %s (id %u) from ifindex %d", XDPWG_PROG_NAME,
+			 modes[i].id, ifindex);
+		n++;
+	}
+	return n;
+}
+
+int pins_detach_stale(const char *ifname, const char *tun_name)
+{
+	int ifindex, err = 0;
+
+	if (ifname) {
+		ifindex = pins_ifindex(ifname);
+		if (ifindex < 0)
+			return ifindex;
+		err = pins_detach_ours(ifindex, 0, 0);
+		if (err < 0)
+			return err;
+		err = 0;
+	}
+	if (tun_name) {
+		char dir[PATH_MAX];
+
+		if (!ifname_valid(tun_name))
+			return -EINVAL;
+		err = pins_ensure_bpffs();
+		if (err)
+			return err;
+		snprintf(dir, sizeof(dir), "%s/%s", XDPWG_PIN_ROOT, tun_name);
+		pins_remove(XDPWG_PIN_ROOT, dir, NULL);
+	}
+	return err;
+}
+
+int pins_capture_set(const char *pin_dir, bool on)
+{
+	struct xdpwg_config cfg;
+	char path[PATH_MAX];
+	uint32_t key = 0;
+	int fd, err = 0;
+
+	if (snprintf(path, sizeof(path), "%s/config", pin_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
+		err = -errno;
+	} else {
+		if (on)
+			cfg.flags |= XDPWG_CFG_F_CAPTURE;
+		else
+			cfg.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
+		if (bpf_map_update_elem(fd, &key, &cfg, BPF_EXIST))
+			err = -errno;
+	}
+	close(fd);
+	return err;
+}

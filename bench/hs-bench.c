@@ -20,6 +20,8 @@
 #include "device.h"
 #include "noise.h"
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 
 enum {
 	HS_MAX = 100000,
@@ -141,7 +143,7 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	for (i = 0; i < n; i++) {
 		fake_now += HS_STEP_NS;
-		wg_device_rx(resp, (uint8_t *)&msgs[i], sizeof(msgs[i]), &src);
+		wg_device_rx(wg_device_path(resp), (uint8_t *)&msgs[i], sizeof(msgs[i]), &src);
 		wg_device_process_handshakes(resp, 1);
 	}
 	t1 = now_s();

@@ -13,7 +13,6 @@
 
 #include "device.h"
 #include "droplog.h"
-#include "loader.h"
 #include "pins.h"
 #include "log.h"
 #include "xdpwg_kern_user.h"
@@ -138,7 +137,7 @@ void droplog_sample(struct droplog *dl, enum droplog_source src, const uint64_t 
 	}
 }
 
-void droplog_tick(struct droplog *dl, struct wg_device *dev, const struct xdpwg_loader *ld,
+void droplog_tick(struct droplog *dl, struct wg_device *dev, const uint64_t *xdp_stats,
 		  uint64_t extra_engine, uint64_t now_ns)
 {
 	uint64_t xdp[XDPWG_STAT_MAX], eng[WG_DROP_REASON_MAX + 1];
@@ -149,18 +148,14 @@ void droplog_tick(struct droplog *dl, struct wg_device *dev, const struct xdpwg_
 		return;
 	dl->ticked = true;
 	dl->last_tick_ns = now_ns;
-	if (ld) {
-		uint64_t all[XDPWG_STAT_MAX];
-
-		if (loader_stats(ld, all) == 0) {
-			for (unsigned int k = 0; k < XDPWG_STAT_MAX; k++) {
-				if (pins_stat_action((enum xdpwg_stat)k) != PINS_STAT_DROP)
-					continue;
-				xdp[nx] = all[k];
-				xnames[nx++] = pins_stat_name((enum xdpwg_stat)k);
-			}
-			droplog_sample(dl, DROPLOG_SRC_XDP, xdp, xnames, nx, now_ns);
+	if (xdp_stats) {
+		for (unsigned int k = 0; k < XDPWG_STAT_MAX; k++) {
+			if (pins_stat_action((enum xdpwg_stat)k) != PINS_STAT_DROP)
+				continue;
+			xdp[nx] = xdp_stats[k];
+			xnames[nx++] = pins_stat_name((enum xdpwg_stat)k);
 		}
+		droplog_sample(dl, DROPLOG_SRC_XDP, xdp, xnames, nx, now_ns);
 	}
 	wg_device_drop_counts(dev, eng);
 	for (int r = WG_DROP_NONE + 1; r < WG_DROP_REASON_MAX; r++) {

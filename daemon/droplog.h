@@ -20,7 +20,6 @@
 #include <stdint.h>
 
 struct wg_device;
-struct xdpwg_loader;
 
 enum droplog_constants {
 	DROPLOG_BURST = 64, /* drops in one sample that make a burst */
@@ -49,10 +48,10 @@ void droplog_free(struct droplog *dl);
 void droplog_sample(struct droplog *dl, enum droplog_source src, const uint64_t *totals,
 		    const char *const *names, size_t n, uint64_t now_ns);
 
-/* The daemon's tick: at most once per DROPLOG_SAMPLE_NS, sample the XDP stats map (ld may be
- * NULL: socket mode) and the engine's counters, plus extra_engine (the daemon's own
- * source_not_allowed count). */
-void droplog_tick(struct droplog *dl, struct wg_device *dev, const struct xdpwg_loader *ld,
+/* The daemon's tick: at most once per DROPLOG_SAMPLE_NS, sample the XDP program's counters
+ * (xdp_stats: XDPWG_STAT_MAX of them, NULL in socket mode or when they could not be read) and
+ * the engine's, plus extra_engine (the daemon's own source_not_allowed count). */
+void droplog_tick(struct droplog *dl, struct wg_device *dev, const uint64_t *xdp_stats,
 		  uint64_t extra_engine, uint64_t now_ns);
 
 #endif

@@ -105,10 +105,9 @@ int events_format_json(const struct events_move *e, const char *ifname, char *bu
 
 /* --- the pending queue (any thread) --- */
 
-void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns,
-		 uint64_t picked_ns)
+void events_push(struct events *ev, const struct wg_peer_move *m)
 {
-	uint64_t one = 1;
+	uint64_t one = 1, seen_ns = m->xdp_ns, picked_ns = m->picked_ns;
 	struct events_move *e;
 
 	pthread_mutex_lock(&ev->lock);

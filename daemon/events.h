@@ -94,10 +94,10 @@ int events_server_fd(const struct events *ev);
 int events_pending_fd(const struct events *ev);
 
 /* Any thread: queue a move for the control thread (dropped and counted when the queue is full). */
-/* seen_ns: when XDP saw the packet that moved the peer (its metadata timestamp), 0 if unknown;
- * an earlier new-source event from XDP still wins when the control thread dates the move. */
-void events_push(struct events *ev, const struct wg_peer_move *m, uint64_t seen_ns,
-		 uint64_t picked_ns);
+/* m->xdp_ns: when XDP saw the packet that moved the peer (its metadata timestamp), 0 if unknown;
+ * an earlier new-source event from XDP still wins when the control thread dates the move.
+ * m->picked_ns: when the worker took it off its ring (queue_ns). */
+void events_push(struct events *ev, const struct wg_peer_move *m);
 /* Control thread: up to max queued moves, first_seen set to the move time (from RECEIVE). */
 size_t events_take(struct events *ev, struct events_move *out, size_t max);
 /* Control thread: number it, log it in one line, keep it, send it to followers. */

@@ -6,8 +6,11 @@
  * datagrams and IP packets and receives what to send and to deliver through wg_io_ops.
  *
  * Threads: the data path (wg_device_rx, wg_device_tx, wg_device_tx_batch) may be called
- * concurrently from any number of worker threads. Everything else is called from one control
- * thread, which owns every state change. Handshake and cookie messages received by a worker are
+ * concurrently from any number of worker threads, each through its own struct wg_path: the
+ * worker's I/O (send, deliver) and its scratch space and cipher contexts, so a received datagram
+ * goes worker -> engine -> the worker's deliver -> its TUN queue, and nothing on the way looks
+ * for its context in a thread-local. Everything else is called from one control thread, which
+ * owns every state change and sends through the device's own path (wg_device_path). Handshake and cookie messages received by a worker are
  * queued (bounded) for the control thread; the depth of that queue is the "under load" signal
  * that turns on cookie replies, as in the kernel driver.
  */
@@ -17,25 +20,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
-#include "config.h"
 #include "endpoint.h"
+#include "messages.h"
 
+struct conf_dev;
 struct wg_device;
 struct wg_peer;
-
-enum wg_device_constants {
-	WG_MAX_QUEUED_INCOMING_HANDSHAKES = 4096,
-	/* under load once the queue is this deep */
-	WG_UNDER_LOAD_QUEUE_DEPTH = WG_MAX_QUEUED_INCOMING_HANDSHAKES / 8,
-	/* the priority lane: handshake messages with a valid mac2 (their source proved it receives
-	 * at its address) go ahead of the queue; when it is full they queue like the rest */
-	WG_MAX_QUEUED_PRIORITY_HANDSHAKES = 512,
-	WG_MAX_STAGED_PACKETS = 128,
-	/* the largest IP packet wg_device_tx accepts */
-	WG_MAX_PACKET = 65535,
-};
 
 /* Why a received packet was dropped; counted per device, shown by xdpwgctl stats. */
 enum wg_drop_reason {
@@ -70,12 +63,39 @@ struct wg_peer_move {
 	uint64_t sent_to_old;  /* packets sent to old_ep since the last authenticated receive */
 	uint64_t moves;	       /* the peer's move count, this one included */
 	bool acked;	       /* a keepalive went to new_ep at once (transport data moves only) */
+	/* the moving packet's path times (wg_path_set_rx_times; 0: not known): when it reached
+	 * XDP and when the worker took it off its ring */
+	uint64_t xdp_ns, picked_ns;
 };
 
+/* One data-path thread's I/O: what the engine does with the packets it handles there. */
+struct wg_path_ops {
+	/* Send one datagram to dst->addr, from dst's cached source when set. 0 or -errno. */
+	int (*send)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
+	/* Send one transport data message; the back-end may gather it into a batch. Optional:
+	 * NULL sends it as any other datagram. */
+	int (*send_data)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf,
+			 size_t len);
+	/* Write one decrypted IP packet to the TUN. 0 or -errno. */
+	int (*deliver)(void *ctx, const uint8_t *pkt, size_t len);
+	/* Optional: room for need bytes where the datagram will leave from (an AF_XDP UMEM frame,
+	 * a UDP GSO batch), or NULL. The engine then encrypts in place and the back-end's send,
+	 * recognising its own buffer, skips the copy. The same room until a send consumes it, so
+	 * a message that is not sent costs nothing. */
+	uint8_t *(*tx_room)(void *ctx, size_t need);
+	/* Optional: the packet being handled on this path authenticated and moved its peer to
+	 * new_ep; called before the device's endpoint_moved hook, so a back-end can trust what it
+	 * saw of that packet (the next hop it came through) before the hook asks for it. */
+	void (*endpoint_moved)(void *ctx, const struct wg_endpoint *new_ep);
+};
+
+/* The device's own I/O: the control thread's sends (handshakes, timers, staged packets after a
+ * handshake) go through send; the hooks keep a back-end's state (BPF maps) in step. */
 struct wg_io_ops {
 	/* Send one UDP datagram to dst->addr, from dst's cached source when set. 0 or -errno. */
 	int (*send)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
-	/* Write one decrypted IP packet to the TUN. 0 or -errno. */
+	/* Optional: write one decrypted IP packet to the TUN, for data handled on the device's
+	 * own path (tests; a back-end delivers through its own paths). */
 	int (*deliver)(void *ctx, const uint8_t *pkt, size_t len);
 	/* (Re)bind the outer socket(s); port 0 picks one. The bound port, or -errno. Called by
 	 * wg_device_apply before anything else changes, so a failure changes nothing. */
@@ -110,23 +130,34 @@ struct wg_device *wg_device_new(const struct wg_device_opts *opts);
 /* Removes every peer (wiping keys) and frees the device. */
 void wg_device_free(struct wg_device *dev);
 
-/* --- data path: any thread --- */
+/* --- data path: any thread, through its own path --- */
+
+struct wg_path;
+/* A path for one data-path thread (io_ctx is given back to each op), or NULL on ENOMEM. The
+ * device must outlive it. Free it on the thread that used it, or after that thread stopped. */
+struct wg_path *wg_path_new(struct wg_device *dev, const struct wg_path_ops *ops, void *io_ctx);
+void wg_path_free(struct wg_path *p);
+/* The device's own path: its wg_io_ops' send and deliver. For the control thread and tests. */
+struct wg_path *wg_device_path(struct wg_device *dev);
+/* Before wg_device_rx: when the datagram reached XDP and when the worker took it off its ring
+ * (CLOCK_MONOTONIC ns, 0: unknown); a move it causes reports them (struct wg_peer_move). */
+void wg_path_set_rx_times(struct wg_path *p, uint64_t xdp_ns, uint64_t picked_ns);
 
 /* One UDP datagram from src. buf may be modified (decrypted in place). True when it was a data
  * message that authenticated (decrypted and passed the replay check): only then may a back-end
  * learn anything from it, such as the next hop's MAC. Handshake messages are queued: false. */
-bool wg_device_rx(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
+bool wg_device_rx(struct wg_path *p, uint8_t *buf, size_t len, const struct wg_endpoint *src);
 /* CLOCK_MONOTONIC in nanoseconds: the device's clock unless a test gave it another, and the
  * clock of bpf_ktime_get_ns. */
 uint64_t wg_monotonic_ns(void);
 
 /* One IP packet read from the TUN: encrypt and send to its peer, or stage it and start a
  * handshake. */
-void wg_device_tx(struct wg_device *dev, const uint8_t *pkt, size_t len);
+void wg_device_tx(struct wg_path *p, const uint8_t *pkt, size_t len);
 /* IP packets read together, in order (the segments of one TUN super-packet): as wg_device_tx
  * on each, but each run of packets to one destination costs one route lookup, one peer and
  * keypair reference, one endpoint copy and one reservation of its nonces. */
-void wg_device_tx_batch(struct wg_device *dev, const struct iovec *pkts, size_t n);
+void wg_device_tx_batch(struct wg_path *p, const struct iovec *pkts, size_t n);
 
 /* --- control thread --- */
 
@@ -158,6 +189,20 @@ bool wg_device_announce_key(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN]
 /* Per-reason drop counters (racy reads are fine). */
 void wg_device_drop_counts(const struct wg_device *dev, uint64_t out[WG_DROP_REASON_MAX]);
 const char *wg_drop_reason_name(enum wg_drop_reason r);
+
+/* A peer's transmit counters (what `wg show` prints), for a back-end that keeps a copy. peer is
+ * valid until the control thread next removes peers. */
+struct wg_peer_tx {
+	uint32_t id;
+	uint64_t tx_packets, tx_bytes;
+	struct wg_peer *peer;
+};
+/* Every peer's counters into *arr (grown as needed; *cap its room), in id order. The number of
+ * entries or -ENOMEM. Control thread. */
+ssize_t wg_device_peers_tx(struct wg_device *dev, struct wg_peer_tx **arr, size_t *cap);
+/* The same for the peers that own a receiver index (a handshake in flight or a keypair): the
+ * only ones whose counters can have moved since a full walk. Control thread. */
+ssize_t wg_device_active_peers_tx(struct wg_device *dev, struct wg_peer_tx **arr, size_t *cap);
 
 /* Peer accessors for back-ends and hooks. */
 const uint8_t *wg_peer_public_key(const struct wg_peer *peer);

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "noise.h"
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 
 static const char noise_construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 static const char noise_identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";

@@ -14,37 +14,12 @@
 #include <stdint.h>
 
 #include "index.h"
+#include "messages.h"
 #include "replay.h"
 #include "xdpwg_wire.h"
 
 struct wg_device;
 struct wg_peer;
-
-/* The protocol's clocks, in seconds (the paper's table). */
-enum noise_timings {
-	REKEY_AFTER_TIME = 120,
-	REJECT_AFTER_TIME = 180,
-	REKEY_ATTEMPT_TIME = 90,
-	REKEY_TIMEOUT = 5,
-	KEEPALIVE_TIMEOUT = 10,
-	/* retransmits of one initiation before giving up */
-	MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT,
-	/* REKEY_TIMEOUT's random extra, in milliseconds (the kernel's HZ/3) */
-	REKEY_TIMEOUT_JITTER_MAX_MS = 334,
-	/* consumed initiations per second and peer; also sets the timestamp granularity */
-	INITIATIONS_PER_SECOND = 50,
-};
-
-#define NSEC_PER_SEC	     1000000000ULL
-#define NSEC_PER_MSEC	     1000000ULL
-#define REKEY_AFTER_MESSAGES (1ULL << 60)
-
-enum noise_lengths {
-	NOISE_PUBLIC_KEY_LEN = WG_KEY_LEN,
-	NOISE_SYMMETRIC_KEY_LEN = WG_KEY_LEN,
-	NOISE_TIMESTAMP_LEN = WG_TIMESTAMP_LEN,
-	NOISE_HASH_LEN = WG_HASH_LEN,
-};
 
 /* True once birth + seconds is at or before now; signed so "long ago" birthdates work. */
 static inline bool noise_has_expired(uint64_t birth_ns, uint64_t seconds, uint64_t now_ns)

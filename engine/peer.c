@@ -12,6 +12,8 @@
 #include "crypto.h"
 #include "log.h"
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 
 struct wg_peer *peer_create(struct wg_device *dev, const uint8_t public_key[WG_KEY_LEN],
 			    const uint8_t preshared_key[WG_KEY_LEN])
@@ -158,7 +160,8 @@ static bool peer_roam_allowed_locked(const struct wg_peer *peer, const struct wg
 
 /* The move itself: endpoint, counters, the back-end's copy. True on a real move, left in *m for
  * peer_roam_report. */
-bool peer_roam_deferred(struct wg_peer *peer, const struct wg_endpoint *src, struct wg_peer_move *m)
+bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *src,
+			struct wg_peer_move *m)
 {
 	struct wg_device *dev = peer->dev;
 	char old_s[ENDPOINT_STRLEN], new_s[ENDPOINT_STRLEN];
@@ -199,6 +202,8 @@ bool peer_roam_deferred(struct wg_peer *peer, const struct wg_endpoint *src, str
 	/* On the thread that authenticated the packet, which may be a worker (see device.h), and
 	 * before that thread sends anything more: the back-end's copy (the BPF peers map) moves
 	 * together with ours. */
+	if (path->ops.endpoint_moved)
+		path->ops.endpoint_moved(path->ctx, src);
 	if (dev->ops.endpoint_moved)
 		dev->ops.endpoint_moved(dev->io_ctx, peer, &old, src);
 	if (!moved)
@@ -222,7 +227,7 @@ bool peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
 {
 	struct wg_peer_move m;
 
-	if (!peer_roam_deferred(peer, src, &m))
+	if (!peer_roam_deferred(peer->dev->path, peer, src, &m))
 		return false;
 	peer_roam_report(peer, &m);
 	return true;
@@ -238,7 +243,7 @@ bool peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
  * packet moves a peer, so it amplifies nothing. Handshake moves need none: an initiation gets a
  * response, a response is followed by a keepalive anyway.
  */
-void peer_roam_ack(struct wg_peer *peer, struct wg_peer_move *m)
+void peer_roam_ack(struct wg_path *path, struct wg_peer *peer, struct wg_peer_move *m)
 {
 	struct wg_device *dev = peer->dev;
 	char ep[ENDPOINT_STRLEN];
@@ -248,7 +253,7 @@ void peer_roam_ack(struct wg_peer *peer, struct wg_peer_move *m)
 	 * send_keepalive would, staging itself, without a usable keypair). */
 	if (send_session_usable(peer)) {
 		/* with data staged, that goes instead: as good an acknowledgment */
-		send_keepalive(peer);
+		send_keepalive(path, peer);
 		m->acked = true;
 		log_debug("%s: peer %s: move to %s acknowledged with a keepalive", dev->name,
 			  peer->name, endpoint_format(&m->new_ep, ep));

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The engine's internals: struct wg_peer and struct wg_device as noise, cookie, timers, send,
- * receive and device share them. Nothing outside the protocol engine includes this; the rest of
- * the daemon sees only device.h.
+ * A peer: struct wg_peer as noise, cookie, timers, send, receive and device share it, and the
+ * peer's lifecycle, endpoint and roaming (peer.c). The device's side is internal.h. Nothing
+ * outside the protocol engine includes this; the rest of the daemon sees only device.h.
  *
  * Locking, from outermost:
  *   dev->lock (rwlock)          the peer list, the allowed-IPs table, the static identity and the
@@ -26,6 +26,7 @@
 #include "cookie.h"
 #include "device.h"
 #include "endpoint.h"
+#include "internal.h"
 #include "noise.h"
 
 struct allowedips;
@@ -126,81 +127,6 @@ struct wg_peer {
 	atomic_uint staged_count;
 };
 
-struct handshake_queue_entry {
-	uint16_t len;
-	struct wg_endpoint src;
-	uint8_t buf[WG_MSG_INITIATION_LEN];
-};
-
-struct wg_device {
-	struct wg_io_ops ops;
-	void *io_ctx;
-	uint64_t (*clock)(void *clock_ctx);
-	void *clock_ctx;
-	char name[32];
-	/* with a fake clock: wall clock = clock + this, so timestamps move with it */
-	int64_t wall_offset_ns;
-
-	pthread_rwlock_t lock;
-	struct wg_peer *peers;
-	size_t n_peers;
-	/* public key -> peer, for initiations and configuration (control thread only) */
-	struct wg_peer *peers_by_key[1U << 16];
-	/* the last of dev->peers (device.c appends in O(1); NULL when empty) */
-	struct wg_peer *peers_last;
-	uint32_t next_peer_id;
-	uint64_t next_internal_id;
-	struct allowedips *allowedips;
-	struct index_table *index;
-	struct ratelimiter *ratelimiter;
-	/* secure memory: the private key, the cookie secret */
-	struct noise_static_identity *identity;
-	struct cookie_checker *checker;
-
-	uint16_t listen_port;
-	uint32_t fwmark;
-	bool bound;
-	atomic_uint mtu;
-
-	/* handshake messages from workers to the control thread, under queue_lock: the queue, and
-	 * the priority lane drained before it (messages with a valid mac2) */
-	pthread_mutex_t queue_lock;
-	struct handshake_queue_entry *queue;
-	unsigned int queue_head;
-	atomic_uint queue_len;
-	struct handshake_queue_entry *prio_queue;
-	unsigned int prio_head;
-	atomic_uint prio_len;
-	int event_fd;
-	atomic_uint_fast64_t last_under_load;
-	atomic_bool forced_under_load;
-	/* control thread: an "under load" episode being reported (its deepest queue and the
-	 * cookie replies sent count when it ends), and the rate limit of the log line for
-	 * initiations from an unknown static key (receive.c) */
-	bool load_reported;
-	unsigned int load_max_depth;
-	uint64_t load_cookies_at_start;
-	uint64_t unknown_key_logged, unknown_key_seen;
-	atomic_bool handshake_wanted;
-
-	/* local indexes whose keypair left the table on a worker: session_del on the control
-	 * thread, which alone calls the hooks */
-	pthread_mutex_t gone_lock;
-	uint32_t *gone;
-	size_t n_gone, cap_gone;
-
-	atomic_uint_fast64_t drops[WG_DROP_REASON_MAX];
-};
-
-/* device.c */
-uint64_t wg_device_now(const struct wg_device *dev);
-int64_t wg_device_wall_ns(const struct wg_device *dev);
-void wg_device_count_drop(struct wg_device *dev, enum wg_drop_reason r);
-void wg_device_signal(struct wg_device *dev);
-void wg_device_session_gone(struct wg_device *dev, uint32_t local_index);
-struct wg_peer *wg_device_lookup_peer(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN]);
-void wg_device_unhash_peer(struct wg_device *dev, struct wg_peer *peer);
-
 /* peer.c */
 struct wg_peer *peer_create(struct wg_device *dev, const uint8_t public_key[WG_KEY_LEN],
 			    const uint8_t preshared_key[WG_KEY_LEN]);
@@ -210,75 +136,22 @@ void peer_put(struct wg_peer *peer);
 void peer_remove_locked(struct wg_peer *peer);
 void peer_endpoint_copy(struct wg_peer *peer, struct wg_endpoint *out);
 void peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
-/* An authenticated packet came from src: move there if the roam policy allows. True when the
+/* An authenticated packet came from src (control thread: handshakes): move there if the roam
+ * policy allows. True when the
  * peer really moved (not a first learned endpoint, not a new cached source only, not refused). */
 bool peer_roam(struct wg_peer *peer, const struct wg_endpoint *src);
 /* peer_roam for transport data: a real move is left in *m, not yet reported, for
  * peer_roam_ack once the packet's keypair is confirmed. */
-bool peer_roam_deferred(struct wg_peer *peer, const struct wg_endpoint *src,
+bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *src,
 			struct wg_peer_move *m);
 /* Acknowledge the move in m with a keepalive to the new endpoint (only under a valid sending
  * keypair), then report it (the peer_moved hook). The thread that authenticated the packet. */
-void peer_roam_ack(struct wg_peer *peer, struct wg_peer_move *m);
+void peer_roam_ack(struct wg_path *path, struct wg_peer *peer, struct wg_peer_move *m);
 void peer_clear_endpoint_src(struct wg_peer *peer);
 int peer_set_roam_policy(struct wg_peer *peer, enum conf_roam_policy policy,
 			 const struct conf_allowedip *cidrs, size_t n);
 /* Ask the control thread for an initiation (any thread). */
 void peer_request_handshake(struct wg_peer *peer);
 void peer_purge_staged(struct wg_peer *peer);
-
-/* timers.c */
-void timers_init(struct wg_peer *peer, uint64_t now);
-void timers_data_sent(struct wg_peer *peer);
-void timers_data_received(struct wg_peer *peer);
-void timers_any_authenticated_packet_sent(struct wg_peer *peer);
-void timers_any_authenticated_packet_received(struct wg_peer *peer);
-void timers_any_authenticated_packet_traversal(struct wg_peer *peer);
-void timers_handshake_initiated(struct wg_peer *peer);
-void timers_handshake_complete(struct wg_peer *peer);
-void timers_session_derived(struct wg_peer *peer);
-void timers_stop(struct wg_peer *peer);
-/* A keepalive announce went out (control thread): re-send it on a short backoff until any
- * authenticated packet comes back. */
-void timers_announce_sent(struct wg_peer *peer);
-/* Forget an announce in progress (a handshake initiation replaced it). */
-void timers_announce_cancel(struct wg_peer *peer);
-/* Fire what is due for peer; returns the next deadline (0: none). Control thread. */
-uint64_t timers_run(struct wg_peer *peer, uint64_t now);
-/* The handshake watch (control thread): an initiation was handed to the back-end for `to`
- * (ret: its 0 or -errno); a reply to our initiation arrived from src, authenticated (a cookie
- * that decrypted) or not. */
-void timers_watch_sent(struct wg_peer *peer, const struct wg_endpoint *to, int ret);
-void timers_watch_cookie(struct wg_peer *peer, const struct wg_endpoint *src);
-void timers_watch_bad_reply(struct wg_peer *peer, const struct wg_endpoint *src);
-enum peer_hs_cause timers_watch_cause(struct wg_peer *peer);
-/* The cause in words, for the log: buf, always NUL-terminated. */
-const char *timers_watch_describe(struct wg_peer *peer, char *buf, size_t len);
-
-/* send.c */
-void send_handshake_initiation(struct wg_peer *peer, bool is_retry);
-/* A cookie reply answered the initiation in flight: resend it now with its mac2, at most once
- * per initiation (an xdpwg extension; see send.c). */
-void send_handshake_initiation_cookie_retry(struct wg_peer *peer);
-void send_handshake_response(struct wg_peer *peer);
-void send_handshake_cookie(struct wg_device *dev, const uint8_t *msg, size_t len,
-			   uint32_t sender_index, const struct wg_endpoint *src);
-void send_keepalive(struct wg_peer *peer);
-void send_staged_packets(struct wg_peer *peer);
-/* The current keypair is marked valid for sending (its age not looked at). */
-bool send_session_valid(struct wg_peer *peer);
-/* ... and not expired either: a packet sent now goes out under it instead of being staged
- * behind a new handshake (an expired keypair is retired on the way, as the send path would). */
-bool send_session_usable(struct wg_peer *peer);
-/* Encrypt and send one packet now if a keypair allows; false if it must be staged. */
-bool send_packet_fast(struct wg_peer *peer, const uint8_t *pkt, size_t len);
-void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
-int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len);
-
-/* receive.c */
-bool receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src);
-void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e);
-/* Report the end of an "under load" episode (control thread, each tick). */
-void receive_load_tick(struct wg_device *dev);
 
 #endif

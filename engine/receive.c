@@ -16,7 +16,10 @@
 #include "crypto.h"
 #include "log.h"
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 #include "ratelimiter.h"
+#include "receive.h"
 
 /* The initiator refreshes a session it is only receiving on before it can expire under it. */
 static void receive_keep_key_fresh(struct wg_peer *peer)
@@ -78,10 +81,11 @@ static size_t receive_inner_len(const uint8_t *pkt, size_t len, int *family, con
 	return ip_len <= len ? ip_len : 0;
 }
 
-static void receive_data_done(struct wg_device *dev, struct wg_peer *peer, struct noise_keypair *kp,
+static void receive_data_done(struct wg_path *path, struct wg_peer *peer, struct noise_keypair *kp,
 			      uint8_t *pkt, size_t plain_len, size_t msg_len,
 			      const struct wg_endpoint *src)
 {
+	struct wg_device *dev = path->dev;
 	const uint8_t *inner_src = NULL;
 	struct wg_peer_move move;
 	struct wg_peer *routed;
@@ -90,15 +94,18 @@ static void receive_data_done(struct wg_device *dev, struct wg_peer *peer, struc
 	bool moved;
 
 	/* Authenticated and fresh: the only kind of packet allowed to move the endpoint. */
-	moved = peer_roam_deferred(peer, src, &move);
+	moved = peer_roam_deferred(path, peer, src, &move);
 	if (noise_received_with_keypair(&peer->keypairs, kp)) {
 		/* The responder's key confirmation: the session is now usable for sending. */
 		timers_handshake_complete(peer);
-		send_staged_packets(peer);
+		send_staged_packets(path, peer);
 	}
 	/* under the keypair just confirmed, if it had to be */
-	if (moved)
-		peer_roam_ack(peer, &move);
+	if (moved) {
+		move.xdp_ns = path->rx_xdp_ns;
+		move.picked_ns = path->rx_picked_ns;
+		peer_roam_ack(path, peer, &move);
+	}
 	receive_keep_key_fresh(peer);
 	timers_any_authenticated_packet_received(peer);
 	timers_any_authenticated_packet_traversal(peer);
@@ -125,12 +132,13 @@ static void receive_data_done(struct wg_device *dev, struct wg_peer *peer, struc
 		log_debug("%s: packet has unallowed src IP from peer %s", dev->name, peer->name);
 		return;
 	}
-	if (!dev->ops.deliver(dev->io_ctx, pkt, ip_len))
+	if (!path->ops.deliver(path->ctx, pkt, ip_len))
 		atomic_fetch_add(&peer->rx_bytes, msg_len);
 }
 
-bool receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct wg_endpoint *src)
+bool receive_data(struct wg_path *path, uint8_t *buf, size_t len, const struct wg_endpoint *src)
 {
+	struct wg_device *dev = path->dev;
 	struct wg_msg_data *hdr = (struct wg_msg_data *)buf;
 	uint8_t *body = buf + WG_MSG_DATA_HEADER_LEN;
 	size_t body_len = len - WG_MSG_DATA_HEADER_LEN;
@@ -156,7 +164,8 @@ bool receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 		wg_device_count_drop(dev, WG_DROP_KEY_EXPIRED);
 		goto out;
 	}
-	if (!crypto_aead_decrypt(body, body, body_len, NULL, 0, counter, kp->receiving.key)) {
+	if (!crypto_aead_open(path->aead, body, body, body_len, NULL, 0, counter,
+			      kp->receiving.key)) {
 		wg_device_count_drop(dev, WG_DROP_DECRYPT);
 		goto out;
 	}
@@ -171,7 +180,7 @@ bool receive_data(struct wg_device *dev, uint8_t *buf, size_t len, const struct 
 		goto out;
 	}
 	authenticated = true;
-	receive_data_done(dev, kp->entry.peer, kp, body, body_len - WG_AUTHTAG_LEN, len, src);
+	receive_data_done(path, kp->entry.peer, kp, body, body_len - WG_AUTHTAG_LEN, len, src);
 out:
 	noise_keypair_put(kp, false);
 	return authenticated;
@@ -366,7 +375,7 @@ void receive_handshake(struct wg_device *dev, struct handshake_queue_entry *e)
 			timers_handshake_complete(peer);
 			/* Sends what is staged, or a keepalive: either confirms the session to the
 			 * responder at once. */
-			send_keepalive(peer);
+			send_keepalive(dev->path, peer);
 		}
 	}
 	timers_any_authenticated_packet_received(peer);

@@ -10,16 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum replay_constants {
-	REPLAY_BITS_TOTAL = 8192,
-	REPLAY_BITS_PER_WORD = 64,
-	REPLAY_WORDS = REPLAY_BITS_TOTAL / REPLAY_BITS_PER_WORD,
-	/* one word is always being rotated in, so this much history is guaranteed */
-	REPLAY_WINDOW_SIZE = REPLAY_BITS_TOTAL - REPLAY_BITS_PER_WORD, /* 8128 */
-};
-
-/* 2^64 - 2^13 - 1: past this a keypair may not receive (nor send). */
-#define REJECT_AFTER_MESSAGES (UINT64_MAX - REPLAY_BITS_TOTAL)
+#include "messages.h"
 
 struct replay_window {
 	uint64_t counter; /* one more than the greatest counter accepted so far; 0: none yet */

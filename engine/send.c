@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The transmit side: handshake messages (control thread) and transport data (any thread).
- * Data is encrypted into a per-thread scratch buffer, so the fast path allocates nothing; only
- * packets that must wait for a handshake are copied to the heap (the staged queue).
+ * Data is encrypted where the sending path says (send.h), so the fast path allocates nothing;
+ * only packets that must wait for a handshake are copied to the heap (the staged queue).
  */
 #include <endian.h>
 #include <errno.h>
@@ -13,37 +13,22 @@
 #include "log.h"
 #include "peer.h"
 #include "send.h"
-
-enum send_constants {
-	SEND_SCRATCH_LEN = WG_MSG_DATA_HEADER_LEN + WG_MAX_PACKET + WG_MSG_PADDING + WG_AUTHTAG_LEN,
-	/* nonces reserved at once by send_packets_fast: the most the counter can run past
-	 * REJECT_AFTER_MESSAGES per sending thread (send_take_nonces) */
-	SEND_NONCES_MAX = 64,
-};
+#include "timers.h"
 
 /* 64 threads, each one reservation past the limit, still do not wrap the counter round. */
 _Static_assert(SEND_NONCES_MAX <= (UINT64_MAX - REJECT_AFTER_MESSAGES) / 64,
 	       "nonce reservations could wrap the send counter");
 
-static __thread uint8_t send_scratch[SEND_SCRATCH_LEN] __attribute__((aligned(64)));
-/* What the I/O back-end lends this thread to build datagrams in (see send.h), or NULL. */
-static __thread const struct send_tx_lender *send_lender;
-
-void send_set_tx_lender(const struct send_tx_lender *l)
+int send_buffer_to_peer(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf,
+			size_t len)
 {
-	send_lender = l;
-}
-
-int send_buffer_to_peer(struct wg_peer *peer, const uint8_t *buf, size_t len)
-{
-	struct wg_device *dev = peer->dev;
 	struct wg_endpoint ep;
 	int ret;
 
 	peer_endpoint_copy(peer, &ep);
 	if (!endpoint_is_set(&ep))
 		return -EDESTADDRREQ;
-	ret = dev->ops.send(dev->io_ctx, &ep, buf, len);
+	ret = path->ops.send(path->ctx, &ep, buf, len);
 	if (!ret) {
 		atomic_fetch_add(&peer->tx_bytes, len);
 		atomic_fetch_add_explicit(&peer->tx_packets, 1, memory_order_relaxed);
@@ -70,7 +55,7 @@ static void send_initiation_now(struct wg_peer *peer, uint64_t now)
 	timers_any_authenticated_packet_traversal(peer);
 	timers_any_authenticated_packet_sent(peer);
 	peer_endpoint_copy(peer, &ep);
-	ret = send_buffer_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+	ret = send_buffer_to_peer(dev->path, peer, (const uint8_t *)&msg, sizeof(msg));
 	timers_watch_sent(peer, &ep, ret);
 	if (ret)
 		log_debug("%s: sending handshake initiation to peer %s failed: %s", dev->name,
@@ -133,7 +118,7 @@ void send_handshake_response(struct wg_peer *peer)
 	timers_session_derived(peer);
 	timers_any_authenticated_packet_traversal(peer);
 	timers_any_authenticated_packet_sent(peer);
-	send_buffer_to_peer(peer, (const uint8_t *)&msg, sizeof(msg));
+	send_buffer_to_peer(peer->dev->path, peer, (const uint8_t *)&msg, sizeof(msg));
 out:
 	crypto_wipe(&msg, sizeof(msg));
 }
@@ -145,7 +130,7 @@ void send_handshake_cookie(struct wg_device *dev, const uint8_t *msg, size_t len
 
 	cookie_message_create(&reply, msg, len, sender_index, dev->checker, src,
 			      wg_device_now(dev));
-	dev->ops.send(dev->io_ctx, src, (const uint8_t *)&reply, sizeof(reply));
+	dev->path->ops.send(dev->path->ctx, src, (const uint8_t *)&reply, sizeof(reply));
 }
 
 /* Pad to a multiple of 16, but never past the MTU (the kernel's calculate_skb_padding). */
@@ -165,8 +150,8 @@ static size_t send_padding(size_t len, unsigned int mtu)
 
 /* Build the data message carrying pkt under kp and nonce, encrypted where it will leave from:
  * its start in *msg, its length returned. */
-static size_t send_build(struct wg_peer *peer, struct noise_keypair *kp, uint64_t nonce,
-			 const uint8_t *pkt, size_t len, uint8_t **msg)
+static size_t send_build(struct wg_path *path, struct wg_peer *peer, struct noise_keypair *kp,
+			 uint64_t nonce, const uint8_t *pkt, size_t len, uint8_t **msg)
 {
 	size_t pad = send_padding(len, atomic_load(&peer->dev->mtu));
 	size_t total = WG_MSG_DATA_HEADER_LEN + len + pad + WG_AUTHTAG_LEN;
@@ -175,10 +160,10 @@ static size_t send_build(struct wg_peer *peer, struct noise_keypair *kp, uint64_
 
 	/* Straight into the frame that will carry it when the back-end lends one (an AF_XDP
 	 * worker's UMEM): one copy of the packet fewer. The scratch buffer otherwise. */
-	if (send_lender)
-		out = send_lender->get(send_lender->ctx, total);
+	if (path->ops.tx_room)
+		out = path->ops.tx_room(path->ctx, total);
 	if (!out)
-		out = send_scratch;
+		out = path->scratch;
 	body = out + WG_MSG_DATA_HEADER_LEN;
 	hdr.header.type = htole32(WG_MSG_DATA);
 	hdr.key_idx = kp->remote_index;
@@ -188,19 +173,28 @@ static size_t send_build(struct wg_peer *peer, struct noise_keypair *kp, uint64_
 		memcpy(body, pkt, len);
 	memset(body + len, 0, pad);
 	/* in place: the plaintext never outlives this call */
-	crypto_aead_encrypt(body, body, len + pad, NULL, 0, nonce, kp->sending.key);
+	crypto_aead_seal(path->aead, body, body, len + pad, NULL, 0, nonce, kp->sending.key);
 	*msg = out;
 	return total;
 }
 
-static int send_encrypt_one(struct wg_peer *peer, struct noise_keypair *kp, uint64_t nonce,
-			    const uint8_t *pkt, size_t len)
+static int send_encrypt_one(struct wg_path *path, struct wg_peer *peer, struct noise_keypair *kp,
+			    uint64_t nonce, const uint8_t *pkt, size_t len)
 {
+	struct wg_endpoint ep;
 	uint8_t *out;
-	size_t total = send_build(peer, kp, nonce, pkt, len, &out);
-	int ret;
+	size_t total = send_build(path, peer, kp, nonce, pkt, len, &out);
+	int ret = -EDESTADDRREQ;
 
-	ret = send_buffer_to_peer(peer, out, total);
+	/* send_buffer_to_peer's work, but as a data message: the back-end may batch it */
+	peer_endpoint_copy(peer, &ep);
+	if (endpoint_is_set(&ep))
+		ret = path_send_data(path, &ep, out, total);
+	if (!ret) {
+		atomic_fetch_add(&peer->tx_bytes, total);
+		atomic_fetch_add_explicit(&peer->tx_packets, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&peer->tx_since_rx, 1, memory_order_relaxed);
+	}
 	if (ret)
 		log_debug("%s: sending to peer %s failed: %s", peer->dev->name, peer->name,
 			  strerror(-ret));
@@ -283,16 +277,16 @@ static bool send_take_nonce(struct noise_keypair *kp, uint64_t *nonce)
 	return send_take_nonces(kp, 1, nonce) == 1;
 }
 
-bool send_packet_fast(struct wg_peer *peer, const uint8_t *pkt, size_t len)
+bool send_packet_fast(struct wg_path *path, struct wg_peer *peer, const uint8_t *pkt, size_t len)
 {
 	const struct iovec one = { .iov_base = (void *)pkt, .iov_len = len };
 	struct wg_endpoint ep;
 
 	peer_endpoint_copy(peer, &ep);
-	return send_packets_fast(peer, &ep, &one, 1) == 1;
+	return send_packets_fast(path, peer, &ep, &one, 1) == 1;
 }
 
-size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
+size_t send_packets_fast(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *ep,
 			 const struct iovec *pkts, size_t n)
 {
 	struct wg_device *dev = peer->dev;
@@ -322,9 +316,10 @@ size_t send_packets_fast(struct wg_peer *peer, const struct wg_endpoint *ep,
 			uint8_t *out;
 			int ret;
 
-			total = send_build(peer, kp, nonce + i, pkts[sent].iov_base, len, &out);
+			total = send_build(path, peer, kp, nonce + i, pkts[sent].iov_base, len,
+					   &out);
 			/* as send_buffer_to_peer: nowhere to send is a failed send */
-			ret = endpoint_is_set(ep) ? dev->ops.send(dev->io_ctx, ep, out, total)
+			ret = endpoint_is_set(ep) ? path_send_data(path, ep, out, total)
 						  : -EDESTADDRREQ;
 			if (ret) {
 				log_debug("%s: sending to peer %s failed: %s", dev->name,
@@ -378,7 +373,7 @@ void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 	pthread_mutex_unlock(&peer->staged_lock);
 }
 
-void send_staged_packets(struct wg_peer *peer)
+void send_staged_packets(struct wg_path *path, struct wg_peer *peer)
 {
 	struct noise_keypair *kp = NULL;
 	bool data_sent = false, sent_any = false;
@@ -403,7 +398,7 @@ void send_staged_packets(struct wg_peer *peer)
 			timers_any_authenticated_packet_sent(peer);
 			sent_any = true;
 		}
-		if (!send_encrypt_one(peer, kp, nonce, p->data, p->len) && p->len)
+		if (!send_encrypt_one(path, peer, kp, nonce, p->data, p->len) && p->len)
 			data_sent = true;
 		crypto_wipe(p->data, p->len);
 		free(p);
@@ -429,16 +424,16 @@ nokey:
 	peer_request_handshake(peer);
 }
 
-void send_keepalive(struct wg_peer *peer)
+void send_keepalive(struct wg_path *path, struct wg_peer *peer)
 {
 	/* Staged data, when there is any, is keepalive enough. */
 	if (!atomic_load(&peer->staged_count)) {
-		if (send_packet_fast(peer, NULL, 0)) {
+		if (send_packet_fast(path, peer, NULL, 0)) {
 			log_debug("%s: sending keepalive packet to peer %s", peer->dev->name,
 				  peer->name);
 			return;
 		}
 		send_stage_packet(peer, NULL, 0);
 	}
-	send_staged_packets(peer);
+	send_staged_packets(path, peer);
 }

@@ -32,6 +32,8 @@
 #include "crypto.h"
 #include "log.h"
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 
 enum timers_watch_constants {
 	/* the first "did not complete" info line: after three tries (10-15 s), so that one lost
@@ -410,7 +412,7 @@ static void timers_expired_retransmit_handshake(struct wg_peer *peer)
 
 static void timers_expired_send_keepalive(struct wg_peer *peer)
 {
-	send_keepalive(peer);
+	send_keepalive(peer->dev->path, peer);
 	if (atomic_exchange(&peer->timer_need_another_keepalive, false))
 		timers_mod(peer, TIMER_SEND_KEEPALIVE, (uint64_t)KEEPALIVE_TIMEOUT * NSEC_PER_SEC);
 }
@@ -445,7 +447,7 @@ static void timers_expired_zero_key_material(struct wg_peer *peer)
 static void timers_expired_persistent_keepalive(struct wg_peer *peer)
 {
 	if (atomic_load(&peer->persistent_keepalive_interval))
-		send_keepalive(peer);
+		send_keepalive(peer->dev->path, peer);
 }
 
 static void timers_expired_reannounce(struct wg_peer *peer)
@@ -478,7 +480,7 @@ static void timers_expired_reannounce(struct wg_peer *peer)
 		   resends + 1 < TIMERS_REANNOUNCE_MAX
 			   ? ((uint64_t)TIMERS_REANNOUNCE_FIRST_MS << (resends + 1)) * NSEC_PER_MSEC
 			   : (uint64_t)TIMERS_REANNOUNCE_LAST_WAIT_MS * NSEC_PER_MSEC);
-	send_keepalive(peer);
+	send_keepalive(peer->dev->path, peer);
 }
 
 static void (*const timers_handlers[TIMER_MAX])(struct wg_peer *) = {

@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The AF_XDP back-end (see io_xdp.h for the picture). One worker per (uplink, RX queue); a
- * worker is the only thread touching its socket's rings, so the rings need no locks. The shared
- * state a worker reads per packet is the next-hop cache, under a reader/writer lock that is
- * written only when something changed.
+ * The AF_XDP back-end (see io_xdp.h for the picture): set-up and tear-down, and what the control
+ * thread asks of the workers. The workers themselves are xdp_worker.c, the maps xdp_maps.c.
  */
 #include <errno.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -22,521 +19,13 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "io_xdp.h"
 #include "log.h"
-#include "netlink.h"
-#include "send.h"
-#include "xsk.h"
-
-struct io_xdp_neigh {
-	uint8_t used;
-	uint8_t family;
-	uint8_t mac[6];	      /* next hop (destination MAC) */
-	uint8_t local_mac[6]; /* our uplink's MAC (source MAC) */
-	int ifindex;
-	union nl_addr ip;	/* the remote endpoint address this entry serves */
-	union nl_addr local_ip; /* our address the remote last wrote to */
-};
-
-struct io_xdp_worker {
-	struct io_xdp *x;
-	/* the next hop the frame being processed came through: learnt only once the engine has
-	 * authenticated that frame, so a forged frame cannot steer our replies elsewhere */
-	struct io_xdp_neigh rx_hop;
-	uint64_t rx_ns;	    /* XDP timestamp of the frame being processed, 0 if none */
-	uint64_t picked_ns; /* when this burst was taken off the RX ring (CLOCK_MONOTONIC ns) */
-	pthread_t thread;
-	bool started;
-	struct xsk_port *port;
-	int ifindex;
-	uint32_t queue;
-	unsigned int tunq;
-	int cpu;
-	struct xsk_frame pending[IO_XDP_BATCH];
-	unsigned int n_pending;
-	/* a transmit frame lent to the engine to encrypt into (send.h); the message starts at
-	 * IO_XDP_TX_PAYLOAD_OFF, room for the largest (IPv6) headers in front */
-	struct send_tx_lender lender;
-	struct xsk_frame lent;
-	bool lent_valid;
-	uint8_t tunbuf[TUN_GSO_BUF]; /* a TSO super-packet and one segment */
-	bool gro;		     /* join decrypted TCP segments before writing them */
-	struct tun_gro tungro;	     /* what is being joined, written at the end of a burst */
-	/* counters, read racily by io_xdp_worker_info */
-	_Atomic uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
-};
-
-struct io_xdp {
-	struct wg_device *dev;
-	struct tun_dev *tun;
-	struct xdpwg_loader *ld;
-	int ifindex[IO_XDP_MAX_IFACES];
-	unsigned int n_ifaces;
-	struct io_xdp_worker *workers[IO_XDP_MAX_WORKERS];
-	unsigned int n_workers;
-	int stop_fd;
-	atomic_bool stop;
-	bool busy_poll; /* workers spin instead of sleeping in poll() (io_xdp_worker_busy) */
-	int cpus[IO_XDP_MAX_WORKERS]; /* --worker-cpus, in order; n_cpus 0: round robin */
-	unsigned int n_cpus;
-	_Atomic uint16_t port; /* our UDP source port */
-	pthread_rwlock_t neigh_lock;
-	struct io_xdp_neigh neigh[IO_XDP_NEIGH_SLOTS];
-};
-
-/* The worker running on this thread, if any: how send/deliver know which rings to use. */
-static __thread struct io_xdp_worker *io_xdp_current;
-
-static size_t io_xdp_alen(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
-static uint32_t io_xdp_hash(int family, const union nl_addr *a)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < io_xdp_alen(family); i++)
-		h = (h ^ a->bytes[i]) * 16777619u;
-	return h;
-}
-
-/* The slot holding ip, or the empty slot where it would go, or NULL (probe limit reached). */
-static struct io_xdp_neigh *io_xdp_neigh_slot(struct io_xdp *x, int family, const union nl_addr *ip)
-{
-	uint32_t h = io_xdp_hash(family, ip);
-
-	/* a short linear probe: a full neighbourhood just means more kernel-socket fallbacks */
-	for (unsigned int i = 0; i < 16; i++) {
-		struct io_xdp_neigh *n = &x->neigh[(h + i) & (IO_XDP_NEIGH_SLOTS - 1)];
-
-		if (!n->used)
-			return n;
-		if (n->family == family && !memcmp(&n->ip, ip, io_xdp_alen(family)))
-			return n;
-	}
-	return NULL;
-}
-
-static bool io_xdp_neigh_get(struct io_xdp *x, int family, const union nl_addr *ip,
-			     struct io_xdp_neigh *out)
-{
-	struct io_xdp_neigh *n;
-	bool found = false;
-
-	pthread_rwlock_rdlock(&x->neigh_lock);
-	n = io_xdp_neigh_slot(x, family, ip);
-	if (n && n->used) {
-		*out = *n;
-		found = true;
-	}
-	pthread_rwlock_unlock(&x->neigh_lock);
-	return found;
-}
-
-static void io_xdp_neigh_put(struct io_xdp *x, const struct io_xdp_neigh *e)
-{
-	struct io_xdp_neigh *n, cur;
-
-	/* the common case is "nothing changed": check under the read lock first */
-	if (io_xdp_neigh_get(x, e->family, &e->ip, &cur) && !memcmp(&cur, e, sizeof(cur)))
-		return;
-	pthread_rwlock_wrlock(&x->neigh_lock);
-	n = io_xdp_neigh_slot(x, e->family, &e->ip);
-	if (n) {
-		*n = *e;
-		n->used = 1;
-	}
-	pthread_rwlock_unlock(&x->neigh_lock);
-}
-
-static void io_xdp_endpoint_addr(const struct wg_endpoint *ep, int *family, union nl_addr *ip)
-{
-	memset(ip, 0, sizeof(*ip));
-	*family = ep->addr.sa.sa_family;
-	if (*family == AF_INET)
-		ip->v4 = ep->addr.in4.sin_addr;
-	else
-		ip->v6 = ep->addr.in6.sin6_addr;
-}
-
-/* --- the worker --- */
-
-static void io_xdp_flush(struct io_xdp_worker *w)
-{
-	if (!w->n_pending)
-		return;
-	xsk_port_tx_submit(w->port, w->pending, w->n_pending);
-	atomic_fetch_add_explicit(&w->tx_frames, w->n_pending, memory_order_relaxed);
-	w->n_pending = 0;
-	xsk_port_kick(w->port);
-}
-
-static uint8_t *io_xdp_lend(void *ctx, size_t need)
-{
-	struct io_xdp_worker *w = ctx;
-
-	if (!w->lent_valid) {
-		if (xsk_port_tx_alloc(w->port, &w->lent, 1) != 1) {
-			io_xdp_flush(w);
-			if (xsk_port_tx_alloc(w->port, &w->lent, 1) != 1)
-				return NULL;
-		}
-		w->lent_valid = true;
-	}
-	if (IO_XDP_TX_PAYLOAD_OFF + need > w->lent.cap)
-		return NULL;
-	return w->lent.data + IO_XDP_TX_PAYLOAD_OFF;
-}
-
-static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
-{
-	struct xsk_frame f[IO_XDP_BATCH];
-	unsigned int n = xsk_port_rx(w->port, f, IO_XDP_BATCH);
-
-	/* once per burst: a move event splits its delay into the kernel's part and ours */
-	if (n)
-		w->picked_ns = wg_monotonic_ns();
-
-	for (unsigned int i = 0; i < n; i++) {
-		struct xsk_udp_params p;
-		struct wg_endpoint src;
-		struct io_xdp_neigh ne = { 0 };
-		size_t off, len;
-
-		if (xsk_parse_udp(f[i].data, f[i].len, &p, &off, &len) < 0) {
-			atomic_fetch_add_explicit(&w->rx_bad, 1, memory_order_relaxed);
-			continue;
-		}
-		memset(&src, 0, sizeof(src));
-		if (p.family == AF_INET) {
-			src.addr.in4.sin_family = AF_INET;
-			src.addr.in4.sin_addr = p.src.v4;
-			src.addr.in4.sin_port = htons(p.sport);
-			src.src4 = p.dst.v4;
-			ne.ip.v4 = p.src.v4;
-			ne.local_ip.v4 = p.dst.v4;
-		} else {
-			src.addr.in6.sin6_family = AF_INET6;
-			src.addr.in6.sin6_addr = p.src.v6;
-			src.addr.in6.sin6_port = htons(p.sport);
-			src.src6 = p.dst.v6;
-			ne.ip.v6 = p.src.v6;
-			ne.local_ip.v6 = p.dst.v6;
-		}
-		src.src_ifindex = w->ifindex;
-		/* the frame's source MAC is the next hop back towards this address */
-		ne.family = (uint8_t)p.family;
-		ne.ifindex = w->ifindex;
-		memcpy(ne.mac, p.src_mac, 6);
-		memcpy(ne.local_mac, p.dst_mac, 6);
-		ne.used = 1;
-		w->rx_hop = ne;
-		w->rx_ns = f[i].meta ? f[i].meta->rx_ns : 0;
-		atomic_fetch_add_explicit(&w->rx_frames, 1, memory_order_relaxed);
-		if (wg_device_rx(w->x->dev, f[i].data + off, len, &src))
-			io_xdp_neigh_put(w->x, &w->rx_hop);
-		w->rx_hop.used = 0;
-		w->rx_ns = 0;
-	}
-	/* at the latest here: what was joined must not wait for the next burst */
-	if (w->tungro.len)
-		tun_gro_flush(w->x->tun, w->tunq, &w->tungro);
-	if (n)
-		xsk_port_rx_release(w->port, f, n);
-	return n;
-}
-
-/* The segments of one super-packet: one route lookup and nonce reservation for them all. */
-static void io_xdp_tun_packets(void *ctx, const struct iovec *segs, unsigned int n)
-{
-	struct io_xdp_worker *w = ctx;
-
-	atomic_fetch_add_explicit(&w->tun_packets, n, memory_order_relaxed);
-	wg_device_tx_batch(w->x->dev, segs, n);
-}
-
-static unsigned int io_xdp_tun_burst(struct io_xdp_worker *w)
-{
-	unsigned int i;
-
-	/* with offloads one read may be a 64 KB super-packet: up to ~45 segments */
-	for (i = 0; i < IO_XDP_BATCH; i++) {
-		ssize_t r = tun_read_gso_batch(w->x->tun, w->tunq, w->tunbuf, sizeof(w->tunbuf),
-					       io_xdp_tun_packets, w);
-
-		if (r <= 0)
-			break;
-	}
-	return i;
-}
-
-/* Sleep in poll() until the socket, the TUN queue or the stop eventfd has something. */
-static void io_xdp_worker_sleep(struct io_xdp_worker *w)
-{
-	struct io_xdp *x = w->x;
-	struct pollfd pfd[3] = {
-		{ .fd = xsk_port_fd(w->port), .events = POLLIN },
-		{ .fd = x->tun->fds[w->tunq], .events = POLLIN },
-		{ .fd = x->stop_fd, .events = POLLIN },
-	};
-
-	while (!atomic_load_explicit(&x->stop, memory_order_relaxed)) {
-		if (poll(pfd, 3, IO_XDP_POLL_MS) < 0 && errno != EINTR)
-			break;
-		/* drain both directions before sleeping again; bounded so neither starves */
-		for (int round = 0; round < 64; round++) {
-			unsigned int r = io_xdp_rx_burst(w);
-			unsigned int t = io_xdp_tun_burst(w);
-
-			io_xdp_flush(w);
-			if (!r && !t)
-				break;
-		}
-		xsk_port_tx_reap(w->port);
-	}
-}
-
-static inline void io_xdp_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	/* lets a hyperthread sibling run and spares the pipeline flush a tight spin pays when
-	 * it ends; ~20 ns on the test VM */
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
-
-/*
- * --busy-poll: never sleep. poll()'s wakeup is most of the delay between XDP redirecting a
- * frame and the worker acting on it (0.14-0.24 ms p50 on the test VM); spinning on the RX
- * ring's producer index turns that into a memory read, at the price of the whole CPU. The
- * TUN has no ring to look at, only a read() syscall: it is asked every IO_XDP_BUSY_TUN_EVERY
- * loops, and on every loop while it keeps returning packets.
- */
-static void io_xdp_worker_busy(struct io_xdp_worker *w)
-{
-	struct io_xdp *x = w->x;
-	unsigned int since_tun = 0;
-	bool tun_busy = true;
-
-	while (!atomic_load_explicit(&x->stop, memory_order_relaxed)) {
-		unsigned int r = io_xdp_rx_burst(w), t = 0;
-
-		if (tun_busy || ++since_tun >= IO_XDP_BUSY_TUN_EVERY) {
-			t = io_xdp_tun_burst(w);
-			tun_busy = t > 0;
-			since_tun = 0;
-		}
-		io_xdp_flush(w);
-		xsk_port_tx_reap(w->port);
-		/* what poll() did for us: the fill ring's need_wakeup, TX left behind by a kick */
-		xsk_port_busy_kick(w->port);
-		if (!r && !t)
-			io_xdp_cpu_relax();
-	}
-}
-
-static void *io_xdp_worker_main(void *arg)
-{
-	struct io_xdp_worker *w = arg;
-	cpu_set_t set;
-
-	io_xdp_current = w;
-	w->lender = (struct send_tx_lender){ .get = io_xdp_lend, .ctx = w };
-	send_set_tx_lender(&w->lender);
-	CPU_ZERO(&set);
-	CPU_SET(w->cpu, &set);
-	/* pinned so that the queue's interrupts, its ring and its worker share a cache */
-	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	if (errno)
-		log_warn("xdp: worker for queue %u: cannot pin to CPU %d: %s", w->queue, w->cpu,
-			 strerror(errno));
-
-	if (w->x->busy_poll)
-		io_xdp_worker_busy(w);
-	else
-		io_xdp_worker_sleep(w);
-	io_xdp_flush(w);
-	send_set_tx_lender(NULL);
-	if (w->lent_valid)
-		xsk_port_tx_cancel(w->port, &w->lent, 1);
-	w->lent_valid = false;
-	io_xdp_current = NULL;
-	return NULL;
-}
-
-/* --- glue called by the engine --- */
-
-int io_xdp_send(struct io_xdp *x, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
-{
-	struct io_xdp_worker *w = io_xdp_current;
-	struct xsk_udp_params p = { 0 };
-	struct io_xdp_neigh ne;
-	struct xsk_frame fr;
-	union nl_addr ip;
-	size_t hl;
-	int family, flen;
-
-	if (!w || w->x != x || !endpoint_is_set(dst))
-		return -EAGAIN;
-	io_xdp_endpoint_addr(dst, &family, &ip);
-	if (!io_xdp_neigh_get(x, family, &ip, &ne) || ne.ifindex != w->ifindex)
-		goto fallback;
-	hl = xsk_udp_hdr_len(family);
-	if (w->lent_valid && buf == w->lent.data + IO_XDP_TX_PAYLOAD_OFF) {
-		/* encrypted where it leaves from: headers go right in front of it */
-		size_t off = IO_XDP_TX_PAYLOAD_OFF - hl;
-
-		fr = w->lent;
-		w->lent_valid = false;
-		fr.data += off;
-		fr.addr += off;
-		fr.cap -= (uint32_t)off;
-	} else if (xsk_port_tx_alloc(w->port, &fr, 1) != 1) {
-		/* every transmit frame in flight: push what we have and try once more */
-		io_xdp_flush(w);
-		if (xsk_port_tx_alloc(w->port, &fr, 1) != 1)
-			goto fallback;
-	}
-	if (hl + len > fr.cap) {
-		xsk_port_tx_cancel(w->port, &fr, 1);
-		goto fallback;
-	}
-	memcpy(p.src_mac, ne.local_mac, 6);
-	memcpy(p.dst_mac, ne.mac, 6);
-	p.family = family;
-	if (family == AF_INET) {
-		p.dst.v4 = dst->addr.in4.sin_addr;
-		p.src.v4 = dst->src4.s_addr ? dst->src4 : ne.local_ip.v4;
-		p.dport = ntohs(dst->addr.in4.sin_port);
-	} else {
-		static const struct in6_addr any = IN6ADDR_ANY_INIT;
-
-		p.dst.v6 = dst->addr.in6.sin6_addr;
-		p.src.v6 = memcmp(&dst->src6, &any, sizeof(any)) ? dst->src6 : ne.local_ip.v6;
-		p.dport = ntohs(dst->addr.in6.sin6_port);
-	}
-	p.sport = atomic_load_explicit(&x->port, memory_order_relaxed);
-	if (fr.data + hl != buf)
-		memcpy(fr.data + hl, buf, len);
-	flen = xsk_build_udp(fr.data, fr.cap, &p, len);
-	if (flen < 0) {
-		xsk_port_tx_cancel(w->port, &fr, 1);
-		goto fallback;
-	}
-	fr.len = (uint32_t)flen;
-	w->pending[w->n_pending++] = fr;
-	if (w->n_pending == IO_XDP_BATCH)
-		io_xdp_flush(w);
-	return 0;
-fallback:
-	atomic_fetch_add_explicit(&w->tx_fallback, 1, memory_order_relaxed);
-	return -EAGAIN;
-}
-
-int io_xdp_deliver(struct io_xdp *x, const uint8_t *pkt, size_t len)
-{
-	struct io_xdp_worker *w = io_xdp_current;
-
-	if (!w || w->x != x)
-		return -EAGAIN;
-	if (w->gro)
-		return tun_gro_write(x->tun, w->tunq, &w->tungro, pkt, len);
-	return tun_write(x->tun, w->tunq, pkt, len);
-}
-
-int io_xdp_set_port(struct io_xdp *x, uint16_t port)
-{
-	atomic_store(&x->port, port);
-	return loader_set_port(x->ld, port);
-}
-
-void io_xdp_session_add(struct io_xdp *x, uint32_t index, struct wg_peer *peer)
-{
-	int ret = loader_session_add(x->ld, index, wg_peer_id(peer));
-
-	if (ret < 0) {
-		/* Without its index in the map XDP would drop this peer's data as unknown: let
-		 * unknown indexes through to the kernel socket instead, where the engine decides. */
-		log_warn("xdp: sessions map: adding index %u failed (%s); unknown indexes now go "
-			 "to the kernel socket",
-			 index, strerror(-ret));
-		if (loader_set_pass_unknown(x->ld) < 0)
-			log_err("xdp: cannot switch the program to passing unknown indexes");
-	}
-}
-
-void io_xdp_session_del(struct io_xdp *x, uint32_t index)
-{
-	loader_session_del(x->ld, index);
-}
-
-void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
-{
-	struct wg_endpoint ep;
-	struct io_xdp_neigh ne;
-	union nl_addr ip;
-	int family, ret;
-	uint32_t flags = wg_peer_roam_pinned(peer) ? XDPWG_PEER_F_ROAM_PINNED : 0;
-
-	wg_peer_get_endpoint(peer, &ep);
-	if (!endpoint_is_set(&ep)) {
-		loader_peer_update(x->ld, wg_peer_id(peer), NULL, NULL, NULL, flags);
-		return;
-	}
-	io_xdp_endpoint_addr(&ep, &family, &ip);
-	/* Called by the engine on the worker that just authenticated a packet from the peer's
-	 * new address: that packet's next hop is now trustworthy, and the replies that follow at
-	 * once can leave through AF_XDP. */
-	if (io_xdp_current && io_xdp_current->x == x && io_xdp_current->rx_hop.used &&
-	    io_xdp_current->rx_hop.family == family &&
-	    !memcmp(&io_xdp_current->rx_hop.ip, &ip, io_xdp_alen(family)))
-		io_xdp_neigh_put(x, &io_xdp_current->rx_hop);
-	if (!io_xdp_neigh_get(x, family, &ip, &ne)) {
-		/* never heard from it: ask the kernel how it would get there */
-		struct nl_route rt;
-
-		memset(&ne, 0, sizeof(ne));
-		if (nl_route_get(&ep.addr.sa, 0, &rt) == 0) {
-			const union nl_addr *hop = rt.has_gateway ? &rt.gateway : &ip;
-
-			for (unsigned int i = 0; i < x->n_ifaces; i++) {
-				if (x->ifindex[i] != rt.oif)
-					continue;
-				if (nl_neigh_get(rt.oif, family, hop, ne.mac) == 0 &&
-				    nl_link_mac(rt.oif, ne.local_mac) == 0) {
-					ne.used = 1;
-					ne.family = (uint8_t)family;
-					ne.ifindex = rt.oif;
-					ne.ip = ip;
-					if (rt.has_prefsrc)
-						ne.local_ip = rt.prefsrc;
-					io_xdp_neigh_put(x, &ne);
-				}
-			}
-		}
-	}
-	ret = loader_peer_update(x->ld, wg_peer_id(peer), &ep, ne.used ? ne.mac : NULL,
-				 ne.used ? ne.local_mac : NULL, flags);
-	if (ret < 0)
-		log_warn("xdp: peers map: update failed: %s", strerror(-ret));
-}
-
-void io_xdp_peer_removed(struct io_xdp *x, struct wg_peer *peer)
-{
-	loader_peer_delete(x->ld, wg_peer_id(peer));
-}
+#include "peer_sync.h"
+#include "xdp_internal.h"
 
 unsigned int io_xdp_workers(const struct io_xdp *x)
 {
 	return x->n_workers;
-}
-
-struct xdpwg_loader *io_xdp_loader(struct io_xdp *x)
-{
-	return x->ld;
 }
 
 int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_worker_info *out)
@@ -569,23 +58,7 @@ int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_wor
 
 void io_xdp_routes_changed(struct io_xdp *x)
 {
-	pthread_rwlock_wrlock(&x->neigh_lock);
-	memset(x->neigh, 0, sizeof(x->neigh));
-	pthread_rwlock_unlock(&x->neigh_lock);
-}
-
-uint64_t io_xdp_current_picked_ns(const struct io_xdp *x)
-{
-	const struct io_xdp_worker *w = io_xdp_current;
-
-	return w && w->x == x && w->rx_ns ? w->picked_ns : 0;
-}
-
-uint64_t io_xdp_current_rx_ns(const struct io_xdp *x)
-{
-	const struct io_xdp_worker *w = io_xdp_current;
-
-	return w && w->x == x ? w->rx_ns : 0;
+	nexthop_flush(&x->hops);
 }
 
 /* --- set-up and tear-down --- */
@@ -635,12 +108,14 @@ void io_xdp_stop(struct io_xdp *x)
 		/* the last plaintext packet read from the TUN, as the daemon does with its own */
 		crypto_wipe(w->tunbuf, sizeof(w->tunbuf));
 		crypto_wipe(w->tungro.buf, sizeof(w->tungro.buf));
+		wg_path_free(w->path);
 		free(w);
 	}
+	io_xdp_maps_free(x);
 	loader_destroy(x->ld);
 	if (x->stop_fd >= 0)
 		close(x->stop_fd);
-	pthread_rwlock_destroy(&x->neigh_lock);
+	nexthop_destroy(&x->hops);
 	free(x);
 }
 
@@ -664,6 +139,11 @@ static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex,
 		w = calloc(1, sizeof(*w));
 		if (!w)
 			return -ENOMEM;
+		w->path = wg_path_new(x->dev, &io_xdp_path_ops, w);
+		if (!w->path) {
+			free(w);
+			return -ENOMEM;
+		}
 		w->x = x;
 		w->ifindex = ifindex;
 		w->queue = q;
@@ -675,6 +155,7 @@ static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex,
 		ret = xsk_port_open(&po, &w->port);
 		if (ret < 0) {
 			log_err("xdp: %s queue %u: AF_XDP socket: %s", ifname, q, strerror(-ret));
+			wg_path_free(w->path);
 			free(w);
 			return ret;
 		}
@@ -705,12 +186,13 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 		return -ENOMEM;
 	x->dev = o->dev;
 	x->tun = o->tun;
+	x->sock = o->sock;
 	x->busy_poll = o->busy_poll;
 	x->n_cpus = o->n_cpus < IO_XDP_MAX_WORKERS ? o->n_cpus : IO_XDP_MAX_WORKERS;
 	if (x->n_cpus)
 		memcpy(x->cpus, o->cpus, x->n_cpus * sizeof(x->cpus[0]));
 	x->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pthread_rwlock_init(&x->neigh_lock, NULL);
+	nexthop_init(&x->hops);
 	if (x->stop_fd < 0) {
 		ret = -errno;
 		goto err;
@@ -722,6 +204,9 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 		goto err;
 	}
 	ret = io_xdp_set_port(x, o->listen_port);
+	if (ret < 0)
+		goto err;
+	ret = io_xdp_maps_init(x);
 	if (ret < 0)
 		goto err;
 	for (unsigned int i = 0; i < o->n_ifaces; i++) {

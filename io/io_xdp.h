@@ -7,10 +7,12 @@
  *   uplink RX -> XDP -> AF_XDP RX ring -> worker: wg_device_rx -> deliver -> TUN queue
  *   TUN queue -> worker: wg_device_tx -> send -> AF_XDP TX ring -> uplink
  *
- * The worker builds the outer Ethernet/IP/UDP headers itself, so it needs the next hop's MAC: it
+ * Each worker hands the engine its frames through its own struct wg_path (send, deliver, the
+ * transmit frame to encrypt into): no thread-local tells the engine which worker it is on. The
+ * worker builds the outer Ethernet/IP/UDP headers itself, so it needs the next hop's MAC: it
  * learns it from received frames and, for configured endpoints, from the kernel's route and
- * neighbour tables. When it does not know one (or the caller is not a worker, e.g. the control
- * thread answering a handshake), send returns -EAGAIN and the caller uses the kernel socket.
+ * neighbour tables. When it does not know one, it sends through the kernel socket instead; the
+ * control thread (handshakes) always does.
  *
  * The control thread keeps the BPF maps in step with the engine through the io_xdp_* hooks.
  */
@@ -21,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "device.h"
+#include "io_socket.h"
 #include "loader.h"
 #include "tun.h"
 #include "xdpwg_kern_user.h"
@@ -30,7 +34,6 @@ enum io_xdp_constants {
 	IO_XDP_MAX_IFACES = 4,
 	IO_XDP_MAX_WORKERS = TUN_MAX_QUEUES,
 	IO_XDP_BATCH = 64,	   /* frames per ring operation */
-	IO_XDP_NEIGH_SLOTS = 4096, /* next-hop cache entries (power of two) */
 	IO_XDP_POLL_MS = 200,	   /* worker wakeup when idle, to notice a stop */
 	/* busy-poll: loops between two looks at an idle TUN queue. A look is a read() that
 	 * fails with EAGAIN, ~1.2 us on the test VM (poll(..., 0) costs the same), while an idle
@@ -56,6 +59,8 @@ struct io_xdp_opts {
 	enum loader_mode mode;
 	struct wg_device *dev;
 	struct tun_dev *tun; /* queue 0 open; io_xdp adds one queue per worker beyond the first */
+	/* the kernel socket the workers fall back to (owned by the caller, outlives io_xdp) */
+	const struct io_socket *sock;
 	uint16_t listen_port;
 	/* keep the TUN without IFF_VNET_HDR/TSO (one packet per read) */
 	bool no_tun_offload;
@@ -73,10 +78,7 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out);
 /* Stop and join the workers, close the sockets, detach and unpin. NULL is fine. */
 void io_xdp_stop(struct io_xdp *x);
 
-/* wg_io_ops glue. send/deliver return -EAGAIN when the calling thread is not a worker or the
- * next hop is unknown: the caller then uses the kernel socket / TUN queue 0 itself. */
-int io_xdp_send(struct io_xdp *x, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
-int io_xdp_deliver(struct io_xdp *x, const uint8_t *pkt, size_t len);
+/* wg_io_ops glue, on the control thread: the BPF maps follow the engine. */
 int io_xdp_set_port(struct io_xdp *x, uint16_t port);
 void io_xdp_session_add(struct io_xdp *x, uint32_t index, struct wg_peer *peer);
 void io_xdp_session_del(struct io_xdp *x, uint32_t index);
@@ -85,8 +87,20 @@ void io_xdp_session_del(struct io_xdp *x, uint32_t index);
 void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer);
 void io_xdp_peer_removed(struct io_xdp *x, struct wg_peer *peer);
 
+/* The program's mac1 key, from our private key (all zero: no key, no check). */
+void io_xdp_set_private_key(struct io_xdp *x, const uint8_t private_key[WG_KEY_LEN]);
+/* Replace the program's source allowlist (n 0: any source). 0 or -errno. */
+int io_xdp_set_allow_source(struct io_xdp *x, const struct conf_allowedip *list, size_t n);
+/* Mirror the engine's "under load" into the program (written only when it changes). */
+void io_xdp_set_under_load(struct io_xdp *x, bool under_load);
+/* The ring buffer of the program's new-source sightings (ring_buffer__new on it). */
+int io_xdp_events_fd(const struct io_xdp *x);
+/* The program's per-reason counters, summed over CPUs. 0 or -errno. */
+int io_xdp_stats(const struct io_xdp *x, uint64_t out[XDPWG_STAT_MAX]);
+/* The daemon's tick: the engine's tx counters into the peers map (at most once a second). */
+void io_xdp_tick(struct io_xdp *x, uint64_t now_ns);
+
 unsigned int io_xdp_workers(const struct io_xdp *x);
-struct xdpwg_loader *io_xdp_loader(struct io_xdp *x);
 
 /* One worker, for metrics: where it runs, what it moved, how full its rings are now. */
 struct io_xdp_worker_info {
@@ -110,12 +124,5 @@ int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_wor
  * authenticated frame teaches it again (or the peer is updated), a peer's packets leave through
  * the kernel socket, which follows the new route; a stale next-hop MAC would black-hole them. */
 void io_xdp_routes_changed(struct io_xdp *x);
-
-/* On a worker: the XDP timestamp (CLOCK_MONOTONIC ns) of the frame being processed, from its
- * metadata; 0 on other threads or without metadata. */
-uint64_t io_xdp_current_rx_ns(const struct io_xdp *x);
-/* When the worker on this thread took the frame being processed off its RX ring
- * (CLOCK_MONOTONIC ns, the daemon's device clock), 0 if none or without XDP metadata. */
-uint64_t io_xdp_current_picked_ns(const struct io_xdp *x);
 
 #endif

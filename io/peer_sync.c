@@ -2,21 +2,14 @@
 /*
  * Engine tx counters -> BPF peers map (see peer_sync.h).
  *
- * The walk reads the engine's peer list directly (peer.h) under the device's read lock, as
- * wg_device_snapshot does, but copies three words per peer instead of a whole configuration:
- * a snapshot allocates every peer's allowed IPs, far too much once a second for 100k peers.
- * Peer pointers stay valid after the lock is dropped: only the control thread, which runs this,
- * removes peers.
- *
- * The entries written are found by comparing with the last values written (kept sorted by peer
- * id, which only grows). Two kinds of walk:
+ * The engine walks its peers for us (wg_device_peers_tx, wg_device_active_peers_tx) and hands
+ * back three words per peer; the entries written are found by comparing with the last values
+ * written (kept sorted by peer id, which only grows). Two kinds of walk:
  *  - a full walk (the first, then every PEER_SYNC_FULL_EVERY): every peer, merged with the last
  *    values in id order; the arrays are kept and reused;
  *  - in between, only the peers that own an entry in the receiver-index table: a handshake in
- *    flight or a keypair. Nothing is sent for a peer without one (an initiation or response
- *    registers its handshake first, data and keepalives need a keypair), so the others' counters
- *    cannot have moved; a binary search per such peer. What slips through (a worker finishing a
- *    send on a keypair removed from the table meanwhile) is caught by the next full walk.
+ *    flight or a keypair; a binary search per such peer. What slips through (a worker finishing
+ *    a send on a keypair removed from the table meanwhile) is caught by the next full walk.
  * With 100k configured peers and one active, a full walk once a second was the control thread's
  * whole idle cost (about 1% of a core: two cache misses per peer, a fresh 3 MB array and a binary
  * search each); the index walk is 8192 bucket heads (docs/performance.md, "One active peer
@@ -27,26 +20,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index.h"
+#include "device.h"
 #include "loader.h"
 #include "log.h"
-#include "peer.h"
 #include "peer_sync.h"
-
-struct peer_sync_entry {
-	uint32_t id;
-	uint64_t tx_packets, tx_bytes;
-	struct wg_peer *peer; /* this walk only */
-};
 
 struct peer_sync {
 	void (*repair)(void *ctx, struct wg_peer *peer);
 	void *ctx;
-	struct peer_sync_entry *prev; /* the last values written, sorted by id */
+	struct wg_peer_tx *prev; /* the last values written, sorted by id */
 	size_t n_prev, cap_prev;
-	struct peer_sync_entry *cur; /* a full walk's array, kept between walks */
+	struct wg_peer_tx *cur; /* a full walk's array, kept between walks */
 	size_t cap_cur;
-	struct wg_peer **act; /* an index walk's peers */
+	struct wg_peer_tx *act; /* an index walk's peers */
 	size_t cap_act;
 	unsigned int since_full; /* walks since the last full one */
 	uint64_t last_ns;
@@ -74,15 +60,6 @@ void peer_sync_free(struct peer_sync *ps)
 	free(ps);
 }
 
-static int peer_sync_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct peer_sync_entry *)a)->id;
-	uint32_t y = ((const struct peer_sync_entry *)b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The engine's endpoint as the map holds it: family, address, port (not the cached source). */
 static bool peer_sync_same_endpoint(const struct wg_endpoint *ep, const struct xdpwg_endpoint *m)
 {
 	if (ep->addr.sa.sa_family == AF_INET)
@@ -96,52 +73,9 @@ static bool peer_sync_same_endpoint(const struct wg_endpoint *ep, const struct x
 	return m->family == 0;
 }
 
-/* Every peer's counters into ps->cur, sorted by id; *n entries. The array only grows (a shrink
- * would be freed and allocated again on the next growth: not worth it for a few MB). */
-static int peer_sync_walk(struct peer_sync *ps, struct wg_device *dev, size_t *n)
-{
-	struct peer_sync_entry *e;
-	struct wg_peer *p;
-	size_t i = 0;
-	bool sorted = true;
-
-	*n = 0;
-	pthread_rwlock_rdlock(&dev->lock);
-	if (!dev->n_peers) {
-		pthread_rwlock_unlock(&dev->lock);
-		return 0;
-	}
-	if (ps->cap_cur < dev->n_peers) {
-		/* some room for peers added later, so that growth is not a realloc per walk */
-		size_t cap = dev->n_peers + dev->n_peers / 8 + 16;
-
-		e = realloc(ps->cur, cap * sizeof(*e));
-		if (!e) {
-			pthread_rwlock_unlock(&dev->lock);
-			return -ENOMEM;
-		}
-		ps->cur = e;
-		ps->cap_cur = cap;
-	}
-	e = ps->cur;
-	for (p = dev->peers; p && i < dev->n_peers; p = p->next_peer, i++) {
-		e[i].id = p->id;
-		e[i].tx_bytes = atomic_load_explicit(&p->tx_bytes, memory_order_relaxed);
-		e[i].tx_packets = atomic_load_explicit(&p->tx_packets, memory_order_relaxed);
-		e[i].peer = p;
-		if (i && e[i].id < e[i - 1].id)
-			sorted = false;
-	}
-	pthread_rwlock_unlock(&dev->lock);
-	if (!sorted)
-		qsort(e, i, sizeof(*e), peer_sync_cmp);
-	*n = i;
-	return 0;
-}
-
 /* Must counters be written? Yes when they differ from the last values written (was), or,
  * with none written yet, when they are no longer zero (a fresh map entry is zero already). */
-static bool peer_sync_changed(const struct peer_sync_entry *was, uint64_t packets, uint64_t bytes)
+static bool peer_sync_changed(const struct wg_peer_tx *was, uint64_t packets, uint64_t bytes)
 {
 	return was ? was->tx_bytes != bytes || was->tx_packets != packets : bytes || packets;
 }
@@ -166,16 +100,17 @@ static int peer_sync_write(struct peer_sync *ps, struct xdpwg_loader *ld, struct
 
 static int peer_sync_full(struct peer_sync *ps, struct wg_device *dev, struct xdpwg_loader *ld)
 {
-	struct peer_sync_entry *cur, *swap;
+	struct wg_peer_tx *cur, *swap;
 	size_t n, j = 0, cap;
 	int written = 0, ret;
 
-	ret = peer_sync_walk(ps, dev, &n);
+	ret = (int)wg_device_peers_tx(dev, &ps->cur, &ps->cap_cur);
 	if (ret < 0)
 		return ret;
+	n = (size_t)ret;
 	cur = ps->cur;
 	for (size_t i = 0; i < n; i++) {
-		const struct peer_sync_entry *was = NULL;
+		const struct wg_peer_tx *was = NULL;
 
 		/* both sorted by id: the last values are found by merging, in order */
 		while (j < ps->n_prev && ps->prev[j].id < cur[i].id)
@@ -206,16 +141,8 @@ static int peer_sync_full(struct peer_sync *ps, struct wg_device *dev, struct xd
 	return written;
 }
 
-static int peer_sync_peer_cmp(const void *a, const void *b)
-{
-	uint32_t x = (*(struct wg_peer *const *)a)->id;
-	uint32_t y = (*(struct wg_peer *const *)b)->id;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The last values written for id, or where they would go (*at) when there are none. */
-static struct peer_sync_entry *peer_sync_find(struct peer_sync *ps, uint32_t id, size_t *at)
+static struct wg_peer_tx *peer_sync_find(struct peer_sync *ps, uint32_t id, size_t *at)
 {
 	size_t lo = 0, hi = ps->n_prev;
 
@@ -240,7 +167,7 @@ static bool peer_sync_insert(struct peer_sync *ps, size_t at, uint32_t id, uint6
 {
 	if (ps->n_prev == ps->cap_prev) {
 		size_t cap = ps->cap_prev + ps->cap_prev / 8 + 16;
-		struct peer_sync_entry *e = realloc(ps->prev, cap * sizeof(*e));
+		struct wg_peer_tx *e = realloc(ps->prev, cap * sizeof(*e));
 
 		if (!e)
 			return false;
@@ -249,63 +176,36 @@ static bool peer_sync_insert(struct peer_sync *ps, size_t at, uint32_t id, uint6
 	}
 	memmove(&ps->prev[at + 1], &ps->prev[at], (ps->n_prev - at) * sizeof(*ps->prev));
 	ps->prev[at] =
-		(struct peer_sync_entry){ .id = id, .tx_packets = packets, .tx_bytes = bytes };
+		(struct wg_peer_tx){ .id = id, .tx_packets = packets, .tx_bytes = bytes };
 	ps->n_prev++;
 	return true;
 }
 
 static int peer_sync_active(struct peer_sync *ps, struct wg_device *dev, struct xdpwg_loader *ld)
 {
-	size_t n;
+	ssize_t n = wg_device_active_peers_tx(dev, &ps->act, &ps->cap_act);
 	int written = 0;
 
-	for (;;) {
-		n = index_table_peers(dev->index, ps->act, ps->cap_act);
-		if (n <= ps->cap_act)
-			break;
-		/* more sessions than room: give the references back, grow, look again */
-		for (size_t i = 0; i < ps->cap_act; i++)
-			peer_put(ps->act[i]);
-		{
-			size_t cap = n + n / 4 + 16;
-			struct wg_peer **a = realloc(ps->act, cap * sizeof(*a));
-
-			if (!a)
-				return -ENOMEM;
-			ps->act = a;
-			ps->cap_act = cap;
-		}
-	}
-	if (n > 1)
-		qsort(ps->act, n, sizeof(*ps->act), peer_sync_peer_cmp);
-	for (size_t i = 0; i < n; i++) {
-		struct wg_peer *p = ps->act[i];
-		struct peer_sync_entry *was;
-		uint64_t packets, bytes;
+	if (n < 0)
+		return (int)n;
+	for (ssize_t i = 0; i < n; i++) {
+		const struct wg_peer_tx *e = &ps->act[i];
+		struct wg_peer_tx *was;
 		size_t at = 0;
 
-		/* a peer with a handshake and keypairs comes once per entry: once is enough */
-		if (i && ps->act[i - 1] == p)
+		was = peer_sync_find(ps, e->id, &at);
+		if (!peer_sync_changed(was, e->tx_packets, e->tx_bytes))
 			continue;
-		if (atomic_load(&p->is_dead))
-			continue;
-		bytes = atomic_load_explicit(&p->tx_bytes, memory_order_relaxed);
-		packets = atomic_load_explicit(&p->tx_packets, memory_order_relaxed);
-		was = peer_sync_find(ps, p->id, &at);
-		if (!peer_sync_changed(was, packets, bytes))
-			continue;
-		if (!peer_sync_write(ps, ld, p, p->id, packets, bytes))
+		if (!peer_sync_write(ps, ld, e->peer, e->id, e->tx_packets, e->tx_bytes))
 			continue; /* no entry (yet): the next walk tries again */
 		written++;
 		if (was) {
-			was->tx_packets = packets;
-			was->tx_bytes = bytes;
-		} else if (!peer_sync_insert(ps, at, p->id, packets, bytes)) {
+			was->tx_packets = e->tx_packets;
+			was->tx_bytes = e->tx_bytes;
+		} else if (!peer_sync_insert(ps, at, e->id, e->tx_packets, e->tx_bytes)) {
 			break;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		peer_put(ps->act[i]);
 	return written;
 }
 

@@ -567,3 +567,56 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 	*payload_len = ulen - sizeof(uh);
 	return 0;
 }
+
+int xsk_frame_udp(const struct xsk_frame *f, struct xsk_udp_params *p, size_t *payload_off,
+		  size_t *payload_len)
+{
+	const struct xdpwg_meta *m = f->meta;
+	size_t off = sizeof(struct ethhdr), poff, plen;
+	uint16_t proto;
+	struct udphdr uh;
+
+	if (!m || m->magic != XDPWG_META_MAGIC)
+		return xsk_parse_udp(f->data, f->len, p, payload_off, payload_len);
+	/* XDP checked the headers and the lengths; what it wrote must still fit the frame */
+	poff = m->payload_off;
+	plen = m->payload_len;
+	if (f->len < off || poff < off + sizeof(uh) || poff + plen > f->len)
+		return -EINVAL;
+	memset(p, 0, sizeof(*p));
+	memcpy(p->dst_mac, f->data, ETH_ALEN);
+	memcpy(p->src_mac, f->data + ETH_ALEN, ETH_ALEN);
+	proto = (uint16_t)(f->data[12] << 8 | f->data[13]);
+	for (int i = 0; i < 2 && (proto == ETH_P_8021Q || proto == ETH_P_8021AD); i++) {
+		proto = (uint16_t)(f->data[off + 2] << 8 | f->data[off + 3]);
+		off += 4;
+	}
+	/* only the fixed IP header: options and extension headers lie between it and poff */
+	if (proto == ETH_P_IP && !(m->flags & XDPWG_META_F_IPV6) &&
+	    off + sizeof(struct iphdr) + sizeof(uh) <= poff) {
+		struct iphdr ip;
+
+		memcpy(&ip, f->data + off, sizeof(ip));
+		p->family = AF_INET;
+		p->src.v4.s_addr = ip.saddr;
+		p->dst.v4.s_addr = ip.daddr;
+		p->ttl = ip.ttl;
+	} else if (proto == ETH_P_IPV6 && (m->flags & XDPWG_META_F_IPV6) &&
+		   off + sizeof(struct ipv6hdr) + sizeof(uh) <= poff) {
+		struct ipv6hdr ip6;
+
+		memcpy(&ip6, f->data + off, sizeof(ip6));
+		p->family = AF_INET6;
+		memcpy(&p->src.v6, &ip6.saddr, 16);
+		memcpy(&p->dst.v6, &ip6.daddr, 16);
+		p->ttl = ip6.hop_limit;
+	} else {
+		return -EINVAL;
+	}
+	memcpy(&uh, f->data + poff - sizeof(uh), sizeof(uh));
+	p->sport = ntohs(uh.source);
+	p->dport = ntohs(uh.dest);
+	*payload_off = poff;
+	*payload_len = plen;
+	return 0;
+}

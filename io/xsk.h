@@ -113,5 +113,11 @@ int xsk_build_udp(uint8_t *frame, size_t cap, const struct xsk_udp_params *p, si
  * headers): fills p and where the UDP payload is. 0 or -EINVAL. */
 int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, size_t *payload_off,
 		  size_t *payload_len);
+/* The same for a received frame, taking where the message is from the metadata XDP wrote in
+ * front of it (payload_off, payload_len: past VLAN tags, IP options and extension headers,
+ * which XDP has already walked) and only the addresses, MACs and ports from the headers; a frame
+ * without valid metadata is parsed in full. 0 or -EINVAL. */
+int xsk_frame_udp(const struct xsk_frame *f, struct xsk_udp_params *p, size_t *payload_off,
+		  size_t *payload_len);
 
 #endif

@@ -287,17 +287,15 @@ static void crypto_wg_nonce(uint8_t iv[CRYPTO_AEAD_NONCE_LEN], uint64_t nonce)
 		iv[4 + i] = (uint8_t)(nonce >> (8 * i));
 }
 
-void crypto_aead_encrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
-			    const uint8_t key[WG_KEY_LEN])
+/* One encryption on c, whose cipher is set: only key and IV change per packet. */
+static void crypto_seal(EVP_CIPHER_CTX *c, uint8_t *dst, const uint8_t *src, size_t len,
+			const uint8_t *ad, size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
+			const uint8_t key[WG_KEY_LEN])
 {
-	struct crypto_tls *t = crypto_tls_get();
-	EVP_CIPHER_CTX *c = t->enc;
 	int n = 0;
 
 	if (len > INT32_MAX || adlen > INT32_MAX)
 		crypto_fatal("ChaCha20-Poly1305: length out of range");
-	/* The cipher stays set on the context: only key and IV change per packet. */
 	if (!EVP_EncryptInit_ex2(c, NULL, key, iv, NULL) ||
 	    (adlen && !EVP_EncryptUpdate(c, NULL, &n, ad, (int)adlen)) ||
 	    (len && !EVP_EncryptUpdate(c, dst, &n, src, (int)len)) ||
@@ -306,12 +304,10 @@ void crypto_aead_encrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const 
 		crypto_fatal("ChaCha20-Poly1305 encryption");
 }
 
-bool crypto_aead_decrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
-			    const uint8_t key[WG_KEY_LEN])
+static bool crypto_open(EVP_CIPHER_CTX *c, uint8_t *dst, const uint8_t *src, size_t len,
+			const uint8_t *ad, size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
+			const uint8_t key[WG_KEY_LEN])
 {
-	struct crypto_tls *t = crypto_tls_get();
-	EVP_CIPHER_CTX *c = t->dec;
 	uint8_t tag[WG_AUTHTAG_LEN];
 	size_t plen;
 	int n = 0;
@@ -340,6 +336,20 @@ bool crypto_aead_decrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const 
 	return true;
 }
 
+void crypto_aead_encrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
+			    const uint8_t key[WG_KEY_LEN])
+{
+	crypto_seal(crypto_tls_get()->enc, dst, src, len, ad, adlen, iv, key);
+}
+
+bool crypto_aead_decrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
+			    const uint8_t key[WG_KEY_LEN])
+{
+	return crypto_open(crypto_tls_get()->dec, dst, src, len, ad, adlen, iv, key);
+}
+
 void crypto_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			 size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN])
 {
@@ -356,6 +366,59 @@ bool crypto_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uin
 
 	crypto_wg_nonce(iv, nonce);
 	return crypto_aead_decrypt_iv(dst, src, len, ad, adlen, iv, key);
+}
+
+/* A data-path thread's own contexts (see crypto.h): the same operations, no thread-local. */
+struct crypto_aead {
+	EVP_CIPHER_CTX *enc;
+	EVP_CIPHER_CTX *dec;
+};
+
+struct crypto_aead *crypto_aead_new(void)
+{
+	struct crypto_aead *a;
+
+	crypto_ready();
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->enc = EVP_CIPHER_CTX_new();
+	a->dec = EVP_CIPHER_CTX_new();
+	if (!a->enc || !a->dec ||
+	    !EVP_EncryptInit_ex2(a->enc, crypto_algs.chachapoly, NULL, NULL, NULL) ||
+	    !EVP_DecryptInit_ex2(a->dec, crypto_algs.chachapoly, NULL, NULL, NULL)) {
+		crypto_aead_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void crypto_aead_free(struct crypto_aead *a)
+{
+	if (!a)
+		return;
+	/* the *_free functions cleanse the key schedule the contexts hold */
+	EVP_CIPHER_CTX_free(a->enc);
+	EVP_CIPHER_CTX_free(a->dec);
+	free(a);
+}
+
+void crypto_aead_seal(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
+		      const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN])
+{
+	uint8_t iv[CRYPTO_AEAD_NONCE_LEN];
+
+	crypto_wg_nonce(iv, nonce);
+	crypto_seal(a->enc, dst, src, len, ad, adlen, iv, key);
+}
+
+bool crypto_aead_open(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
+		      const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN])
+{
+	uint8_t iv[CRYPTO_AEAD_NONCE_LEN];
+
+	crypto_wg_nonce(iv, nonce);
+	return crypto_open(a->dec, dst, src, len, ad, adlen, iv, key);
 }
 
 void crypto_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

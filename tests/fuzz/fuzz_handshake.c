@@ -127,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cookie_add_mac_to_packet((uint8_t *)&m, sizeof(m), &fz_t_peer_a()->latest_cookie,
 					 wgh_now_ns);
 		fz_drain();
-		wg_device_rx(fz_a->dev, (uint8_t *)&m, sizeof(m), &t_src);
+		wg_device_rx(wg_device_path(fz_a->dev), (uint8_t *)&m, sizeof(m), &t_src);
 		wg_device_process_handshakes(fz_a->dev, 4);
 		for (i = 0; i < fz_a->n_out; i++)
 			if (fz_a->out[i].len == WG_MSG_RESPONSE_LEN)
@@ -156,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src.src4 = fz_t->addr.addr.in4.sin_addr;
 	wg_device_set_under_load_for_test(fz_t->dev, flags & 0x10);
 	fz_drain();
-	wg_device_rx(fz_t->dev, buf, len, &src);
+	wg_device_rx(wg_device_path(fz_t->dev), buf, len, &src);
 	wg_device_process_handshakes(fz_t->dev, 16);
 	if ((flags & 7) == 4 || (flags & 7) == 5) {
 		bool answered = false;

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wgh_set_addr(&src, flags & 0x40 ? "[2001:db8:1::9]:1234" : "203.0.113.9:4321");
 	src.src4 = fz_t->addr.addr.in4.sin_addr;
 	wg_device_set_under_load_for_test(fz_t->dev, flags & 0x10);
-	wg_device_rx(fz_t->dev, buf, len, &src);
+	wg_device_rx(wg_device_path(fz_t->dev), buf, len, &src);
 	wg_device_process_handshakes(fz_t->dev, 64);
 	if (flags & 0x20)
 		wg_device_tick(fz_t->dev);

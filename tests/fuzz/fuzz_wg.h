@@ -17,6 +17,8 @@
 #include "crypto.h"
 #include "log.h"
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 #include "wg_harness.h"
 
 static struct wgh_host *fz_t, *fz_a;

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	put(argv[2], "roundtrip", 6, NULL, 0);
 	put(argv[2], "cookie", 7, NULL, 0);
 	fz_drain();
-	wg_device_rx(fz_t->dev, (uint8_t *)&init, sizeof(init), &a);
+	wg_device_rx(wg_device_path(fz_t->dev), (uint8_t *)&init, sizeof(init), &a);
 	wg_device_process_handshakes(fz_t->dev, 4);
 	for (i = 0; i < fz_t->n_out; i++)
 		if (fz_t->out[i].len == WG_MSG_RESPONSE_LEN) {
@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	if (!fz_a_initiation(&init))
 		return 1;
 	wg_device_set_under_load_for_test(fz_t->dev, true);
-	wg_device_rx(fz_t->dev, (uint8_t *)&init, sizeof(init), &a);
+	wg_device_rx(wg_device_path(fz_t->dev), (uint8_t *)&init, sizeof(init), &a);
 	wg_device_process_handshakes(fz_t->dev, 4);
 	wg_device_set_under_load_for_test(fz_t->dev, false);
 	for (i = 0; i < fz_t->n_out; i++)

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 #include "tap.h"
 #include "wg_harness.h"
 
@@ -33,7 +35,7 @@ static bool send4(struct wgh_host *from, struct wgh_host *to, const char *src, c
 	size_t len = wgh_ip4(pkt, src, dst, payload, fill);
 	size_t before = to->n_delivered;
 
-	wg_device_tx(from->dev, pkt, len);
+	wg_device_tx(wg_device_path(from->dev), pkt, len);
 	wgh_pump();
 	if (to->n_delivered != before + 1)
 		return false;
@@ -53,13 +55,13 @@ static void test_handshake_and_data(void)
 	ok(send4(A, B, "192.0.2.1", "192.0.2.2", 1, 0x01), "a -> b: 1-byte payload");
 
 	len = wgh_ip6(pkt, "2001:db8::1", "2001:db8::2", 333, 0x66);
-	wg_device_tx(A->dev, pkt, len);
+	wg_device_tx(wg_device_path(A->dev), pkt, len);
 	wgh_pump();
 	ok(B->n_delivered == 3 && B->delivered[2].len == len &&
 		   !memcmp(B->delivered[2].data, pkt, len),
 	   "inner IPv6 a -> b delivered, padding trimmed");
 	len = wgh_ip6(pkt, "2001:db8::2", "2001:db8::1", 7, 0x77);
-	wg_device_tx(B->dev, pkt, len);
+	wg_device_tx(wg_device_path(B->dev), pkt, len);
 	wgh_pump();
 	ok(A->n_delivered == 2 && A->delivered[1].len == len, "inner IPv6 b -> a delivered");
 
@@ -85,7 +87,7 @@ static void test_padding(void)
 		static const size_t payloads[] = { 1, 17, 1395 };
 
 		len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", payloads[i], 2);
-		wg_device_tx(A->dev, pkt, len);
+		wg_device_tx(wg_device_path(A->dev), pkt, len);
 		is_int(A->n_out, 1, "one datagram out");
 		wire = A->out[0].len;
 		if (len <= 1408)
@@ -97,7 +99,7 @@ static void test_padding(void)
 	}
 	wg_device_set_mtu(A->dev, 1410);
 	len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 1389, 3); /* 1409 */
-	wg_device_tx(A->dev, pkt, len);
+	wg_device_tx(wg_device_path(A->dev), pkt, len);
 	is_int(A->out[0].len - 32, 1410, "padding capped at the MTU");
 	wgh_pump();
 }
@@ -144,18 +146,18 @@ static void test_keepalive_and_allowedips(void)
 
 	len = wgh_ip4(pkt, "192.0.2.2", "203.0.113.9", 10, 3);
 	before = wgh_drops(B, WG_DROP_NO_PEER);
-	wg_device_tx(B->dev, pkt, len);
+	wg_device_tx(wg_device_path(B->dev), pkt, len);
 	is_int(wgh_drops(B, WG_DROP_NO_PEER), before + 1, "tx with no matching peer dropped");
 	memcpy(pkt, "\x15\x03", 2);
 	before = wgh_drops(B, WG_DROP_BAD_INNER);
-	wg_device_tx(B->dev, pkt, len);
+	wg_device_tx(wg_device_path(B->dev), pkt, len);
 	is_int(wgh_drops(B, WG_DROP_BAD_INNER), before + 1, "tx of a non-IP packet dropped");
 
 	/* an inner header that claims more than arrived */
 	len = wgh_ip4(pkt, "192.0.2.2", "192.0.2.1", 10, 3);
 	pkt[3] = 200;
 	before = wgh_drops(A, WG_DROP_BAD_INNER);
-	wg_device_tx(B->dev, pkt, 30);
+	wg_device_tx(wg_device_path(B->dev), pkt, 30);
 	wgh_pump();
 	is_int(wgh_drops(A, WG_DROP_BAD_INNER), before + 1, "dishonest inner length dropped");
 }
@@ -169,7 +171,7 @@ static void test_replay_and_index(void)
 	setup(NULL, NULL, false);
 	ok(send4(A, B, "192.0.2.1", "192.0.2.2", 10, 1), "session up");
 	len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 40, 9);
-	wg_device_tx(A->dev, pkt, len);
+	wg_device_tx(wg_device_path(A->dev), pkt, len);
 	saved_len = A->out[0].len;
 	memcpy(saved, A->out[0].data, saved_len);
 	wgh_pump();
@@ -283,7 +285,7 @@ static void test_roaming(void)
 	ok(send4(A, B, "192.0.2.1", "192.0.2.2", 10, 1), "session up");
 	old_a = A->addr;
 	len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 40, 9);
-	wg_device_tx(A->dev, pkt, len);
+	wg_device_tx(wg_device_path(A->dev), pkt, len);
 	saved_len = A->out[0].len;
 	memcpy(saved, A->out[0].data, saved_len);
 	wgh_pump();
@@ -437,7 +439,7 @@ static void test_message_limits(void)
 		uint8_t pkt[128];
 		size_t len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 10, 3);
 
-		wg_device_tx(A->dev, pkt, len);
+		wg_device_tx(wg_device_path(A->dev), pkt, len);
 	}
 	is_int(A->sent_type[WG_MSG_DATA], d0, "nothing sent past REJECT_AFTER_MESSAGES");
 	ok(!atomic_load(&kp->sending.is_valid), "and the keypair is retired for sending");
@@ -616,7 +618,7 @@ static int mt_send(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf,
 	if (len > sizeof(copy))
 		return -EMSGSIZE;
 	memcpy(copy, buf, len);
-	wg_device_rx(mt_dev[to], copy, len, &src);
+	wg_device_rx(wg_device_path(mt_dev[to]), copy, len, &src);
 	return 0;
 }
 
@@ -652,7 +654,7 @@ static void *mt_worker(void *arg)
 			len = wgh_ip4(pkt, "192.0.2.2", "192.0.2.1", 100, (uint8_t)i);
 		else
 			len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 100, (uint8_t)i);
-		wg_device_tx(mt_dev[id % 2], pkt, len);
+		wg_device_tx(wg_device_path(mt_dev[id % 2]), pkt, len);
 		if (i % 16 == 0)
 			usleep(200);
 	}
@@ -721,7 +723,7 @@ static void test_threads(void)
 		size_t len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 100, 7);
 
 		if (i % 100 == 0)
-			wg_device_tx(mt_dev[0], pkt, len);
+			wg_device_tx(wg_device_path(mt_dev[0]), pkt, len);
 		usleep(1000);
 	}
 	for (i = 0; i < MT_WORKERS; i++)

@@ -16,6 +16,8 @@
 #include "wg_harness.h"
 
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 
 static struct wgh_host *A, *B;
 static int send_errno; /* non-zero: A's sends fail with -send_errno */
@@ -91,7 +93,7 @@ static void tx_a(void)
 	uint8_t pkt[128];
 	size_t len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 20, 7);
 
-	wg_device_tx(A->dev, pkt, len);
+	wg_device_tx(wg_device_path(A->dev), pkt, len);
 }
 
 static void test_cookie_retry(void)

@@ -107,7 +107,7 @@ static void test_initiation_wire(void)
 		uint8_t pkt[128];
 		size_t len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 8, 1);
 
-		wg_device_tx(a->dev, pkt, len);
+		wg_device_tx(wg_device_path(a->dev), pkt, len);
 		memcpy(&counter, a->out[0].data + 8, 8);
 		is_int(le64toh(counter), 1, "next counter is 1");
 		wgh_pump();

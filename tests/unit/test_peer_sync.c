@@ -12,6 +12,8 @@
 #include "index.h"
 #include "loader.h"
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 #include "peer_sync.h"
 #include "tap.h"
 #include "wg_harness.h"

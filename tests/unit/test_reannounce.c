@@ -29,7 +29,7 @@ static void tx4(struct wgh_host *from, const char *src, const char *dst, uint8_t
 	uint8_t pkt[256];
 	size_t len = wgh_ip4(pkt, src, dst, 20, fill);
 
-	wg_device_tx(from->dev, pkt, len);
+	wg_device_tx(wg_device_path(from->dev), pkt, len);
 }
 
 /* A session both ways, then quiet: nothing queued, counters noted by the caller. */

@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 #include "replay.h"
 #include "tap.h"
 #include "wg_harness.h"
@@ -26,7 +28,7 @@ static bool send4(struct wgh_host *from, struct wgh_host *to, uint8_t fill)
 	size_t len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 28, fill);
 	size_t before = to->n_delivered;
 
-	wg_device_tx(from->dev, pkt, len);
+	wg_device_tx(wg_device_path(from->dev), pkt, len);
 	wgh_pump();
 	return to->n_delivered == before + 1 && to->delivered[before].len == len &&
 	       !memcmp(to->delivered[before].data, pkt, len);
@@ -84,7 +86,7 @@ int main(void)
 		uint8_t pkt[128];
 		size_t plen = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 28, 2);
 
-		wg_device_tx(A->dev, pkt, plen);
+		wg_device_tx(wg_device_path(A->dev), pkt, plen);
 		for (size_t i = 0; i < A->n_out; i++) {
 			if (wgh_msg_type(&A->out[i]) == WG_MSG_DATA) {
 				clen = A->out[i].len;

@@ -22,7 +22,7 @@ static void tx4(struct wgh_host *from, const char *src, const char *dst, uint8_t
 	uint8_t pkt[256];
 	size_t len = wgh_ip4(pkt, src, dst, 20, fill);
 
-	wg_device_tx(from->dev, pkt, len);
+	wg_device_tx(wg_device_path(from->dev), pkt, len);
 }
 
 static bool a_to_b(uint8_t fill)
@@ -70,7 +70,7 @@ static void test_rekey_on_receive(void)
 	before = A->sent_type[WG_MSG_HANDSHAKE_INITIATION];
 	for (i = 0; i < 170; i++) {
 		len = wgh_ip4(pkt, "192.0.2.2", "192.0.2.1", 20, 5);
-		wg_device_tx(B->dev, pkt, len);
+		wg_device_tx(wg_device_path(B->dev), pkt, len);
 		wgh_run_ms(1000, 1000);
 	}
 	ok(A->sent_type[WG_MSG_HANDSHAKE_INITIATION] > before,

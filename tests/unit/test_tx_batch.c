@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "peer.h"
+#include "send.h"
+#include "timers.h"
 #include "replay.h"
 #include "tap.h"
 #include "tun.h"
@@ -101,7 +103,7 @@ static void test_batch(size_t n)
 
 	setup(false);
 	make4(1, "192.0.2.1", "192.0.2.2", 1);
-	wg_device_tx(A->dev, pkts[0], iov[0].iov_len);
+	wg_device_tx(wg_device_path(A->dev), pkts[0], iov[0].iov_len);
 	wgh_pump();
 	peer = wg_device_lookup_peer(A->dev, B->pub);
 	kp = a_keypair();
@@ -113,7 +115,7 @@ static void test_batch(size_t n)
 	out0 = A->n_out;
 
 	make4(n, "192.0.2.1", "192.0.2.2", 0x40);
-	wg_device_tx_batch(A->dev, iov, n);
+	wg_device_tx_batch(wg_device_path(A->dev), iov, n);
 	ok(consecutive(out0, n, first), "batch of %zu: %zu data messages, counters %llu on", n, n,
 	   (unsigned long long)first);
 	is_int(atomic_load(&kp->sending_counter), first + n, "nonces reserved: exactly n");
@@ -136,20 +138,20 @@ static void test_drops(void)
 	/* b knows no endpoint for a until a speaks first */
 	make4(7, "192.0.2.2", "192.0.2.1", 1);
 	e0 = wgh_drops(B, WG_DROP_NO_ENDPOINT);
-	wg_device_tx_batch(B->dev, iov, 7);
+	wg_device_tx_batch(wg_device_path(B->dev), iov, 7);
 	is_int(wgh_drops(B, WG_DROP_NO_ENDPOINT) - e0, 7, "no endpoint: counted once per packet");
 	is_int(B->n_out, 0, "and nothing sent");
 
 	make4(9, "192.0.2.1", "203.0.113.5", 2);
 	d0 = wgh_drops(A, WG_DROP_NO_PEER);
-	wg_device_tx_batch(A->dev, iov, 9);
+	wg_device_tx_batch(wg_device_path(A->dev), iov, 9);
 	is_int(wgh_drops(A, WG_DROP_NO_PEER) - d0, 9, "no route: counted once per packet");
 	is_int(A->n_out, 0, "and nothing sent, no handshake");
 
 	/* mixed: runs to b, a packet to nowhere, a packet that is no IP packet, IPv6 to b */
 	setup(false);
 	make4(1, "192.0.2.1", "192.0.2.2", 1);
-	wg_device_tx(A->dev, pkts[0], iov[0].iov_len);
+	wg_device_tx(wg_device_path(A->dev), pkts[0], iov[0].iov_len);
 	wgh_pump();
 	at = B->n_delivered;
 	make4(10, "192.0.2.1", "192.0.2.2", 3);
@@ -158,7 +160,7 @@ static void test_drops(void)
 	iov[6].iov_len = wgh_ip6(pkts[6], "2001:db8::1", "2001:db8::2", 60, 7);
 	d0 = wgh_drops(A, WG_DROP_NO_PEER);
 	b0 = wgh_drops(A, WG_DROP_BAD_INNER);
-	wg_device_tx_batch(A->dev, iov, 10);
+	wg_device_tx_batch(wg_device_path(A->dev), iov, 10);
 	wgh_pump();
 	is_int(wgh_drops(A, WG_DROP_NO_PEER) - d0, 1, "mixed batch: one without a route");
 	is_int(wgh_drops(A, WG_DROP_BAD_INNER) - b0, 1, "mixed batch: one not an IP packet");
@@ -178,7 +180,7 @@ static void test_staging(void)
 {
 	setup(false);
 	make4(20, "192.0.2.1", "192.0.2.2", 5);
-	wg_device_tx_batch(A->dev, iov, 20);
+	wg_device_tx_batch(wg_device_path(A->dev), iov, 20);
 	is_int(A->sent_type[WG_MSG_DATA], 0, "no session: no data sent");
 	is_int(atomic_load(&wg_device_lookup_peer(A->dev, B->pub)->staged_count), 20,
 	       "all twenty staged");
@@ -189,7 +191,7 @@ static void test_staging(void)
 	/* more than the staged queue holds: the oldest go, as packet by packet */
 	setup(false);
 	make4(TEST_MAX, "192.0.2.1", "192.0.2.2", 6);
-	wg_device_tx_batch(A->dev, iov, TEST_MAX);
+	wg_device_tx_batch(wg_device_path(A->dev), iov, TEST_MAX);
 	wgh_pump();
 	ok(delivered_in_order(0, TEST_MAX - WG_MAX_STAGED_PACKETS, WG_MAX_STAGED_PACKETS),
 	   "a batch beyond the staged queue: the last %d delivered, in order",
@@ -206,7 +208,7 @@ static size_t at_limit(uint64_t start, size_t n, bool *valid)
 	kp = a_keypair();
 	atomic_store(&kp->sending_counter, start);
 	make4(n, "192.0.2.1", "192.0.2.2", (uint8_t)start);
-	wg_device_tx_batch(A->dev, iov, n);
+	wg_device_tx_batch(wg_device_path(A->dev), iov, n);
 	sent = 0;
 	for (size_t i = out0; i < A->n_out; i++)
 		sent += wgh_msg_type(&A->out[i]) == WG_MSG_DATA;
@@ -229,7 +231,7 @@ static void test_limits(void)
 	/* a reservation across the limit: what is below it leaves, the rest waits for a rekey */
 	setup(false);
 	make4(1, "192.0.2.1", "192.0.2.2", 1);
-	wg_device_tx(A->dev, pkts[0], iov[0].iov_len);
+	wg_device_tx(wg_device_path(A->dev), pkts[0], iov[0].iov_len);
 	wgh_pump();
 	wgh_run_ms(6000, 1000);
 	at = B->n_delivered;
@@ -247,7 +249,7 @@ static void test_limits(void)
 	/* a reservation ending on the limit: all of it used, the next packet finds it spent */
 	setup(false);
 	make4(1, "192.0.2.1", "192.0.2.2", 1);
-	wg_device_tx(A->dev, pkts[0], iov[0].iov_len);
+	wg_device_tx(wg_device_path(A->dev), pkts[0], iov[0].iov_len);
 	wgh_pump();
 	wgh_run_ms(6000, 1000);
 	is_int(at_limit(REJECT_AFTER_MESSAGES - 10, 10, &valid), 10,
@@ -259,7 +261,7 @@ static void test_limits(void)
 	/* far past it (other threads' reservations): nothing, and no wrap round */
 	setup(false);
 	make4(1, "192.0.2.1", "192.0.2.2", 1);
-	wg_device_tx(A->dev, pkts[0], iov[0].iov_len);
+	wg_device_tx(wg_device_path(A->dev), pkts[0], iov[0].iov_len);
 	wgh_pump();
 	wgh_run_ms(6000, 1000);
 	is_int(at_limit(REJECT_AFTER_MESSAGES + 1000, TEST_MAX, &valid), 0,
@@ -268,7 +270,7 @@ static void test_limits(void)
 	/* REKEY_AFTER_MESSAGES crossed inside a batch: a handshake is asked for */
 	setup(false);
 	make4(1, "192.0.2.1", "192.0.2.2", 1);
-	wg_device_tx(A->dev, pkts[0], iov[0].iov_len);
+	wg_device_tx(wg_device_path(A->dev), pkts[0], iov[0].iov_len);
 	wgh_pump();
 	wgh_run_ms(6000, 1000);
 	n0 = A->sent_type[WG_MSG_HANDSHAKE_INITIATION];

@@ -220,7 +220,7 @@ static inline void wgh_inject(struct wgh_host *to, const uint8_t *buf, size_t le
 	/* the local address it arrived on, as a socket back-end reports it */
 	if (to->addr.addr.sa.sa_family == AF_INET)
 		s.src4 = to->addr.addr.in4.sin_addr;
-	wg_device_rx(to->dev, copy, len, &s);
+	wg_device_rx(wg_device_path(to->dev), copy, len, &s);
 }
 
 static inline unsigned int wgh_msg_type(const struct wgh_pkt *p)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Cryptokey routing table: longest-prefix match over IPv4 and IPv6 prefixes, each owned by one
- * peer (an opaque pointer here). Inserting a prefix that exists moves it to the new owner.
- * Not locked: the device serialises writers against readers.
+ * A longest-prefix-match table over IPv4 and IPv6 prefixes, each owned by an opaque pointer:
+ * the engine's cryptokey routing (owners are peers) and the daemon's source allowlist. Inserting
+ * a prefix that exists moves it to the new owner. Not locked: the user serialises writers
+ * against readers.
  */
 #ifndef XDPWG_ALLOWEDIPS_H
 #define XDPWG_ALLOWEDIPS_H

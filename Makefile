@@ -3,7 +3,7 @@
 #   make            build/xdpwgd, build/xdpwgctl (and the BPF object + skeleton)
 #   make deps       install build and test dependencies from Debian 12 (apt-get, idempotent)
 #   make test       build and run every test (TAP through prove); SAN=1 for ASan+UBSan
-#   make check      clang-format and cppcheck clean
+#   make check      clang-format, cppcheck and the layering check clean
 #   make demo       the roaming demo (namespaces, needs root)
 #   make bench      throughput benchmark against wireguard-go; bench-roam, bench-flood too
 #   make vmtest     the suite inside a VM with the kernel's WireGuard as peer
@@ -78,7 +78,7 @@ BINS := $(BUILD)/xdpwgd $(BUILD)/xdpwgctl
 	vmtest install clean
 .DEFAULT_GOAL := all
 # keep the BPF object and skeleton when a later step fails
-.SECONDARY:
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 
 all: $(BINS) $(BENCHES) $(HELPERS)
 
@@ -150,8 +150,8 @@ test-unit: all-tests
 .PHONY: all-tests
 all-tests: all $(UNITS) $(BPFTS)
 
-check:
-	@scripts/check.sh
+check: all
+	@XDPWG_BUILD=$(abspath $(BUILD)) scripts/check.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -13,7 +13,7 @@
 
 /* The list a request asks for: its CIDRs, after the current ones unless it replaces them. */
 int daemon_allow_src_merge(const struct xdpwgd *d, const struct conf_dev *req,
-				  struct conf_allowedip **out, size_t *n, char *err, size_t errlen)
+			   struct conf_allowedip **out, size_t *n, char *err, size_t errlen)
 {
 	size_t keep = req->flags & CONF_DEV_REPLACE_ALLOW_SOURCE ? 0 : d->n_allow_src;
 	size_t total = keep + req->n_allow_src;
@@ -44,7 +44,7 @@ int daemon_allow_src_merge(const struct xdpwgd *d, const struct conf_dev *req,
 
 /* A trie of the list for the kernel-socket path; *out NULL for an empty list (any source). */
 int daemon_allow_src_trie(struct xdpwgd *d, const struct conf_allowedip *list, size_t n,
-				 struct allowedips **out)
+			  struct allowedips **out)
 {
 	struct allowedips *t;
 

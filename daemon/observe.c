@@ -39,7 +39,6 @@ static bool daemon_tun_gone(const struct xdpwgd *d)
 	return ioctl(d->tun.fds[0], TUNGETIFF, &ifr) < 0 && errno == EBADFD;
 }
 
-
 /* workers=1 on the events socket (xdpwgctl metrics, top) */
 static int daemon_worker_info(void *ctx, unsigned int i, struct io_xdp_worker_info *out)
 {

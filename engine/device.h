@@ -74,8 +74,7 @@ struct wg_path_ops {
 	int (*send)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
 	/* Send one transport data message; the back-end may gather it into a batch. Optional:
 	 * NULL sends it as any other datagram. */
-	int (*send_data)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf,
-			 size_t len);
+	int (*send_data)(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len);
 	/* Write one decrypted IP packet to the TUN. 0 or -errno. */
 	int (*deliver)(void *ctx, const uint8_t *pkt, size_t len);
 	/* Optional: room for need bytes where the datagram will leave from (an AF_XDP UMEM frame,

@@ -88,8 +88,10 @@ static int device_validate(struct wg_device *dev, const struct conf_dev *req, ch
 		     !wg_device_lookup_peer(dev, p->public_key)))
 			new_peers++;
 	}
-	if ((req->flags & CONF_DEV_REPLACE_PEERS ? 0 : dev->n_peers) + new_peers > MAX_PEERS_PER_DEVICE)
-		return device_error(err, errlen, -E2BIG, "peers: more than %u", MAX_PEERS_PER_DEVICE);
+	if ((req->flags & CONF_DEV_REPLACE_PEERS ? 0 : dev->n_peers) + new_peers >
+	    MAX_PEERS_PER_DEVICE)
+		return device_error(err, errlen, -E2BIG, "peers: more than %u",
+				    MAX_PEERS_PER_DEVICE);
 	return 0;
 }
 

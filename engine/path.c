@@ -58,8 +58,7 @@ void wg_path_set_rx_times(struct wg_path *p, uint64_t xdp_ns, uint64_t picked_ns
 }
 
 /* A data message: the back-end's batch when it gathers them, any datagram's send otherwise. */
-int path_send_data(struct wg_path *p, const struct wg_endpoint *dst, const uint8_t *buf,
-		   size_t len)
+int path_send_data(struct wg_path *p, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
 {
 	if (p->ops.send_data)
 		return p->ops.send_data(p->ctx, dst, buf, len);

@@ -19,8 +19,7 @@
 _Static_assert(SEND_NONCES_MAX <= (UINT64_MAX - REJECT_AFTER_MESSAGES) / 64,
 	       "nonce reservations could wrap the send counter");
 
-int send_buffer_to_peer(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf,
-			size_t len)
+int send_buffer_to_peer(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf, size_t len)
 {
 	struct wg_endpoint ep;
 	int ret;

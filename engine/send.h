@@ -49,8 +49,7 @@ bool send_session_usable(struct wg_peer *peer);
 /* Encrypt and send one packet now if a keypair allows; false if it must be staged. */
 bool send_packet_fast(struct wg_path *path, struct wg_peer *peer, const uint8_t *pkt, size_t len);
 void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len);
-int send_buffer_to_peer(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf,
-			size_t len);
+int send_buffer_to_peer(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf, size_t len);
 /*
  * The packets of one batch to peer (the segments of a TUN super-packet, or one packet), in
  * order, sent to ep under the current keypair with one reservation of nonces, the timers, the

@@ -33,8 +33,8 @@
 enum io_xdp_constants {
 	IO_XDP_MAX_IFACES = 4,
 	IO_XDP_MAX_WORKERS = TUN_MAX_QUEUES,
-	IO_XDP_BATCH = 64,	   /* frames per ring operation */
-	IO_XDP_POLL_MS = 200,	   /* worker wakeup when idle, to notice a stop */
+	IO_XDP_BATCH = 64,    /* frames per ring operation */
+	IO_XDP_POLL_MS = 200, /* worker wakeup when idle, to notice a stop */
 	/* busy-poll: loops between two looks at an idle TUN queue. A look is a read() that
 	 * fails with EAGAIN, ~1.2 us on the test VM (poll(..., 0) costs the same), while an idle
 	 * loop without it (ring indexes, stop flag, pause) is ~20 ns: 64 loops keep the syscall

@@ -23,7 +23,6 @@
 #include "pins.h"
 #include "xdpwg.skel.h"
 
-
 struct loader_iface {
 	int ifindex; /* 0: slot free */
 	uint32_t xdp_flags;

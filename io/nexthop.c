@@ -48,8 +48,7 @@ static struct nexthop *nexthop_slot(struct nexthop_cache *c, int family, const u
 	return NULL;
 }
 
-bool nexthop_get(struct nexthop_cache *c, int family, const union nl_addr *ip,
-		 struct nexthop *out)
+bool nexthop_get(struct nexthop_cache *c, int family, const union nl_addr *ip, struct nexthop *out)
 {
 	struct nexthop *n;
 	bool found = false;

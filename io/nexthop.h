@@ -38,8 +38,7 @@ struct nexthop_cache {
 void nexthop_init(struct nexthop_cache *c);
 void nexthop_destroy(struct nexthop_cache *c);
 /* The entry for (family, ip) into out; false when there is none. Any thread. */
-bool nexthop_get(struct nexthop_cache *c, int family, const union nl_addr *ip,
-		 struct nexthop *out);
+bool nexthop_get(struct nexthop_cache *c, int family, const union nl_addr *ip, struct nexthop *out);
 /* Insert or replace e (keyed by e->family, e->ip). False when its probe run is full: a full
  * neighbourhood only means more kernel-socket fallbacks. Any thread. */
 bool nexthop_put(struct nexthop_cache *c, const struct nexthop *e);

@@ -175,8 +175,7 @@ static bool peer_sync_insert(struct peer_sync *ps, size_t at, uint32_t id, uint6
 		ps->cap_prev = cap;
 	}
 	memmove(&ps->prev[at + 1], &ps->prev[at], (ps->n_prev - at) * sizeof(*ps->prev));
-	ps->prev[at] =
-		(struct wg_peer_tx){ .id = id, .tx_packets = packets, .tx_bytes = bytes };
+	ps->prev[at] = (struct wg_peer_tx){ .id = id, .tx_packets = packets, .tx_bytes = bytes };
 	ps->n_prev++;
 	return true;
 }

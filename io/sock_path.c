@@ -18,8 +18,8 @@ struct io_sockpath {
 	void *allowed_ctx;
 	struct wg_path *rx_path, *tx_path;
 	struct io_rx_batch *rx;
-	uint8_t *pkt;	     /* one TUN read: a packet or a TSO super-packet */
-	struct tun_gro *gro; /* decrypted TCP segments joined before they are written */
+	uint8_t *pkt;		 /* one TUN read: a packet or a TSO super-packet */
+	struct tun_gro *gro;	 /* decrypted TCP segments joined before they are written */
 	struct io_tx_batch *txb; /* the data messages of one TUN read, sent with UDP GSO */
 };
 

@@ -541,8 +541,10 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 
 		if (len < off + sizeof(ip6))
 			return -EINVAL;
+		uint8_t next;
+
 		memcpy(&ip6, frame + off, sizeof(ip6));
-		if (ip6.version != 6 || ip6.nexthdr != IPPROTO_UDP)
+		if (ip6.version != 6)
 			return -EINVAL;
 		p->family = AF_INET6;
 		memcpy(&p->src.v6, &ip6.saddr, 16);
@@ -551,6 +553,39 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 		avail = ntohs(ip6.payload_len);
 		off += sizeof(ip6);
 		if (len < off + avail)
+			return -EINVAL;
+		/* extension headers in front of UDP (XDP walks the same bounded chain) */
+		next = ip6.nexthdr;
+		for (i = 0; i < XSK_IPV6_EXT_MAX && next != IPPROTO_UDP; i++) {
+			size_t hl;
+
+			if (avail < 8)
+				return -EINVAL;
+			switch (next) {
+			case IPPROTO_HOPOPTS:
+			case IPPROTO_ROUTING:
+			case IPPROTO_DSTOPTS:
+				hl = ((size_t)frame[off + 1] + 1) * 8;
+				break;
+			case IPPROTO_AH:
+				hl = ((size_t)frame[off + 1] + 2) * 4;
+				break;
+			case IPPROTO_FRAGMENT:
+				/* only a whole datagram: offset 0 and no more fragments */
+				if ((frame[off + 2] << 8 | frame[off + 3]) & 0xfff9)
+					return -EINVAL;
+				hl = 8;
+				break;
+			default:
+				return -EINVAL;
+			}
+			if (hl > avail)
+				return -EINVAL;
+			next = frame[off];
+			off += hl;
+			avail -= hl;
+		}
+		if (next != IPPROTO_UDP)
 			return -EINVAL;
 	} else {
 		return -EINVAL;

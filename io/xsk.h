@@ -22,6 +22,10 @@
 
 struct xsk_port;
 
+enum xsk_parse_limits {
+	XSK_IPV6_EXT_MAX = 6, /* extension headers walked in front of UDP, as XDP does */
+};
+
 enum xsk_port_mode {
 	XSK_PORT_MODE_AUTO = 0, /* zero-copy, else copy */
 	XSK_PORT_MODE_COPY,
@@ -109,8 +113,8 @@ size_t xsk_udp_hdr_len(int family);
  * that is already at frame + xsk_udp_hdr_len(family), with correct IPv4 header and UDP
  * checksums (IPv4 too). Returns the frame length, or -EINVAL / -EMSGSIZE. */
 int xsk_build_udp(uint8_t *frame, size_t cap, const struct xsk_udp_params *p, size_t payload_len);
-/* Parse a received frame (up to two VLAN tags, IPv4 with options, IPv6 without extension
- * headers): fills p and where the UDP payload is. 0 or -EINVAL. */
+/* Parse a received frame (up to two VLAN tags, IPv4 with options, IPv6 with up to
+ * XSK_IPV6_EXT_MAX extension headers): fills p and where the UDP payload is. 0 or -EINVAL. */
 int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, size_t *payload_off,
 		  size_t *payload_len);
 /* The same for a received frame, taking where the message is from the metadata XDP wrote in

@@ -404,7 +404,8 @@ void crypto_aead_free(struct crypto_aead *a)
 }
 
 void crypto_aead_seal(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN])
+		      const uint8_t *ad, size_t adlen, uint64_t nonce,
+		      const uint8_t key[WG_KEY_LEN])
 {
 	uint8_t iv[CRYPTO_AEAD_NONCE_LEN];
 
@@ -413,7 +414,8 @@ void crypto_aead_seal(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, s
 }
 
 bool crypto_aead_open(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN])
+		      const uint8_t *ad, size_t adlen, uint64_t nonce,
+		      const uint8_t key[WG_KEY_LEN])
 {
 	uint8_t iv[CRYPTO_AEAD_NONCE_LEN];
 

@@ -65,9 +65,11 @@ struct crypto_aead;
 struct crypto_aead *crypto_aead_new(void);
 void crypto_aead_free(struct crypto_aead *a);
 void crypto_aead_seal(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN]);
+		      const uint8_t *ad, size_t adlen, uint64_t nonce,
+		      const uint8_t key[WG_KEY_LEN]);
 bool crypto_aead_open(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN]);
+		      const uint8_t *ad, size_t adlen, uint64_t nonce,
+		      const uint8_t key[WG_KEY_LEN]);
 
 /* XChaCha20-Poly1305 for cookie replies; same length conventions. */
 void crypto_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

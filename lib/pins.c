@@ -27,9 +27,8 @@
 #endif
 
 /* Pin names are the map names. */
-const char *const pins_maps[] = { "config",	 "sessions", "peers", "ifaces",
-					   "stats",	 "events",   "xsks",  "allow_src",
-					   "hs_buckets", "capture" };
+const char *const pins_maps[] = { "config", "sessions", "peers",     "ifaces",	   "stats",
+				  "events", "xsks",	"allow_src", "hs_buckets", "capture" };
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_PASS_OTHER] = "pass_other",
@@ -158,8 +157,8 @@ void pins_remove(const char *root, const char *dir, struct bpf_object *obj)
 		if (obj) {
 			struct bpf_map *map = bpf_object__find_map_by_name(obj, pins_maps[i]);
 			int fd = bpf_obj_get(path);
-			bool mine = map && fd >= 0 &&
-				    pins_map_id(fd) == pins_map_id(bpf_map__fd(map));
+			bool mine =
+				map && fd >= 0 && pins_map_id(fd) == pins_map_id(bpf_map__fd(map));
 
 			if (fd >= 0)
 				close(fd);
@@ -238,8 +237,8 @@ int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
 		if (fd < 0)
 			return fd;
 		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
-			log_err("pins: ifindex %d has a foreign XDP program '%s' (id %u)",
-				ifindex, name, modes[i].id);
+			log_err("pins: ifindex %d has a foreign XDP program '%s' (id %u)", ifindex,
+				name, modes[i].id);
 			close(fd);
 			return -EBUSY;
 		}

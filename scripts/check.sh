@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make check: the tree obeys .clang-format and cppcheck finds nothing.
+# make check: the tree obeys .clang-format, cppcheck finds nothing, and the layers hold
+# (scripts/layers.sh; make check builds first, so that the libraries are there to look at).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rc=0
@@ -20,6 +21,11 @@ if ! cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	--inline-suppr --suppress=missingIncludeSystem --std=c11 \
 	-D__x86_64__ -D_GNU_SOURCE -Iheaders -Ilib -Iengine -Iio -Idaemon -Ictl $user_c; then
 	echo "check: cppcheck found problems" >&2
+	rc=1
+fi
+# the layers (docs/architecture.md): includes in the tree, calls in the built libraries
+if ! scripts/layers.sh --build "${XDPWG_BUILD:-build}"; then
+	echo "check: the layering check found violations" >&2
 	rc=1
 fi
 [ $rc -eq 0 ] && echo "check: clean"

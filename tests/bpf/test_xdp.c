@@ -196,6 +196,40 @@ static uint64_t delta(enum xdpwg_stat s)
 	return now[s] - stats_before[s];
 }
 
+/*
+ * The worker takes where the message is from the metadata (xsk_frame_udp) instead of parsing the
+ * frame again: on every fixture that leaves with metadata, that must agree with a full parse
+ * (xsk_parse_udp) of the same frame, offset, length, addresses and ports alike.
+ */
+static unsigned int meta_checked;
+
+static void check_meta(const char *name, const struct run *r)
+{
+	struct xsk_udp_params full, fast;
+	size_t off_full = 0, len_full = 0, off_fast = 0, len_fast = 0;
+	struct xsk_frame fr = { 0 };
+	int rf, rm;
+
+	if (r->ret != 0 || r->ctx_out.data != sizeof(struct xdpwg_meta))
+		return;
+	fr.meta = (const struct xdpwg_meta *)r->out;
+	fr.data = (uint8_t *)r->out + sizeof(struct xdpwg_meta);
+	fr.len = r->out_len - (uint32_t)sizeof(struct xdpwg_meta);
+	rf = xsk_parse_udp(fr.data, fr.len, &full, &off_full, &len_full);
+	rm = xsk_frame_udp(&fr, &fast, &off_fast, &len_fast);
+	meta_checked++;
+	if (!ok(rf == 0 && rm == 0 && off_full == off_fast && len_full == len_fast &&
+			full.family == fast.family && full.sport == fast.sport &&
+			full.dport == fast.dport &&
+			!memcmp(&full.src, &fast.src, sizeof(full.src)) &&
+			!memcmp(&full.dst, &fast.dst, sizeof(full.dst)) &&
+			!memcmp(full.src_mac, fast.src_mac, 6) &&
+			!memcmp(full.dst_mac, fast.dst_mac, 6),
+		"%s: the metadata's payload offset and length agree with a full parse", name))
+		printf("#   full %d off %zu len %zu, metadata %d off %zu len %zu\n", rf, off_full,
+		       len_full, rm, off_fast, len_fast);
+}
+
 /* One fixture: expected verdict and the one counter it must bump (and nothing else). */
 static void expect(const char *name, const struct fx *f, uint32_t verdict, enum xdpwg_stat s)
 {
@@ -217,6 +251,7 @@ static void expect(const char *name, const struct fx *f, uint32_t verdict, enum 
 		printf("#   ret %d retval %u, %s delta %llu, total delta %llu\n", r.ret, r.retval,
 		       pins_stat_name(s), (unsigned long long)(now[s] - stats_before[s]),
 		       (unsigned long long)total);
+	check_meta(name, &r);
 }
 
 static struct xdpwg_event last_ev;
@@ -548,6 +583,8 @@ int main(void)
 
 	test_classify();
 	test_meta_and_roam();
+	ok(meta_checked >= 8, "the metadata was checked against a full parse on %u fixtures",
+	   meta_checked);
 	test_redirect();
 
 	is_int(loader_session_del(ld, INDEX), 0, "session del");

@@ -23,6 +23,7 @@
 #include "io_xdp.h"
 #include "log.h"
 #include "uapi.h"
+#include "unixsock.h"
 
 enum events_internal {
 	EVENTS_BACKLOG = 8,
@@ -47,8 +48,7 @@ struct events {
 	char ifname[32];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int epfd, lfd, efd;
-	dev_t dev;
-	ino_t ino;
+	struct unixsock_id id; /* the socket file we created */
 	/* pending: any thread */
 	pthread_mutex_t lock;
 	struct events_move pending[EVENTS_PENDING_MAX];
@@ -422,37 +422,19 @@ void events_record(struct events *ev, struct events_move *e)
 
 static int events_listen(struct events *ev)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &ev->lfd };
-	struct stat st;
-	mode_t old;
 	int ret;
 
-	if (strlen(ev->path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(addr.sun_path, ev->path, strlen(ev->path) + 1);
-	ev->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ev->lfd < 0)
-		return -errno;
-	/* We hold IFNAME.sock, so a socket here is a dead daemon's; never remove anything else. */
-	if (lstat(ev->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		unlink(ev->path);
-	}
-	old = umask(0077);
-	ret = bind(ev->lfd, (const struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
-	umask(old);
+	/* We hold IFNAME.sock, so a socket here is a dead daemon's: no liveness check */
+	ret = unixsock_listen(ev->path, EVENTS_BACKLOG, false, &ev->id);
 	if (ret < 0)
 		return ret;
-	if (listen(ev->lfd, EVENTS_BACKLOG) < 0 || lstat(ev->path, &st) < 0 ||
-	    epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->lfd, &e) < 0) {
+	ev->lfd = ret;
+	if (epoll_ctl(ev->epfd, EPOLL_CTL_ADD, ev->lfd, &e) < 0) {
 		ret = -errno;
 		unlink(ev->path);
 		return ret;
 	}
-	ev->dev = st.st_dev;
-	ev->ino = st.st_ino;
 	return 0;
 }
 
@@ -490,16 +472,13 @@ err:
 
 void events_free(struct events *ev)
 {
-	struct stat st;
-
 	if (!ev)
 		return;
 	while (ev->conns)
 		events_conn_free(ev, ev->conns);
 	if (ev->lfd >= 0) {
 		close(ev->lfd);
-		if (ev->ino && lstat(ev->path, &st) == 0 && st.st_dev == ev->dev &&
-		    st.st_ino == ev->ino)
+		if (unixsock_still_ours(ev->path, &ev->id))
 			unlink(ev->path);
 	}
 	if (ev->epfd >= 0)

@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "uapi.h"
+#include "unixsock.h"
 
 enum uapi_internal {
 	UAPI_BACKLOG = 16,
@@ -45,8 +46,7 @@ struct uapi_conn {
 struct uapi_server {
 	int epfd, lfd, ifd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	dev_t dev;
-	ino_t ino;
+	struct unixsock_id id; /* the socket file we created */
 	const struct uapi_handler *h;
 	void *ctx;
 	struct uapi_conn *conns;
@@ -118,102 +118,19 @@ int uapi_socket_path(char *buf, size_t len, const char *ifname)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* mkdir -p with mode 0755 for each missing component, as wireguard-go's MkdirAll. */
-static int uapi_mkdirs(const char *dir)
-{
-	char tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	size_t len = strlen(dir);
-
-	if (len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, len + 1);
-	for (size_t i = 1; i <= len; ++i) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		tmp[i] = i == len ? '\0' : '/';
-	}
-	return 0;
-}
-
-/* Whether some process accepts connections on path. */
-static bool uapi_in_use(const struct sockaddr_un *addr)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	bool used;
-
-	if (fd < 0)
-		return false;
-	/* EAGAIN: a listener whose backlog is full — still a live daemon */
-	used = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0 || errno == EAGAIN;
-	close(fd);
-	return used;
-}
-
-static int uapi_bind(int fd, const struct sockaddr_un *addr)
-{
-	mode_t old = umask(0077);
-	int ret = bind(fd, (const struct sockaddr *)addr, sizeof(*addr));
-
-	ret = ret < 0 ? -errno : 0;
-	umask(old);
-	return ret;
-}
-
 static int uapi_listen(struct uapi_server *s)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd, ret;
+	int ret = unixsock_mkdirs(UAPI_SOCKET_DIR);
 
-	ret = uapi_mkdirs(UAPI_SOCKET_DIR);
 	if (ret < 0) {
 		log_err("cannot create %s: %s", UAPI_SOCKET_DIR, strerror(-ret));
 		return ret;
 	}
-	memcpy(addr.sun_path, s->path, strlen(s->path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = uapi_bind(fd, &addr);
-	if (ret == -EADDRINUSE) {
-		if (uapi_in_use(&addr)) {
-			log_err("%s is in use: another daemon runs this interface", s->path);
-			goto err;
-		}
-		/* Only ever remove a stale socket, never some other file that happens to be
-		 * there. */
-		if (lstat(s->path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-			log_err("%s exists and is not a socket", s->path);
-			ret = -EEXIST;
-			goto err;
-		}
-		log_info("removing stale socket %s", s->path);
-		if (unlink(s->path) < 0 && errno != ENOENT) {
-			ret = -errno;
-			goto err;
-		}
-		ret = uapi_bind(fd, &addr);
-	}
-	if (ret < 0) {
-		log_err("cannot bind %s: %s", s->path, strerror(-ret));
-		goto err;
-	}
-	if (listen(fd, UAPI_BACKLOG) < 0 || lstat(s->path, &st) < 0) {
-		ret = -errno;
-		unlink(s->path);
-		goto err;
-	}
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	s->lfd = fd;
+	ret = unixsock_listen(s->path, UAPI_BACKLOG, true, &s->id);
+	if (ret < 0)
+		return ret;
+	s->lfd = ret;
 	return 0;
-
-err:
-	close(fd);
-	return ret;
 }
 
 /* --- connections --- */
@@ -457,13 +374,6 @@ static void uapi_accept(struct uapi_server *s)
 }
 
 /* Whether the socket file is still the one we created. */
-static bool uapi_still_ours(const struct uapi_server *s)
-{
-	struct stat st;
-
-	return lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino;
-}
-
 int uapi_server_poll(struct uapi_server *s)
 {
 	struct epoll_event evs[UAPI_POLL_BUDGET];
@@ -479,7 +389,7 @@ int uapi_server_poll(struct uapi_server *s)
 			while (read(s->ifd, buf, sizeof(buf)) > 0)
 				;
 			/* unlinking a bound socket only changes its link count (IN_ATTRIB) */
-			if (!uapi_still_ours(s))
+			if (!unixsock_still_ours(s->path, &s->id))
 				ret = -ENOENT;
 		} else {
 			uapi_conn_handle(evs[i].data.ptr, evs[i].events);
@@ -554,7 +464,7 @@ void uapi_server_free(struct uapi_server *s)
 		close(s->ifd);
 	if (s->lfd >= 0) {
 		close(s->lfd);
-		if (uapi_still_ours(s))
+		if (unixsock_still_ours(s->path, &s->id))
 			unlink(s->path);
 	}
 	if (s->epfd >= 0)

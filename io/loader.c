@@ -38,7 +38,7 @@ struct xdpwg_loader {
 	struct xdpwg_config cfg; /* what the config map holds: written whole */
 };
 
-static int pin_all(struct xdpwg_loader *ld)
+static int loader_pin_all(struct xdpwg_loader *ld)
 {
 	struct bpf_map *map;
 	char path[PATH_MAX];
@@ -131,7 +131,7 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 	if (err)
 		goto cleanup;
 	if (!opts->no_pin) {
-		err = pin_all(ld);
+		err = loader_pin_all(ld);
 		if (err)
 			goto cleanup;
 	}
@@ -158,7 +158,7 @@ void loader_destroy(struct xdpwg_loader *ld)
 	free(ld);
 }
 
-static struct loader_iface *find_iface(const struct xdpwg_loader *ld, int ifindex, int *slot)
+static struct loader_iface *loader_find_iface(const struct xdpwg_loader *ld, int ifindex, int *slot)
 {
 	int i;
 
@@ -172,7 +172,7 @@ static struct loader_iface *find_iface(const struct xdpwg_loader *ld, int ifinde
 	return NULL;
 }
 
-static int try_attach(struct xdpwg_loader *ld, int ifindex, uint32_t mode_flags)
+static int loader_try_attach(struct xdpwg_loader *ld, int ifindex, uint32_t mode_flags)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
@@ -220,9 +220,9 @@ int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode 
 	ifindex = pins_ifindex(ifname);
 	if (ifindex < 0)
 		return ifindex;
-	if (find_iface(ld, ifindex, NULL))
+	if (loader_find_iface(ld, ifindex, NULL))
 		return ifindex;
-	slot_if = find_iface(ld, 0, &slot);
+	slot_if = loader_find_iface(ld, 0, &slot);
 	if (!slot_if)
 		return -ENOSPC;
 
@@ -234,15 +234,15 @@ int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode 
 		return -errno;
 
 	if (mode == LOADER_MODE_GENERIC) {
-		err = try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
+		err = loader_try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
 		slot_if->xdp_flags = XDP_FLAGS_SKB_MODE;
 	} else {
-		err = try_attach(ld, ifindex, XDP_FLAGS_DRV_MODE);
+		err = loader_try_attach(ld, ifindex, XDP_FLAGS_DRV_MODE);
 		slot_if->xdp_flags = XDP_FLAGS_DRV_MODE;
 		if (err && err != -EBUSY && mode == LOADER_MODE_AUTO) {
 			log_warn("loader: native XDP on %s failed (%s); using generic mode", ifname,
 				 strerror(-err));
-			err = try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
+			err = loader_try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
 			slot_if->xdp_flags = XDP_FLAGS_SKB_MODE;
 		}
 	}
@@ -267,7 +267,7 @@ int loader_detach(struct xdpwg_loader *ld, int ifindex)
 
 	if (ifindex <= 0)
 		return -EINVAL;
-	li = find_iface(ld, ifindex, NULL);
+	li = loader_find_iface(ld, ifindex, NULL);
 	if (!li)
 		return -ENOENT;
 	/* only our own program: never detach whatever replaced it meanwhile */
@@ -287,7 +287,7 @@ int loader_detach(struct xdpwg_loader *ld, int ifindex)
 
 int loader_attach_mode(const struct xdpwg_loader *ld, int ifindex)
 {
-	const struct loader_iface *li = find_iface(ld, ifindex, NULL);
+	const struct loader_iface *li = loader_find_iface(ld, ifindex, NULL);
 
 	if (!li || ifindex <= 0)
 		return -ENOENT;
@@ -300,14 +300,14 @@ int loader_xsk_key(const struct xdpwg_loader *ld, int ifindex, uint32_t queue)
 
 	if (queue >= XDPWG_MAX_QUEUES)
 		return -ERANGE;
-	if (ifindex <= 0 || !find_iface(ld, ifindex, &slot))
+	if (ifindex <= 0 || !loader_find_iface(ld, ifindex, &slot))
 		return -ENOENT;
 	return slot * XDPWG_MAX_QUEUES + (int)queue;
 }
 
 /* The whole value at once: a reader may see a mix of old and new bytes for the moment of the
  * copy (a mac1 key change can drop a handshake or two; the peer retries). */
-static int config_write(struct xdpwg_loader *ld, const struct xdpwg_config *cfg)
+static int loader_config_write(struct xdpwg_loader *ld, const struct xdpwg_config *cfg)
 {
 	struct xdpwg_config now, w = *cfg;
 	uint32_t key = 0;
@@ -329,7 +329,7 @@ int loader_set_port(struct xdpwg_loader *ld, uint16_t port)
 	struct xdpwg_config cfg = ld->cfg;
 
 	cfg.listen_port = port;
-	return config_write(ld, &cfg);
+	return loader_config_write(ld, &cfg);
 }
 
 int loader_set_mac1_key(struct xdpwg_loader *ld, const uint8_t key[32])
@@ -343,7 +343,7 @@ int loader_set_mac1_key(struct xdpwg_loader *ld, const uint8_t key[32])
 		memset(cfg.mac1_key, 0, sizeof(cfg.mac1_key));
 		cfg.flags &= (uint16_t)~XDPWG_CFG_F_MAC1;
 	}
-	return config_write(ld, &cfg);
+	return loader_config_write(ld, &cfg);
 }
 
 int loader_set_under_load(struct xdpwg_loader *ld, bool under_load)
@@ -356,7 +356,7 @@ int loader_set_under_load(struct xdpwg_loader *ld, bool under_load)
 		cfg.flags |= XDPWG_CFG_F_UNDER_LOAD;
 	else
 		cfg.flags &= (uint16_t)~XDPWG_CFG_F_UNDER_LOAD;
-	return config_write(ld, &cfg);
+	return loader_config_write(ld, &cfg);
 }
 
 int loader_set_pass_unknown(struct xdpwg_loader *ld)
@@ -366,7 +366,7 @@ int loader_set_pass_unknown(struct xdpwg_loader *ld)
 	if (cfg.flags & XDPWG_CFG_F_PASS_UNKNOWN)
 		return 0;
 	cfg.flags |= XDPWG_CFG_F_PASS_UNKNOWN;
-	return config_write(ld, &cfg);
+	return loader_config_write(ld, &cfg);
 }
 
 int loader_config_get(const struct xdpwg_loader *ld, struct xdpwg_config *out)
@@ -376,7 +376,7 @@ int loader_config_get(const struct xdpwg_loader *ld, struct xdpwg_config *out)
 }
 
 /* A CIDR as a trie key, host bits cleared. */
-static int src_key_of(const struct conf_allowedip *a, struct xdpwg_src_key *k)
+static int loader_src_key_of(const struct conf_allowedip *a, struct xdpwg_src_key *k)
 {
 	unsigned int bits, i;
 
@@ -415,7 +415,7 @@ int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip
 		if (!want)
 			return -ENOMEM;
 		for (i = 0; i < n; i++) {
-			err = src_key_of(&cidrs[i], &want[i]);
+			err = loader_src_key_of(&cidrs[i], &want[i]);
 			if (err)
 				goto out;
 		}
@@ -432,7 +432,7 @@ int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip
 		cfg.flags |= XDPWG_CFG_F_ALLOW_SRC;
 	else
 		cfg.flags &= (uint16_t)~XDPWG_CFG_F_ALLOW_SRC;
-	err = config_write(ld, &cfg);
+	err = loader_config_write(ld, &cfg);
 	if (err)
 		goto out;
 	/* then drop what is no longer listed */

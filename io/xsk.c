@@ -48,7 +48,7 @@ struct xsk_port {
 	uint32_t tx_inflight;
 };
 
-static bool pow2(uint32_t v)
+static bool xsk_pow2(uint32_t v)
 {
 	return v && !(v & (v - 1));
 }
@@ -119,7 +119,7 @@ int xsk_port_open(const struct xsk_port_opts *opts, struct xsk_port **out)
 	p->frame_count = opts->frame_count ? opts->frame_count : 4096;
 	p->frame_size = opts->frame_size ? opts->frame_size : XSK_UMEM__DEFAULT_FRAME_SIZE;
 	p->ring_size = opts->ring_size ? opts->ring_size : p->frame_count / 2;
-	if (!pow2(p->frame_count) || p->frame_count < 2 || !pow2(p->ring_size) ||
+	if (!xsk_pow2(p->frame_count) || p->frame_count < 2 || !xsk_pow2(p->ring_size) ||
 	    (p->frame_size != 2048 && p->frame_size != 4096) || p->ring_size < p->frame_count / 2) {
 		err = -EINVAL;
 		goto cleanup;
@@ -394,7 +394,7 @@ unsigned int xsk_port_tx_inflight(const struct xsk_port *p)
 	return p->tx_inflight;
 }
 
-static uint32_t ring_used(const uint32_t *producer, const uint32_t *consumer)
+static uint32_t xsk_ring_used(const uint32_t *producer, const uint32_t *consumer)
 {
 	return __atomic_load_n(producer, __ATOMIC_RELAXED) -
 	       __atomic_load_n(consumer, __ATOMIC_RELAXED);
@@ -402,9 +402,9 @@ static uint32_t ring_used(const uint32_t *producer, const uint32_t *consumer)
 
 void xsk_port_depths(const struct xsk_port *p, struct xsk_port_depths *d)
 {
-	d->rx = ring_used(p->rx.producer, p->rx.consumer);
-	d->fill = ring_used(p->fill.producer, p->fill.consumer);
-	d->tx = ring_used(p->tx.producer, p->tx.consumer);
+	d->rx = xsk_ring_used(p->rx.producer, p->rx.consumer);
+	d->fill = xsk_ring_used(p->fill.producer, p->fill.consumer);
+	d->tx = xsk_ring_used(p->tx.producer, p->tx.consumer);
 	d->tx_inflight = __atomic_load_n(&p->tx_inflight, __ATOMIC_RELAXED);
 }
 

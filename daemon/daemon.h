@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * xdpwgd's control loop on the socket back-end: one epoll set over the configuration socket,
- * the UDP sockets, the TUN, the engine's handshake queue, a timerfd for the engine's timers and
- * a signalfd. Single-threaded for now; the data path calls (wg_device_rx/tx) are the ones that
- * later move to per-queue workers.
+ * xdpwgd: the control thread's loop (one epoll set over the configuration socket, the engine's
+ * handshake queue, a timerfd for the engine's timers, a signalfd, rtnetlink and the events
+ * socket) and the data path it starts: AF_XDP workers on the attached uplinks (io/io_xdp.h),
+ * and the kernel UDP sockets and TUN queue 0 read on this thread (io/sock_path.h). The files
+ * behind it are listed in xdpwgd.h.
  */
 #ifndef XDPWG_DAEMON_H
 #define XDPWG_DAEMON_H
@@ -13,8 +14,6 @@
 
 enum daemon_constants {
 	DAEMON_MAX_EVENTS = 32,
-	DAEMON_TUN_BUDGET = 256,      /* packets read from the TUN per wakeup */
-	DAEMON_UDP_BUDGET = 8,	      /* recvmmsg batches per socket per wakeup */
 	DAEMON_HANDSHAKE_BUDGET = 64, /* handshake messages per wg_device_process_handshakes */
 	DAEMON_HANDSHAKE_ROUNDS = 4,  /* ... calls per wakeup, so data is not starved */
 	DAEMON_TICK_MAX_MS = 1000,

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "io_xdp.h"
 #include "loader.h"
 #include "log.h"
 #include "pins.h"
@@ -28,7 +29,7 @@
 #endif
 
 enum main_constants {
-	MAIN_MAX_ATTACH = 16,
+	MAIN_MAX_ATTACH = IO_XDP_MAX_IFACES, /* what the XDP back-end takes */
 	MAIN_OPT_ATTACH = 0x100,
 	MAIN_OPT_XDP_MODE,
 	MAIN_OPT_BUSY_POLL,

@@ -23,6 +23,9 @@ out=$("$D" -f 'a/b' 2>&1)
 t_like "$?:$out" "^1:.*invalid interface name" "an interface name with a slash is refused"
 out=$("$D" -f --attach nonexistent1 wgx 2>&1)
 t_like "$?:$out" "^1:.*nonexistent1: no such interface" "--attach of a missing interface is refused, clearly"
+out=$("$D" -f --attach lo --attach lo --attach lo --attach lo --attach lo wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: at most 4 --attach interfaces" \
+	"a fifth --attach is refused at once, not when the XDP back-end starts"
 out=$("$D" -f --xdp-mode generic wgx 2>&1)
 t_like "$?:$out" "^1:.*--xdp-mode needs --attach" "--xdp-mode without --attach is refused"
 out=$("$D" -f --busy-poll wgx 2>&1)

@@ -607,7 +607,8 @@ static uint64_t mt_clock(void *ctx)
 	return atomic_load(&mt_now);
 }
 
-/* Wired straight through: the sender's thread runs the receiver's rx. */
+/* The control thread's sends (handshakes, timers), wired straight through: the receiver's rx runs
+ * on the control thread, through the receiver's own path (the control thread's). */
 static int mt_send(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
 {
 	int from = (int)(intptr_t)ctx, to = !from;
@@ -636,6 +637,54 @@ static int mt_deliver(void *ctx, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+/*
+ * Each data-path thread has its own paths, as the AF_XDP workers do (a path's scratch buffer and
+ * cipher contexts are its thread's): one on each device, wired straight through, so that a
+ * datagram sent on this thread is received on this thread through its path on the other device.
+ */
+struct mt_side {
+	int dev;
+	struct wg_path **paths; /* this thread's two */
+};
+
+static int mt_path_send(void *ctx, const struct wg_endpoint *dst, const uint8_t *buf, size_t len)
+{
+	const struct mt_side *side = ctx;
+	uint8_t copy[2048];
+	struct wg_endpoint src = mt_addr[side->dev];
+
+	(void)dst;
+	if (len > sizeof(copy))
+		return -EMSGSIZE;
+	memcpy(copy, buf, len);
+	wg_device_rx(side->paths[!side->dev], copy, len, &src);
+	return 0;
+}
+
+static int mt_path_deliver(void *ctx, const uint8_t *pkt, size_t len)
+{
+	const struct mt_side *side = ctx;
+
+	return mt_deliver((void *)(intptr_t)side->dev, pkt, len);
+}
+
+static const struct wg_path_ops mt_path_ops = { .send = mt_path_send, .deliver = mt_path_deliver };
+
+/* This thread's two paths, one per device. */
+static void mt_paths_new(struct wg_path *paths[2], struct mt_side side[2])
+{
+	for (int d = 0; d < 2; d++) {
+		side[d] = (struct mt_side){ .dev = d, .paths = paths };
+		paths[d] = wg_path_new(mt_dev[d], &mt_path_ops, &side[d]);
+	}
+}
+
+static void mt_paths_free(struct wg_path *paths[2])
+{
+	wg_path_free(paths[0]);
+	wg_path_free(paths[1]);
+}
+
 static int mt_bind(void *ctx, uint16_t port, uint32_t fwmark)
 {
 	(void)ctx;
@@ -646,18 +695,22 @@ static int mt_bind(void *ctx, uint16_t port, uint32_t fwmark)
 static void *mt_worker(void *arg)
 {
 	int id = (int)(intptr_t)arg, i;
+	struct wg_path *paths[2];
+	struct mt_side side[2];
 	uint8_t pkt[256];
 	size_t len;
 
+	mt_paths_new(paths, side);
 	for (i = 0; i < MT_PACKETS; i++) {
 		if (id % 2)
 			len = wgh_ip4(pkt, "192.0.2.2", "192.0.2.1", 100, (uint8_t)i);
 		else
 			len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 100, (uint8_t)i);
-		wg_device_tx(wg_device_path(mt_dev[id % 2]), pkt, len);
+		wg_device_tx(paths[id % 2], pkt, len);
 		if (i % 16 == 0)
 			usleep(200);
 	}
+	mt_paths_free(paths);
 	return NULL;
 }
 
@@ -687,6 +740,8 @@ static void test_threads(void)
 	static const char *const ips[2][2] = { { "192.0.2.1/32", NULL }, { "192.0.2.2/32", NULL } };
 	uint8_t priv[2][WG_KEY_LEN], pub[2][WG_KEY_LEN];
 	pthread_t w[MT_WORKERS], ctl;
+	struct wg_path *paths[2];
+	struct mt_side side[2];
 	struct conf_dev *c;
 	struct conf_peer *p;
 	struct conf_allowedip ip;
@@ -717,15 +772,18 @@ static void test_threads(void)
 		conf_free(c);
 	}
 	pthread_create(&ctl, NULL, mt_control, NULL);
+	/* this thread is a data-path thread too: paths of its own */
+	mt_paths_new(paths, side);
 	/* a session first, so the workers measure rekeying, not the first handshake */
 	for (i = 0; i < 2000 && !atomic_load(&mt_delivered[1]); i++) {
 		uint8_t pkt[256];
 		size_t len = wgh_ip4(pkt, "192.0.2.1", "192.0.2.2", 100, 7);
 
 		if (i % 100 == 0)
-			wg_device_tx(wg_device_path(mt_dev[0]), pkt, len);
+			wg_device_tx(paths[0], pkt, len);
 		usleep(1000);
 	}
+	mt_paths_free(paths);
 	for (i = 0; i < MT_WORKERS; i++)
 		pthread_create(&w[i], NULL, mt_worker, (void *)(intptr_t)i);
 	for (i = 0; i < MT_WORKERS; i++)

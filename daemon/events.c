@@ -406,11 +406,15 @@ void events_record(struct events *ev, struct events_move *e)
 	if (len < 0)
 		return;
 	for (c = ev->conns; c; c = next) {
+		int ret;
+
 		next = c->next;
 		if (!c->follow)
 			continue;
-		if (events_conn_append(c, line, (size_t)len) < 0 || events_conn_flush(ev, c) < 0) {
-			if (c->out_len >= EVENTS_OUT_MAX)
+		ret = events_conn_append(c, line, (size_t)len);
+		if (ret < 0 || events_conn_flush(ev, c) < 0) {
+			/* the line did not fit: out_len itself stays below EVENTS_OUT_MAX */
+			if (ret == -ENOBUFS)
 				log_warn("%s: dropping an events follower that stopped reading",
 					 ev->ifname);
 			events_conn_free(ev, c);

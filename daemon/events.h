@@ -3,7 +3,7 @@
  * Endpoint move events: the daemon's record of every move (the last EVENTS_RING of them) and the
  * channel that streams them, a second unix socket next to the configuration socket:
  *
- *   /var/run/wireguard/IFACE.events     (mode 0600 through umask 077, like IFACE.sock)
+ *   /var/run/wireguard/IFACE.events     (no access for group and others: umask 077, like IFACE.sock)
  *
  * Stock `wg` never sees it: it lists and talks to *.sock only, and the configuration protocol is
  * left exactly as it is. A client sends one request, a line and a blank line:
@@ -28,7 +28,8 @@
  *
  * first_seen_ns and moved_ns are CLOCK_MONOTONIC (bpf_ktime_get_ns's clock): when the first
  * packet from the new source was seen (the XDP program's new-source ring-buffer event for that
- * peer and source, "xdp_event"; else the engine's receive time, "receive") and when the engine
+ * peer and source, "xdp_event"; else the XDP timestamp in the moving frame's metadata,
+ * "xdp_meta"; else the engine's receive time, "receive") and when the engine
  * moved the endpoint; detect_ns is their difference. time is the move's wall clock. sent_to_old
  * counts datagrams sent to the peer since its last authenticated packet from the old endpoint.
  * ack_sent: a keepalive went to the new endpoint at once (the move acknowledgment, see
@@ -98,7 +99,8 @@ int events_pending_fd(const struct events *ev);
  * an earlier new-source event from XDP still wins when the control thread dates the move.
  * m->picked_ns: when the worker took it off its ring (queue_ns). */
 void events_push(struct events *ev, const struct wg_peer_move *m);
-/* Control thread: up to max queued moves, first_seen set to the move time (from RECEIVE). */
+/* Control thread: up to max queued moves, first_seen as events_push set it (the frame's XDP
+ * timestamp, else the move time); the caller may still date them by an XDP sighting. */
 size_t events_take(struct events *ev, struct events_move *out, size_t max);
 /* Control thread: number it, log it in one line, keep it, send it to followers. */
 void events_record(struct events *ev, struct events_move *e);

@@ -60,22 +60,22 @@ void cookie_init_peer(struct cookie *c, const uint8_t public_key[WG_KEY_LEN])
 	cookie_precompute_key(c->message_mac1_key, public_key, cookie_label_mac1);
 }
 
-static void cookie_compute_mac1(uint8_t out[WG_MAC_LEN], const uint8_t *msg, size_t len,
-				const uint8_t key[COOKIE_KEY_LEN])
+static void cookie_compute_mac1(struct crypto_ctx *cc, uint8_t out[WG_MAC_LEN], const uint8_t *msg,
+				size_t len, const uint8_t key[COOKIE_KEY_LEN])
 {
-	crypto_mac(out, key, COOKIE_KEY_LEN, msg, cookie_mac1_offset(len));
+	crypto_ctx_mac(cc, out, key, COOKIE_KEY_LEN, msg, cookie_mac1_offset(len));
 }
 
-static void cookie_compute_mac2(uint8_t out[WG_MAC_LEN], const uint8_t *msg, size_t len,
-				const uint8_t cookie[WG_COOKIE_LEN])
+static void cookie_compute_mac2(struct crypto_ctx *cc, uint8_t out[WG_MAC_LEN], const uint8_t *msg,
+				size_t len, const uint8_t cookie[WG_COOKIE_LEN])
 {
-	crypto_mac(out, cookie, WG_COOKIE_LEN, msg, cookie_mac2_offset(len));
+	crypto_ctx_mac(cc, out, cookie, WG_COOKIE_LEN, msg, cookie_mac2_offset(len));
 }
 
 /* cookie = MAC(R, source address || source port), R rotated every COOKIE_SECRET_MAX_AGE. Any
  * thread: workers check mac2 too. */
-static void cookie_make(uint8_t cookie[WG_COOKIE_LEN], struct cookie_checker *c,
-			const struct wg_endpoint *src, uint64_t now)
+static void cookie_make(struct crypto_ctx *cc, uint8_t cookie[WG_COOKIE_LEN],
+			struct cookie_checker *c, const struct wg_endpoint *src, uint64_t now)
 {
 	uint8_t in[sizeof(struct in6_addr) + sizeof(uint16_t)];
 	size_t n;
@@ -97,25 +97,26 @@ static void cookie_make(uint8_t cookie[WG_COOKIE_LEN], struct cookie_checker *c,
 		c->secret_birthdate = now;
 		c->secret_valid = true;
 	}
-	crypto_mac(cookie, c->secret, sizeof(c->secret), in, n);
+	crypto_ctx_mac(cc, cookie, c->secret, sizeof(c->secret), in, n);
 	pthread_mutex_unlock(&c->secret_lock);
 }
 
-bool cookie_check_mac1(const struct cookie_checker *c, const uint8_t *msg, size_t len)
+bool cookie_check_mac1(const struct cookie_checker *c, struct crypto_ctx *cc, const uint8_t *msg,
+		       size_t len)
 {
 	uint8_t computed[WG_MAC_LEN];
 	bool ret;
 
 	if (len < sizeof(struct wg_msg_macs) + sizeof(struct wg_msg_header))
 		return false;
-	cookie_compute_mac1(computed, msg, len, c->message_mac1_key);
+	cookie_compute_mac1(cc, computed, msg, len, c->message_mac1_key);
 	ret = crypto_equal(computed, msg + cookie_mac1_offset(len), WG_MAC_LEN);
 	crypto_wipe(computed, sizeof(computed));
 	return ret;
 }
 
-bool cookie_check_mac2(struct cookie_checker *c, const uint8_t *msg, size_t len,
-		       const struct wg_endpoint *src, uint64_t now)
+bool cookie_check_mac2(struct cookie_checker *c, struct crypto_ctx *cc, const uint8_t *msg,
+		       size_t len, const struct wg_endpoint *src, uint64_t now)
 {
 	uint8_t computed[WG_MAC_LEN];
 	uint8_t cookie[WG_COOKIE_LEN];
@@ -124,8 +125,8 @@ bool cookie_check_mac2(struct cookie_checker *c, const uint8_t *msg, size_t len,
 	if (len < sizeof(struct wg_msg_macs) + sizeof(struct wg_msg_header) ||
 	    crypto_is_zero(msg + cookie_mac2_offset(len), WG_MAC_LEN))
 		return false;
-	cookie_make(cookie, c, src, now);
-	cookie_compute_mac2(computed, msg, len, cookie);
+	cookie_make(cc, cookie, c, src, now);
+	cookie_compute_mac2(cc, computed, msg, len, cookie);
 	ret = crypto_equal(computed, msg + cookie_mac2_offset(len), WG_MAC_LEN);
 	crypto_wipe(computed, sizeof(computed));
 	crypto_wipe(cookie, sizeof(cookie));
@@ -141,13 +142,13 @@ enum cookie_mac_state cookie_validate_packet(struct cookie_checker *c, const uin
 	uint8_t computed[WG_MAC_LEN];
 	uint8_t cookie[WG_COOKIE_LEN];
 
-	if (!cookie_check_mac1(c, msg, len))
+	if (!cookie_check_mac1(c, NULL, msg, len))
 		goto out;
 	ret = COOKIE_VALID_MAC_BUT_NO_COOKIE;
 	if (!check_cookie)
 		goto out;
-	cookie_make(cookie, c, src, now);
-	cookie_compute_mac2(computed, msg, len, cookie);
+	cookie_make(NULL, cookie, c, src, now);
+	cookie_compute_mac2(NULL, computed, msg, len, cookie);
 	if (!crypto_equal(computed, msg + cookie_mac2_offset(len), WG_MAC_LEN))
 		goto out;
 	/* The source is proven; now it must also not be sending too many. */
@@ -165,7 +166,7 @@ void cookie_add_mac_to_packet(uint8_t *msg, size_t len, struct cookie *c, uint64
 {
 	struct wg_msg_macs *macs = (struct wg_msg_macs *)(msg + cookie_mac1_offset(len));
 
-	cookie_compute_mac1(macs->mac1, msg, len, c->message_mac1_key);
+	cookie_compute_mac1(NULL, macs->mac1, msg, len, c->message_mac1_key);
 	/* A cookie reply is only accepted for the mac1 it answers. */
 	memcpy(c->last_mac1_sent, macs->mac1, WG_MAC_LEN);
 	c->have_sent_mac1 = true;
@@ -173,7 +174,7 @@ void cookie_add_mac_to_packet(uint8_t *msg, size_t len, struct cookie *c, uint64
 	/* Trusted a little less than the responder keeps its secret, for the round trip. */
 	if (c->is_valid &&
 	    !noise_has_expired(c->birthdate, COOKIE_SECRET_MAX_AGE - COOKIE_SECRET_LATENCY, now))
-		cookie_compute_mac2(macs->mac2, msg, len, c->cookie);
+		cookie_compute_mac2(NULL, macs->mac2, msg, len, c->cookie);
 	else
 		memset(macs->mac2, 0, WG_MAC_LEN);
 }
@@ -189,7 +190,7 @@ void cookie_message_create(struct wg_msg_cookie *dst, const uint8_t *msg, size_t
 	dst->header.type = htole32(WG_MSG_HANDSHAKE_COOKIE);
 	dst->receiver_index = index;
 	crypto_random(dst->nonce, sizeof(dst->nonce));
-	cookie_make(cookie, c, src, now);
+	cookie_make(NULL, cookie, c, src, now);
 	crypto_xaead_encrypt(dst->encrypted_cookie, cookie, WG_COOKIE_LEN, macs->mac1, WG_MAC_LEN,
 			     dst->nonce, c->cookie_encryption_key);
 	crypto_wipe(cookie, sizeof(cookie));

@@ -15,6 +15,8 @@
 #include "endpoint.h"
 #include "xdpwg_wire.h"
 
+struct crypto_ctx; /* a data-path thread's own contexts (crypto.h); NULL: the thread's */
+
 struct ratelimiter;
 
 enum cookie_values {
@@ -62,11 +64,12 @@ void cookie_checker_precompute_device_keys(struct cookie_checker *c, const uint8
 void cookie_init_peer(struct cookie *c, const uint8_t public_key[WG_KEY_LEN]);
 
 /* mac1 only: the cheap check a worker does before queueing a handshake message. */
-bool cookie_check_mac1(const struct cookie_checker *c, const uint8_t *msg, size_t len);
+bool cookie_check_mac1(const struct cookie_checker *c, struct crypto_ctx *cc, const uint8_t *msg,
+		       size_t len);
 /* mac2 only: whether msg carries a valid mac2 for src's current cookie. Any thread; a zero
  * mac2 (what every sender without a cookie writes) costs nothing. */
-bool cookie_check_mac2(struct cookie_checker *c, const uint8_t *msg, size_t len,
-		       const struct wg_endpoint *src, uint64_t now);
+bool cookie_check_mac2(struct cookie_checker *c, struct crypto_ctx *cc, const uint8_t *msg,
+		       size_t len, const struct wg_endpoint *src, uint64_t now);
 /* The full verdict (mac1, then mac2 against src's cookie when check_cookie, then src's rate). */
 enum cookie_mac_state cookie_validate_packet(struct cookie_checker *c, const uint8_t *msg,
 					     size_t len, const struct wg_endpoint *src,

@@ -354,7 +354,8 @@ bool wg_device_rx(struct wg_path *p, uint8_t *buf, size_t len, const struct wg_e
 	/* mac1 is one keyed hash: checking it here keeps junk out of the queue, so junk alone
 	 * cannot put us under load. */
 	pthread_rwlock_rdlock(&dev->lock);
-	mac_ok = dev->identity->has_identity && cookie_check_mac1(dev->checker, buf, len);
+	mac_ok =
+		dev->identity->has_identity && cookie_check_mac1(dev->checker, p->crypto, buf, len);
 	pthread_rwlock_unlock(&dev->lock);
 	if (!mac_ok) {
 		wg_device_count_drop(dev, WG_DROP_BAD_MAC1);
@@ -362,8 +363,9 @@ bool wg_device_rx(struct wg_path *p, uint8_t *buf, size_t len, const struct wg_e
 	}
 	/* A valid mac2 means the sender received our cookie at this address: a flood from
 	 * spoofed sources cannot make one, so such a message never waits behind a flood. */
-	device_queue_handshake(dev, buf, len, src,
-			       cookie_check_mac2(dev->checker, buf, len, src, wg_device_now(dev)));
+	device_queue_handshake(
+		dev, buf, len, src,
+		cookie_check_mac2(dev->checker, p->crypto, buf, len, src, wg_device_now(dev)));
 	return false;
 bad_size:
 	wg_device_count_drop(dev, WG_DROP_BAD_SIZE);

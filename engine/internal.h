@@ -31,7 +31,7 @@ struct cookie_checker;
 struct index_table;
 struct noise_static_identity;
 struct ratelimiter;
-struct crypto_aead;
+struct crypto_ctx;
 
 /* A data-path thread's context (device.h). */
 struct wg_path {
@@ -40,8 +40,8 @@ struct wg_path {
 	void *ctx;
 	/* the datagram being received: when it reached XDP, when the worker picked it up */
 	uint64_t rx_xdp_ns, rx_picked_ns;
-	struct crypto_aead *aead;
-	uint8_t *scratch; /* SEND_SCRATCH_LEN bytes, when the back-end lends no room */
+	struct crypto_ctx *crypto; /* its own cipher and MAC contexts */
+	uint8_t *scratch;	   /* SEND_SCRATCH_LEN bytes, when the back-end lends no room */
 };
 
 struct handshake_queue_entry {

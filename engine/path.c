@@ -23,10 +23,10 @@ struct wg_path *wg_path_new(struct wg_device *dev, const struct wg_path_ops *ops
 	p->dev = dev;
 	p->ops = *ops;
 	p->ctx = io_ctx;
-	p->aead = crypto_aead_new();
+	p->crypto = crypto_ctx_new();
 	/* cache-line aligned: the AEAD runs over it */
 	p->scratch = aligned_alloc(64, (SEND_SCRATCH_LEN + 63) & ~(size_t)63);
-	if (!p->aead || !p->scratch) {
+	if (!p->crypto || !p->scratch) {
 		wg_path_free(p);
 		return NULL;
 	}
@@ -37,7 +37,7 @@ void wg_path_free(struct wg_path *p)
 {
 	if (!p)
 		return;
-	crypto_aead_free(p->aead);
+	crypto_ctx_free(p->crypto);
 	if (p->scratch) {
 		/* the last message built here was plaintext before it was encrypted in place */
 		crypto_wipe(p->scratch, SEND_SCRATCH_LEN);

@@ -164,8 +164,8 @@ bool receive_data(struct wg_path *path, uint8_t *buf, size_t len, const struct w
 		wg_device_count_drop(dev, WG_DROP_KEY_EXPIRED);
 		goto out;
 	}
-	if (!crypto_aead_open(path->aead, body, body, body_len, NULL, 0, counter,
-			      kp->receiving.key)) {
+	if (!crypto_ctx_open(path->crypto, body, body, body_len, NULL, 0, counter,
+			     kp->receiving.key)) {
 		wg_device_count_drop(dev, WG_DROP_DECRYPT);
 		goto out;
 	}

@@ -172,7 +172,7 @@ static size_t send_build(struct wg_path *path, struct wg_peer *peer, struct nois
 		memcpy(body, pkt, len);
 	memset(body + len, 0, pad);
 	/* in place: the plaintext never outlives this call */
-	crypto_aead_seal(path->aead, body, body, len + pad, NULL, 0, nonce, kp->sending.key);
+	crypto_ctx_seal(path->crypto, body, body, len + pad, NULL, 0, nonce, kp->sending.key);
 	*msg = out;
 	return total;
 }

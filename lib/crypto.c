@@ -178,17 +178,22 @@ void crypto_hash(uint8_t out[WG_HASH_LEN], const void *a, size_t alen, const voi
 		crypto_fatal("BLAKE2s-256");
 }
 
-void crypto_mac(uint8_t out[WG_MAC_LEN], const uint8_t *key, size_t keylen, const void *in,
-		size_t len)
+static void crypto_mac_on(EVP_MAC_CTX *mac, uint8_t out[WG_MAC_LEN], const uint8_t *key,
+			  size_t keylen, const void *in, size_t len)
 {
-	struct crypto_tls *t = crypto_tls_get();
 	size_t outlen = 0;
 
 	if (keylen < 1 || keylen > CRYPTO_BLAKE2S_MAX_KEY_LEN)
 		crypto_fatal("keyed BLAKE2s: key length out of range");
-	if (!EVP_MAC_init(t->mac, key, keylen, NULL) || !EVP_MAC_update(t->mac, in, len) ||
-	    !EVP_MAC_final(t->mac, out, &outlen, WG_MAC_LEN) || outlen != WG_MAC_LEN)
+	if (!EVP_MAC_init(mac, key, keylen, NULL) || !EVP_MAC_update(mac, in, len) ||
+	    !EVP_MAC_final(mac, out, &outlen, WG_MAC_LEN) || outlen != WG_MAC_LEN)
 		crypto_fatal("keyed BLAKE2s");
+}
+
+void crypto_mac(uint8_t out[WG_MAC_LEN], const uint8_t *key, size_t keylen, const void *in,
+		size_t len)
+{
+	crypto_mac_on(crypto_tls_get()->mac, out, key, keylen, in, len);
 }
 
 /* key NULL re-uses the key of the previous call on this thread (OpenSSL keeps the pads). */
@@ -369,14 +374,17 @@ bool crypto_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uin
 }
 
 /* A data-path thread's own contexts (see crypto.h): the same operations, no thread-local. */
-struct crypto_aead {
+struct crypto_ctx {
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
+	EVP_MAC_CTX *mac; /* BLAKE2SMAC, output size fixed at 16 */
 };
 
-struct crypto_aead *crypto_aead_new(void)
+struct crypto_ctx *crypto_ctx_new(void)
 {
-	struct crypto_aead *a;
+	OSSL_PARAM params[2];
+	size_t size = WG_MAC_LEN;
+	struct crypto_ctx *a;
 
 	crypto_ready();
 	a = calloc(1, sizeof(*a));
@@ -384,28 +392,32 @@ struct crypto_aead *crypto_aead_new(void)
 		return NULL;
 	a->enc = EVP_CIPHER_CTX_new();
 	a->dec = EVP_CIPHER_CTX_new();
-	if (!a->enc || !a->dec ||
+	a->mac = EVP_MAC_CTX_new(crypto_algs.blake2smac);
+	params[0] = OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!a->enc || !a->dec || !a->mac ||
 	    !EVP_EncryptInit_ex2(a->enc, crypto_algs.chachapoly, NULL, NULL, NULL) ||
-	    !EVP_DecryptInit_ex2(a->dec, crypto_algs.chachapoly, NULL, NULL, NULL)) {
-		crypto_aead_free(a);
+	    !EVP_DecryptInit_ex2(a->dec, crypto_algs.chachapoly, NULL, NULL, NULL) ||
+	    !EVP_MAC_CTX_set_params(a->mac, params)) {
+		crypto_ctx_free(a);
 		return NULL;
 	}
 	return a;
 }
 
-void crypto_aead_free(struct crypto_aead *a)
+void crypto_ctx_free(struct crypto_ctx *a)
 {
 	if (!a)
 		return;
-	/* the *_free functions cleanse the key schedule the contexts hold */
+	/* the *_free functions cleanse the key material the contexts hold */
 	EVP_CIPHER_CTX_free(a->enc);
 	EVP_CIPHER_CTX_free(a->dec);
+	EVP_MAC_CTX_free(a->mac);
 	free(a);
 }
 
-void crypto_aead_seal(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce,
-		      const uint8_t key[WG_KEY_LEN])
+void crypto_ctx_seal(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, size_t len,
+		     const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN])
 {
 	uint8_t iv[CRYPTO_AEAD_NONCE_LEN];
 
@@ -413,14 +425,23 @@ void crypto_aead_seal(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, s
 	crypto_seal(a->enc, dst, src, len, ad, adlen, iv, key);
 }
 
-bool crypto_aead_open(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce,
-		      const uint8_t key[WG_KEY_LEN])
+bool crypto_ctx_open(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, size_t len,
+		     const uint8_t *ad, size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN])
 {
 	uint8_t iv[CRYPTO_AEAD_NONCE_LEN];
 
 	crypto_wg_nonce(iv, nonce);
 	return crypto_open(a->dec, dst, src, len, ad, adlen, iv, key);
+}
+
+void crypto_ctx_mac(struct crypto_ctx *a, uint8_t out[WG_MAC_LEN], const uint8_t *key,
+		    size_t keylen, const void *in, size_t len)
+{
+	if (!a) {
+		crypto_mac(out, key, keylen, in, len);
+		return;
+	}
+	crypto_mac_on(a->mac, out, key, keylen, in, len);
 }
 
 void crypto_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

@@ -5,7 +5,7 @@
  *   BLAKE2s-256, keyed BLAKE2s (MAC), HMAC-BLAKE2s          — OpenSSL 3 libcrypto
  *   ChaCha20-Poly1305 (bulk)                               — OpenSSL 3 EVP (2x libsodium here)
  * Every function here is thread-safe; per-thread library contexts are kept internally, except for
- * the data path's AEAD, whose contexts (struct crypto_aead) its caller owns and passes.
+ * the data path's, whose contexts (struct crypto_ctx) its caller owns and passes.
  */
 #ifndef XDPWG_CRYPTO_H
 #define XDPWG_CRYPTO_H
@@ -57,19 +57,22 @@ bool crypto_aead_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uin
 			 size_t adlen, uint64_t nonce, const uint8_t key[WG_KEY_LEN]);
 
 /*
- * The same two operations on contexts the caller owns: a data-path thread (an AF_XDP worker, the
- * socket back-end's loop) keeps one in its engine path, so the packet path reaches its cipher
- * state through an argument, not a thread-local. One user at a time. NULL on ENOMEM.
+ * The data path's operations on contexts the caller owns: a data-path thread (an AF_XDP worker,
+ * the socket back-end's loop) keeps one in its engine path, so the packet path reaches its
+ * cipher and MAC state through an argument, not a thread-local. One user at a time. NULL on
+ * ENOMEM. seal/open as crypto_aead_encrypt/decrypt; mac as crypto_mac (ctx NULL: that).
  */
-struct crypto_aead;
-struct crypto_aead *crypto_aead_new(void);
-void crypto_aead_free(struct crypto_aead *a);
-void crypto_aead_seal(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce,
-		      const uint8_t key[WG_KEY_LEN]);
-bool crypto_aead_open(struct crypto_aead *a, uint8_t *dst, const uint8_t *src, size_t len,
-		      const uint8_t *ad, size_t adlen, uint64_t nonce,
-		      const uint8_t key[WG_KEY_LEN]);
+struct crypto_ctx;
+struct crypto_ctx *crypto_ctx_new(void);
+void crypto_ctx_free(struct crypto_ctx *a);
+void crypto_ctx_seal(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, size_t len,
+		     const uint8_t *ad, size_t adlen, uint64_t nonce,
+		     const uint8_t key[WG_KEY_LEN]);
+bool crypto_ctx_open(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, size_t len,
+		     const uint8_t *ad, size_t adlen, uint64_t nonce,
+		     const uint8_t key[WG_KEY_LEN]);
+void crypto_ctx_mac(struct crypto_ctx *a, uint8_t out[WG_MAC_LEN], const uint8_t *key,
+		    size_t keylen, const void *in, size_t len);
 
 /* XChaCha20-Poly1305 for cookie replies; same length conventions. */
 void crypto_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

@@ -52,13 +52,14 @@ int main(void)
 	crypto_mac(expect, key, WG_HASH_LEN, &msg, offsetof(struct wg_msg_initiation, macs));
 	is_mem(msg.macs.mac1, expect, WG_MAC_LEN, "mac1 as the paper defines it");
 	ok(crypto_is_zero(msg.macs.mac2, WG_MAC_LEN), "mac2 zero without a cookie");
-	ok(cookie_check_mac1(&checker, (uint8_t *)&msg, sizeof(msg)), "checker accepts mac1");
+	ok(cookie_check_mac1(&checker, NULL, (uint8_t *)&msg, sizeof(msg)), "checker accepts mac1");
 	is_int(cookie_validate_packet(&checker, (uint8_t *)&msg, sizeof(msg), &src, false, rl, now),
 	       COOKIE_VALID_MAC_BUT_NO_COOKIE, "not under load: valid, no cookie needed");
 	is_int(cookie_validate_packet(&checker, (uint8_t *)&msg, sizeof(msg), &src, true, rl, now),
 	       COOKIE_VALID_MAC_BUT_NO_COOKIE, "under load: valid mac1 but no cookie");
 	msg.unencrypted_ephemeral[3] ^= 1;
-	ok(!cookie_check_mac1(&checker, (uint8_t *)&msg, sizeof(msg)), "bit flip breaks mac1");
+	ok(!cookie_check_mac1(&checker, NULL, (uint8_t *)&msg, sizeof(msg)),
+	   "bit flip breaks mac1");
 	is_int(cookie_validate_packet(&checker, (uint8_t *)&msg, sizeof(msg), &src, true, rl, now),
 	       COOKIE_INVALID_MAC, "invalid mac1 is invalid under load too");
 	msg.unencrypted_ephemeral[3] ^= 1;
@@ -118,7 +119,8 @@ int main(void)
 
 	/* no identity: nothing validates */
 	cookie_checker_precompute_device_keys(&checker, NULL);
-	ok(!cookie_check_mac1(&checker, (uint8_t *)&msg, sizeof(msg)), "no key, no valid mac1");
+	ok(!cookie_check_mac1(&checker, NULL, (uint8_t *)&msg, sizeof(msg)),
+	   "no key, no valid mac1");
 
 	ratelimiter_free(rl);
 	crypto_wipe(priv, sizeof(priv));

@@ -81,10 +81,6 @@ rx_grew()
 	local d=$(($(rx) - $1 - $2))
 	if [ $d -eq 0 ] || [ $d -eq 32 ] || [ $d -eq 64 ]; then
 		t_result 0 "$3"
-	elif [ -n "${4:-}" ]; then
-		T_N=$((T_N + 1))
-		echo "not ok $T_N - $3 # TODO $4"
-		t_diag "  rx grew by $(($2 + d)), expected $2 (+ 0, 32 or 64)"
 	else
 		t_result 1 "$3"
 		t_diag "  rx grew by $(($2 + d)), expected $2 (+ 0, 32 or 64)"
@@ -182,8 +178,14 @@ run_mode()
 	t_in cl ping -c 3 -i 0.1 -W 1 192.0.2.1 >/dev/null 2>&1
 	cap_stop
 	release
+	local rxf0 got
+	rxf0=$(rx)
 	cap_start c4
-	t_in cl python3 -c '
+	# floods of 9000 until the gateway has received more than 8200 of them (at most 3: on a
+	# loaded machine its socket buffer may overflow, and only what arrives moves its window;
+	# each flood datagram is one 64-byte data message, a 29-byte packet padded to 32)
+	for round in 1 2 3; do
+		t_in cl python3 -c '
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(9000):
@@ -191,18 +193,21 @@ for i in range(9000):
     if i % 50 == 49:
         time.sleep(0.004)
 ' >/dev/null 2>&1
+		sleep 0.3
+		got=$((($(rx) - rxf0) / 64))
+		[ "$got" -gt 8200 ] && break
+	done
 	cap_stop
-	sleep 0.3
 	rx0=$(rx)
 	t_like "$(ncap c3 4)" '^[3-9]' "$m 3 more data packets held back"
 	# how far the client's counter moved past the held packets (the captured counters)
 	local adv
 	adv=$(python3 -c 'import json, sys; m = lambda f: max([json.loads(l)["counter"] for l in open(f)] + [0]); print(m(sys.argv[2]) - m(sys.argv[1]))' "$T_DIR/c3.cap" "$T_DIR/c4.cap")
 	replay cl 198.18.0.2 c3 --types 4 --reverse
-	if [ "$adv" -gt 8200 ]; then
-		rx_grew "$rx0" 0 "$m held packets beyond the window ($adv later): refused"
+	if [ "$adv" -gt 8200 ] && [ "$got" -gt 8200 ]; then
+		rx_grew "$rx0" 0 "$m held packets beyond the window ($adv later, $got received): refused"
 	else
-		t_skip "$m the flood moved the counter only $adv (< 8200) past the held packets"
+		t_result 1 "$m the window moved past the held packets (sent $adv, received $got: < 8200)"
 	fi
 
 	# 5. nothing was rejected wrongly

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int tap_n, tap_failed;
 
@@ -49,6 +51,26 @@ static inline void tap_diag(const char *fmt, ...)
 }
 
 /* Print the plan at the end and exit non-zero if anything failed. */
+/* Run fn in a child process: true when it returned and the child exited 0 (no crash, no
+ * abort), so that "X does nothing harmful" is something a test can fail on. */
+static inline int tap_survives_in_child(void (*fn)(void))
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		fn();
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static inline int done_testing(void)
 {
 	printf("1..%d\n", tap_n);

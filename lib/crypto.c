@@ -32,6 +32,7 @@
 #include <sodium/utils.h>
 
 #include "crypto.h"
+#include "crypto_internal.h"
 #include "log.h"
 
 enum crypto_internal {
@@ -64,7 +65,7 @@ struct crypto_tls {
 
 static __thread struct crypto_tls *crypto_tls;
 
-static void __attribute__((noreturn)) crypto_fatal(const char *what)
+void __attribute__((noreturn)) crypto_fatal(const char *what)
 {
 	unsigned long e = ERR_get_error();
 	char buf[256] = "no OpenSSL error queued";
@@ -122,7 +123,7 @@ int crypto_init(void)
 }
 
 /* Every entry point may be the first call (tests and tools forget crypto_init). */
-static void crypto_ready(void)
+void crypto_ready(void)
 {
 	if (crypto_init())
 		crypto_fatal("initialisation");
@@ -489,193 +490,4 @@ uint32_t crypto_random_uniform(uint32_t bound)
 	crypto_ready();
 	/* libsodium returns 0 for a bound below 2, which is the only sensible answer too. */
 	return randombytes_uniform(bound);
-}
-
-/*
- * Secure memory. sodium_malloc maps every allocation with guard pages on both sides: three
- * mappings and at least 12 KB each, so 100,000 peers would pass vm.max_map_count (65530) and
- * cost over 1 GB. Small allocations therefore come from locked, never-dumped arenas in 64-byte
- * steps with one free list per size (a freed block is wiped before it is listed); large ones
- * still get sodium_malloc and its guard pages. Arena chunks are kept for the process's life.
- */
-enum crypto_secure_constants {
-	SECURE_ALIGN = 64,
-	SECURE_HDR = SECURE_ALIGN, /* keeps the block 64-byte aligned */
-	SECURE_MAX_SMALL = 16384,  /* block size, header included */
-	SECURE_CLASSES = SECURE_MAX_SMALL / SECURE_ALIGN + 1,
-	SECURE_CHUNK = 4 << 20,
-	SECURE_MAGIC_SMALL = 0x5ec5a11c,
-	SECURE_MAGIC_LARGE = 0x5ec1a29e,
-};
-
-struct secure_hdr {
-	uint32_t magic;
-	uint32_t block; /* small: the whole block's size; large: 0 */
-	size_t len;	/* what the caller asked for */
-};
-
-struct secure_free {
-	struct secure_free *next;
-};
-
-static pthread_mutex_t secure_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct secure_free *secure_lists[SECURE_CLASSES];
-static uint8_t *secure_bump, *secure_end;
-
-static void *secure_small_block(size_t block)
-{
-	struct secure_free **list = &secure_lists[block / SECURE_ALIGN];
-	void *b;
-
-	if (*list) {
-		b = *list;
-		*list = (*list)->next;
-		return b;
-	}
-	if (!secure_bump || (size_t)(secure_end - secure_bump) < block) {
-		void *c = mmap(NULL, SECURE_CHUNK, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (c == MAP_FAILED)
-			return NULL;
-		/* as sodium_malloc: best effort (RLIMIT_MEMLOCK), never in a core dump */
-		if (mlock(c, SECURE_CHUNK))
-			log_debug("crypto: mlock of secure arena: %s", strerror(errno));
-		madvise(c, SECURE_CHUNK, MADV_DONTDUMP);
-		secure_bump = c;
-		secure_end = secure_bump + SECURE_CHUNK;
-	}
-	b = secure_bump;
-	secure_bump += block;
-	return b;
-}
-
-void *crypto_secure_alloc(size_t len)
-{
-	size_t block = (len + SECURE_HDR + SECURE_ALIGN - 1) & ~(size_t)(SECURE_ALIGN - 1);
-	struct secure_hdr *h;
-
-	crypto_ready();
-	if (len > SECURE_MAX_SMALL || block > SECURE_MAX_SMALL) {
-		/* sodium_malloc ends the block at its guard page, so the start is only as aligned
-		 * as the size: round it up, or the header would sit misaligned */
-		h = sodium_malloc((len + SECURE_HDR + 15) & ~(size_t)15);
-		if (!h)
-			return NULL;
-		h->magic = SECURE_MAGIC_LARGE;
-		h->block = 0;
-	} else {
-		pthread_mutex_lock(&secure_lock);
-		h = secure_small_block(block);
-		pthread_mutex_unlock(&secure_lock);
-		if (!h)
-			return NULL;
-		h->magic = SECURE_MAGIC_SMALL;
-		h->block = (uint32_t)block;
-	}
-	h->len = len;
-	/* the contract promises zeroes (sodium_malloc fills with a canary pattern) */
-	sodium_memzero((uint8_t *)h + SECURE_HDR, len);
-	return (uint8_t *)h + SECURE_HDR;
-}
-
-void crypto_secure_free(void *p)
-{
-	struct secure_hdr *h;
-	struct secure_free *f;
-	uint32_t cls;
-
-	if (!p)
-		return;
-	h = (struct secure_hdr *)((uint8_t *)p - SECURE_HDR);
-	if (h->magic == SECURE_MAGIC_LARGE) {
-		/* sodium_free wipes before unmapping */
-		sodium_free(h);
-		return;
-	}
-	if (h->magic != SECURE_MAGIC_SMALL)
-		abort(); /* not ours, or freed twice: never carry on with corrupted secrets */
-	sodium_memzero(p, h->len);
-	cls = h->block / SECURE_ALIGN;
-	if (!cls || cls >= SECURE_CLASSES)
-		abort();
-	h->magic = 0;
-	f = (struct secure_free *)h;
-	pthread_mutex_lock(&secure_lock);
-	f->next = secure_lists[cls];
-	secure_lists[cls] = f;
-	pthread_mutex_unlock(&secure_lock);
-}
-
-void crypto_wipe(void *p, size_t len)
-{
-	sodium_memzero(p, len);
-}
-
-bool crypto_equal(const void *a, const void *b, size_t len)
-{
-	return sodium_memcmp(a, b, len) == 0;
-}
-
-bool crypto_is_zero(const void *p, size_t len)
-{
-	return sodium_is_zero(p, len) == 1;
-}
-
-void crypto_key_to_base64(char out[CRYPTO_KEY_BASE64_LEN + 1], const uint8_t key[WG_KEY_LEN])
-{
-	crypto_ready();
-	sodium_bin2base64(out, CRYPTO_KEY_BASE64_LEN + 1, key, WG_KEY_LEN,
-			  sodium_base64_VARIANT_ORIGINAL);
-}
-
-bool crypto_key_from_base64(uint8_t key[WG_KEY_LEN], const char *in)
-{
-	char again[CRYPTO_KEY_BASE64_LEN + 1];
-	const char *end = NULL;
-	size_t binlen = 0;
-	bool ret = false;
-
-	crypto_ready();
-	/* 32 bytes encode to 43 significant characters and exactly one '=' of padding. */
-	if (!in || strnlen(in, CRYPTO_KEY_BASE64_LEN + 1) != CRYPTO_KEY_BASE64_LEN ||
-	    in[CRYPTO_KEY_BASE64_LEN - 1] != '=' || in[CRYPTO_KEY_BASE64_LEN - 2] == '=')
-		goto out;
-	if (sodium_base642bin(key, WG_KEY_LEN, in, CRYPTO_KEY_BASE64_LEN, NULL, &binlen, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    binlen != WG_KEY_LEN || end != in + CRYPTO_KEY_BASE64_LEN)
-		goto out;
-	/* Canonical only: unused low bits of the last character must be zero, so one key has
-	 * exactly one spelling. Re-encoding is the plainest proof. */
-	crypto_key_to_base64(again, key);
-	ret = sodium_memcmp(again, in, CRYPTO_KEY_BASE64_LEN) == 0;
-out:
-	if (!ret)
-		sodium_memzero(key, WG_KEY_LEN);
-	sodium_memzero(again, sizeof(again));
-	return ret;
-}
-
-void crypto_key_to_hex(char out[CRYPTO_KEY_HEX_LEN + 1], const uint8_t key[WG_KEY_LEN])
-{
-	crypto_ready();
-	sodium_bin2hex(out, CRYPTO_KEY_HEX_LEN + 1, key, WG_KEY_LEN);
-}
-
-bool crypto_key_from_hex(uint8_t key[WG_KEY_LEN], const char *in)
-{
-	const char *end = NULL;
-	size_t binlen = 0;
-	bool ret = false;
-
-	crypto_ready();
-	/* Either case is accepted, as the kernel and wireguard-go accept it; nothing else. */
-	if (!in || strnlen(in, CRYPTO_KEY_HEX_LEN + 1) != CRYPTO_KEY_HEX_LEN)
-		goto out;
-	ret = sodium_hex2bin(key, WG_KEY_LEN, in, CRYPTO_KEY_HEX_LEN, NULL, &binlen, &end) == 0 &&
-	      binlen == WG_KEY_LEN && end == in + CRYPTO_KEY_HEX_LEN;
-out:
-	if (!ret)
-		sodium_memzero(key, WG_KEY_LEN);
-	return ret;
 }

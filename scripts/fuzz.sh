@@ -53,11 +53,11 @@ max_len() {
 }
 
 # Library sources per harness (NAME.c in lib/ or engine/); the engine's set for the device harnesses.
-CORE="allowedips replay uapi_text config config_file crypto endpoint log"
+CORE="allowedips replay uapi_text config config_file crypto secmem keys endpoint log"
 ENGINE="$CORE device device_conf path peer_stats receive send noise cookie peer timers index ratelimiter"
 srcs_for() {
 	case "$1" in
-	uapi|config) echo "uapi_text config config_file crypto endpoint log" ;;
+	uapi|config) echo "uapi_text config config_file crypto secmem keys endpoint log" ;;
 	allowedips) echo "allowedips log" ;;
 	replay) echo "replay" ;;
 	*) echo "$ENGINE" ;;

@@ -54,7 +54,7 @@ max_len() {
 
 # Library sources per harness (NAME.c in lib/ or engine/); the engine's set for the device harnesses.
 CORE="allowedips replay uapi_text config config_file crypto secmem keys endpoint log"
-ENGINE="$CORE device device_conf path peer_stats receive send noise cookie peer timers index ratelimiter"
+ENGINE="$CORE device datapath device_conf path peer_stats receive send noise cookie peer timers index ratelimiter"
 srcs_for() {
 	case "$1" in
 	uapi|config) echo "uapi_text config config_file crypto secmem keys endpoint log" ;;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -311,6 +312,13 @@ int main(int argc, char **argv)
 	int ready_fd = -1, ret, code = 1;
 	sigset_t mask;
 
+	/* Before any key is read: no core dump, no ptrace or /proc/PID/mem, environ or maps for
+	 * anyone without CAP_SYS_PTRACE. The private key, the peers' preshared keys and session
+	 * keys live in this process's memory (locked, but a core file is written regardless). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "xdpwgd: prctl(PR_SET_DUMPABLE, 0): %s\n", strerror(errno));
+		return 1;
+	}
 	ret = main_parse(argc, argv, &args);
 	if (ret != 0) {
 		free(args.attach_env);

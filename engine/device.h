@@ -221,5 +221,9 @@ void wg_device_set_under_load_for_test(struct wg_device *dev, bool on);
 bool wg_device_under_load(struct wg_device *dev);
 /* The peer's roam policy is "pinned": its endpoint never follows packets (BPF peers map flag). */
 bool wg_peer_roam_pinned(struct wg_peer *peer);
+/* The peer was removed from its device (any thread; a hook or a worker may still hold it). A
+ * back-end that writes state for a peer checks this after the write and undoes it when true, so
+ * a write racing the removal cannot outlive the peer_removed hook. */
+bool wg_peer_is_dead(const struct wg_peer *peer);
 
 #endif

@@ -169,6 +169,11 @@ bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct
 	bool moved, src_changed;
 	uint64_t sent = 0;
 
+	/* Removed while this packet was being authenticated (a worker holds its own reference):
+	 * a dead peer has no endpoint to move, and its hooks must not bring it back (the BPF
+	 * peers map entry its removal deleted, a move event for a peer that is gone). */
+	if (atomic_load(&peer->is_dead))
+		return false;
 	/* Every authenticated packet restarts the count of what we sent without hearing back; read
 	 * first so that the common case (nothing sent since) writes no shared cache line. */
 	if (atomic_load_explicit(&peer->tx_since_rx, memory_order_relaxed))
@@ -183,6 +188,9 @@ bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct
 	old = peer->endpoint;
 	peer->endpoint = *src;
 	pthread_spin_unlock(&peer->endpoint_lock);
+	/* removed meanwhile: the endpoint of a dead peer is nobody's business any more */
+	if (atomic_load(&peer->is_dead))
+		return false;
 
 	if (moved && !endpoint_is_set(&old)) {
 		log_info("%s: peer %s endpoint learned: %s", dev->name, peer->name,
@@ -219,7 +227,7 @@ bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct
 
 static void peer_roam_report(struct wg_peer *peer, const struct wg_peer_move *m)
 {
-	if (peer->dev->ops.peer_moved)
+	if (peer->dev->ops.peer_moved && !atomic_load(&peer->is_dead))
 		peer->dev->ops.peer_moved(peer->dev->io_ctx, m);
 }
 
@@ -353,4 +361,9 @@ bool wg_peer_roam_pinned(struct wg_peer *peer)
 	pinned = peer->roam_policy == CONF_ROAM_PINNED;
 	pthread_spin_unlock(&peer->endpoint_lock);
 	return pinned;
+}
+
+bool wg_peer_is_dead(const struct wg_peer *peer)
+{
+	return atomic_load(&((struct wg_peer *)peer)->is_dead);
 }

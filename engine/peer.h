@@ -44,29 +44,35 @@ enum timers_id {
 };
 
 /* What the initiator saw of its handshake attempts since the last completed handshake (or since
- * it gave up): the "did not complete" log line names a likely cause from it. Control thread. */
+ * it gave up): the "did not complete" log line names a likely cause from it. Control thread.
+ *
+ * Only what nobody else can fake decides the cause: our own sends and their errors, and the
+ * absence of an authenticated reply (an authenticated one completes the handshake and closes
+ * the window). Everything that arrived without authenticating the peer is counted apart, as
+ * unauthenticated: a response needs only a valid mac1 (keyed by our public key) and the
+ * initiation's sender index, both on the wire, and a cookie reply only the peer's public key
+ * and our mac1, so anyone who saw an initiation can send them. They are reported as seen and
+ * never choose the cause (issue #15). */
 struct peer_hs_watch {
-	int64_t since_handshake;	/* walltime_last_handshake when the window opened */
-	unsigned int tries;		/* initiations handed to the back-end */
-	unsigned int send_errors;	/* of those, refused by the back-end */
-	int last_errno;			/* the last refusal's errno */
-	unsigned int cookies;		/* cookie replies that decrypted: the peer is under load */
+	int64_t since_handshake;  /* walltime_last_handshake when the window opened */
+	unsigned int tries;	  /* initiations handed to the back-end */
+	unsigned int send_errors; /* of those, refused by the back-end */
+	int last_errno;		  /* the last refusal's errno */
+	/* unauthenticated, reported but never deciding the cause: */
+	unsigned int cookies;		/* cookie replies to it that decrypted */
 	unsigned int bad_replies;	/* replies to our initiation that did not authenticate */
-	unsigned int foreign_replies;	/* replies to it from an address we did not send to */
-	unsigned int foreign_bad;	/* of those, the ones that did not authenticate */
+	unsigned int foreign_replies;	/* of both, those from an address we did not send to */
 	unsigned int next_report;	/* tries before the next info line */
 	struct wg_endpoint sent_to;	/* where the last initiation went */
-	struct wg_endpoint foreign_src; /* the last reply from elsewhere */
+	struct wg_endpoint foreign_src; /* the last unauthenticated reply from elsewhere */
 };
 
-/* The likely cause of a handshake that does not complete, most telling first. */
+/* The likely cause of a handshake that does not complete: only causes nobody off the path can
+ * fake (see struct peer_hs_watch). */
 enum peer_hs_cause {
-	PEER_HS_CAUSE_NONE,	     /* nothing sent yet */
-	PEER_HS_CAUSE_FOREIGN_REPLY, /* unauthenticated replies from another address */
-	PEER_HS_CAUSE_BAD_REPLY,     /* replies did not authenticate: PSK or key mismatch */
-	PEER_HS_CAUSE_COOKIE_ONLY,   /* only cookie replies: the peer is under load */
-	PEER_HS_CAUSE_SEND_ERROR,    /* every initiation was refused locally (errno) */
-	PEER_HS_CAUSE_NO_REPLY,	     /* nothing at all came back */
+	PEER_HS_CAUSE_NONE,	  /* nothing sent yet */
+	PEER_HS_CAUSE_SEND_ERROR, /* every initiation was refused locally (errno) */
+	PEER_HS_CAUSE_NO_REPLY,	  /* no authenticated reply */
 };
 
 struct peer_staged_packet {

@@ -264,15 +264,15 @@ void timers_watch_sent(struct wg_peer *peer, const struct wg_endpoint *to, int r
 	}
 }
 
-static bool timers_watch_foreign(struct peer_hs_watch *w, const struct wg_endpoint *src)
+static void timers_watch_foreign(struct peer_hs_watch *w, const struct wg_endpoint *src)
 {
 	if (!endpoint_is_set(&w->sent_to) || endpoint_eq(&w->sent_to, src))
-		return false;
+		return;
 	w->foreign_replies++;
 	w->foreign_src = *src;
-	return true;
 }
 
+/* A cookie reply that decrypted: unauthenticated (the peer's public key and our mac1 make one). */
 void timers_watch_cookie(struct wg_peer *peer, const struct wg_endpoint *src)
 {
 	struct peer_hs_watch *w = timers_watch(peer);
@@ -281,39 +281,50 @@ void timers_watch_cookie(struct wg_peer *peer, const struct wg_endpoint *src)
 	timers_watch_foreign(w, src);
 }
 
+/* A reply to the initiation in flight that did not authenticate. */
 void timers_watch_bad_reply(struct wg_peer *peer, const struct wg_endpoint *src)
 {
 	struct peer_hs_watch *w = timers_watch(peer);
 
 	w->bad_replies++;
-	if (timers_watch_foreign(w, src))
-		w->foreign_bad++;
+	timers_watch_foreign(w, src);
 }
 
 enum peer_hs_cause timers_watch_cause(struct wg_peer *peer)
 {
 	const struct peer_hs_watch *w = timers_watch(peer);
 
+	/* Our own sends only: what arrived unauthenticated (cookies, bad or foreign replies) is
+	 * anyone's to send and must not steer the diagnosis. */
 	if (!w->tries)
 		return PEER_HS_CAUSE_NONE;
-	/* Something answered and failed: that says more than silence. A stranger answering
-	 * first, since it also explains why nothing authenticated. */
-	if (w->foreign_bad)
-		return PEER_HS_CAUSE_FOREIGN_REPLY;
-	if (w->bad_replies)
-		return PEER_HS_CAUSE_BAD_REPLY;
-	if (w->cookies)
-		return PEER_HS_CAUSE_COOKIE_ONLY;
 	if (w->send_errors == w->tries)
 		return PEER_HS_CAUSE_SEND_ERROR;
 	return PEER_HS_CAUSE_NO_REPLY;
+}
+
+/* What arrived unauthenticated, as facts after the cause: "; unauthenticated ...". */
+static int timers_watch_unauthenticated(const struct peer_hs_watch *w, char *buf, size_t len)
+{
+	char a[ENDPOINT_STRLEN];
+	int n;
+
+	if (!w->cookies && !w->bad_replies)
+		return 0;
+	n = snprintf(buf, len,
+		     "; unauthenticated, so deciding nothing (anyone who saw an initiation can "
+		     "send them): %u cookie replies, %u replies that did not authenticate",
+		     w->cookies, w->bad_replies);
+	if (w->foreign_replies && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %u from elsewhere (last %s)",
+			      w->foreign_replies, endpoint_format(&w->foreign_src, a));
+	return n;
 }
 
 const char *timers_watch_describe(struct wg_peer *peer, char *buf, size_t len)
 {
 	enum peer_hs_cause cause = timers_watch_cause(peer);
 	const struct peer_hs_watch *w = &peer->hs_watch;
-	char a[ENDPOINT_STRLEN], b[ENDPOINT_STRLEN];
 	const char *hint = "";
 	int n = 0;
 
@@ -323,25 +334,6 @@ const char *timers_watch_describe(struct wg_peer *peer, char *buf, size_t len)
 	switch (cause) {
 	case PEER_HS_CAUSE_NONE:
 		n = snprintf(buf, len, "no initiation sent yet");
-		break;
-	case PEER_HS_CAUSE_FOREIGN_REPLY:
-		n = snprintf(buf, len,
-			     "replies came from %s, not from %s where we sent, and did not "
-			     "authenticate: another host answers there (check the endpoint)",
-			     endpoint_format(&w->foreign_src, a), endpoint_format(&w->sent_to, b));
-		break;
-	case PEER_HS_CAUSE_BAD_REPLY:
-		n = snprintf(buf, len,
-			     "%u replies did not authenticate: preshared key mismatch, or the host "
-			     "at the endpoint is not the peer with this public key",
-			     w->bad_replies);
-		break;
-	case PEER_HS_CAUSE_COOKIE_ONLY:
-		n = snprintf(buf, len, "only cookie replies (%u): the peer is under load",
-			     w->cookies);
-		if (w->foreign_replies && n > 0 && (size_t)n < len)
-			n += snprintf(buf + n, len - (size_t)n, ", answering from %s",
-				      endpoint_format(&w->foreign_src, a));
 		break;
 	case PEER_HS_CAUSE_SEND_ERROR:
 		if (w->last_errno == ENETUNREACH || w->last_errno == EHOSTUNREACH)
@@ -353,13 +345,16 @@ const char *timers_watch_describe(struct wg_peer *peer, char *buf, size_t len)
 		break;
 	case PEER_HS_CAUSE_NO_REPLY:
 		n = snprintf(buf, len,
-			     "no reply at all: the peer is unreachable, the endpoint is wrong, a "
-			     "firewall drops it, or our public key is not configured on the peer");
+			     "no authenticated reply: the peer is unreachable or under load, the "
+			     "endpoint is wrong, a firewall drops it, our public key is not "
+			     "configured on the peer, or the preshared key differs");
 		if (w->send_errors && n > 0 && (size_t)n < len)
 			n += snprintf(buf + n, len - (size_t)n, "; %u of %u sends failed (%s)",
 				      w->send_errors, w->tries, strerror(w->last_errno));
 		break;
 	}
+	if (cause != PEER_HS_CAUSE_NONE && n > 0 && (size_t)n < len)
+		n += timers_watch_unauthenticated(w, buf + n, len - (size_t)n);
 	(void)n;
 	return buf;
 }
@@ -368,7 +363,7 @@ const char *timers_watch_describe(struct wg_peer *peer, char *buf, size_t len)
 static void timers_watch_report(struct wg_peer *peer, const struct wg_endpoint *e, bool giving_up)
 {
 	struct peer_hs_watch *w = timers_watch(peer);
-	char ep[ENDPOINT_STRLEN], why[320];
+	char ep[ENDPOINT_STRLEN], why[512];
 
 	if (!giving_up && w->tries < w->next_report)
 		return;

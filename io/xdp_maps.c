@@ -40,6 +40,20 @@ void io_xdp_session_del(struct io_xdp *x, uint32_t index)
 	loader_session_del(x->ld, index);
 }
 
+/*
+ * loader_peer_update writes with BPF_ANY: it (re)creates the entry. A worker's write that raced
+ * the peer's removal (checked alive, then the control thread marked it dead and deleted the
+ * entry, then the worker wrote) would bring back an entry for a peer that is gone. The engine
+ * marks a peer dead before its peer_removed hook deletes the entry, so a writer that looks again
+ * after its write either sees it dead and deletes the entry itself, or wrote before the mark and
+ * so before the hook's delete. Ids are never reused, so the delete can hit nothing else.
+ */
+static void io_xdp_peer_recheck(struct io_xdp *x, struct wg_peer *peer)
+{
+	if (wg_peer_is_dead(peer))
+		loader_peer_delete(x->ld, wg_peer_id(peer));
+}
+
 void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 {
 	struct wg_endpoint ep;
@@ -48,9 +62,14 @@ void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 	int family, ret;
 	uint32_t flags = wg_peer_roam_pinned(peer) ? XDPWG_PEER_F_ROAM_PINNED : 0;
 
+	/* A worker may still hold a peer the control thread removed: its entry is gone (the
+	 * peer_removed hook) and must stay gone. */
+	if (wg_peer_is_dead(peer))
+		return;
 	wg_peer_get_endpoint(peer, &ep);
 	if (!endpoint_is_set(&ep)) {
 		loader_peer_update(x->ld, wg_peer_id(peer), NULL, NULL, NULL, flags);
+		io_xdp_peer_recheck(x, peer);
 		return;
 	}
 	io_xdp_endpoint_addr(&ep, &family, &ip);
@@ -84,6 +103,7 @@ void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 				 ne.used ? ne.local_mac : NULL, flags);
 	if (ret < 0)
 		log_warn("xdp: peers map: update failed: %s", strerror(-ret));
+	io_xdp_peer_recheck(x, peer);
 }
 
 void io_xdp_peer_removed(struct io_xdp *x, struct wg_peer *peer)

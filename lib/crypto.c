@@ -246,6 +246,13 @@ void crypto_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t key[WG_HASH
 	crypto_hmac_ctx(t->hmac, prev, NULL, 0, prev, WG_HASH_LEN, &three, 1);
 	memcpy(t3, prev, WG_HASH_LEN);
 out:
+	/* The thread's HMAC context keeps its key (OpenSSL's provider holds a copy, and the pads
+	 * derived from it) until the next init: t0, the chaining key's PRK, would stay in memory
+	 * for as long as the thread lives. Re-key it with zeros. */
+	if (t1) {
+		sodium_memzero(t0, sizeof(t0));
+		crypto_hmac_ctx(t->hmac, prev, t0, WG_HASH_LEN, &one, 1, NULL, 0);
+	}
 	sodium_memzero(t0, sizeof(t0));
 	sodium_memzero(prev, sizeof(prev));
 }

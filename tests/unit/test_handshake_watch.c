@@ -4,9 +4,11 @@
  *   - the initiator resends at once with its mac2 when a cookie reply answers the initiation in
  *     flight, and only once per initiation;
  *   - the responder's priority lane: a message with a valid mac2 goes ahead of a deep queue;
- *   - the likely cause the initiator names when its handshake does not complete (no reply, send
- *     errors, cookie replies only, replies that do not authenticate, replies from elsewhere),
- *     and the log line that carries it;
+ *   - the likely cause the initiator names when its handshake does not complete (no
+ *     authenticated reply, send errors), the log line that carries it, and that what arrived
+ *     unauthenticated (cookie replies, replies that do not authenticate, from elsewhere) is
+ *     reported as such and never chooses the cause: a forged response (valid mac1, the
+ *     initiation's sender index, both on the wire) or a forged cookie reply cannot name one;
  *   - the responder's rate-limited line for an initiation from an unknown public key.
  */
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "tap.h"
 #include "wg_harness.h"
 
+#include "cookie.h"
 #include "peer.h"
 #include "send.h"
 #include "timers.h"
@@ -128,8 +131,9 @@ static void test_cookie_retry_once(void)
 	deliver(A, &p, "198.18.0.1:51821");
 	is_int(wgh_count_out_type(A, WG_MSG_HANDSHAKE_INITIATION), 0,
 	       "no second resend for the same initiation: no loop");
-	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_COOKIE_ONLY,
-	       "cause: cookie replies only");
+	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_NO_REPLY,
+	       "cause: no authenticated reply (cookie replies decide nothing)");
+	ok(a_peer()->hs_watch.cookies == 2, "both cookie replies counted as unauthenticated");
 	/* the retransmit timer still runs, and its initiation may be resent once again */
 	wgh_advance_ms(5400);
 	wgh_tick_all();
@@ -237,8 +241,8 @@ static void test_cause_log(void)
 	setup();
 	B->mute = true;
 	wgh_capture_log(run_no_reply_long, log, sizeof(log));
-	ok(strstr(log, "did not complete after 3 tries: no reply at all") != NULL,
-	   "log: did not complete after 3 tries, no reply at all");
+	ok(strstr(log, "did not complete after 3 tries: no authenticated reply") != NULL,
+	   "log: did not complete after 3 tries, no authenticated reply");
 	ok(strstr(log, "our public key is not configured on the peer") != NULL,
 	   "log: names the missing key as one cause");
 	ok(strstr(log, "after 4 tries") == NULL, "log: once, not every try");
@@ -246,7 +250,7 @@ static void test_cause_log(void)
 
 static void test_cause_send_error(void)
 {
-	char why[320];
+	char why[512];
 
 	setup();
 	send_errno = ENETUNREACH;
@@ -268,20 +272,26 @@ static void test_cause_send_error(void)
 
 static void test_cause_cookie_only(void)
 {
+	char why[512];
+
 	setup();
 	wg_device_set_under_load_for_test(B->dev, true);
 	wgh_drop_type[WG_MSG_HANDSHAKE_RESPONSE] = 1;
 	tx_a();
 	wgh_run_ms(11000, 500);
-	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_COOKIE_ONLY, "cookie replies only");
+	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_NO_REPLY,
+	       "cookie replies only: no authenticated reply");
 	/* later initiations carry the mac2 and need no cookie: one is all there is */
 	ok(a_peer()->hs_watch.cookies >= 1, "%u cookie seen", a_peer()->hs_watch.cookies);
+	timers_watch_describe(a_peer(), why, sizeof(why));
+	ok(strstr(why, "unauthenticated") && strstr(why, "cookie replies"),
+	   "reported as unauthenticated: %s", why);
 }
 
 static void test_cause_bad_reply(void)
 {
 	uint8_t psk1[WG_KEY_LEN], psk2[WG_KEY_LEN];
-	char why[320];
+	char why[512];
 
 	crypto_random(psk1, sizeof(psk1));
 	crypto_random(psk2, sizeof(psk2));
@@ -290,17 +300,19 @@ static void test_cause_bad_reply(void)
 	wgh_run_ms(11000, 500);
 	ok(B->sent_type[WG_MSG_HANDSHAKE_RESPONSE] >= 2, "b answered (%zu responses)",
 	   B->sent_type[WG_MSG_HANDSHAKE_RESPONSE]);
-	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_BAD_REPLY,
-	       "PSK mismatch: replies did not authenticate");
+	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_NO_REPLY,
+	       "PSK mismatch: no authenticated reply");
 	timers_watch_describe(a_peer(), why, sizeof(why));
-	ok(strstr(why, "preshared key") != NULL, "names the preshared key: %s", why);
+	ok(strstr(why, "preshared key") != NULL, "the preshared key among the causes: %s", why);
+	ok(strstr(why, "replies that did not authenticate") != NULL,
+	   "and the replies reported as unauthenticated");
 }
 
 static void test_cause_foreign_reply(void)
 {
 	uint8_t psk1[WG_KEY_LEN], psk2[WG_KEY_LEN];
 	struct wgh_pkt p;
-	char why[320];
+	char why[512];
 
 	crypto_random(psk1, sizeof(psk1));
 	crypto_random(psk2, sizeof(psk2));
@@ -310,11 +322,83 @@ static void test_cause_foreign_reply(void)
 	deliver(B, &p, "198.51.100.1:51820");
 	ok(take(B, WG_MSG_HANDSHAKE_RESPONSE, &p), "response");
 	deliver(A, &p, "198.18.0.99:9999");
-	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_FOREIGN_REPLY,
-	       "an unauthenticated reply from elsewhere");
+	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_NO_REPLY,
+	       "an unauthenticated reply from elsewhere decides nothing");
 	timers_watch_describe(a_peer(), why, sizeof(why));
-	ok(strstr(why, "198.18.0.99:9999") && strstr(why, "198.18.0.1:51821"),
-	   "names both addresses: %s", why);
+	ok(strstr(why, "1 from elsewhere (last 198.18.0.99:9999)") != NULL,
+	   "reports where it came from: %s", why);
+	ok(strstr(why, "another host") == NULL, "and concludes nothing from it");
+}
+
+/* An off-path attacker with a copy of a's initiation (and the public keys, which are no secret)
+ * answers it: a response with a valid mac1 and the initiation's sender index as its receiver
+ * index, from b's own address and from elsewhere, and a cookie reply that decrypts. None of it
+ * authenticates b, so none of it may name a cause; the real b stays silent. */
+static void forge_replies(const struct wgh_pkt *init)
+{
+	struct cookie_checker *fake_b = crypto_secure_alloc(sizeof(*fake_b));
+	struct wg_msg_initiation in;
+	struct wg_msg_response r;
+	struct wg_msg_cookie ck;
+	struct cookie for_a;
+	struct wg_endpoint a_ep;
+	struct wgh_pkt p;
+
+	memcpy(&in, init->data, sizeof(in));
+	memset(&r, 0, sizeof(r));
+	r.header.type = htole32(WG_MSG_HANDSHAKE_RESPONSE);
+	r.sender_index = htole32(0x12345678);
+	r.receiver_index = in.sender_index;
+	crypto_random(r.unencrypted_ephemeral, sizeof(r.unencrypted_ephemeral));
+	crypto_random(r.encrypted_nothing, sizeof(r.encrypted_nothing));
+	memset(&for_a, 0, sizeof(for_a));
+	cookie_init_peer(&for_a, A->pub); /* mac1 keyed by a's public key */
+	cookie_add_mac_to_packet((uint8_t *)&r, sizeof(r), &for_a, wgh_now_ns);
+	memcpy(p.data, &r, sizeof(r));
+	p.len = sizeof(r);
+	deliver(A, &p, "198.18.0.1:51821");
+	deliver(A, &p, "203.0.113.66:51821");
+	/* a cookie reply: b's public key and the initiation's mac1 are all it takes */
+	cookie_checker_init(fake_b);
+	cookie_checker_precompute_device_keys(fake_b, B->pub);
+	wgh_set_addr(&a_ep, "198.51.100.1:51820");
+	cookie_message_create(&ck, init->data, init->len, in.sender_index, fake_b, &a_ep,
+			      wgh_now_ns);
+	memcpy(p.data, &ck, sizeof(ck));
+	p.len = sizeof(ck);
+	deliver(A, &p, "203.0.113.66:51821");
+	cookie_checker_destroy(fake_b);
+	crypto_secure_free(fake_b);
+}
+
+static void test_forged_replies(void)
+{
+	struct wgh_pkt init;
+	char why[512];
+	int i;
+
+	setup();
+	B->mute = true;
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			wg_device_announce(A->dev, NULL);
+		else {
+			wgh_advance_ms(5400);
+			wg_device_tick(A->dev);
+		}
+		ok(take(A, WG_MSG_HANDSHAKE_INITIATION, &init), "initiation %d seen on the wire",
+		   i + 1);
+		forge_replies(&init);
+	}
+	ok(a_peer()->hs_watch.bad_replies >= 6, "forged responses counted as unauthenticated (%u)",
+	   a_peer()->hs_watch.bad_replies);
+	is_int(timers_watch_cause(a_peer()), PEER_HS_CAUSE_NO_REPLY,
+	       "forged replies do not choose the cause");
+	timers_watch_describe(a_peer(), why, sizeof(why));
+	ok(strstr(why, "no authenticated reply") == why, "cause: no authenticated reply: %s", why);
+	ok(!strstr(why, "another host") && !strstr(why, "mismatch") && !strstr(why, "only cookie"),
+	   "no forged cause named");
+	ok(strstr(why, "unauthenticated") != NULL, "the forgeries reported as unauthenticated");
 }
 
 static void test_cause_resets(void)
@@ -402,6 +486,7 @@ int main(void)
 	test_cause_cookie_only();
 	test_cause_bad_reply();
 	test_cause_foreign_reply();
+	test_forged_replies();
 	test_cause_resets();
 	test_unknown_key_log();
 	test_forged_not_logged();

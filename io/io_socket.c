@@ -5,6 +5,7 @@
  * retried until both families get it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ void io_socket_init(struct io_socket *s)
 	s->fd4 = s->fd6 = -1;
 	s->port = 0;
 	s->fwmark = 0;
+	pthread_rwlock_init(&s->lock, NULL);
 }
 
 static int io_set_mark(int fd, uint32_t fwmark)
@@ -128,6 +130,16 @@ static int io_open_pair(uint16_t port, uint32_t fwmark, int *fd4, int *fd6)
 	return ret;
 }
 
+static void io_socket_close_locked(struct io_socket *s)
+{
+	if (s->fd4 >= 0)
+		close(s->fd4);
+	if (s->fd6 >= 0)
+		close(s->fd6);
+	s->fd4 = s->fd6 = -1;
+	s->port = 0;
+}
+
 int io_socket_bind(struct io_socket *s, uint16_t port, uint32_t fwmark)
 {
 	int fd4, fd6, ret;
@@ -153,23 +165,23 @@ int io_socket_bind(struct io_socket *s, uint16_t port, uint32_t fwmark)
 		log_err("cannot bind UDP port %u: %s", port, strerror(-ret));
 		return ret;
 	}
-	io_socket_close(s);
+	/* no sender between the old descriptors' close and the new ones' use */
+	pthread_rwlock_wrlock(&s->lock);
+	io_socket_close_locked(s);
 	s->fd4 = fd4;
 	s->fd6 = fd6;
 	s->port = (uint16_t)ret;
 	s->fwmark = fwmark;
+	pthread_rwlock_unlock(&s->lock);
 	log_debug("UDP sockets bound to port %u%s", s->port, fd6 < 0 ? " (IPv4 only)" : "");
 	return ret;
 }
 
 void io_socket_close(struct io_socket *s)
 {
-	if (s->fd4 >= 0)
-		close(s->fd4);
-	if (s->fd6 >= 0)
-		close(s->fd6);
-	s->fd4 = s->fd6 = -1;
-	s->port = 0;
+	pthread_rwlock_wrlock(&s->lock);
+	io_socket_close_locked(s);
+	pthread_rwlock_unlock(&s->lock);
 }
 
 /* One sendmsg of len bytes to dst, from dst's cached source when with_src; gso: the segment size
@@ -233,8 +245,8 @@ static int io_sendmsg(int fd, const struct wg_endpoint *dst, const uint8_t *buf,
 	return -errno;
 }
 
-static int io_send(const struct io_socket *s, const struct wg_endpoint *dst, const uint8_t *buf,
-		   size_t len, uint16_t gso)
+static int io_send_locked(const struct io_socket *s, const struct wg_endpoint *dst,
+			  const uint8_t *buf, size_t len, uint16_t gso)
 {
 	bool has_src;
 	int fd, ret;
@@ -257,6 +269,25 @@ static int io_send(const struct io_socket *s, const struct wg_endpoint *dst, con
 	 * refreshed by the peer's next datagram, which comes to the address the kernel chose. */
 	if (has_src && (ret == -EINVAL || ret == -ENETUNREACH || ret == -EADDRNOTAVAIL))
 		ret = io_sendmsg(fd, dst, buf, len, false, gso);
+	return ret;
+}
+
+/*
+ * Under the read lock: a worker's fallback send may race a rebind on the control thread, which
+ * closes the old sockets; without the lock it could send on a closed descriptor, or on whatever
+ * the number was reused for meanwhile. Rebinds are rare and the fallback is the exception, so
+ * the lock is taken uncontended but for those moments.
+ */
+static int io_send(const struct io_socket *s, const struct wg_endpoint *dst, const uint8_t *buf,
+		   size_t len, uint16_t gso)
+{
+	/* the lock is the one mutable part of a socket pair its senders hold const */
+	pthread_rwlock_t *lock = (pthread_rwlock_t *)&s->lock;
+	int ret;
+
+	pthread_rwlock_rdlock(lock);
+	ret = io_send_locked(s, dst, buf, len, gso);
+	pthread_rwlock_unlock(lock);
 	return ret;
 }
 

@@ -8,6 +8,7 @@
 #ifndef XDPWG_IO_SOCKET_H
 #define XDPWG_IO_SOCKET_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -25,6 +26,8 @@ enum io_socket_constants {
 
 struct io_socket {
 	int fd4, fd6; /* -1 when not open; fd6 stays -1 on hosts without IPv6 */
+	/* senders (any thread) read-lock the descriptors, a rebind or close write-locks them */
+	pthread_rwlock_t lock;
 	uint16_t port;
 	uint32_t fwmark;
 	bool no_gso; /* the kernel refused UDP_SEGMENT once: one sendmsg per datagram */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Hardening at the edge: the checks that cost an attacker something before userspace spends
- * anything on a datagram to the listen port. The source allowlist (allow_src LPM trie), the
- * per-source handshake token buckets (hs_buckets) and mac1 of initiations and responses
- * (keyed BLAKE2s-128, blake2s.bpf.h). Kept apart from parsing and delivery because each piece
+ * anything on a datagram to the listen port. Whether the destination is ours at all
+ * (local_addrs), the source allowlist (allow_src LPM trie), the per-source token buckets for
+ * handshake messages (hs_buckets) and for first fragments (frag_buckets), and mac1 of
+ * initiations and responses (keyed BLAKE2s-128, blake2s.bpf.h). Kept apart from parsing and delivery because each piece
  * has its own map, its own tunables and its own cross-check in tests/bpf/test_xdp_harden.c;
  * the order they run in is the program's business (bpf/xdpwg.bpf.c).
  */
@@ -44,31 +45,33 @@ static __always_inline int source_allowed(const struct pkt_info *pi)
 	return bpf_map_lookup_elem(&allow_src, &k) != NULL;
 }
 
-/* The source's handshake bucket: 1 when a message may pass. consume 0 only looks (a source
- * already over its limit), 1 takes a token (creating a full bucket for a new source). Racy
- * between CPUs (plain read-modify-write): at worst a token or two too many pass. */
-static __always_inline int bucket_allow(const struct pkt_info *pi, __u64 now, int consume)
+/* A source's token bucket in map (hs_buckets or frag_buckets) at rate per second and burst
+ * deep: 1 when a message may pass. consume 0 only looks (a source already over its limit), 1
+ * takes a token (creating a full bucket for a new source). Racy between CPUs (plain
+ * read-modify-write): at worst a token or two too many pass. */
+static __always_inline int bucket_take(void *map, __u32 rate, __u32 burst,
+				       const struct pkt_info *pi, __u64 now, int consume)
 {
 	struct xdpwg_bucket_key k = {};
 	struct xdpwg_bucket *b, nb;
 	__u64 cost, max, tokens;
 
-	if (!hs_rate)
+	if (!rate)
 		return 1;
-	cost = 1000000000ULL / hs_rate;
-	max = cost * (hs_burst ? hs_burst : 1);
+	cost = 1000000000ULL / rate;
+	max = cost * (burst ? burst : 1);
 	k.family = pi->src.family;
 	if (pi->src.family == XDPWG_FAMILY_INET)
 		__builtin_memcpy(k.addr, &pi->src.addr.v4, 4);
 	else
 		__builtin_memcpy(k.addr, pi->src.addr.v6, 8); /* the /64 */
-	b = bpf_map_lookup_elem(&hs_buckets, &k);
+	b = bpf_map_lookup_elem(map, &k);
 	if (!b) {
 		if (!consume)
 			return 1;
 		nb.tokens = max - cost;
 		nb.last_ns = now;
-		bpf_map_update_elem(&hs_buckets, &k, &nb, BPF_ANY);
+		bpf_map_update_elem(map, &k, &nb, BPF_ANY);
 		return 1;
 	}
 	tokens = b->tokens + (now > b->last_ns ? now - b->last_ns : 0);
@@ -83,6 +86,37 @@ static __always_inline int bucket_allow(const struct pkt_info *pi, __u64 now, in
 	}
 	b->tokens = tokens - cost;
 	return 1;
+}
+
+/* The source's handshake bucket (types 1, 2, 3). */
+static __always_inline int bucket_allow(const struct pkt_info *pi, __u64 now, int consume)
+{
+	return bucket_take(&hs_buckets, hs_rate, hs_burst, pi, now, consume);
+}
+
+/* The source's fragment budget: first fragments to our port skip every UDP-payload check
+ * (the kernel reassembles them and hands them to the socket path), so they get a per-source
+ * rate of their own instead. */
+static __always_inline int frag_allow(const struct pkt_info *pi, __u64 now)
+{
+	return bucket_take(&frag_buckets, frag_rate, frag_burst, pi, now, 1);
+}
+
+/* Is the outer destination one of ours? Without XDPWG_CFG_F_LOCAL_ADDRS every address is (the
+ * behaviour before local_addrs existed); with it, only what the daemon put into local_addrs, so
+ * that a gateway in front of other WireGuard hosts leaves their traffic alone. */
+static __always_inline int dest_is_local(__u32 cflags, const struct pkt_info *pi)
+{
+	struct xdpwg_addr_key k = {};
+
+	if (!(cflags & XDPWG_CFG_F_LOCAL_ADDRS))
+		return 1;
+	k.family = pi->src.family;
+	if (pi->src.family == XDPWG_FAMILY_INET)
+		__builtin_memcpy(k.addr, &pi->dst.v4, 4);
+	else
+		__builtin_memcpy(k.addr, pi->dst.v6, 16);
+	return bpf_map_lookup_elem(&local_addrs, &k) != NULL;
 }
 
 /* Copy nwords little-endian words of the packet at p into the block, zero-padding to 16. */

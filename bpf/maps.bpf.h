@@ -21,6 +21,9 @@ const volatile __u64 event_interval_ns = 100000000ULL; /* per-peer new-source ev
 const volatile __u8 handshakes_to_xsk = 1; /* 0: valid handshake messages go to the stack */
 const volatile __u32 hs_rate = XDPWG_HS_RATE_DEFAULT; /* handshake messages/s per source; 0: off */
 const volatile __u32 hs_burst = XDPWG_HS_BURST_DEFAULT; /* bucket depth in messages */
+/* first fragments to our port per second and source (0: off), and their bucket depth */
+const volatile __u32 frag_rate = XDPWG_FRAG_RATE_DEFAULT;
+const volatile __u32 frag_burst = XDPWG_FRAG_BURST_DEFAULT;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -88,6 +91,23 @@ struct {
 	__type(key, struct xdpwg_bucket_key);
 	__type(value, struct xdpwg_bucket);
 } hs_buckets SEC(".maps");
+
+/* Our own addresses: see struct xdpwg_addr_key. Used only with XDPWG_CFG_F_LOCAL_ADDRS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPWG_LOCAL_ADDRS_MAX);
+	__type(key, struct xdpwg_addr_key);
+	__type(value, __u32);
+} local_addrs SEC(".maps");
+
+/* Per-source budget for first fragments to our port: a bucket per source like hs_buckets, in
+ * its own map so a fragment flood cannot spend a source's handshake tokens (or the reverse). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPWG_FRAG_BUCKETS);
+	__type(key, struct xdpwg_bucket_key);
+	__type(value, struct xdpwg_bucket);
+} frag_buckets SEC(".maps");
 
 /* xdpwgctl capture: see struct xdpwg_capture. Written only while XDPWG_CFG_F_CAPTURE is set. */
 struct {

@@ -6,8 +6,12 @@
  * (allowlist, token buckets, mac1 with blake2s.bpf.h) and redirect.bpf.h (counters, capture,
  * events, metadata and the XSK redirect).
  *
- * It parses Ethernet (with up to two VLAN tags), IPv4 (with
- * options) or IPv6 (without extension headers) and UDP through a cursor. UDP to the listen port
+ * It parses Ethernet (with up to two VLAN tags), IPv4 (with options) or IPv6 (through up to
+ * XDPWG_IPV6_EXT_MAX extension headers) and UDP through a cursor. With XDPWG_CFG_F_LOCAL_ADDRS,
+ * UDP and fragments to an address that is not ours (local_addrs) are transit traffic and pass
+ * untouched; an IPv6 chain to us too deep to see through is dropped; first fragments to our port
+ * get a per-source budget (frag_buckets) and go to the kernel, later fragments pass. UDP to the
+ * listen port
  * (config map) is checked for a WireGuard message type and its exact size; malformed messages and
  * data for unknown receiver indexes are dropped and counted; the rest gets a struct xdpwg_meta in
  * front and goes into the AF_XDP socket of its receive queue (xsks), or, when no socket is bound
@@ -71,20 +75,40 @@ int xdpwg_rx(struct xdp_md *ctx)
 	if (proto == bpf_htons(ETH_P_IP))
 		reason = parse_ipv4(&cur, data_end, &pi, &ip_plen);
 	else if (proto == bpf_htons(ETH_P_IPV6))
-		reason = parse_ipv6(&cur, data_end, &pi, &ip_plen);
+		reason = parse_ipv6(ctx, &cur, data, data_end, &pi, &ip_plen);
 	else
 		reason = XDPWG_STAT_PASS_OTHER;
-	if (reason != XDPWG_STAT_MAX)
+	if (reason != XDPWG_STAT_MAX && reason != XDPWG_STAT_IPV6_EXT_DEEP)
 		return verdict(reason, XDP_PASS);
+
+	/* UDP, a fragment or a chain too deep to see through: ours, or transit? Before the
+	 * port: traffic to a host behind us on the same port is not ours to judge. */
+	if (!dest_is_local(cflags, &pi))
+		return verdict(reason == XDPWG_STAT_IPV6_EXT_DEEP ? XDPWG_STAT_PASS_OTHER
+								  : XDPWG_STAT_PASS_TRANSIT,
+			       XDP_PASS);
+	/* to us, and whatever is behind the chain cannot be checked: it might be our port */
+	if (reason == XDPWG_STAT_IPV6_EXT_DEEP)
+		return verdict(XDPWG_STAT_IPV6_EXT_DEEP, XDP_DROP);
+	if (pi.frag == PARSE_FRAG_LATER)
+		return verdict(XDPWG_STAT_PASS_FRAGMENT, XDP_PASS);
 
 	udph = cur.pos;
 	if ((void *)(udph + 1) > data_end)
-		return verdict(XDPWG_STAT_PASS_OTHER, XDP_PASS);
+		return verdict(pi.frag ? XDPWG_STAT_PASS_FRAGMENT : XDPWG_STAT_PASS_OTHER,
+			       XDP_PASS);
 	if (udph->dest != bpf_htons(cfg->listen_port))
 		return verdict(XDPWG_STAT_PASS_OTHER, XDP_PASS);
 	pi.src.port = udph->source;
 	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi))
 		return wg_verdict(ctx, cflags, XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);
+	/* A first fragment: the kernel reassembles it and the socket path checks the datagram;
+	 * XDP bounds how many a source may send that way. */
+	if (pi.frag == PARSE_FRAG_FIRST) {
+		if (frag_allow(&pi, bpf_ktime_get_ns()))
+			return wg_verdict(ctx, cflags, XDPWG_STAT_FRAG_PASSED, XDP_PASS);
+		return wg_verdict(ctx, cflags, XDPWG_STAT_FRAG_BUDGET, XDP_DROP);
+	}
 
 	/* Ours from here on: the UDP length must fit the IP payload and the frame. */
 	ulen = bpf_ntohs(udph->len);

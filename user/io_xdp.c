@@ -25,24 +25,15 @@
 #include "io_xdp.h"
 #include "log.h"
 #include "netlink.h"
+#include "nexthop.h"
 #include "send.h"
 #include "xsk.h"
-
-struct io_xdp_neigh {
-	uint8_t used;
-	uint8_t family;
-	uint8_t mac[6];	      /* next hop (destination MAC) */
-	uint8_t local_mac[6]; /* our uplink's MAC (source MAC) */
-	int ifindex;
-	union nl_addr ip;	/* the remote endpoint address this entry serves */
-	union nl_addr local_ip; /* our address the remote last wrote to */
-};
 
 struct io_xdp_worker {
 	struct io_xdp *x;
 	/* the next hop the frame being processed came through: learnt only once the engine has
 	 * authenticated that frame, so a forged frame cannot steer our replies elsewhere */
-	struct io_xdp_neigh rx_hop;
+	struct nexthop rx_hop;
 	uint64_t rx_ns;	    /* XDP timestamp of the frame being processed, 0 if none */
 	uint64_t picked_ns; /* when this burst was taken off the RX ring (CLOCK_MONOTONIC ns) */
 	pthread_t thread;
@@ -80,8 +71,7 @@ struct io_xdp {
 	int cpus[IO_XDP_MAX_WORKERS]; /* --worker-cpus, in order; n_cpus 0: round robin */
 	unsigned int n_cpus;
 	_Atomic uint16_t port; /* our UDP source port */
-	pthread_rwlock_t neigh_lock;
-	struct io_xdp_neigh neigh[IO_XDP_NEIGH_SLOTS];
+	struct nexthop_cache neigh;
 };
 
 /* The worker running on this thread, if any: how send/deliver know which rings to use. */
@@ -92,62 +82,15 @@ static size_t io_xdp_alen(int family)
 	return family == AF_INET ? 4 : 16;
 }
 
-static uint32_t io_xdp_hash(int family, const union nl_addr *a)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < io_xdp_alen(family); i++)
-		h = (h ^ a->bytes[i]) * 16777619u;
-	return h;
-}
-
-/* The slot holding ip, or the empty slot where it would go, or NULL (probe limit reached). */
-static struct io_xdp_neigh *io_xdp_neigh_slot(struct io_xdp *x, int family, const union nl_addr *ip)
-{
-	uint32_t h = io_xdp_hash(family, ip);
-
-	/* a short linear probe: a full neighbourhood just means more kernel-socket fallbacks */
-	for (unsigned int i = 0; i < 16; i++) {
-		struct io_xdp_neigh *n = &x->neigh[(h + i) & (IO_XDP_NEIGH_SLOTS - 1)];
-
-		if (!n->used)
-			return n;
-		if (n->family == family && !memcmp(&n->ip, ip, io_xdp_alen(family)))
-			return n;
-	}
-	return NULL;
-}
-
 static bool io_xdp_neigh_get(struct io_xdp *x, int family, const union nl_addr *ip,
-			     struct io_xdp_neigh *out)
+			     struct nexthop *out)
 {
-	struct io_xdp_neigh *n;
-	bool found = false;
-
-	pthread_rwlock_rdlock(&x->neigh_lock);
-	n = io_xdp_neigh_slot(x, family, ip);
-	if (n && n->used) {
-		*out = *n;
-		found = true;
-	}
-	pthread_rwlock_unlock(&x->neigh_lock);
-	return found;
+	return nexthop_get(&x->neigh, family, ip, out);
 }
 
-static void io_xdp_neigh_put(struct io_xdp *x, const struct io_xdp_neigh *e)
+static void io_xdp_neigh_put(struct io_xdp *x, const struct nexthop *e)
 {
-	struct io_xdp_neigh *n, cur;
-
-	/* the common case is "nothing changed": check under the read lock first */
-	if (io_xdp_neigh_get(x, e->family, &e->ip, &cur) && !memcmp(&cur, e, sizeof(cur)))
-		return;
-	pthread_rwlock_wrlock(&x->neigh_lock);
-	n = io_xdp_neigh_slot(x, e->family, &e->ip);
-	if (n) {
-		*n = *e;
-		n->used = 1;
-	}
-	pthread_rwlock_unlock(&x->neigh_lock);
+	nexthop_put(&x->neigh, e);
 }
 
 static void io_xdp_endpoint_addr(const struct wg_endpoint *ep, int *family, union nl_addr *ip)
@@ -201,7 +144,7 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 	for (unsigned int i = 0; i < n; i++) {
 		struct xsk_udp_params p;
 		struct wg_endpoint src;
-		struct io_xdp_neigh ne = { 0 };
+		struct nexthop ne = { 0 };
 		size_t off, len;
 
 		if (xsk_parse_udp(f[i].data, f[i].len, &p, &off, &len) < 0) {
@@ -373,7 +316,7 @@ int io_xdp_send(struct io_xdp *x, const struct wg_endpoint *dst, const uint8_t *
 {
 	struct io_xdp_worker *w = io_xdp_current;
 	struct xsk_udp_params p = { 0 };
-	struct io_xdp_neigh ne;
+	struct nexthop ne;
 	struct xsk_frame fr;
 	union nl_addr ip;
 	size_t hl;
@@ -476,7 +419,7 @@ void io_xdp_session_del(struct io_xdp *x, uint32_t index)
 void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 {
 	struct wg_endpoint ep;
-	struct io_xdp_neigh ne;
+	struct nexthop ne;
 	union nl_addr ip;
 	int family, ret;
 	uint32_t flags = wg_peer_roam_pinned(peer) ? XDPWG_PEER_F_ROAM_PINNED : 0;
@@ -569,9 +512,7 @@ int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_wor
 
 void io_xdp_routes_changed(struct io_xdp *x)
 {
-	pthread_rwlock_wrlock(&x->neigh_lock);
-	memset(x->neigh, 0, sizeof(x->neigh));
-	pthread_rwlock_unlock(&x->neigh_lock);
+	nexthop_cache_clear(&x->neigh);
 }
 
 uint64_t io_xdp_current_picked_ns(const struct io_xdp *x)
@@ -640,7 +581,7 @@ void io_xdp_stop(struct io_xdp *x)
 	loader_destroy(x->ld);
 	if (x->stop_fd >= 0)
 		close(x->stop_fd);
-	pthread_rwlock_destroy(&x->neigh_lock);
+	nexthop_cache_destroy(&x->neigh);
 	free(x);
 }
 
@@ -710,7 +651,7 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 	if (x->n_cpus)
 		memcpy(x->cpus, o->cpus, x->n_cpus * sizeof(x->cpus[0]));
 	x->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	pthread_rwlock_init(&x->neigh_lock, NULL);
+	nexthop_cache_init(&x->neigh);
 	if (x->stop_fd < 0) {
 		ret = -errno;
 		goto err;

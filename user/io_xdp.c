@@ -40,6 +40,10 @@ struct io_xdp_worker {
 	bool started;
 	struct xsk_port *port;
 	int ifindex;
+	/* the uplink's own MAC: the source MAC of our replies (not the received frame's
+	 * destination MAC, which need not be ours: promiscuous or multicast delivery) */
+	uint8_t mac[6];
+	bool has_mac;
 	uint32_t queue;
 	unsigned int tunq;
 	int cpu;
@@ -172,7 +176,7 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 		ne.family = (uint8_t)p.family;
 		ne.ifindex = w->ifindex;
 		memcpy(ne.mac, p.src_mac, 6);
-		memcpy(ne.local_mac, p.dst_mac, 6);
+		memcpy(ne.local_mac, w->has_mac ? w->mac : p.dst_mac, 6);
 		ne.used = 1;
 		w->rx_hop = ne;
 		w->rx_ns = f[i].meta ? f[i].meta->rx_ns : 0;
@@ -607,6 +611,10 @@ static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex,
 			return -ENOMEM;
 		w->x = x;
 		w->ifindex = ifindex;
+		w->has_mac = nl_link_mac(ifindex, w->mac) == 0;
+		if (!w->has_mac)
+			log_warn("xdp: %s: no MAC address: replies copy the received frames'",
+				 ifname);
 		w->queue = q;
 		w->cpu = x->n_cpus ? x->cpus[x->n_workers % x->n_cpus] : (int)(x->n_workers % ncpu);
 		po.ifname = ifname;

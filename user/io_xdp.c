@@ -97,6 +97,35 @@ static void io_xdp_neigh_put(struct io_xdp *x, const struct nexthop *e)
 	nexthop_put(&x->neigh, e);
 }
 
+/* A next hop learnt from an authenticated frame, kept only if the kernel would also send to
+ * that address out of the uplink the frame came in on. Not so when the frame came through a
+ * VLAN device on the uplink (the NIC or veth may have stripped the tag before XDP saw it) or
+ * the routing is asymmetric: our untagged AF_XDP replies would go astray, so replies to it
+ * take the kernel socket. The route lookup runs only when the entry would change. */
+static void io_xdp_neigh_learn(struct io_xdp *x, const struct nexthop *e)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct nexthop cur;
+	struct nl_route rt;
+
+	if (nexthop_get(&x->neigh, e->family, &e->ip, &cur) && !memcmp(&cur, e, sizeof(cur)))
+		return;
+	if (e->family == AF_INET) {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+
+		in4->sin_family = AF_INET;
+		in4->sin_addr = e->ip.v4;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = e->ip.v6;
+	}
+	if (nl_route_get((struct sockaddr *)&ss, 0, &rt) < 0 || rt.oif != e->ifindex)
+		return;
+	nexthop_put(&x->neigh, e);
+}
+
 static void io_xdp_endpoint_addr(const struct wg_endpoint *ep, int *family, union nl_addr *ip)
 {
 	memset(ip, 0, sizeof(*ip));
@@ -171,18 +200,22 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 			ne.ip.v6 = p.src.v6;
 			ne.local_ip.v6 = p.dst.v6;
 		}
-		src.src_ifindex = w->ifindex;
+		/* a tagged frame came through a VLAN device on the uplink, not the uplink: no
+		 * interface to pin replies to, the kernel routes them */
+		src.src_ifindex = p.vlans ? 0 : w->ifindex;
 		/* the frame's source MAC is the next hop back towards this address */
 		ne.family = (uint8_t)p.family;
 		ne.ifindex = w->ifindex;
 		memcpy(ne.mac, p.src_mac, 6);
 		memcpy(ne.local_mac, w->has_mac ? w->mac : p.dst_mac, 6);
-		ne.used = 1;
+		/* Our AF_XDP replies are untagged: a tagged frame's next hop is not one they can
+		 * reach, so replies to it take the kernel socket (routed out of the VLAN device). */
+		ne.used = !p.vlans;
 		w->rx_hop = ne;
 		w->rx_ns = f[i].meta ? f[i].meta->rx_ns : 0;
 		atomic_fetch_add_explicit(&w->rx_frames, 1, memory_order_relaxed);
-		if (wg_device_rx(w->x->dev, f[i].data + off, len, &src))
-			io_xdp_neigh_put(w->x, &w->rx_hop);
+		if (wg_device_rx(w->x->dev, f[i].data + off, len, &src) && w->rx_hop.used)
+			io_xdp_neigh_learn(w->x, &w->rx_hop);
 		w->rx_hop.used = 0;
 		w->rx_ns = 0;
 	}
@@ -440,7 +473,7 @@ void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 	if (io_xdp_current && io_xdp_current->x == x && io_xdp_current->rx_hop.used &&
 	    io_xdp_current->rx_hop.family == family &&
 	    !memcmp(&io_xdp_current->rx_hop.ip, &ip, io_xdp_alen(family)))
-		io_xdp_neigh_put(x, &io_xdp_current->rx_hop);
+		io_xdp_neigh_learn(x, &io_xdp_current->rx_hop);
 	if (!io_xdp_neigh_get(x, family, &ip, &ne)) {
 		/* never heard from it: ask the kernel how it would get there */
 		struct nl_route rt;

@@ -555,6 +555,7 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 			return -EINVAL;
 		proto = (uint16_t)(frame[off + 2] << 8 | frame[off + 3]);
 		off += 4;
+		p->vlans++;
 	}
 	if (proto == ETH_P_IP) {
 		struct iphdr ip;

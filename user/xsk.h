@@ -100,7 +100,8 @@ struct xsk_udp_params {
 	} src, dst;
 	uint16_t sport;
 	uint16_t dport;
-	uint8_t ttl; /* 0: 64 */
+	uint8_t ttl;   /* 0: 64 */
+	uint8_t vlans; /* parse only: VLAN tags the frame carried (xsk_build_udp writes none) */
 };
 
 /* Bytes of headers xsk_build_udp writes for family (42 or 62), 0 for an unknown family. */

@@ -144,6 +144,29 @@ static void check_ext(void)
 	is_int(parse_with_ext(1, 50, 0, &off, &len), -EINVAL, "ESP refused");
 }
 
+/* The worker must know a frame was tagged: its AF_XDP replies would not be. */
+static void check_vlan(void)
+{
+	static uint8_t frame[256], tagged[256];
+	struct xsk_udp_params p, q;
+	size_t off = 0, len = 0;
+	int n;
+
+	fill_params(&p, AF_INET);
+	n = xsk_build_udp(frame, sizeof(frame), &p, 40);
+	is_int(xsk_parse_udp(frame, (size_t)n, &q, &off, &len), 0, "untagged parses");
+	is_int(q.vlans, 0, "  no VLAN tag");
+	memcpy(tagged, frame, 12);
+	tagged[12] = 0x81; /* 802.1Q, VLAN 100 */
+	tagged[13] = 0x00;
+	tagged[14] = 0x00;
+	tagged[15] = 100;
+	memcpy(tagged + 16, frame + 12, (size_t)n - 12);
+	is_int(xsk_parse_udp(tagged, (size_t)n + 4, &q, &off, &len), 0, "802.1Q parses");
+	ok(q.vlans == 1 && off == (size_t)xsk_udp_hdr_len(AF_INET) + 4 && len == 40,
+	   "  one VLAN tag, payload after it");
+}
+
 int main(void)
 {
 	struct xsk_udp_params p;
@@ -169,5 +192,6 @@ int main(void)
 	frame[13] = 0x06;
 	is_int(xsk_parse_udp(frame, 82, &p, &off, &len), -EINVAL, "ARP refused");
 	check_ext();
+	check_vlan();
 	return done_testing();
 }

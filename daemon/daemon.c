@@ -276,6 +276,9 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	if (!d->xdp && (ret = daemon_watch(d, d->tun.fds[0], DAEMON_EV_TUN)) < 0)
 		goto err;
 	daemon_roam_init(d);
+	/* after the monitor is open, so that no address change falls in between */
+	if (d->xdp)
+		io_xdp_local_addrs_refresh(d->xdp);
 	daemon_observe_init(d);
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);

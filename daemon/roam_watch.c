@@ -239,6 +239,8 @@ void daemon_on_netlink(struct xdpwgd *d)
 	}
 	if (bits <= 0 || !(bits & (NL_CHANGE_LINK | NL_CHANGE_ADDR | NL_CHANGE_ROUTE)))
 		return;
+	if (d->xdp && (bits & NL_CHANGE_ADDR))
+		io_xdp_local_addrs_refresh(d->xdp);
 	if (daemon_route_holding(d)) {
 		d->route_armed = true;
 		return;

@@ -20,6 +20,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "netlink.h"
 #include "peer_sync.h"
 #include "xdp_internal.h"
 
@@ -58,7 +59,7 @@ int io_xdp_worker_info(const struct io_xdp *x, unsigned int i, struct io_xdp_wor
 
 void io_xdp_routes_changed(struct io_xdp *x)
 {
-	nexthop_flush(&x->hops);
+	nexthop_cache_clear(&x->hops);
 }
 
 /* --- set-up and tear-down --- */
@@ -115,7 +116,7 @@ void io_xdp_stop(struct io_xdp *x)
 	loader_destroy(x->ld);
 	if (x->stop_fd >= 0)
 		close(x->stop_fd);
-	nexthop_destroy(&x->hops);
+	nexthop_cache_destroy(&x->hops);
 	free(x);
 }
 
@@ -146,6 +147,10 @@ static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex,
 		}
 		w->x = x;
 		w->ifindex = ifindex;
+		w->has_mac = nl_link_mac(ifindex, w->mac) == 0;
+		if (!w->has_mac)
+			log_warn("xdp: %s: no MAC address: replies copy the received frames'",
+				 ifname);
 		w->queue = q;
 		w->cpu = x->n_cpus ? x->cpus[x->n_workers % x->n_cpus] : (int)(x->n_workers % ncpu);
 		po.ifname = ifname;
@@ -192,7 +197,7 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 	if (x->n_cpus)
 		memcpy(x->cpus, o->cpus, x->n_cpus * sizeof(x->cpus[0]));
 	x->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	nexthop_init(&x->hops);
+	nexthop_cache_init(&x->hops);
 	if (x->stop_fd < 0) {
 		ret = -errno;
 		goto err;

@@ -97,6 +97,9 @@ void io_xdp_set_under_load(struct io_xdp *x, bool under_load);
 int io_xdp_events_fd(const struct io_xdp *x);
 /* The program's per-reason counters, summed over CPUs. 0 or -errno. */
 int io_xdp_stats(const struct io_xdp *x, uint64_t out[XDPWG_STAT_MAX]);
+/* Our own addresses into the program (local_addrs: a datagram to any other is transit traffic,
+ * passed untouched): at start, and on every rtnetlink address change. */
+void io_xdp_local_addrs_refresh(struct io_xdp *x);
 /* The daemon's tick: the engine's tx counters into the peers map (at most once a second). */
 void io_xdp_tick(struct io_xdp *x, uint64_t now_ns);
 

@@ -111,6 +111,10 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 		ld->skel->rodata->hs_rate = opts->hs_rate == UINT32_MAX ? 0 : opts->hs_rate;
 	if (opts->hs_burst)
 		ld->skel->rodata->hs_burst = opts->hs_burst;
+	if (opts->frag_rate)
+		ld->skel->rodata->frag_rate = opts->frag_rate == UINT32_MAX ? 0 : opts->frag_rate;
+	if (opts->frag_burst)
+		ld->skel->rodata->frag_burst = opts->frag_burst;
 	if (opts->max_peers)
 		bpf_map__set_max_entries(ld->skel->maps.peers, opts->max_peers);
 	if (opts->max_sessions)
@@ -460,6 +464,81 @@ out:
 	free(want);
 	free(old);
 	return err;
+}
+
+/* One of our addresses as the map stores it: the family checked, IPv4's unused bytes zero. */
+static int loader_addr_key_norm(const struct xdpwg_addr_key *in, struct xdpwg_addr_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = in->family;
+	if (in->family == XDPWG_FAMILY_INET)
+		memcpy(k->addr, in->addr, 4);
+	else if (in->family == XDPWG_FAMILY_INET6)
+		memcpy(k->addr, in->addr, 16);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int loader_set_local_addrs(struct xdpwg_loader *ld, const struct xdpwg_addr_key *keys, size_t n)
+{
+	int fd = bpf_map__fd(ld->skel->maps.local_addrs);
+	struct xdpwg_addr_key want[XDPWG_LOCAL_ADDRS_MAX], old[XDPWG_LOCAL_ADDRS_MAX], k, next;
+	struct xdpwg_config cfg = ld->cfg;
+	size_t i, j, nold = 0;
+	uint32_t zero = 0;
+	int err;
+
+	if (n > XDPWG_LOCAL_ADDRS_MAX)
+		return -E2BIG;
+	for (i = 0; i < n; i++) {
+		err = loader_addr_key_norm(&keys[i], &want[i]);
+		if (err)
+			return err;
+	}
+	/* no addresses: every destination counts as ours again, before the set empties */
+	if (!n) {
+		cfg.flags &= (uint16_t)~XDPWG_CFG_F_LOCAL_ADDRS;
+		err = loader_config_write(ld, &cfg);
+		if (err)
+			return err;
+	}
+	/* the new set goes in beside the old one, so XDP never sees it empty or partial */
+	for (i = 0; i < n; i++) {
+		if (bpf_map_update_elem(fd, &want[i], &zero, BPF_ANY)) {
+			err = -errno;
+			log_err("loader: local address %zu: %s", i, strerror(errno));
+			return err;
+		}
+	}
+	if (n) {
+		cfg.flags |= XDPWG_CFG_F_LOCAL_ADDRS;
+		err = loader_config_write(ld, &cfg);
+		if (err)
+			return err;
+	}
+	/* then the stale ones go */
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			k = next;
+			if (nold < XDPWG_LOCAL_ADDRS_MAX)
+				old[nold++] = k;
+		} while (bpf_map_get_next_key(fd, &k, &next) == 0);
+	}
+	for (i = 0; i < nold; i++) {
+		bool keep = false;
+
+		for (j = 0; j < n && !keep; j++)
+			keep = memcmp(&old[i], &want[j], sizeof(k)) == 0;
+		if (!keep && bpf_map_delete_elem(fd, &old[i]) && errno != ENOENT)
+			log_warn("loader: removing a local address: %s", strerror(errno));
+	}
+	return 0;
+}
+
+int loader_local_addrs_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.local_addrs);
 }
 
 int loader_session_add(struct xdpwg_loader *ld, uint32_t index, uint32_t peer_id)

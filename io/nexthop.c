@@ -1,22 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The next-hop cache (see nexthop.h).
+ * The next-hop cache. See nexthop.h.
  */
 #include <string.h>
 #include <sys/socket.h>
 
 #include "nexthop.h"
-
-void nexthop_init(struct nexthop_cache *c)
-{
-	memset(c->slot, 0, sizeof(c->slot));
-	pthread_rwlock_init(&c->lock, NULL);
-}
-
-void nexthop_destroy(struct nexthop_cache *c)
-{
-	pthread_rwlock_destroy(&c->lock);
-}
 
 size_t nexthop_alen(int family)
 {
@@ -32,57 +21,80 @@ static uint32_t nexthop_hash(int family, const union nl_addr *a)
 	return h;
 }
 
-/* The slot holding ip, or the empty slot where it would go, or NULL (probe limit reached). */
-static struct nexthop *nexthop_slot(struct nexthop_cache *c, int family, const union nl_addr *ip)
+/* The slot holding ip, or else (evict) the empty slot where it would go, or with evict the
+ * slot of the window written longest ago; without evict NULL when ip is not there. */
+static int nexthop_slot(const struct nexthop_cache *c, int family, const union nl_addr *ip,
+			bool evict)
 {
 	uint32_t h = nexthop_hash(family, ip);
+	int oldest = -1, empty = -1;
 
 	for (unsigned int i = 0; i < NEXTHOP_PROBE; i++) {
-		struct nexthop *n = &c->slot[(h + i) & (NEXTHOP_SLOTS - 1)];
+		int s = (int)((h + i) & (NEXTHOP_SLOTS - 1));
+		const struct nexthop *n = &c->e[s];
 
-		if (!n->used)
-			return n;
+		if (!n->used) {
+			if (empty < 0)
+				empty = s;
+			continue;
+		}
 		if (n->family == family && !memcmp(&n->ip, ip, nexthop_alen(family)))
-			return n;
+			return s;
+		if (oldest < 0 || c->written[s] < c->written[oldest])
+			oldest = s;
 	}
-	return NULL;
+	if (!evict)
+		return -1;
+	return empty >= 0 ? empty : oldest;
+}
+
+void nexthop_cache_init(struct nexthop_cache *c)
+{
+	memset(c->e, 0, sizeof(c->e));
+	memset(c->written, 0, sizeof(c->written));
+	c->clock = 0;
+	pthread_rwlock_init(&c->lock, NULL);
+}
+
+void nexthop_cache_destroy(struct nexthop_cache *c)
+{
+	pthread_rwlock_destroy(&c->lock);
+}
+
+void nexthop_cache_clear(struct nexthop_cache *c)
+{
+	pthread_rwlock_wrlock(&c->lock);
+	memset(c->e, 0, sizeof(c->e));
+	pthread_rwlock_unlock(&c->lock);
 }
 
 bool nexthop_get(struct nexthop_cache *c, int family, const union nl_addr *ip, struct nexthop *out)
 {
-	struct nexthop *n;
 	bool found = false;
+	int s;
 
 	pthread_rwlock_rdlock(&c->lock);
-	n = nexthop_slot(c, family, ip);
-	if (n && n->used) {
-		*out = *n;
+	s = nexthop_slot(c, family, ip, false);
+	if (s >= 0) {
+		*out = c->e[s];
 		found = true;
 	}
 	pthread_rwlock_unlock(&c->lock);
 	return found;
 }
 
-bool nexthop_put(struct nexthop_cache *c, const struct nexthop *e)
+void nexthop_put(struct nexthop_cache *c, const struct nexthop *e)
 {
-	struct nexthop *n, cur;
+	struct nexthop cur;
+	int s;
 
 	/* the common case is "nothing changed": check under the read lock first */
 	if (nexthop_get(c, e->family, &e->ip, &cur) && !memcmp(&cur, e, sizeof(cur)))
-		return true;
+		return;
 	pthread_rwlock_wrlock(&c->lock);
-	n = nexthop_slot(c, e->family, &e->ip);
-	if (n) {
-		*n = *e;
-		n->used = 1;
-	}
-	pthread_rwlock_unlock(&c->lock);
-	return n != NULL;
-}
-
-void nexthop_flush(struct nexthop_cache *c)
-{
-	pthread_rwlock_wrlock(&c->lock);
-	memset(c->slot, 0, sizeof(c->slot));
+	s = nexthop_slot(c, e->family, &e->ip, true);
+	c->e[s] = *e;
+	c->e[s].used = 1;
+	c->written[s] = ++c->clock;
 	pthread_rwlock_unlock(&c->lock);
 }

@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The AF_XDP back-end's next-hop cache: for a remote address, the MACs and uplink a frame to it
- * leaves with. Workers learn entries from received frames (only once the engine authenticated
- * the frame, so a forged one cannot steer our replies) and the control thread from the kernel's
- * route and neighbour tables. Read per packet by every worker, written only when something
- * changed: a reader/writer lock around an open-addressed table with a short probe.
+ * The AF_XDP back-end's next-hop cache: for a remote address, the uplink, the next hop's MAC and
+ * ours, learnt from authenticated frames (or from the kernel's route and neighbour tables), so
+ * that a worker can build the Ethernet header of a reply itself. A fixed open-addressing table
+ * with a short probe; when the probe window is full the entry written longest ago in it is
+ * evicted, so a new peer always gets in (before, a full window refused every newcomer for good
+ * and its replies fell back to the kernel socket). Readers share a rwlock; writers take it only
+ * when something changed.
  */
 #ifndef XDPWG_NEXTHOP_H
 #define XDPWG_NEXTHOP_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "netlink.h"
 
-enum nexthop_constants {
+enum nexthop_limits {
 	NEXTHOP_SLOTS = 4096, /* entries (power of two) */
-	NEXTHOP_PROBE = 16,   /* slots looked at per address */
+	NEXTHOP_PROBE = 16,   /* slots looked at per address: the eviction window */
 };
 
 struct nexthop {
@@ -32,18 +35,19 @@ struct nexthop {
 
 struct nexthop_cache {
 	pthread_rwlock_t lock;
-	struct nexthop slot[NEXTHOP_SLOTS];
+	uint64_t clock; /* write count: the age of an entry */
+	struct nexthop e[NEXTHOP_SLOTS];
+	uint64_t written[NEXTHOP_SLOTS];
 };
 
-void nexthop_init(struct nexthop_cache *c);
-void nexthop_destroy(struct nexthop_cache *c);
-/* The entry for (family, ip) into out; false when there is none. Any thread. */
+void nexthop_cache_init(struct nexthop_cache *c);
+void nexthop_cache_destroy(struct nexthop_cache *c);
+/* Forget everything (routes changed). */
+void nexthop_cache_clear(struct nexthop_cache *c);
+/* The entry for ip, copied into out. */
 bool nexthop_get(struct nexthop_cache *c, int family, const union nl_addr *ip, struct nexthop *out);
-/* Insert or replace e (keyed by e->family, e->ip). False when its probe run is full: a full
- * neighbourhood only means more kernel-socket fallbacks. Any thread. */
-bool nexthop_put(struct nexthop_cache *c, const struct nexthop *e);
-/* Forget every entry (the kernel's routes changed). */
-void nexthop_flush(struct nexthop_cache *c);
+/* Insert or update e (by e->family, e->ip); evicts the oldest entry of a full probe window. */
+void nexthop_put(struct nexthop_cache *c, const struct nexthop *e);
 /* Bytes of an address of family. */
 size_t nexthop_alen(int family);
 

@@ -19,6 +19,10 @@ struct io_xdp_worker {
 	/* the next hop the frame being processed came through: learnt only once the engine has
 	 * authenticated that frame, so a forged frame cannot steer our replies elsewhere */
 	struct nexthop rx_hop;
+	/* the uplink's own MAC: the source MAC of our replies (not the received frame's
+	 * destination MAC, which need not be ours: promiscuous or multicast delivery) */
+	uint8_t mac[6];
+	bool has_mac;
 	/* the engine's view of this worker: its I/O (below), scratch space and cipher contexts */
 	struct wg_path *path;
 	pthread_t thread;

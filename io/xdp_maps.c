@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "local_addrs.h"
 #include "log.h"
 #include "peer_sync.h"
 #include "xdp_internal.h"
@@ -170,4 +171,9 @@ void io_xdp_tick(struct io_xdp *x, uint64_t now_ns)
 {
 	if (peer_sync_tick(x->sync, x->dev, x->ld, now_ns) < 0)
 		log_debug("xdp: peers map tx counters: out of memory");
+}
+
+void io_xdp_local_addrs_refresh(struct io_xdp *x)
+{
+	local_addrs_refresh(x->ld);
 }

@@ -17,6 +17,7 @@
 
 #include "io_socket.h"
 #include "log.h"
+#include "netlink.h"
 #include "xdp_internal.h"
 
 void io_xdp_endpoint_addr(const struct wg_endpoint *ep, int *family, union nl_addr *ip)
@@ -27,6 +28,37 @@ void io_xdp_endpoint_addr(const struct wg_endpoint *ep, int *family, union nl_ad
 		ip->v4 = ep->addr.in4.sin_addr;
 	else
 		ip->v6 = ep->addr.in6.sin6_addr;
+}
+
+/* A next hop learnt from an authenticated frame, kept only if the kernel would also send to
+ * that address out of the uplink the frame came in on. Not so when the frame came through a
+ * VLAN device on the uplink (the NIC or veth may have stripped the tag before XDP saw it) or
+ * the routing is asymmetric: our untagged AF_XDP replies would go astray, so replies to it
+ * take the kernel socket. The route lookup runs only when the entry would change. */
+static void io_xdp_neigh_learn(struct io_xdp *x, const struct nexthop *e)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct nexthop cur;
+	struct nl_route rt;
+
+	if (!e->used)
+		return;
+	if (nexthop_get(&x->hops, e->family, &e->ip, &cur) && !memcmp(&cur, e, sizeof(cur)))
+		return;
+	if (e->family == AF_INET) {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+
+		in4->sin_family = AF_INET;
+		in4->sin_addr = e->ip.v4;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = e->ip.v6;
+	}
+	if (nl_route_get((struct sockaddr *)&ss, 0, &rt) < 0 || rt.oif != e->ifindex)
+		return;
+	nexthop_put(&x->hops, e);
 }
 
 /* --- the worker --- */
@@ -96,13 +128,19 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 			ne.ip.v6 = p.src.v6;
 			ne.local_ip.v6 = p.dst.v6;
 		}
-		src.src_ifindex = w->ifindex;
+		/* a tagged frame came through a VLAN device on the uplink, not the uplink: no
+		 * interface to pin replies to, the kernel routes them */
+		src.src_ifindex = p.vlans ? 0 : w->ifindex;
 		/* the frame's source MAC is the next hop back towards this address */
 		ne.family = (uint8_t)p.family;
 		ne.ifindex = w->ifindex;
 		memcpy(ne.mac, p.src_mac, 6);
-		memcpy(ne.local_mac, p.dst_mac, 6);
-		ne.used = 1;
+		/* our source MAC is our uplink's own, not the frame's destination MAC, which need
+		 * not be ours (promiscuous or multicast delivery) */
+		memcpy(ne.local_mac, w->has_mac ? w->mac : p.dst_mac, 6);
+		/* Our AF_XDP replies are untagged: a tagged frame's next hop is not one they can
+		 * reach, so replies to it take the kernel socket (routed out of the VLAN device). */
+		ne.used = !p.vlans;
 		w->rx_hop = ne;
 		if (f[i].meta)
 			wg_path_set_rx_times(w->path, f[i].meta->rx_ns, picked_ns);
@@ -110,7 +148,7 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 			wg_path_set_rx_times(w->path, 0, 0);
 		atomic_fetch_add_explicit(&w->rx_frames, 1, memory_order_relaxed);
 		if (wg_device_rx(w->path, f[i].data + off, len, &src))
-			nexthop_put(&w->x->hops, &w->rx_hop);
+			io_xdp_neigh_learn(w->x, &w->rx_hop);
 		w->rx_hop.used = 0;
 	}
 	/* at the latest here: what was joined must not wait for the next burst */
@@ -340,7 +378,7 @@ static void io_xdp_path_moved(void *ctx, const struct wg_endpoint *new_ep)
 	io_xdp_endpoint_addr(new_ep, &family, &ip);
 	if (w->rx_hop.used && w->rx_hop.family == family &&
 	    !memcmp(&w->rx_hop.ip, &ip, nexthop_alen(family)))
-		nexthop_put(&w->x->hops, &w->rx_hop);
+		io_xdp_neigh_learn(w->x, &w->rx_hop);
 }
 
 const struct wg_path_ops io_xdp_path_ops = {

@@ -22,10 +22,6 @@
 
 struct xsk_port;
 
-enum xsk_parse_limits {
-	XSK_IPV6_EXT_MAX = 6, /* extension headers walked in front of UDP, as XDP does */
-};
-
 enum xsk_port_mode {
 	XSK_PORT_MODE_AUTO = 0, /* zero-copy, else copy */
 	XSK_PORT_MODE_COPY,
@@ -104,7 +100,8 @@ struct xsk_udp_params {
 	} src, dst;
 	uint16_t sport;
 	uint16_t dport;
-	uint8_t ttl; /* 0: 64 */
+	uint8_t ttl;   /* 0: 64 */
+	uint8_t vlans; /* parse only: VLAN tags the frame carried (xsk_build_udp writes none) */
 };
 
 /* Bytes of headers xsk_build_udp writes for family (42 or 62), 0 for an unknown family. */
@@ -114,7 +111,7 @@ size_t xsk_udp_hdr_len(int family);
  * checksums (IPv4 too). Returns the frame length, or -EINVAL / -EMSGSIZE. */
 int xsk_build_udp(uint8_t *frame, size_t cap, const struct xsk_udp_params *p, size_t payload_len);
 /* Parse a received frame (up to two VLAN tags, IPv4 with options, IPv6 with up to
- * XSK_IPV6_EXT_MAX extension headers): fills p and where the UDP payload is. 0 or -EINVAL. */
+ * XDPWG_IPV6_EXT_MAX extension headers): fills p and where the UDP payload is. 0 or -EINVAL. */
 int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, size_t *payload_off,
 		  size_t *payload_len);
 /* The same for a received frame, taking where the message is from the metadata XDP wrote in

@@ -123,6 +123,7 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 			return -EINVAL;
 		proto = (uint16_t)(frame[off + 2] << 8 | frame[off + 3]);
 		off += 4;
+		p->vlans++;
 	}
 	if (proto == ETH_P_IP) {
 		struct iphdr ip;
@@ -163,7 +164,7 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 			return -EINVAL;
 		/* extension headers in front of UDP (XDP walks the same bounded chain) */
 		next = ip6.nexthdr;
-		for (i = 0; i < XSK_IPV6_EXT_MAX && next != IPPROTO_UDP; i++) {
+		for (i = 0; i < XDPWG_IPV6_EXT_MAX && next != IPPROTO_UDP; i++) {
 			size_t hl;
 
 			if (avail < 8)
@@ -232,6 +233,7 @@ int xsk_frame_udp(const struct xsk_frame *f, struct xsk_udp_params *p, size_t *p
 	for (int i = 0; i < 2 && (proto == ETH_P_8021Q || proto == ETH_P_8021AD); i++) {
 		proto = (uint16_t)(f->data[off + 2] << 8 | f->data[off + 3]);
 		off += 4;
+		p->vlans++;
 	}
 	/* only the fixed IP header: options and extension headers lie between it and poff */
 	if (proto == ETH_P_IP && !(m->flags & XDPWG_META_F_IPV6) &&

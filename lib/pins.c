@@ -27,8 +27,10 @@
 #endif
 
 /* Pin names are the map names. */
-const char *const pins_maps[] = { "config", "sessions", "peers",     "ifaces",	   "stats",
-				  "events", "xsks",	"allow_src", "hs_buckets", "capture" };
+const char *const pins_maps[] = { "config",	"sessions", "peers",	   "ifaces",
+				  "stats",	"events",   "xsks",	   "allow_src",
+				  "hs_buckets", "capture",  "local_addrs", "frag_buckets" };
+_Static_assert(sizeof(pins_maps) / sizeof(pins_maps[0]) == PINS_NMAPS, "pins_maps and PINS_NMAPS");
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_PASS_OTHER] = "pass_other",
@@ -55,6 +57,10 @@ static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_HS_UNDER_LOAD] = "handshake_under_load",
 	[XDPWG_STAT_CAPTURE_LOST] = "capture_lost",
 	[XDPWG_STAT_UNKNOWN_INDEX_PASSED] = "unknown_index_passed",
+	[XDPWG_STAT_PASS_TRANSIT] = "pass_transit",
+	[XDPWG_STAT_FRAG_PASSED] = "fragment_passed",
+	[XDPWG_STAT_FRAG_BUDGET] = "fragment_over_budget",
+	[XDPWG_STAT_IPV6_EXT_DEEP] = "ipv6_ext_too_deep",
 };
 
 const char *pins_stat_name(enum xdpwg_stat s)
@@ -74,6 +80,8 @@ enum pins_stat_action pins_stat_action(enum xdpwg_stat s)
 	case XDPWG_STAT_NO_XSK_PASSED:
 	case XDPWG_STAT_META_FAILED:
 	case XDPWG_STAT_HS_UNDER_LOAD:
+	case XDPWG_STAT_PASS_TRANSIT:
+	case XDPWG_STAT_FRAG_PASSED:
 		return PINS_STAT_PASS;
 	case XDPWG_STAT_REDIRECTED:
 		return PINS_STAT_REDIRECT;
@@ -87,6 +95,8 @@ enum pins_stat_action pins_stat_action(enum xdpwg_stat s)
 	case XDPWG_STAT_BAD_MAC1:
 	case XDPWG_STAT_HS_RATELIMITED:
 	case XDPWG_STAT_SRC_NOT_ALLOWED:
+	case XDPWG_STAT_FRAG_BUDGET:
+	case XDPWG_STAT_IPV6_EXT_DEEP:
 		return PINS_STAT_DROP;
 	default:
 		return PINS_STAT_INFO;

@@ -5,9 +5,8 @@
  * Why: every frame the workers send leaves with the MACs and uplink this cache returns, so a
  * lookup that answers for the wrong address (an IPv4 key matching an IPv6 one, a stale entry
  * after a flush, a torn entry read while the control thread rewrites it) sends a frame to the
- * wrong host. And the table is bounded: when an address's probe run is full, put must say so
- * (the caller falls back to the kernel socket) and must not evict or damage the entries that
- * filled it.
+ * wrong host. And the table is bounded: when an address's probe window is full, put evicts the
+ * entry written longest ago, so the newest peer is always cached.
  *
  * What it proves:
  *   - put then get returns the same entry, for IPv4 and IPv6; putting the same key again
@@ -16,14 +15,8 @@
  *   - an IPv4 address and an IPv6 address whose first 4 bytes are the same never answer for
  *     each other;
  *   - flush forgets everything, and the table is usable again afterwards;
- *   - a full probe run: filling the table with scattered addresses until put refuses some,
- *     every entry put reads back unchanged and no refused address has one. Then, by brute
- *     force (rebuilding tables through put), the entries in front of a refused address X are
- *     shrunk to a set that still refuses X but would not without any one of its members; none
- *     is smaller than NEXTHOP_PROBE, and one is exactly NEXTHOP_PROBE addresses on X's hash
- *     chain. With that set in a fresh table every member fits, put(X) returns false and every
- *     member reads back unchanged, a member can still be replaced in place, X fits as soon as
- *     any one member is missing, and after a flush;
+ *   - eviction: with three times as many addresses as slots, every newly put entry is found,
+ *     and the oldest made room;
  *   - readers and writers on several threads: every entry a reader gets is whole (all its
  *     fields from the same put), is the key asked for, and never older than one it saw
  *     before; at the end each key holds its last put unless a flush took it. Bounded loop
@@ -106,13 +99,13 @@ static struct nexthop_cache *cache_new(void)
 
 	if (!c)
 		abort();
-	nexthop_init(c);
+	nexthop_cache_init(c);
 	return c;
 }
 
 static void cache_free(struct nexthop_cache *c)
 {
-	nexthop_destroy(c);
+	nexthop_cache_destroy(c);
 	free(c);
 }
 
@@ -128,8 +121,8 @@ static void test_round_trip(void)
 
 	mk(&e4, AF_INET, &a4, 1);
 	mk(&e6, AF_INET6, &a6, 2);
-	ok(nexthop_put(c, &e4), "put an IPv4 entry");
-	ok(nexthop_put(c, &e6), "put an IPv6 entry");
+	nexthop_put(c, &e4);
+	nexthop_put(c, &e6);
 	memset(&got, 0xa5, sizeof(got));
 	ok(nexthop_get(c, AF_INET, &a4, &got) && same(&got, &e4) && got.used,
 	   "IPv4: get returns what was put");
@@ -146,14 +139,14 @@ static void test_round_trip(void)
 	/* put of an entry whose used flag is clear still stores a live entry */
 	mk(&e4, AF_INET, &a4, 7);
 	e4.used = 0;
-	ok(nexthop_put(c, &e4), "replace the IPv4 entry (used left 0 by the caller)");
+	nexthop_put(c, &e4);
 	ok(nexthop_get(c, AF_INET, &a4, &got) && got.ifindex == 7 && got.used &&
 		   whole(&got, AF_INET, &a4),
 	   "... get returns the new one, marked used");
 	mk(&e6, AF_INET6, &a6, 9);
-	ok(nexthop_put(c, &e6), "replace the IPv6 entry");
+	nexthop_put(c, &e6);
 	ok(nexthop_get(c, AF_INET6, &a6, &got) && same(&got, &e6), "... get returns the new one");
-	ok(nexthop_put(c, &e6), "putting an unchanged entry again succeeds");
+	nexthop_put(c, &e6);
 	ok(nexthop_get(c, AF_INET6, &a6, &got) && same(&got, &e6), "... and it is still there");
 	ok(nexthop_get(c, AF_INET, &a4, &got) && got.ifindex == 7,
 	   "replacing one entry left the other alone");
@@ -169,18 +162,18 @@ static void test_families(void)
 
 	ok(!memcmp(a4.bytes, a6.bytes, 4), "the two addresses share their first 4 bytes");
 	mk(&e4, AF_INET, &a4, 4);
-	ok(nexthop_put(c, &e4), "put the IPv4 one");
+	nexthop_put(c, &e4);
 	ok(!nexthop_get(c, AF_INET6, &a6, &got),
 	   "the IPv6 one is not found through the IPv4 entry");
 	/* and an IPv6 key whose other 12 bytes are zero, as an IPv4 key's union would be */
 	ok(!nexthop_get(c, AF_INET6, &a4, &got), "the IPv4 union read as IPv6 finds nothing");
 	mk(&e6, AF_INET6, &a6, 6);
-	ok(nexthop_put(c, &e6), "put the IPv6 one");
+	nexthop_put(c, &e6);
 	ok(nexthop_get(c, AF_INET, &a4, &got) && same(&got, &e4),
 	   "IPv4 still answers with its own");
 	ok(nexthop_get(c, AF_INET6, &a6, &got) && same(&got, &e6), "IPv6 answers with its own");
 	mk(&e6, AF_INET6, &a6, 66);
-	ok(nexthop_put(c, &e6), "replace the IPv6 one");
+	nexthop_put(c, &e6);
 	ok(nexthop_get(c, AF_INET, &a4, &got) && got.ifindex == 4,
 	   "replacing the IPv6 entry did not replace the IPv4 one");
 	cache_free(c);
@@ -196,11 +189,16 @@ static void test_flush(void)
 		union nl_addr a = v4(0xc6336400u + (uint32_t)i); /* 198.51.100.i */
 
 		mk(&e, AF_INET, &a, (uint32_t)i + 1);
-		if (!nexthop_put(c, &e))
-			break;
+		nexthop_put(c, &e);
 	}
-	is_int(i, 100, "100 entries put");
-	nexthop_flush(c);
+	for (i = 0, found = 0; i < 100; i++) {
+		union nl_addr a = v4(0xc6336400u + (uint32_t)i);
+
+		found += nexthop_get(c, AF_INET, &a, &got);
+	}
+	is_int(found, 100, "100 entries put and found");
+	found = 0;
+	nexthop_cache_clear(c);
 	for (i = 0; i < 100; i++) {
 		union nl_addr a = v4(0xc6336400u + (uint32_t)i);
 
@@ -211,177 +209,10 @@ static void test_flush(void)
 		union nl_addr a = v4(0xc6336405u);
 
 		mk(&e, AF_INET, &a, 55);
-		ok(nexthop_put(c, &e) && nexthop_get(c, AF_INET, &a, &got) && got.ifindex == 55,
+		nexthop_put(c, &e);
+		ok(nexthop_get(c, AF_INET, &a, &got) && got.ifindex == 55,
 		   "the cache takes entries again after a flush");
 	}
-	cache_free(c);
-}
-
-/* --- a full probe run --- */
-
-static union nl_addr fill_addr(size_t i)
-{
-	/* 10.0.0.0/8, scattered (an odd multiplier: a bijection of the low 24 bits) */
-	return v4(0x0a000000u + (((uint32_t)i * 2654435761u) & 0xffffffu));
-}
-
-/* A fresh table holding keys[0..n) in that order: does it refuse x? The put results of keys
- * are in *all_in (all accepted). */
-static bool refuses(struct nexthop_cache *c, const uint32_t *keys, size_t n, uint32_t x,
-		    bool *all_in)
-{
-	struct nexthop e;
-	union nl_addr a;
-
-	nexthop_flush(c);
-	*all_in = true;
-	for (size_t i = 0; i < n; i++) {
-		a = fill_addr(keys[i]);
-		mk(&e, AF_INET, &a, keys[i] + 1);
-		if (!nexthop_put(c, &e))
-			*all_in = false;
-	}
-	a = fill_addr(x);
-	mk(&e, AF_INET, &a, x + 1);
-	return !nexthop_put(c, &e);
-}
-
-/* Drop chunks of keys[0..*n) while a table built from what is left (in the same order) still
- * refuses x; halve the chunk down to single entries. The set left refuses x, and (checked by the
- * caller) no longer does without any one of its members. */
-static void shrink(struct nexthop_cache *c, uint32_t *keys, size_t *n, uint32_t x)
-{
-	uint32_t *rest = malloc(*n * sizeof(*rest) + 1);
-	bool all_in;
-
-	if (!rest)
-		abort();
-	for (size_t chunk = *n / 2; chunk >= 1; chunk /= 2) {
-		for (size_t i = 0; i + chunk <= *n;) {
-			memcpy(rest, keys, i * sizeof(*rest));
-			memcpy(rest + i, keys + i + chunk, (*n - i - chunk) * sizeof(*rest));
-			if (refuses(c, rest, *n - chunk, x, &all_in)) {
-				memcpy(keys, rest, (*n - chunk) * sizeof(*rest));
-				*n -= chunk;
-			} else {
-				i += chunk;
-			}
-		}
-	}
-	free(rest);
-}
-
-enum {
-	REFUSALS_TRIED = 64
-};
-
-static void test_full_probe_run(void)
-{
-	struct nexthop_cache *c = cache_new();
-	uint32_t *keys = calloc(2 * NEXTHOP_SLOTS, sizeof(*keys));
-	uint32_t *set = calloc(2 * NEXTHOP_SLOTS, sizeof(*set));
-	struct {
-		uint32_t x;	 /* the refused address */
-		size_t n_before; /* keys[0..n_before) were in the table */
-	} refused[REFUSALS_TRIED];
-	size_t n = 0, n_refused = 0, n_set = 0, i, bad = 0, fewest = SIZE_MAX;
-	uint32_t x = 0;
-	bool all_in, exact = false;
-	struct nexthop e, got;
-	union nl_addr a;
-
-	if (!keys || !set)
-		abort();
-	/* fill in order, noting the addresses put refuses and what was in the table then */
-	for (i = 0; i < 2 * NEXTHOP_SLOTS && n_refused < REFUSALS_TRIED; i++) {
-		a = fill_addr(i);
-		mk(&e, AF_INET, &a, (uint32_t)i + 1);
-		if (nexthop_put(c, &e)) {
-			keys[n++] = (uint32_t)i;
-		} else {
-			refused[n_refused].x = (uint32_t)i;
-			refused[n_refused++].n_before = n;
-		}
-	}
-	if (!ok(n_refused > 0, "filling the table, put refuses addresses at last"))
-		goto out;
-	tap_diag("the first refusal after %zu entries (%d slots); %zu entries in the end",
-		 refused[0].n_before, NEXTHOP_SLOTS, n);
-	ok(refused[0].n_before >= NEXTHOP_PROBE, "not before a probe run's worth of entries");
-	ok(n <= NEXTHOP_SLOTS, "never more entries than slots");
-	for (i = 0; i < n; i++) {
-		a = fill_addr(keys[i]);
-		if (!nexthop_get(c, AF_INET, &a, &got) || got.ifindex != (int)keys[i] + 1 ||
-		    !whole(&got, AF_INET, &a))
-			bad++;
-	}
-	is_int(bad, 0, "every entry put reads back unchanged after the refusals");
-	for (bad = 0, i = 0; i < n_refused; i++) {
-		a = fill_addr(refused[i].x);
-		bad += nexthop_get(c, AF_INET, &a, &got);
-	}
-	is_int(bad, 0, "no refused address has an entry");
-
-	/* Brute force, for each refused address: the entries in front of it, shrunk to a set
-	 * that still refuses it but would not without any one member. Such a set is never
-	 * smaller than a probe run; look for one that is exactly a probe run (NEXTHOP_PROBE
-	 * entries, all in the refused address's run, i.e. on its hash chain). */
-	for (i = 0; i < n_refused && !exact; i++) {
-		n_set = refused[i].n_before;
-		memcpy(set, keys, n_set * sizeof(*set));
-		shrink(c, set, &n_set, refused[i].x);
-		x = refused[i].x;
-		if (n_set < fewest)
-			fewest = n_set;
-		exact = n_set == NEXTHOP_PROBE;
-	}
-	tap_diag("shrunk %zu refusals; smallest blocking set: %zu entries", i, fewest);
-	ok(fewest >= NEXTHOP_PROBE,
-	   "no refusal looked at is caused by fewer than NEXTHOP_PROBE entries");
-	if (!ok(exact, "an address refused because of exactly NEXTHOP_PROBE (%d) entries",
-		NEXTHOP_PROBE))
-		goto out;
-
-	ok(refuses(c, set, n_set, x, &all_in) && all_in,
-	   "a fresh table with just those: every one fits, the refused address does not");
-	for (bad = 0, i = 0; i < n_set; i++) {
-		a = fill_addr(set[i]);
-		if (!nexthop_get(c, AF_INET, &a, &got) || got.ifindex != (int)set[i] + 1 ||
-		    !whole(&got, AF_INET, &a))
-			bad++;
-	}
-	is_int(bad, 0, "... and the refusal left every one of them unchanged");
-	a = fill_addr(x);
-	ok(!nexthop_get(c, AF_INET, &a, &got), "... and stored nothing for the refused address");
-
-	/* replacing a member of the full run works in place */
-	a = fill_addr(set[n_set / 2]);
-	mk(&e, AF_INET, &a, 999999);
-	ok(nexthop_put(c, &e), "a member of the full run can be replaced");
-	ok(nexthop_get(c, AF_INET, &a, &got) && got.ifindex == 999999 && whole(&got, AF_INET, &a),
-	   "... get shows the new entry");
-	a = fill_addr(x);
-	mk(&e, AF_INET, &a, x + 1);
-	ok(!nexthop_put(c, &e), "... and the run is still full for the refused address");
-
-	/* any member missing: the refused address fits (NEXTHOP_PROBE - 1 entries never fill a
-	 * run) */
-	for (bad = 0, i = 0; i < n_set; i++) {
-		memcpy(keys, set, i * sizeof(*keys));
-		memcpy(keys + i, set + i + 1, (n_set - i - 1) * sizeof(*keys));
-		if (refuses(c, keys, n_set - 1, x, &all_in) || !all_in)
-			bad++;
-	}
-	is_int(bad, 0, "without any one of them, the refused address fits");
-
-	nexthop_flush(c);
-	a = fill_addr(x);
-	mk(&e, AF_INET, &a, x + 1);
-	ok(nexthop_put(c, &e) && nexthop_get(c, AF_INET, &a, &got) && got.ifindex == (int)x + 1,
-	   "after a flush the refused address fits");
-out:
-	free(set);
-	free(keys);
 	cache_free(c);
 }
 
@@ -404,7 +235,7 @@ struct mt_key {
 	union nl_addr ip;
 };
 static struct mt_key mt_keys[MT_WRITERS * MT_KEYS];
-static atomic_ulong mt_torn, mt_wrong, mt_backwards, mt_found, mt_refused;
+static atomic_ulong mt_torn, mt_wrong, mt_backwards, mt_found;
 static atomic_int mt_writers_left;
 static pthread_barrier_t mt_start;
 
@@ -419,11 +250,10 @@ static void *mt_writer(void *arg)
 			const struct mt_key *key = &mt_keys[w * MT_KEYS + k];
 
 			mk(&e, key->family, &key->ip, r);
-			if (!nexthop_put(mt_cache, &e))
-				atomic_fetch_add(&mt_refused, 1);
+			nexthop_put(mt_cache, &e);
 		}
 		if (w == 0 && r % MT_FLUSH_EVERY == 0 && r != MT_ROUNDS)
-			nexthop_flush(mt_cache);
+			nexthop_cache_clear(mt_cache);
 	}
 	atomic_fetch_sub(&mt_writers_left, 1);
 	return NULL;
@@ -493,7 +323,6 @@ static void test_threads(void)
 	tap_diag("%lu entries read while %d writers put and flushed", atomic_load(&mt_found),
 		 MT_WRITERS);
 	ok(atomic_load(&mt_found) > 0, "the readers found entries");
-	is_int(atomic_load(&mt_refused), 0, "no put refused (few keys, plenty of room)");
 	is_int(atomic_load(&mt_wrong), 0, "every entry read is the key asked for");
 	is_int(atomic_load(&mt_torn), 0, "every entry read is whole (one put's fields)");
 	is_int(atomic_load(&mt_backwards), 0, "no reader saw a key go back to an older entry");
@@ -514,12 +343,54 @@ static void test_threads(void)
 	cache_free(mt_cache);
 }
 
+static struct nexthop entry(uint32_t n, uint8_t mac_last)
+{
+	struct nexthop e;
+
+	memset(&e, 0, sizeof(e));
+	e.used = 1;
+	e.family = AF_INET;
+	e.ip.v4.s_addr = htonl(0xc6120000u + n); /* 198.18.0.0/15 */
+	e.ifindex = 3;
+	e.mac[0] = 0x02;
+	e.mac[5] = mac_last;
+	return e;
+}
+
+/* A full probe window evicts the entry written longest ago: the newest peer is always cached
+ * (before, a full window refused newcomers until the routes changed, and their replies went
+ * through the kernel socket). */
+static void test_eviction(void)
+{
+	static struct nexthop_cache c;
+	struct nexthop e, got;
+	unsigned int i, missing_newest = 0, found_old = 0;
+
+	nexthop_cache_init(&c);
+	/* three times as many addresses as slots: the newest is always there */
+	for (i = 0; i < 3 * NEXTHOP_SLOTS; i++) {
+		e = entry(100 + i, (uint8_t)i);
+		nexthop_put(&c, &e);
+		if (!nexthop_get(&c, AF_INET, &e.ip, &got) || got.mac[5] != (uint8_t)i)
+			missing_newest++;
+	}
+	ok(missing_newest == 0,
+	   "every newly put entry is found (%u addresses, %u slots, %u missing)", 3 * NEXTHOP_SLOTS,
+	   NEXTHOP_SLOTS, missing_newest);
+	for (i = 0; i < 64; i++) {
+		e = entry(100 + i, 0);
+		found_old += nexthop_get(&c, AF_INET, &e.ip, &got);
+	}
+	ok(found_old < 64, "the oldest made room (%u of the first 64 left)", found_old);
+	nexthop_cache_destroy(&c);
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_families();
 	test_flush();
-	test_full_probe_run();
+	test_eviction();
 	test_threads();
 	return done_testing();
 }

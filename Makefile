@@ -131,6 +131,10 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# every allocation counted, so that each can be refused in turn
+$(BUILD)/tests/unit/test_apply_atomic: LDFLAGS += \
+	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=crypto_secure_alloc
+
 $(BUILD)/tests/bpf/%: $(BUILD)/obj/tests/bpf/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

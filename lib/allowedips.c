@@ -55,6 +55,11 @@ struct allowedips {
 	struct aip_owner **owners;
 	size_t owner_buckets; /* a power of two */
 	size_t owner_count;
+	/* allowedips_reserve's room: zeroed nodes chained through child[0], owner entries
+	 * through next; inserts take from here before they allocate */
+	struct aip_node *spare_nodes;
+	struct aip_owner *spare_owners;
+	size_t n_spare_nodes, n_spare_owners;
 };
 
 static int aip_family_bits(int family)
@@ -171,12 +176,20 @@ static struct aip_node **aip_slot(struct allowedips *t, struct aip_node *n)
 	return n->parent->child[0] == n ? &n->parent->child[0] : &n->parent->child[1];
 }
 
-static struct aip_node *aip_node_new(const struct aip_key *k, uint8_t cidr, uint8_t bits)
+static struct aip_node *aip_node_new(struct allowedips *t, const struct aip_key *k, uint8_t cidr,
+				     uint8_t bits)
 {
-	struct aip_node *n = calloc(1, sizeof(*n));
+	struct aip_node *n = t->spare_nodes;
 
-	if (!n)
-		return NULL;
+	if (n) {
+		t->spare_nodes = n->child[0];
+		--t->n_spare_nodes;
+		n->child[0] = NULL;
+	} else {
+		n = calloc(1, sizeof(*n));
+		if (!n)
+			return NULL;
+	}
 	n->key = *k;
 	aip_key_mask(&n->key, cidr);
 	n->cidr = cidr;
@@ -207,14 +220,13 @@ static struct aip_owner *aip_owner_find(const struct allowedips *t, const void *
 	return NULL;
 }
 
-/* Keep the load factor at most one. A failed grow is harmless: chains just get longer. */
-static void aip_owners_grow(struct allowedips *t)
+/* Rehash the owner index into nb buckets (a power of two). 0 or -ENOMEM (unchanged). */
+static int aip_owners_resize(struct allowedips *t, size_t nb)
 {
-	size_t nb = t->owner_buckets ? t->owner_buckets * 2 : AIP_OWNERS_MIN_BUCKETS;
 	struct aip_owner **nt = calloc(nb, sizeof(*nt));
 
 	if (!nt)
-		return;
+		return -ENOMEM;
 	for (size_t i = 0; i < t->owner_buckets; ++i) {
 		struct aip_owner *o = t->owners[i], *next;
 
@@ -229,6 +241,14 @@ static void aip_owners_grow(struct allowedips *t)
 	free(t->owners);
 	t->owners = nt;
 	t->owner_buckets = nb;
+	return 0;
+}
+
+/* Keep the load factor at most one. A failed grow is harmless: chains just get longer. */
+static void aip_owners_grow(struct allowedips *t)
+{
+	(void)aip_owners_resize(t,
+				t->owner_buckets ? t->owner_buckets * 2 : AIP_OWNERS_MIN_BUCKETS);
 }
 
 /* An owner's entry, made if missing; NULL only when out of memory. */
@@ -243,9 +263,16 @@ static struct aip_owner *aip_owner_get(struct allowedips *t, void *owner)
 		aip_owners_grow(t);
 	if (!t->owners)
 		return NULL;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return NULL;
+	o = t->spare_owners;
+	if (o) {
+		t->spare_owners = o->next;
+		--t->n_spare_owners;
+		memset(o, 0, sizeof(*o));
+	} else {
+		o = calloc(1, sizeof(*o));
+		if (!o)
+			return NULL;
+	}
 	o->owner = owner;
 	b = aip_owner_hash(owner, t->owner_buckets);
 	o->next = t->owners[b];
@@ -369,7 +396,7 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_
 	}
 
 	/* Allocate everything before touching the trie, so a failure leaves it unchanged. */
-	newnode = aip_node_new(&k, cidr, (uint8_t)bits);
+	newnode = aip_node_new(t, &k, cidr, (uint8_t)bits);
 	if (!newnode)
 		return -ENOMEM;
 	down = parent ? parent->child[aip_choose(parent, &k)] : *slot;
@@ -378,7 +405,7 @@ int allowedips_insert(struct allowedips *t, int family, const void *addr, uint8_
 		common = cidr;
 	if (down && common < cidr) {
 		/* neither contains the other: they need a branch point */
-		inter = aip_node_new(&k, (uint8_t)common, (uint8_t)bits);
+		inter = aip_node_new(t, &k, (uint8_t)common, (uint8_t)bits);
 		if (!inter) {
 			free(newnode);
 			return -ENOMEM;
@@ -544,6 +571,97 @@ size_t allowedips_count(const struct allowedips *t)
 	return t ? t->count : 0;
 }
 
+/*
+ * An insert needs at most two nodes (the prefix and a branch point) and one owner entry (for an
+ * owner new to the table), and aip_owner_get grows the owner index only when it holds as many
+ * owners as it has buckets: with owner_count + n_owners buckets it never has to while the
+ * reserved inserts run, however many owners they remove and add back in between.
+ */
+int allowedips_reserve(struct allowedips *t, size_t n_inserts, size_t n_owners)
+{
+	size_t want_nodes, want_owners, need, nb, i;
+	struct aip_node *nodes = NULL, *n;
+	struct aip_owner *owners = NULL, *o;
+
+	if (!t)
+		return -EINVAL;
+	if (n_owners > n_inserts)
+		n_owners = n_inserts;
+	if (!n_inserts)
+		return 0;
+	if (n_inserts > (SIZE_MAX - t->n_spare_nodes) / 2 - 1 ||
+	    n_owners > SIZE_MAX - t->n_spare_owners - t->owner_count)
+		return -ENOMEM;
+	want_nodes = 2 * n_inserts;
+	want_owners = n_owners;
+	for (i = 0; i < want_nodes; ++i) {
+		n = calloc(1, sizeof(*n));
+		if (!n)
+			goto fail;
+		n->child[0] = nodes;
+		nodes = n;
+	}
+	for (i = 0; i < want_owners; ++i) {
+		o = calloc(1, sizeof(*o));
+		if (!o)
+			goto fail;
+		o->next = owners;
+		owners = o;
+	}
+	need = t->owner_count + t->n_spare_owners + want_owners;
+	nb = t->owner_buckets ? t->owner_buckets : AIP_OWNERS_MIN_BUCKETS;
+	while (nb < need)
+		nb *= 2;
+	if ((nb != t->owner_buckets || !t->owners) && aip_owners_resize(t, nb))
+		goto fail;
+	/* nothing can fail from here: hand the room over */
+	while (nodes) {
+		n = nodes;
+		nodes = n->child[0];
+		n->child[0] = t->spare_nodes;
+		t->spare_nodes = n;
+		++t->n_spare_nodes;
+	}
+	while (owners) {
+		o = owners;
+		owners = o->next;
+		o->next = t->spare_owners;
+		t->spare_owners = o;
+		++t->n_spare_owners;
+	}
+	return 0;
+fail:
+	while (nodes) {
+		n = nodes;
+		nodes = n->child[0];
+		free(n);
+	}
+	while (owners) {
+		o = owners;
+		owners = o->next;
+		free(o);
+	}
+	return -ENOMEM;
+}
+
+void allowedips_unreserve(struct allowedips *t)
+{
+	struct aip_node *n;
+	struct aip_owner *o;
+
+	if (!t)
+		return;
+	while ((n = t->spare_nodes)) {
+		t->spare_nodes = n->child[0];
+		free(n);
+	}
+	while ((o = t->spare_owners)) {
+		t->spare_owners = o->next;
+		free(o);
+	}
+	t->n_spare_nodes = t->n_spare_owners = 0;
+}
+
 struct allowedips *allowedips_new(void)
 {
 	return calloc(1, sizeof(struct allowedips));
@@ -588,5 +706,6 @@ void allowedips_free(struct allowedips *t)
 		}
 	}
 	free(t->owners);
+	allowedips_unreserve(t);
 	free(t);
 }

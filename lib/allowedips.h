@@ -35,4 +35,15 @@ int allowedips_walk_by_owner(const struct allowedips *t, void *owner, allowedips
 			     void *ctx);
 size_t allowedips_count(const struct allowedips *t);
 
+/* Room for what is about to be inserted, so that a caller can prepare first and then insert
+ * without a failure point (the engine's all-or-nothing apply). After a 0, the next n_inserts
+ * inserts, of which at most n_owners find their owner without a prefix in the table at that
+ * moment, cannot fail with -ENOMEM; removals in between use none of the room. Reservations
+ * add up. 0, or -ENOMEM with nothing reserved by this call and the table unchanged.
+ * O(n_inserts), plus a rehash of the owner index when it must grow (amortised, as an
+ * insert's). */
+int allowedips_reserve(struct allowedips *t, size_t n_inserts, size_t n_owners);
+/* Free what is reserved and was not used. */
+void allowedips_unreserve(struct allowedips *t);
+
 #endif

@@ -109,10 +109,18 @@ struct {
 	__type(value, struct xdpwg_bucket);
 } frag_buckets SEC(".maps");
 
-/* xdpwgctl capture: see struct xdpwg_capture. Written only while XDPWG_CFG_F_CAPTURE is set. */
+/* xdpwgctl capture: see struct xdpwg_capture. Written only while capture_ctl is on. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, XDPWG_CAPTURE_BYTES);
 } capture SEC(".maps");
+
+/* xdpwgctl capture's switch: see struct xdpwg_capture_ctl. The ctl is its only writer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpwg_capture_ctl);
+} capture_ctl SEC(".maps");
 
 #endif

@@ -73,11 +73,21 @@ static __noinline int capture_frame(struct xdp_md *ctx, __u32 reason, __u32 acti
 	return 0;
 }
 
+/* xdpwgctl capture runs (its own switch: an array lookup, inlined by the verifier). */
+static __always_inline int capture_on(void)
+{
+	__u32 key = 0;
+	struct xdpwg_capture_ctl *c = bpf_map_lookup_elem(&capture_ctl, &key);
+
+	return c && c->on;
+}
+
 /* verdict() for datagrams to the listen port: mirrored when capture is on. */
 static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 cflags, __u32 reason, int action)
 {
+	(void)cflags;
 	count(reason);
-	if (cflags & XDPWG_CFG_F_CAPTURE)
+	if (capture_on())
 		capture_frame(ctx, reason, action);
 	return action;
 }

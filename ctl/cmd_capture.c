@@ -2,10 +2,10 @@
 /*
  * capture: what the XDP program does with WireGuard traffic, frame by frame. Frames XDP
  * redirects into AF_XDP sockets (or drops) never reach a packet socket, so tcpdump on the uplink
- * sees none of them. While this command runs it sets XDPWG_CFG_F_CAPTURE in the pinned config map
- * (read-modify-write; the daemon's loader keeps the bit when it rewrites the value) and the
+ * sees none of them. While this command runs it switches the pinned capture_ctl map on (a map of
+ * its own, which only this command writes: the config map stays the daemon's alone) and the
  * program mirrors every datagram to the listen port, with its verdict, into the pinned capture
- * ring buffer; on exit (count reached, --timeout, SIGINT, SIGTERM) the bit is cleared again.
+ * ring buffer; on exit (count reached, --timeout, SIGINT, SIGTERM) it switches it off again.
  *
  * With -w FILE the frames go to a standard pcap file (microsecond timestamps, LINKTYPE_ETHERNET,
  * snap length XDPWG_CAPTURE_SNAPLEN) that tcpdump, tshark and wireshark read; pcap has no field

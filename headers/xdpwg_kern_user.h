@@ -83,9 +83,8 @@ enum xdpwg_config_flags {
 	XDPWG_CFG_F_MAC1 = 1u << 0, /* mac1_key is valid: check mac1 of initiations/responses */
 	XDPWG_CFG_F_UNDER_LOAD = 1u << 1, /* userspace's handshake queue is deep */
 	XDPWG_CFG_F_ALLOW_SRC = 1u << 2,  /* the allow_src trie is authoritative (else: any) */
-	/* xdpwgctl capture is running: mirror every datagram to the listen port, with its
-	 * verdict, into the capture ring buffer. Set and cleared by the ctl (read-modify-write of
-	 * the config value); the loader keeps this bit when it rewrites the value. */
+	/* Unused since capture got its own switch (capture_ctl below): the config map has one
+	 * writer, the daemon, and a capture can no longer lose one of its writes. Kept reserved. */
 	XDPWG_CFG_F_CAPTURE = 1u << 3,
 	/* userspace could not put every receiving session into the sessions map (it is full):
 	 * an unknown index may be one of ours, so pass it to the kernel socket, where the engine
@@ -283,7 +282,18 @@ _Static_assert(__builtin_offsetof(struct xdpwg_event, src) == 16, "event.src");
 _Static_assert(__builtin_offsetof(struct xdpwg_event, ifindex) == 40, "event.ifindex");
 _Static_assert(__builtin_offsetof(struct xdpwg_event, rx_queue) == 44, "event.rx_queue");
 
-/* capture map: a RINGBUF of these records, filled only while XDPWG_CFG_F_CAPTURE is set. One
+/* capture_ctl map: an ARRAY with one entry, key 0, written only by `xdpwgctl capture` (on while
+ * it runs), never by the daemon: the switch is a map of its own so that no read-modify-write of
+ * the config value can lose the daemon's writes (the under-load flag, the mac1 key, the port). */
+struct xdpwg_capture_ctl {
+	__u32 on; /* 1: mirror every datagram to the listen port into the capture ring */
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct xdpwg_capture_ctl) == 8, "xdpwg_capture_ctl size");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture_ctl, on) == 0, "capture_ctl.on");
+_Static_assert(__builtin_offsetof(struct xdpwg_capture_ctl, reserved) == 4, "capture_ctl.reserved");
+
+/* capture map: a RINGBUF of these records, filled only while capture_ctl is on. One
  * per datagram to the listen port that XDP decided about (redirected, dropped, or passed because
  * no socket took it), with the first XDPWG_CAPTURE_SNAPLEN bytes of the frame (from the
  * Ethernet header, as on the wire). */

@@ -313,18 +313,13 @@ int loader_xsk_key(const struct xdpwg_loader *ld, int ifindex, uint32_t queue)
  * copy (a mac1 key change can drop a handshake or two; the peer retries). */
 static int loader_config_write(struct xdpwg_loader *ld, const struct xdpwg_config *cfg)
 {
-	struct xdpwg_config now, w = *cfg;
 	uint32_t key = 0;
 	int fd = bpf_map__fd(ld->skel->maps.config);
 
-	/* XDPWG_CFG_F_CAPTURE belongs to a running `xdpwgctl capture`: keep it as it is */
-	w.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
-	if (bpf_map_lookup_elem(fd, &key, &now) == 0)
-		w.flags |= now.flags & XDPWG_CFG_F_CAPTURE;
-	if (bpf_map_update_elem(fd, &key, &w, BPF_ANY))
+	/* the only writer of this map: capture has a switch of its own (capture_ctl) */
+	if (bpf_map_update_elem(fd, &key, cfg, BPF_ANY))
 		return -errno;
 	ld->cfg = *cfg;
-	ld->cfg.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
 	return 0;
 }
 

@@ -29,7 +29,8 @@
 /* Pin names are the map names. */
 const char *const pins_maps[] = { "config",	"sessions", "peers",	   "ifaces",
 				  "stats",	"events",   "xsks",	   "allow_src",
-				  "hs_buckets", "capture",  "local_addrs", "frag_buckets" };
+				  "hs_buckets", "capture",  "local_addrs", "frag_buckets",
+				  "capture_ctl" };
 _Static_assert(sizeof(pins_maps) / sizeof(pins_maps[0]) == PINS_NMAPS, "pins_maps and PINS_NMAPS");
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {
@@ -293,26 +294,19 @@ int pins_detach_stale(const char *ifname, const char *tun_name)
 
 int pins_capture_set(const char *pin_dir, bool on)
 {
-	struct xdpwg_config cfg;
+	struct xdpwg_capture_ctl c = { .on = on ? 1 : 0 };
 	char path[PATH_MAX];
 	uint32_t key = 0;
 	int fd, err = 0;
 
-	if (snprintf(path, sizeof(path), "%s/config", pin_dir) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/capture_ctl", pin_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_lookup_elem(fd, &key, &cfg)) {
+	/* the switch's only writer: a plain write, no read-modify-write of anybody's value */
+	if (bpf_map_update_elem(fd, &key, &c, BPF_ANY))
 		err = -errno;
-	} else {
-		if (on)
-			cfg.flags |= XDPWG_CFG_F_CAPTURE;
-		else
-			cfg.flags &= (uint16_t)~XDPWG_CFG_F_CAPTURE;
-		if (bpf_map_update_elem(fd, &key, &cfg, BPF_EXIST))
-			err = -errno;
-	}
 	close(fd);
 	return err;
 }

@@ -22,7 +22,7 @@ struct bpf_object;
 /* The maps pinned under <XDPWG_PIN_ROOT>/<tun>/, by their map names. */
 extern const char *const pins_maps[];
 enum pins_constants {
-	PINS_NMAPS = 12,
+	PINS_NMAPS = 13,
 };
 
 /* A counter's name in stats, metrics and the drop log ("unknown" past the end). */
@@ -60,8 +60,8 @@ int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags);
  * 0 when something was removed or nothing was there; -errno on failure. */
 int pins_detach_stale(const char *ifname, const char *tun_name);
 
-/* Set or clear XDPWG_CFG_F_CAPTURE in the config map pinned in pin_dir ("<root>/<tun>"),
- * read-modify-write; the loader keeps that bit when it rewrites the value. 0 or -errno. */
+/* Switch capture on or off: the capture_ctl map pinned in pin_dir ("<root>/<tun>"), whose only
+ * writer this is (the daemon writes the config map, never this one). 0 or -errno. */
 int pins_capture_set(const char *pin_dir, bool on);
 
 #endif

@@ -488,6 +488,55 @@ static void test_redirect(void)
 	expect("socket closed: pass again", &f, XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
 }
 
+/* xdpwgctl capture's switch is a map of its own (capture_ctl): switching it writes nothing into
+ * the config map, whose only writer is the daemon (a read-modify-write there could lose the
+ * daemon's under-load flag, a new mac1 key or the port); and the program mirrors datagrams to
+ * the capture ring exactly while it is on, whatever the daemon writes meanwhile. */
+static int cap_records;
+
+static int on_capture(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	if (len >= sizeof(struct xdpwg_capture))
+		cap_records++;
+	return 0;
+}
+
+static void test_capture_switch(void)
+{
+	struct fx f = { .family = AF_INET, .type = 4, .plen = 48 };
+	struct xdpwg_config c0, c1;
+	struct ring_buffer *rb;
+	struct run r;
+
+	rb = ring_buffer__new(loader_capture_fd(ld), on_capture, NULL, NULL);
+	if (!ok(rb != NULL, "capture ring buffer opened"))
+		return;
+	is_int(loader_set_under_load(ld, true), 0, "the daemon sets under-load");
+	loader_config_get(ld, &c0);
+	is_int(pins_capture_set(loader_pin_dir(ld), true), 0, "capture switched on (pinned map)");
+	loader_config_get(ld, &c1);
+	ok(!memcmp(&c0, &c1, sizeof(c0)), "switching capture on wrote nothing into the config map");
+	cap_records = 0;
+	run_fx(&f, &r);
+	ring_buffer__consume(rb);
+	is_int(cap_records, 1, "capture on: the datagram is mirrored");
+	is_int(loader_set_under_load(ld, false), 0, "the daemon rewrites its config meanwhile");
+	cap_records = 0;
+	run_fx(&f, &r);
+	ring_buffer__consume(rb);
+	is_int(cap_records, 1, "... and capture stays on");
+	is_int(pins_capture_set(loader_pin_dir(ld), false), 0, "capture switched off");
+	loader_config_get(ld, &c0);
+	ok(!(c0.flags & XDPWG_CFG_F_UNDER_LOAD), "the daemon's last write stands");
+	cap_records = 0;
+	run_fx(&f, &r);
+	ring_buffer__consume(rb);
+	is_int(cap_records, 0, "capture off: nothing mirrored");
+	ring_buffer__free(rb);
+}
+
 static void test_attach(const char *tun)
 {
 	struct loader_opts lo = { .tun_name = tun };
@@ -592,6 +641,7 @@ int main(void)
 	ok(meta_checked >= 8, "the metadata was checked against a full parse on %u fixtures",
 	   meta_checked);
 	test_redirect();
+	test_capture_switch();
 
 	is_int(loader_session_del(ld, INDEX), 0, "session del");
 	{

@@ -41,9 +41,15 @@ cfg_flags()
 	t_at "$GW" bpftool -j map lookup pinned /sys/fs/bpf/xdpwg/wg0/config key 0 0 0 0 |
 		python3 -c 'import json,sys; v=json.load(sys.stdin); v=v.get("formatted",v)["value"]; print(v["flags"] if isinstance(v,dict) else int(v[2])|int(v[3])<<8)'
 }
+# capture's own switch (capture_ctl: the ctl is its only writer; the config map is the daemon's)
+cap_switch()
+{
+	t_at "$GW" bpftool -j map lookup pinned /sys/fs/bpf/xdpwg/wg0/capture_ctl key 0 0 0 0 |
+		python3 -c 'import json,sys; v=json.load(sys.stdin); v=v.get("formatted",v)["value"]; print(v["on"] if isinstance(v,dict) else int(v[0]))'
+}
 
 # --- capture off: one flag test, nothing else changes ---
-t_is "$(($(cfg_flags) & 8))" 0 "capture flag off before any capture"
+t_is "$(cap_switch)" 0 "capture switch off before any capture"
 r0=$(stat_of redirected)
 t_at "$GW" "$CTL" stats wg0 >"$T_DIR/stats0"
 t_ok "10 pings with capture off" t_in cl ping -c 10 -i 0.05 -W 2 192.0.2.1
@@ -67,14 +73,15 @@ t_track "$TD"
 t_at "$GW" timeout 20 "$CTL" capture wg0 -c 5 -w "$T_DIR/cap.pcap" 2>"$T_DIR/capture.err" &
 CAP=$!
 t_track "$CAP"
-capture_on() { [ $(($(cfg_flags) & 8)) -ne 0 ]; }
-t_ok "capture flag set while capture runs" t_wait 5 capture_on
+capture_on() { [ "$(cap_switch)" = 1 ]; }
+t_ok "capture switch on while capture runs" t_wait 5 capture_on
+t_is "$(($(cfg_flags) & 8))" 0 "... and the config map untouched by it (the daemon's alone)"
 sleep 0.5
 t_ok "20 pings while capturing" t_in cl ping -c 20 -i 0.1 -W 2 192.0.2.1
 wait "$CAP"
 t_result $? "capture -c 5 -w exits 0 after 5 frames" || t_diag "$(cat "$T_DIR/capture.err")"
 wait "$TD" 2>/dev/null
-t_is "$(($(cfg_flags) & 8))" 0 "capture flag cleared on exit"
+t_is "$(cap_switch)" 0 "capture switch off on exit"
 out=$(tcpdump -nn -r "$T_DIR/cap.pcap" 2>&1)
 t_diag "$out"
 t_is "$(grep -c 'UDP\|WireGuard' <<<"$out")" 5 "tcpdump -r reads 5 frames"
@@ -112,7 +119,7 @@ t_like "$txt" 'eth0 q[0-9]+ 198\.18\.0\.2:[0-9]+ > 198\.18\.0\.1:51820: WireGuar
 	"junk shows with its drop verdict"
 t_like "$txt" 'WireGuard data receiver 0x[0-9a-f]{8} counter [0-9]+, length [0-9]+ -> redirect \(redirected\)' \
 	"data shows as redirected"
-t_is "$(($(cfg_flags) & 8))" 0 "capture flag cleared after the text capture"
+t_is "$(cap_switch)" 0 "capture switch off after the text capture"
 t_ok "capture --timeout 1 with no traffic exits 0" t_at "$GW" timeout 10 "$CTL" capture wg0 --timeout 1
 t_ok "capture on an interface without XDP fails cleanly" sh -c "! $CTL capture nosuch0 -c 1 2>/dev/null"
 

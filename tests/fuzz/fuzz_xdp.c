@@ -16,7 +16,8 @@
  *
  * XDPWG_FUZZ_SKIP=ipv6-ext,ipv6-ext-deep,frag,transit (any of them) counts mismatches whose frame
  * took those paths instead of aborting: a campaign against a program with a known, open difference can go
- * on looking for the others. The count is printed at exit.
+ * on looking for the others. The count is printed at exit. XDPWG_FUZZ_VERBOSE prints every
+ * input's verdicts (for replaying a corpus by hand).
  *
  * Input (missing bytes read as 0):
  *  S0  flags: 0 mac1 key, 1 under load, 2 allowlist on, 3 capture, 4 pass unknown indexes,
@@ -92,6 +93,7 @@ static struct {
 static unsigned long long n_exec, n_skipped;
 static uint16_t built_sport = 40000; /* the frame's UDP source port, as build_udp wrote it */
 static unsigned skip_mask;
+static int verbose; /* XDPWG_FUZZ_VERBOSE: one line per input (replaying a corpus) */
 static struct timespec t0;
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -978,6 +980,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 									     : 0;
 		skip += n + (skip[n] == ',');
 	}
+	verbose = getenv("XDPWG_FUZZ_VERBOSE") != NULL;
 	libbpf_set_print(NULL);
 	load_program();
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1128,6 +1131,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(R.ncap == 0, "capture records with capture off: %d", R.ncap);
 	}
+	if (verbose)
+		fprintf(stderr, "fuzz_xdp: %zu-byte frame: reference %s %s, program %s%s\n", len,
+			act(want.action), ref_stat_name(want.reason), act((int)o.retval),
+			nbad ? " (MISMATCH)" : "");
 	if (nbad) {
 		fprintf(stderr,
 			"  reference: %s, %s%s; paths%s%s%s%s\n  config: port %u flags %#x; "

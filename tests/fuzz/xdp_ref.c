@@ -2,7 +2,8 @@
 /*
  * The reference classifier (see xdp_ref.h). Each step below is one of the spec's numbered steps
  * ("Classification order, for every frame") or a row of docs/security.md's "Handshake floods" and
- * "Junk floods"; the byte layouts are the RFCs' (791, 8200, 768) and WireGuard's. It reads the
+ * "Junk floods"; the byte layouts are the RFCs' (791, 8200, 768) and WireGuard's. Where the spec
+ * left a choice, /work/spec/edge-xdp-decisions.md settles it (its items are cited by number). It reads the
  * frame with bounds checks of its own and knows nothing about how bpf/ walks it.
  */
 #include <string.h>
@@ -242,7 +243,7 @@ void ref_classify(const uint8_t *f, size_t len, const struct ref_maps *m, struct
 			r->paths |= REF_PATH_EXT_DEEP;
 			if (ours(m, family, dst))
 				return verdict(r, REF_XDP_DROP, REF_STAT_IPV6_EXT_DEEP,
-					       REF_CAPTURE_MAYBE);
+					       REF_CAPTURE_NO); /* decisions 8: port never read */
 			/* the spec's step 3 says PASS_OTHER for a deep chain to another address */
 			r->paths |= REF_PATH_TRANSIT;
 			return verdict(r, REF_XDP_PASS, XDPWG_STAT_PASS_OTHER, REF_CAPTURE_NO);
@@ -274,12 +275,13 @@ void ref_classify(const uint8_t *f, size_t len, const struct ref_maps *m, struct
 			return verdict(r, REF_XDP_PASS, XDPWG_STAT_PASS_FRAGMENT, REF_CAPTURE_NO);
 		if (be16(f + l4 + 2) != m->cfg.listen_port)
 			return verdict(r, REF_XDP_PASS, XDPWG_STAT_PASS_OTHER, REF_CAPTURE_NO);
+		/* edge-xdp-decisions.md 8: capture mirrors these three (the port was read) */
 		if ((m->cfg.flags & XDPWG_CFG_F_ALLOW_SRC) && !allowed(m, family, src))
 			return verdict(r, REF_XDP_DROP, XDPWG_STAT_SRC_NOT_ALLOWED,
-				       REF_CAPTURE_MAYBE);
+				       REF_CAPTURE_YES);
 		if (m->frag_bucket == REF_BUCKET_EMPTY)
-			return verdict(r, REF_XDP_DROP, REF_STAT_FRAG_BUDGET, REF_CAPTURE_MAYBE);
-		return verdict(r, REF_XDP_PASS, REF_STAT_FRAG_PASSED, REF_CAPTURE_MAYBE);
+			return verdict(r, REF_XDP_DROP, REF_STAT_FRAG_BUDGET, REF_CAPTURE_YES);
+		return verdict(r, REF_XDP_PASS, REF_STAT_FRAG_PASSED, REF_CAPTURE_YES);
 	}
 
 	/* 6 */

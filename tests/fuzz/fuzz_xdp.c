@@ -15,7 +15,8 @@
  * a peer's last event is either "just now" or never.
  *
  * XDPWG_FUZZ_SKIP=ipv6-ext,ipv6-ext-deep,frag,transit (any of them) counts mismatches whose frame
- * took those paths instead of aborting: a campaign against a program with a known, open difference can go
+ * took those paths instead of aborting (same-verdict: every mismatch in which the verdict and the
+ * presence of metadata agree, e.g. only a counter differs): a campaign against a program with a known, open difference can go
  * on looking for the others. The count is printed at exit. XDPWG_FUZZ_VERBOSE prints every
  * input's verdicts (for replaying a corpus by hand).
  *
@@ -93,6 +94,7 @@ static struct {
 static unsigned long long n_exec, n_skipped;
 static uint16_t built_sport = 40000; /* the frame's UDP source port, as build_udp wrote it */
 static unsigned skip_mask;
+#define SKIP_SAME_VERDICT (1u << 31) /* not a path: the verdict and the metadata agree */
 static int verbose; /* XDPWG_FUZZ_VERBOSE: one line per input (replaying a corpus) */
 static struct timespec t0;
 
@@ -971,13 +973,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	while (skip && *skip) {
-		size_t n = strcspn(skip, ",");
+		static const struct {
+			const char *name;
+			unsigned bit;
+		} tok[] = { { "ipv6-ext", REF_PATH_IPV6_EXT },
+			    { "ipv6-ext-deep", REF_PATH_EXT_DEEP },
+			    { "frag", REF_PATH_FRAG },
+			    { "transit", REF_PATH_TRANSIT },
+			    { "same-verdict", SKIP_SAME_VERDICT } };
+		size_t n = strcspn(skip, ","), t;
 
-		skip_mask |= n == 8 && !strncmp(skip, "ipv6-ext", n)	     ? REF_PATH_IPV6_EXT
-			     : n == 13 && !strncmp(skip, "ipv6-ext-deep", n) ? REF_PATH_EXT_DEEP
-			     : n == 4 && !strncmp(skip, "frag", n)	     ? REF_PATH_FRAG
-			     : n == 7 && !strncmp(skip, "transit", n)	     ? REF_PATH_TRANSIT
-									     : 0;
+		for (t = 0; t < sizeof(tok) / sizeof(tok[0]); t++)
+			if (strlen(tok[t].name) == n && !strncmp(skip, tok[t].name, n))
+				skip_mask |= tok[t].bit;
 		skip += n + (skip[n] == ',');
 	}
 	verbose = getenv("XDPWG_FUZZ_VERBOSE") != NULL;
@@ -1148,7 +1156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			m.cfg.flags, m.nsessions, m.npeers, m.nallow, m.nlocal, m.hs_bucket,
 			m.frag_bucket);
 		hex("  frame", frame, len);
-		if (want.paths & skip_mask) {
+		if ((want.paths & skip_mask) ||
+		    ((skip_mask & SKIP_SAME_VERDICT) && o.retval == want_action &&
+		     (o.retval == REF_XDP_DROP ||
+		      metalen == (want.meta ? sizeof(struct xdpwg_meta) : 0)))) {
 			n_skipped++;
 			return 0;
 		}

@@ -30,13 +30,21 @@ enum xdpwg_limits {
 	XDPWG_ALLOW_SRC_MAX = 4096,		/* source allowlist CIDRs */
 	XDPWG_HS_RATE_DEFAULT = 20,		/* handshake messages per second and source */
 	XDPWG_HS_BURST_DEFAULT = 5,		/* bucket depth */
+	XDPWG_LOCAL_ADDRS_MAX = 256,		/* our own addresses (local_addrs) */
+	XDPWG_IPV6_EXT_MAX = 6,			/* IPv6 extension headers walked before UDP */
+	XDPWG_FRAG_BUCKETS = 32768,		/* per-source fragment budgets (LRU) */
+	XDPWG_FRAG_RATE_DEFAULT = 100,		/* first fragments per second and source */
+	XDPWG_FRAG_BURST_DEFAULT = 20,		/* fragment bucket depth */
 };
 
 /* Per-reason counters: the stats map is a PERCPU_ARRAY indexed by this. */
 enum xdpwg_stat {
-	XDPWG_STAT_PASS_OTHER = 0,	/* not UDP to the listen port: passed untouched */
-	XDPWG_STAT_PASS_FRAGMENT,	/* IPv4 fragment: passed (the kernel reassembles) */
-	XDPWG_STAT_PASS_IPV6_EXT,	/* IPv6 with extension headers: passed */
+	XDPWG_STAT_PASS_OTHER = 0, /* not UDP to the listen port: passed untouched */
+	/* non-first IPv4/IPv6 fragment (no UDP header to look at): passed, the kernel
+	 * reassembles and its socket path checks the datagram */
+	XDPWG_STAT_PASS_FRAGMENT,
+	/* no longer counted: IPv6 extension headers are walked now (kept for the ABI) */
+	XDPWG_STAT_PASS_IPV6_EXT,
 	XDPWG_STAT_PASS_DISABLED,	/* listen port 0 in config: everything passed */
 	XDPWG_STAT_REDIRECTED,		/* into an AF_XDP socket */
 	XDPWG_STAT_NO_XSK_PASSED,	/* ours, but no socket on that queue: passed */
@@ -58,6 +66,16 @@ enum xdpwg_stat {
 	XDPWG_STAT_HS_UNDER_LOAD, /* valid initiation passed while under load (cookie reply) */
 	XDPWG_STAT_CAPTURE_LOST,  /* capture on and its ring buffer full: frame not mirrored */
 	XDPWG_STAT_UNKNOWN_INDEX_PASSED, /* unknown index passed: the sessions map is incomplete */
+	/* UDP (or a fragment) to an address not ours, with XDPWG_CFG_F_LOCAL_ADDRS: transit
+	 * traffic a router in front of us forwards, passed untouched (checked before the port) */
+	XDPWG_STAT_PASS_TRANSIT,
+	/* first fragment of UDP to our address and port within its source's fragment budget:
+	 * passed to the kernel, which reassembles; the socket path checks it */
+	XDPWG_STAT_FRAG_PASSED,
+	XDPWG_STAT_FRAG_BUDGET, /* the same over its source's fragment budget: dropped */
+	/* IPv6 to one of our addresses whose extension-header chain is longer than
+	 * XDPWG_IPV6_EXT_MAX headers or runs past the frame: dropped */
+	XDPWG_STAT_IPV6_EXT_DEEP,
 	XDPWG_STAT_MAX,
 };
 
@@ -74,6 +92,9 @@ enum xdpwg_config_flags {
 	 * decides, rather than drop a live peer's data. Costs the drop-in-XDP protection for
 	 * unknown indexes until the daemon restarts. */
 	XDPWG_CFG_F_PASS_UNKNOWN = 1u << 4,
+	/* local_addrs is authoritative: a datagram whose outer destination is not in it is
+	 * transit traffic (passed untouched). Clear: every destination counts as ours. */
+	XDPWG_CFG_F_LOCAL_ADDRS = 1u << 5,
 };
 
 /* config map: an ARRAY with one entry, key 0. Written by the loader only (whole value).
@@ -102,8 +123,21 @@ _Static_assert(__builtin_offsetof(struct xdpwg_src_key, prefixlen) == 0, "src_ke
 _Static_assert(__builtin_offsetof(struct xdpwg_src_key, family) == 4, "src_key.family");
 _Static_assert(__builtin_offsetof(struct xdpwg_src_key, addr) == 8, "src_key.addr");
 
-/* hs_buckets map: LRU_HASH, key = source (IPv4 /32 or IPv6 /64, the rest zero). A token bucket
- * in nanoseconds, as the kernel's ratelimiter keeps it: one message costs 1e9 / rate. */
+/* local_addrs map: HASH of our own addresses (the uplinks' addresses from rtnetlink, or the
+ * configured listen address), value __u32 0. IPv4 in the first four bytes of addr, the rest
+ * zero; family XDPWG_FAMILY_INET(6), host order. Written by the daemon only; consulted with
+ * XDPWG_CFG_F_LOCAL_ADDRS. */
+struct xdpwg_addr_key {
+	__u32 family;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xdpwg_addr_key) == 20, "xdpwg_addr_key size");
+_Static_assert(__builtin_offsetof(struct xdpwg_addr_key, family) == 0, "addr_key.family");
+_Static_assert(__builtin_offsetof(struct xdpwg_addr_key, addr) == 4, "addr_key.addr");
+
+/* hs_buckets and frag_buckets maps: LRU_HASH, key = source (IPv4 /32 or IPv6 /64, the rest
+ * zero). A token bucket in nanoseconds, as the kernel's ratelimiter keeps it: one message
+ * costs 1e9 / rate. */
 struct xdpwg_bucket_key {
 	__u32 family;
 	__u8 addr[16];

@@ -29,6 +29,7 @@
 #include "io_socket.h"
 #include "io_xdp.h"
 #include "loader.h"
+#include "local_addrs.h"
 #include "log.h"
 #include "netlink.h"
 #include "peer_sync.h"
@@ -697,6 +698,8 @@ static void daemon_on_netlink(struct xdpwgd *d)
 	}
 	if (bits <= 0 || !(bits & (NL_CHANGE_LINK | NL_CHANGE_ADDR | NL_CHANGE_ROUTE)))
 		return;
+	if (d->xdp && (bits & NL_CHANGE_ADDR))
+		local_addrs_refresh(io_xdp_loader(d->xdp));
 	if (daemon_route_holding(d)) {
 		d->route_armed = true;
 		return;
@@ -1130,6 +1133,9 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	if (!d->xdp && (ret = daemon_watch(d, d->tun.fds[0], DAEMON_EV_TUN)) < 0)
 		goto err;
 	daemon_roam_init(d);
+	/* after the monitor is open, so that no address change falls in between */
+	if (d->xdp)
+		local_addrs_refresh(io_xdp_loader(d->xdp));
 	daemon_observe_init(d);
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);

@@ -43,9 +43,10 @@ struct xdpwg_loader {
 };
 
 /* Pin names are the map names. */
-static const char *const pinned_maps[] = { "config",	 "sessions", "peers", "ifaces",
-					   "stats",	 "events",   "xsks",  "allow_src",
-					   "hs_buckets", "capture" };
+static const char *const pinned_maps[] = {
+	"config", "sessions",  "peers",	     "ifaces",	"stats",       "events",
+	"xsks",	  "allow_src", "hs_buckets", "capture", "local_addrs", "frag_buckets"
+};
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_PASS_OTHER] = "pass_other",
@@ -72,6 +73,10 @@ static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_HS_UNDER_LOAD] = "handshake_under_load",
 	[XDPWG_STAT_CAPTURE_LOST] = "capture_lost",
 	[XDPWG_STAT_UNKNOWN_INDEX_PASSED] = "unknown_index_passed",
+	[XDPWG_STAT_PASS_TRANSIT] = "pass_transit",
+	[XDPWG_STAT_FRAG_PASSED] = "fragment_passed",
+	[XDPWG_STAT_FRAG_BUDGET] = "fragment_over_budget",
+	[XDPWG_STAT_IPV6_EXT_DEEP] = "ipv6_ext_too_deep",
 };
 
 const char *loader_stat_name(enum xdpwg_stat s)
@@ -91,6 +96,8 @@ enum loader_stat_action loader_stat_action(enum xdpwg_stat s)
 	case XDPWG_STAT_NO_XSK_PASSED:
 	case XDPWG_STAT_META_FAILED:
 	case XDPWG_STAT_HS_UNDER_LOAD:
+	case XDPWG_STAT_PASS_TRANSIT:
+	case XDPWG_STAT_FRAG_PASSED:
 		return LOADER_STAT_PASS;
 	case XDPWG_STAT_REDIRECTED:
 		return LOADER_STAT_REDIRECT;
@@ -104,6 +111,8 @@ enum loader_stat_action loader_stat_action(enum xdpwg_stat s)
 	case XDPWG_STAT_BAD_MAC1:
 	case XDPWG_STAT_HS_RATELIMITED:
 	case XDPWG_STAT_SRC_NOT_ALLOWED:
+	case XDPWG_STAT_FRAG_BUDGET:
+	case XDPWG_STAT_IPV6_EXT_DEEP:
 		return LOADER_STAT_DROP;
 	default:
 		return LOADER_STAT_INFO;
@@ -359,6 +368,10 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 		ld->skel->rodata->hs_rate = opts->hs_rate == UINT32_MAX ? 0 : opts->hs_rate;
 	if (opts->hs_burst)
 		ld->skel->rodata->hs_burst = opts->hs_burst;
+	if (opts->frag_rate)
+		ld->skel->rodata->frag_rate = opts->frag_rate == UINT32_MAX ? 0 : opts->frag_rate;
+	if (opts->frag_burst)
+		ld->skel->rodata->frag_burst = opts->frag_burst;
 	if (opts->max_peers)
 		bpf_map__set_max_entries(ld->skel->maps.peers, opts->max_peers);
 	if (opts->max_sessions)
@@ -708,6 +721,81 @@ out:
 	free(want);
 	free(old);
 	return err;
+}
+
+/* One of our addresses as the map stores it: the family checked, IPv4's unused bytes zero. */
+static int addr_key_norm(const struct xdpwg_addr_key *in, struct xdpwg_addr_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = in->family;
+	if (in->family == XDPWG_FAMILY_INET)
+		memcpy(k->addr, in->addr, 4);
+	else if (in->family == XDPWG_FAMILY_INET6)
+		memcpy(k->addr, in->addr, 16);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int loader_set_local_addrs(struct xdpwg_loader *ld, const struct xdpwg_addr_key *keys, size_t n)
+{
+	int fd = bpf_map__fd(ld->skel->maps.local_addrs);
+	struct xdpwg_addr_key want[XDPWG_LOCAL_ADDRS_MAX], old[XDPWG_LOCAL_ADDRS_MAX], k, next;
+	struct xdpwg_config cfg = ld->cfg;
+	size_t i, j, nold = 0;
+	uint32_t zero = 0;
+	int err;
+
+	if (n > XDPWG_LOCAL_ADDRS_MAX)
+		return -E2BIG;
+	for (i = 0; i < n; i++) {
+		err = addr_key_norm(&keys[i], &want[i]);
+		if (err)
+			return err;
+	}
+	/* no addresses: every destination counts as ours again, before the set empties */
+	if (!n) {
+		cfg.flags &= (uint16_t)~XDPWG_CFG_F_LOCAL_ADDRS;
+		err = config_write(ld, &cfg);
+		if (err)
+			return err;
+	}
+	/* the new set goes in beside the old one, so XDP never sees it empty or partial */
+	for (i = 0; i < n; i++) {
+		if (bpf_map_update_elem(fd, &want[i], &zero, BPF_ANY)) {
+			err = -errno;
+			log_err("loader: local address %zu: %s", i, strerror(errno));
+			return err;
+		}
+	}
+	if (n) {
+		cfg.flags |= XDPWG_CFG_F_LOCAL_ADDRS;
+		err = config_write(ld, &cfg);
+		if (err)
+			return err;
+	}
+	/* then the stale ones go */
+	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		do {
+			k = next;
+			if (nold < XDPWG_LOCAL_ADDRS_MAX)
+				old[nold++] = k;
+		} while (bpf_map_get_next_key(fd, &k, &next) == 0);
+	}
+	for (i = 0; i < nold; i++) {
+		bool keep = false;
+
+		for (j = 0; j < n && !keep; j++)
+			keep = memcmp(&old[i], &want[j], sizeof(k)) == 0;
+		if (!keep && bpf_map_delete_elem(fd, &old[i]) && errno != ENOENT)
+			log_warn("loader: removing a local address: %s", strerror(errno));
+	}
+	return 0;
+}
+
+int loader_local_addrs_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.local_addrs);
 }
 
 int loader_session_add(struct xdpwg_loader *ld, uint32_t index, uint32_t peer_id)

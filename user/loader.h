@@ -41,6 +41,10 @@ struct loader_opts {
 	 * 0: the kernel's 20/s and 5. hs_rate UINT32_MAX: no bucket at all. */
 	uint32_t hs_rate;
 	uint32_t hs_burst;
+	/* per-source budget for first fragments to the listen port, the same way: 0 for the
+	 * defaults (XDPWG_FRAG_RATE_DEFAULT/s, XDPWG_FRAG_BURST_DEFAULT), UINT32_MAX: no limit */
+	uint32_t frag_rate;
+	uint32_t frag_burst;
 };
 
 /* Open, configure, load and pin. Stale pins of the same TUN are removed first. */
@@ -72,6 +76,14 @@ int loader_set_pass_unknown(struct xdpwg_loader *ld);
  * and counted). n 0: any source. -EINVAL for a bad family or CIDR (nothing changed), -E2BIG
  * beyond XDPWG_ALLOW_SRC_MAX entries. Never narrower than both lists while it changes. */
 int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip *cidrs, size_t n);
+/* Replace the set of our own addresses (local_addrs) and turn the destination match on
+ * (XDPWG_CFG_F_LOCAL_ADDRS): UDP to any other address is then transit and passes untouched.
+ * The new set is added beside the old one before stale entries go, so XDP never sees an empty
+ * or partial set. n 0: the match is turned off first (every destination is ours again), then
+ * the set emptied. -EINVAL for a bad family (nothing changed), -E2BIG beyond
+ * XDPWG_LOCAL_ADDRS_MAX. */
+int loader_set_local_addrs(struct xdpwg_loader *ld, const struct xdpwg_addr_key *keys, size_t n);
+int loader_local_addrs_fd(const struct xdpwg_loader *ld);
 /* The configuration map's value as the loader last wrote it. */
 int loader_config_get(const struct xdpwg_loader *ld, struct xdpwg_config *out);
 int loader_allow_src_fd(const struct xdpwg_loader *ld);

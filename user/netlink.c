@@ -222,6 +222,67 @@ int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac
 	return ctx.found ? 0 : -ENOENT;
 }
 
+struct nl_addrs_ctx {
+	int ifindex;
+	nl_addr_cb cb;
+	void *cb_ctx;
+	int err; /* the first callback error */
+};
+
+static int nl_ifa_attr(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, IFA_MAX) < 0)
+		return MNL_CB_OK;
+	tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int nl_addrs_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_addrs_ctx *ctx = data;
+	const struct nlattr *tb[IFA_MAX + 1] = { 0 };
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+	union nl_addr addr;
+	int ret;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ctx->err ||
+	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) ||
+	    (ctx->ifindex && (int)ifa->ifa_index != ctx->ifindex))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifa), nl_ifa_attr, tb);
+	/* IFA_LOCAL is our end on a point-to-point link (IFA_ADDRESS is then the peer's); IPv6
+	 * usually sends IFA_ADDRESS alone */
+	a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (!a || mnl_attr_get_payload_len(a) < (ifa->ifa_family == AF_INET ? 4u : 16u))
+		return MNL_CB_OK;
+	nl_copy_addr(&addr, a, ifa->ifa_family);
+	ret = ctx->cb(ctx->cb_ctx, ifa->ifa_family, (int)ifa->ifa_index, &addr);
+	if (ret < 0)
+		ctx->err = ret;
+	return MNL_CB_OK;
+}
+
+int nl_dump_addrs(int ifindex, nl_addr_cb cb, void *cb_ctx)
+{
+	char buf[NL_BUF_LEN];
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	struct nl_addrs_ctx ctx = { .ifindex = ifindex, .cb = cb, .cb_ctx = cb_ctx };
+	int ret;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_UNSPEC; /* both families in one dump */
+	ret = nl_request(nlh, nl_addrs_cb, &ctx);
+	return ret < 0 ? ret : ctx.err;
+}
+
 struct nl_link_ctx {
 	uint8_t *mac;
 	bool found;

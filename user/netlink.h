@@ -43,6 +43,13 @@ int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac
 /* The MAC address of an interface. 0 or -errno. */
 int nl_link_mac(int ifindex, uint8_t mac[6]);
 
+/* One address: family AF_INET or AF_INET6, the interface it is on. A negative return stops
+ * the rest of the dump from reaching the callback and becomes nl_dump_addrs's result. */
+typedef int (*nl_addr_cb)(void *ctx, int family, int ifindex, const union nl_addr *addr);
+/* Every IPv4 and IPv6 address on ifindex (0: on every interface), RTM_GETADDR dump. Our end of
+ * a point-to-point link, not the peer's. 0 or -errno (or the callback's error). */
+int nl_dump_addrs(int ifindex, nl_addr_cb cb, void *ctx);
+
 struct nl_monitor;
 /* Subscribe to link, IPv4/IPv6 address and route changes (and neighbours when want_neigh). */
 struct nl_monitor *nl_monitor_open(bool want_neigh);

@@ -495,6 +495,45 @@ int xsk_build_udp(uint8_t *frame, size_t cap, const struct xsk_udp_params *p, si
 	return (int)(hlen + payload_len);
 }
 
+/* Step over IPv6 extension headers from *off (the first of type nexthdr) to UDP, as the XDP
+ * program does (bpf/parse.bpf.h): at most XDPWG_IPV6_EXT_MAX hop-by-hop, routing, destination
+ * options, AH and atomic Fragment headers, each whole within end. XDP redirects UDP behind them
+ * since #15, so the worker must find the payload the same way. Fragments proper never get here
+ * (XDP passes them to the kernel). Returns the extension bytes, or -EINVAL. */
+static int xsk_ipv6_skip_ext(const uint8_t *frame, size_t end, size_t *off, uint8_t nexthdr)
+{
+	size_t start = *off, hl;
+	int i;
+
+	for (i = 0; i < XDPWG_IPV6_EXT_MAX && nexthdr != IPPROTO_UDP; i++) {
+		if (end < *off + 2)
+			return -EINVAL;
+		switch (nexthdr) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			hl = ((size_t)frame[*off + 1] + 1) * 8;
+			break;
+		case IPPROTO_AH:
+			hl = ((size_t)frame[*off + 1] + 2) * 4;
+			break;
+		case IPPROTO_FRAGMENT:
+			/* offset 0 and no more fragments only: an atomic fragment */
+			if (end < *off + 8 || (frame[*off + 2] << 8 | frame[*off + 3]) != 0)
+				return -EINVAL;
+			hl = 8;
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (end < *off + hl)
+			return -EINVAL;
+		nexthdr = frame[*off];
+		*off += hl;
+	}
+	return nexthdr == IPPROTO_UDP ? (int)(*off - start) : -EINVAL;
+}
+
 int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, size_t *payload_off,
 		  size_t *payload_len)
 {
@@ -542,7 +581,9 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 		if (len < off + sizeof(ip6))
 			return -EINVAL;
 		memcpy(&ip6, frame + off, sizeof(ip6));
-		if (ip6.version != 6 || ip6.nexthdr != IPPROTO_UDP)
+		int ext;
+
+		if (ip6.version != 6)
 			return -EINVAL;
 		p->family = AF_INET6;
 		memcpy(&p->src.v6, &ip6.saddr, 16);
@@ -552,6 +593,10 @@ int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, si
 		off += sizeof(ip6);
 		if (len < off + avail)
 			return -EINVAL;
+		ext = xsk_ipv6_skip_ext(frame, off + avail, &off, ip6.nexthdr);
+		if (ext < 0)
+			return -EINVAL;
+		avail -= (size_t)ext;
 	} else {
 		return -EINVAL;
 	}

@@ -109,8 +109,9 @@ size_t xsk_udp_hdr_len(int family);
  * that is already at frame + xsk_udp_hdr_len(family), with correct IPv4 header and UDP
  * checksums (IPv4 too). Returns the frame length, or -EINVAL / -EMSGSIZE. */
 int xsk_build_udp(uint8_t *frame, size_t cap, const struct xsk_udp_params *p, size_t payload_len);
-/* Parse a received frame (up to two VLAN tags, IPv4 with options, IPv6 without extension
- * headers): fills p and where the UDP payload is. 0 or -EINVAL. */
+/* Parse a received frame (up to two VLAN tags, IPv4 with options, IPv6 with up to
+ * XDPWG_IPV6_EXT_MAX extension headers, no fragments): fills p and where the UDP payload is.
+ * 0 or -EINVAL. */
 int xsk_parse_udp(const uint8_t *frame, size_t len, struct xsk_udp_params *p, size_t *payload_off,
 		  size_t *payload_len);
 

@@ -288,8 +288,13 @@ static void test_classify(void)
 	       XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
 	expect("IPv6 data, bad size", FX(.family = AF_INET6, .type = 4, .plen = 31), XDP_DROP,
 	       XDPWG_STAT_BAD_SIZE_DATA);
-	expect("IPv6 hop-by-hop", FX(.family = AF_INET6, .v6_hbh = 1, .type = 4, .plen = 65),
-	       XDP_PASS, XDPWG_STAT_PASS_IPV6_EXT);
+	/* issue #15: extension headers are walked, the UDP behind them checked as any */
+	expect("IPv6 hop-by-hop, data",
+	       FX(.family = AF_INET6, .v6_hbh = 1, .type = 4, .plen = 64, .index = INDEX6),
+	       XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
+	expect("IPv6 hop-by-hop, bad size",
+	       FX(.family = AF_INET6, .v6_hbh = 1, .type = 4, .plen = 31, .index = INDEX6),
+	       XDP_DROP, XDPWG_STAT_BAD_SIZE_DATA);
 	expect("802.1Q data", FX(.vlans = 1, .family = AF_INET, .type = 4, .plen = 32), XDP_PASS,
 	       XDPWG_STAT_NO_XSK_PASSED);
 	expect("802.1Q bad size", FX(.vlans = 1, .family = AF_INET, .type = 4, .plen = 31),
@@ -304,8 +309,9 @@ static void test_classify(void)
 	       XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
 	expect("IPv4 options, bad size", FX(.family = AF_INET, .ipopt = 10, .type = 1, .plen = 32),
 	       XDP_DROP, XDPWG_STAT_BAD_SIZE_INITIATION);
-	expect("IPv4 fragment", FX(.family = AF_INET, .frag = 1, .type = 4, .plen = 33), XDP_PASS,
-	       XDPWG_STAT_PASS_FRAGMENT);
+	/* a first fragment (MF, offset 0) to our port: within its source's budget */
+	expect("IPv4 first fragment", FX(.family = AF_INET, .frag = 1, .type = 4, .plen = 33),
+	       XDP_PASS, XDPWG_STAT_FRAG_PASSED);
 	expect("UDP to another port", FX(.family = AF_INET, .dport = 53, .type = 4, .plen = 33),
 	       XDP_PASS, XDPWG_STAT_PASS_OTHER);
 	expect("TCP to the port", FX(.family = AF_INET, .proto = IPPROTO_TCP, .plen = 33), XDP_PASS,

@@ -90,6 +90,60 @@ static void check_family(int family, size_t plen)
 	   "%s round trip", fam);
 }
 
+/* A built IPv6 frame with n 8-byte extension headers of type t inserted after the IPv6
+ * header (what XDP redirects since #15): the worker must find the same payload. */
+static int parse_with_ext(int n, uint8_t t, uint16_t frag_off, size_t *off, size_t *len)
+{
+	static uint8_t frame[2048], out[2048];
+	struct xsk_udp_params p, q;
+	size_t ext = 8 * (size_t)n, plen = 40;
+	int fl, i;
+
+	fill_params(&p, AF_INET6);
+	memset(frame, 0x5a, sizeof(frame));
+	fl = xsk_build_udp(frame, sizeof(frame), &p, plen);
+	if (fl < 0)
+		return fl;
+	memcpy(out, frame, 14 + 40);
+	memcpy(out + 14 + 40 + ext, frame + 14 + 40, (size_t)fl - 14 - 40);
+	for (i = 0; i < n; i++) {
+		uint8_t *h = out + 14 + 40 + 8 * i;
+
+		memset(h, 0, 8);
+		h[0] = i + 1 < n ? t : IPPROTO_UDP;
+		if (t == IPPROTO_FRAGMENT) {
+			h[2] = (uint8_t)(frag_off >> 8);
+			h[3] = (uint8_t)frag_off;
+		} else {
+			h[2] = 1; /* PadN */
+			h[3] = 4;
+		}
+	}
+	out[14 + 6] = t;
+	out[14 + 4] = (uint8_t)((8 + plen + ext) >> 8);
+	out[14 + 5] = (uint8_t)(8 + plen + ext);
+	return xsk_parse_udp(out, (size_t)fl + ext, &q, off, len);
+}
+
+static void check_ext(void)
+{
+	size_t off = 0, len = 0;
+
+	is_int(parse_with_ext(1, IPPROTO_DSTOPTS, 0, &off, &len), 0,
+	       "IPv6 + destination options parses");
+	ok(off == 14 + 40 + 8 + 8 && len == 40, "  payload after the extension header (%zu, %zu)",
+	   off, len);
+	is_int(parse_with_ext(6, IPPROTO_HOPOPTS, 0, &off, &len), 0, "six headers parse");
+	is_int(off, 14 + 40 + 48 + 8, "  payload after six");
+	is_int(parse_with_ext(7, IPPROTO_DSTOPTS, 0, &off, &len), -EINVAL, "seven refused");
+	is_int(parse_with_ext(1, IPPROTO_FRAGMENT, 0, &off, &len), 0, "atomic fragment parses");
+	is_int(parse_with_ext(1, IPPROTO_FRAGMENT, 1, &off, &len), -EINVAL,
+	       "first fragment refused (the kernel reassembles)");
+	is_int(parse_with_ext(1, IPPROTO_FRAGMENT, 8, &off, &len), -EINVAL,
+	       "later fragment refused");
+	is_int(parse_with_ext(1, 50, 0, &off, &len), -EINVAL, "ESP refused");
+}
+
 int main(void)
 {
 	struct xsk_udp_params p;
@@ -114,5 +168,6 @@ int main(void)
 	frame[12] = 0x08;
 	frame[13] = 0x06;
 	is_int(xsk_parse_udp(frame, 82, &p, &off, &len), -EINVAL, "ARP refused");
+	check_ext();
 	return done_testing();
 }

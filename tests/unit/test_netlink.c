@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "netlink.h"
@@ -34,6 +35,53 @@ static int wait_change(struct nl_monitor *m, int want)
 		}
 	}
 	return seen;
+}
+
+struct addrs_seen {
+	int n, v4, v6, on_idx;
+	int idx;
+};
+
+static int on_addr(void *ctx, int family, int ifindex, const union nl_addr *addr)
+{
+	struct addrs_seen *a = ctx;
+	struct in6_addr want6;
+
+	inet_pton(AF_INET6, "2001:db8:1::1", &want6);
+	a->n++;
+	if (family == AF_INET && addr->v4.s_addr == inet_addr("198.51.100.1"))
+		a->v4++;
+	if (family == AF_INET6 && !memcmp(&addr->v6, &want6, 16))
+		a->v6++;
+	a->on_idx += ifindex == a->idx;
+	return 0;
+}
+
+static int stop_at_first(void *ctx, int family, int ifindex, const union nl_addr *addr)
+{
+	(void)family;
+	(void)ifindex;
+	(void)addr;
+	++*(int *)ctx;
+	return -E2BIG;
+}
+
+/* nl_dump_addrs: what the XDP program's local_addrs is filled from */
+static void test_dump_addrs(int idx)
+{
+	struct addrs_seen a = { .idx = idx };
+	int calls = 0;
+
+	ok(sh("ip -6 addr add 2001:db8:1::1/64 dev xwgt0 nodad") == 0, "IPv6 address added");
+	is_int(nl_dump_addrs(idx, on_addr, &a), 0, "dump of the veth's addresses");
+	ok(a.v4 == 1 && a.v6 == 1 && a.on_idx == a.n, "both families, only that interface (%d)",
+	   a.n);
+	memset(&a, 0, sizeof(a));
+	a.idx = (int)if_nametoindex("lo");
+	is_int(nl_dump_addrs(0, on_addr, &a), 0, "dump of every interface");
+	ok(a.v4 == 1 && a.v6 == 1 && a.on_idx >= 1, "the veth's and lo's addresses (%d)", a.n);
+	is_int(nl_dump_addrs(0, stop_at_first, &calls), -E2BIG, "a callback error is returned");
+	is_int(calls, 1, "and stops the callbacks");
 }
 
 int main(void)
@@ -90,6 +138,8 @@ int main(void)
 	ok(sh("ip link set xwgt0 address 02:00:00:00:00:01") == 0 && nl_link_mac(idx, mac) == 0 &&
 		   mac[5] == 0x01,
 	   "link MAC read back");
+
+	test_dump_addrs(idx);
 
 	nl_monitor_close(m);
 	return done_testing();

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The XDP program's maps and load-time tunables, in one place: they are the ABI with userspace
+ * (user/loader.c pins them by these names, the skeleton exposes the tunables by these names),
+ * so they are kept apart from the code that uses them. Keys and values are declared in
+ * headers/xdpwg_kern_user.h. (harden.bpf.h keeps its BLAKE2s scratch map to itself: it is
+ * working memory, not shared with userspace.)
+ *
+ * Include from exactly one BPF translation unit (bpf/xdpwg.bpf.c): it defines the maps.
+ */
+#ifndef XDPWG_MAPS_BPF_H
+#define XDPWG_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "xdpwg_kern_user.h"
+
+/* Tunables, set by the loader before load. */
+const volatile __u64 event_interval_ns = 100000000ULL; /* per-peer new-source event spacing */
+const volatile __u8 handshakes_to_xsk = 1; /* 0: valid handshake messages go to the stack */
+const volatile __u32 hs_rate = XDPWG_HS_RATE_DEFAULT; /* handshake messages/s per source; 0: off */
+const volatile __u32 hs_burst = XDPWG_HS_BURST_DEFAULT; /* bucket depth in messages */
+/* first fragments to our port per second and source (0: off), and their bucket depth */
+const volatile __u32 frag_rate = XDPWG_FRAG_RATE_DEFAULT;
+const volatile __u32 frag_burst = XDPWG_FRAG_BURST_DEFAULT;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdpwg_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XDPWG_DEFAULT_MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, struct xdpwg_session);
+} sessions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XDPWG_DEFAULT_MAX_PEERS);
+	__type(key, __u32);
+	__type(value, struct xdpwg_peer);
+} peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPWG_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, struct xdpwg_iface);
+} ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPWG_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPWG_EVENTS_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, XDPWG_XSKS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+/* Source allowlist: see struct xdpwg_src_key. Used only with XDPWG_CFG_F_ALLOW_SRC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XDPWG_ALLOW_SRC_MAX);
+	__type(key, struct xdpwg_src_key);
+	__type(value, __u32);
+} allow_src SEC(".maps");
+
+/* Per-source handshake token buckets; LRU: a flood of sources evicts the oldest buckets, which
+ * then start full again (the same trade the kernel's table makes when it is full). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPWG_HS_BUCKETS);
+	__type(key, struct xdpwg_bucket_key);
+	__type(value, struct xdpwg_bucket);
+} hs_buckets SEC(".maps");
+
+/* Our own addresses: see struct xdpwg_addr_key. Used only with XDPWG_CFG_F_LOCAL_ADDRS. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPWG_LOCAL_ADDRS_MAX);
+	__type(key, struct xdpwg_addr_key);
+	__type(value, __u32);
+} local_addrs SEC(".maps");
+
+/* Per-source budget for first fragments to our port: a bucket per source like hs_buckets, in
+ * its own map so a fragment flood cannot spend a source's handshake tokens (or the reverse). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XDPWG_FRAG_BUCKETS);
+	__type(key, struct xdpwg_bucket_key);
+	__type(value, struct xdpwg_bucket);
+} frag_buckets SEC(".maps");
+
+/* xdpwgctl capture: see struct xdpwg_capture. Written only while XDPWG_CFG_F_CAPTURE is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XDPWG_CAPTURE_BYTES);
+} capture SEC(".maps");
+
+#endif

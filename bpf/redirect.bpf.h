@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What happens once the XDP program has decided: counting the reason (stats), mirroring the
+ * frame and its verdict while xdpwgctl capture runs (capture ring buffer), telling userspace
+ * about a peer's new source (events ring buffer), and handing an accepted datagram to its
+ * AF_XDP socket with struct xdpwg_meta in front (xsks, ifaces). Everything userspace reads back
+ * about a frame is written here, so the formats of headers/xdpwg_kern_user.h have one writer.
+ */
+#ifndef XDPWG_REDIRECT_BPF_H
+#define XDPWG_REDIRECT_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "xdpwg_kern_user.h"
+
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+
+static __always_inline void count(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &reason);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline int verdict(__u32 reason, int action)
+{
+	count(reason);
+	return action;
+}
+
+/* Mirror the frame's first bytes and its verdict into the capture ring buffer. A subprogram of
+ * its own: verified once, and the data path pays only the caller's flag test when it is off. */
+static __noinline int capture_frame(struct xdp_md *ctx, __u32 reason, __u32 action)
+{
+	void *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)ctx->data;
+	struct xdpwg_capture *rec;
+	/* 64 bits: the size check and the helper call see the same register */
+	__u64 len = data_end - data, caplen;
+
+	rec = bpf_ringbuf_reserve(&capture, sizeof(*rec), 0);
+	if (!rec) {
+		count(XDPWG_STAT_CAPTURE_LOST);
+		return 0;
+	}
+	/* min(len, SNAPLEN) written as (masked value) + 1, so that even the 6.1 verifier, which
+	 * narrows no range on "!= 0", sees caplen within [1, SNAPLEN] (SNAPLEN a power of two) */
+	_Static_assert((XDPWG_CAPTURE_SNAPLEN & (XDPWG_CAPTURE_SNAPLEN - 1)) == 0,
+		       "capture snap length must be a power of two");
+	caplen = len > XDPWG_CAPTURE_SNAPLEN ? XDPWG_CAPTURE_SNAPLEN : len;
+	if (!caplen) {
+		bpf_ringbuf_discard(rec, 0);
+		count(XDPWG_STAT_CAPTURE_LOST);
+		return 0;
+	}
+	caplen = ((caplen - 1) & (XDPWG_CAPTURE_SNAPLEN - 1)) + 1;
+	if (bpf_xdp_load_bytes(ctx, 0, rec->data, caplen) < 0) {
+		bpf_ringbuf_discard(rec, 0);
+		count(XDPWG_STAT_CAPTURE_LOST);
+		return 0;
+	}
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->ifindex = ctx->ingress_ifindex;
+	rec->rx_queue = ctx->rx_queue_index;
+	rec->len = len;
+	rec->caplen = caplen;
+	rec->action = action;
+	rec->reason = reason;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* verdict() for datagrams to the listen port: mirrored when capture is on. */
+static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 cflags, __u32 reason, int action)
+{
+	count(reason);
+	if (cflags & XDPWG_CFG_F_CAPTURE)
+		capture_frame(ctx, reason, action);
+	return action;
+}
+
+static __always_inline int endpoint_differs(const struct xdpwg_endpoint *ep,
+					    const struct xdpwg_endpoint *src)
+{
+	if (ep->family != src->family || ep->port != src->port)
+		return 1;
+	if (src->family == XDPWG_FAMILY_INET)
+		return ep->addr.v4 != src->addr.v4;
+	return (ep->addr.v6w[0] ^ src->addr.v6w[0]) | (ep->addr.v6w[1] ^ src->addr.v6w[1]) |
+	       (ep->addr.v6w[2] ^ src->addr.v6w[2]) | (ep->addr.v6w[3] ^ src->addr.v6w[3]);
+}
+
+static __always_inline void emit_new_source(struct xdp_md *ctx, struct xdpwg_peer *peer,
+					    __u32 peer_id, const struct pkt_info *pi, __u64 now)
+{
+	struct xdpwg_event *ev;
+
+	count(XDPWG_STAT_NEW_SOURCE);
+	if (peer->flags & XDPWG_PEER_F_ROAM_PINNED)
+		return;
+	if (peer->last_event_ns && now - peer->last_event_ns < event_interval_ns) {
+		count(XDPWG_STAT_EVENT_RATELIMITED);
+		return;
+	}
+	peer->last_event_ns = now;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(XDPWG_STAT_EVENT_LOST);
+		return;
+	}
+	ev->ts_ns = now;
+	ev->type = XDPWG_EVENT_NEW_SOURCE;
+	ev->peer_id = peer_id;
+	ev->src = pi->src;
+	ev->ifindex = ctx->ingress_ifindex;
+	ev->rx_queue = ctx->rx_queue_index;
+	bpf_ringbuf_submit(ev, 0);
+	count(XDPWG_STAT_EVENT_SENT);
+}
+
+/* Deliver a datagram that passed every check: struct xdpwg_meta in front of the frame, then into
+ * the AF_XDP socket of its (interface, receive queue) slot; no socket there, or no room for the
+ * metadata: up the stack to the kernel socket. */
+static __always_inline int deliver_xsk(struct xdp_md *ctx, __u32 cflags, const struct pkt_info *pi,
+				       __u32 type, __u32 peer_id, __u64 now)
+{
+	struct xdpwg_iface *iface;
+	struct xdpwg_meta *meta;
+	__u32 key, slot;
+	void *data;
+	int ret;
+
+	if (ctx->rx_queue_index >= XDPWG_MAX_QUEUES)
+		return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+	slot = ctx->rx_queue_index;
+	key = ctx->ingress_ifindex;
+	iface = bpf_map_lookup_elem(&ifaces, &key);
+	if (iface)
+		slot += iface->slot_base;
+	if (slot >= XDPWG_XSKS_MAX)
+		return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+
+	/* Where it came from and when, in front of the frame for the worker. */
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdpwg_meta)) < 0)
+		return wg_verdict(ctx, cflags, XDPWG_STAT_META_FAILED, XDP_PASS);
+	data = (void *)(long)ctx->data;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > data)
+		return wg_verdict(ctx, cflags, XDPWG_STAT_META_FAILED, XDP_PASS);
+	meta->rx_ns = now;
+	meta->peer_id = peer_id;
+	meta->flags = pi->meta_flags;
+	meta->msg_type = type;
+	meta->payload_off = pi->payload_off;
+	meta->payload_len = pi->payload_len;
+	meta->magic = XDPWG_META_MAGIC;
+	meta->reserved = 0;
+
+	/* redirected frames never reach tcpdump on the uplink: capture mirrors them */
+	ret = bpf_redirect_map(&xsks, slot, XDP_PASS);
+	if (ret == XDP_REDIRECT)
+		return wg_verdict(ctx, cflags, XDPWG_STAT_REDIRECTED, XDP_REDIRECT);
+	return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, ret);
+}
+
+#endif

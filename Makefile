@@ -44,6 +44,8 @@ UNITS      := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
 BPFTS      := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
 NET_TESTS  := $(sort $(wildcard tests/net/*.t))
+# the fuzz harnesses' seed corpora and kept crash/mismatch inputs, replayed (not fuzzed)
+FUZZ_TESTS := tests/fuzz/replay.t
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
 SKELS      := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
@@ -103,7 +105,7 @@ $(BUILD):
 # scripts which binaries to drive (build/ or build/san/).
 test: deps
 	@$(MAKE) --no-print-directory all-tests
-	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS) $(BPFTS) $(NET_TESTS)
+	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS) $(BPFTS) $(NET_TESTS) $(FUZZ_TESTS)
 
 test-unit: all-tests
 	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS)

@@ -190,12 +190,13 @@ for n in "${names[@]}"; do
 	fi
 	# a second bound in case the fuzzer itself wedges
 	timeout -k 10 $((SECS + 120)) "$bin" "${limit[@]}" -max_len="$(max_len "$n")" \
-		-timeout=10 -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$art" \
+		-error_exitcode=1 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+		-artifact_prefix="$art" \
 		"$scratch/$n" >"$log" 2>&1
 	status=$?
 	took=$(($(date +%s) - start))
-	if [ $status -eq 77 ]; then
-		echo "fuzz_$n: skipped ($(tail -1 "$log"))"
+	if [ $status -eq 77 ] && grep -q ': SKIP: ' "$log"; then
+		echo "fuzz_$n: skipped ($(grep -m1 ': SKIP: ' "$log" | sed 's/.*: SKIP: //'))"
 		continue
 	fi
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -31,10 +31,11 @@ for n in "${names[@]}"; do
 	fi
 	log=build/fuzz/logs/$n.replay
 	# files, not directories: libFuzzer runs each once and stops at the first failure
-	timeout -k 10 600 build/fuzz/fuzz_"$n" -timeout=10 -rss_limit_mb=4096 "${files[@]}" >"$log" 2>&1
+	timeout -k 10 600 build/fuzz/fuzz_"$n" -error_exitcode=1 -timeout=10 -rss_limit_mb=4096 \
+		"${files[@]}" >"$log" 2>&1
 	status=$?
-	if [ $status -eq 77 ]; then
-		echo "ok $i - fuzz_$n # SKIP $(grep -m1 'fuzz_' "$log")"
+	if [ $status -eq 77 ] && grep -q ': SKIP: ' "$log"; then
+		echo "ok $i - fuzz_$n # SKIP $(grep -m1 ': SKIP: ' "$log" | sed 's/.*: SKIP: //')"
 	elif [ $status -eq 0 ]; then
 		echo "ok $i - fuzz_$n replays ${#files[@]} inputs"
 	else

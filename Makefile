@@ -68,6 +68,8 @@ BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
 BPFTS       := $(BPFT_SRCS:tests/bpf/%.c=$(BUILD)/tests/bpf/%)
 NET_TESTS   := $(sort $(wildcard tests/net/*.t))
 BUILD_TESTS := $(sort $(wildcard tests/build/*.t))
+# the fuzz harnesses' seed corpora and kept crash/mismatch inputs, replayed (not fuzzed)
+FUZZ_TESTS  := tests/fuzz/replay.t
 BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
 SKELS       := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
@@ -146,7 +148,7 @@ $(BUILD):
 # scripts which binaries to drive (build/ or build/san/).
 test: deps
 	@$(MAKE) --no-print-directory all-tests
-	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS) $(BPFTS) $(BUILD_TESTS) $(NET_TESTS)
+	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS) $(BPFTS) $(BUILD_TESTS) $(NET_TESTS) $(FUZZ_TESTS)
 
 test-unit: all-tests
 	@XDPWG_BUILD=$(abspath $(BUILD)) tests/run $(UNITS)

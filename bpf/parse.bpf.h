@@ -163,6 +163,13 @@ __noinline int xdpwg_ipv6_ext_walk(struct xdp_md *ctx, __u32 off, __u32 nexthdr)
 
 		if (nexthdr == IPPROTO_UDP)
 			return (WALK_UDP << WALK_RES_SHIFT) | first | (off & WALK_OFF_MASK);
+		/* the type first: a chain that ends in anything but an extension header ends here,
+		 * even right at the frame's end (fuzz_xdp F1: hop-by-hop then No Next Header as
+		 * the frame's last bytes was dropped as too deep) */
+		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
+		    nexthdr != IPPROTO_DSTOPTS && nexthdr != IPPROTO_AH &&
+		    nexthdr != IPPROTO_FRAGMENT)
+			return WALK_OTHER << WALK_RES_SHIFT;
 		if (off > WALK_OFF_MAX)
 			return WALK_DEEP << WALK_RES_SHIFT;
 		h = data + off;

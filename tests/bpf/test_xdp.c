@@ -23,6 +23,7 @@
 #include <linux/if_ether.h>
 
 #include "../unit/tap.h"
+#include "xdp_run.h"
 #include "loader.h"
 #include "pins.h"
 #include "log.h"
@@ -156,24 +157,14 @@ static int prog_fd;
 static void run_fx(const struct fx *f, struct run *r)
 {
 	uint8_t in[2048];
-	struct xdp_md ctx_in = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o);
 	size_t len = build(in, f);
+	struct xdp_run x;
 
 	memset(r, 0, sizeof(*r));
-	ctx_in.data_end = (uint32_t)len;
-	o.data_in = in;
-	o.data_size_in = (uint32_t)len;
-	o.data_out = r->out;
-	o.data_size_out = sizeof(r->out);
-	o.ctx_in = &ctx_in;
-	o.ctx_size_in = sizeof(ctx_in);
-	o.ctx_out = &r->ctx_out;
-	o.ctx_size_out = sizeof(r->ctx_out);
-	o.repeat = 1;
-	r->ret = bpf_prog_test_run_opts(prog_fd, &o);
-	r->retval = o.retval;
-	r->out_len = o.data_size_out;
+	r->ret = xdp_run(prog_fd, in, len, r->out, sizeof(r->out), &x);
+	r->retval = x.retval;
+	r->out_len = x.out_len;
+	r->ctx_out = x.ctx;
 	/* untouched? (metadata, when added, precedes the frame in data_out) */
 	if (r->ret == 0 && r->retval == XDP_PASS && r->ctx_out.data == 0 &&
 	    (r->out_len != len || memcmp(in, r->out, len) != 0))

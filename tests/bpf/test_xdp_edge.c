@@ -24,6 +24,7 @@
 #include <linux/if_ether.h>
 
 #include "../unit/tap.h"
+#include "xdp_run.h"
 #include "loader.h"
 #include "pins.h"
 #include "log.h"
@@ -188,27 +189,17 @@ static struct xdpwg_loader *ld;
 static int run_fx(const struct efx *f, struct run *r)
 {
 	static uint8_t in[4096], out[8192];
-	struct xdp_md ctx_in = { 0 }, ctx_out = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o);
 	size_t len = build(in, f, &r->payload_off);
+	struct xdp_run x;
+	int ret = xdp_run(loader_prog_fd(ld), in, len, out, sizeof(out), &x);
 
-	ctx_in.data_end = (uint32_t)len;
-	o.data_in = in;
-	o.data_size_in = (uint32_t)len;
-	o.data_out = out;
-	o.data_size_out = sizeof(out);
-	o.ctx_in = &ctx_in;
-	o.ctx_size_in = sizeof(ctx_in);
-	o.ctx_out = &ctx_out;
-	o.ctx_size_out = sizeof(ctx_out);
-	o.repeat = 1;
-	if (bpf_prog_test_run_opts(loader_prog_fd(ld), &o))
-		return -errno;
-	r->retval = o.retval;
-	r->has_meta = ctx_out.data == sizeof(struct xdpwg_meta);
+	if (ret)
+		return ret;
+	r->retval = x.retval;
+	r->has_meta = x.ctx.data == sizeof(struct xdpwg_meta);
 	if (r->has_meta)
 		memcpy(&r->meta, out, sizeof(r->meta));
-	r->untouched = ctx_out.data == 0 && o.data_size_out == len && !memcmp(in, out, len);
+	r->untouched = x.ctx.data == 0 && x.out_len == len && !memcmp(in, out, len);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <linux/if_ether.h>
 
 #include "../unit/tap.h"
+#include "xdp_run.h"
 #include "config.h"
 #include "cookie.h"
 #include "crypto.h"
@@ -88,23 +89,12 @@ static size_t build(uint8_t *buf, const char *src, uint16_t dport, const uint8_t
 static uint32_t run(const char *src, uint16_t dport, const uint8_t *msg, size_t len)
 {
 	uint8_t in[2048], out[4096];
-	struct xdp_md ctx_in = { 0 }, ctx_out;
-	LIBBPF_OPTS(bpf_test_run_opts, o);
 	size_t n = build(in, src, dport, msg, len);
+	struct xdp_run x;
 
-	ctx_in.data_end = (uint32_t)n;
-	o.data_in = in;
-	o.data_size_in = (uint32_t)n;
-	o.data_out = out;
-	o.data_size_out = sizeof(out);
-	o.ctx_in = &ctx_in;
-	o.ctx_size_in = sizeof(ctx_in);
-	o.ctx_out = &ctx_out;
-	o.ctx_size_out = sizeof(ctx_out);
-	o.repeat = 1;
-	if (bpf_prog_test_run_opts(loader_prog_fd(ld), &o))
+	if (xdp_run(loader_prog_fd(ld), in, n, out, sizeof(out), &x))
 		return 0xffffffffu;
-	return o.retval;
+	return x.retval;
 }
 
 /* A handshake message of type t (1, 2 or 3) with random body; mac1 correct for types 1 and 2. */

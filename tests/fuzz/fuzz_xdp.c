@@ -62,6 +62,7 @@
 #include <linux/bpf.h>
 
 #include "xdp_ref.h"
+#include "../bpf/xdp_run.h"
 #include "xdpwg.skel.h"
 
 #define PORT	  51820
@@ -1022,13 +1023,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rd r = { data, size };
 	struct ref_maps m;
 	struct ref_result want;
-	struct xdp_md ctx_in, ctx_out;
+	struct xdp_run o;
 	struct plan pl;
 	uint8_t src[16], dst[16];
 	uint32_t fam, i, got_reason = ~0u, want_action, want_reason;
 	size_t len, metalen = 0;
 	int ret, nbad = 0, nmoved = 0;
-	LIBBPF_OPTS(bpf_test_run_opts, o);
 
 	if (P.nstats > REF_STAT_MAX + 64)
 		abort();
@@ -1042,22 +1042,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ref_classify(frame, len, &m, &want);
 
 	read_stats(before);
-	memset(&ctx_in, 0, sizeof(ctx_in));
-	memset(&ctx_out, 0, sizeof(ctx_out));
-	ctx_in.data_end = (uint32_t)len;
-	o.data_in = frame;
-	o.data_size_in = (uint32_t)len;
-	o.data_out = out;
-	o.data_size_out = sizeof(out);
-	o.ctx_in = &ctx_in;
-	o.ctx_size_in = sizeof(ctx_in);
-	o.ctx_out = &ctx_out;
-	o.ctx_size_out = sizeof(ctx_out);
-	o.repeat = 1;
-	ret = bpf_prog_test_run_opts(P.prog, &o);
+	ret = xdp_run(P.prog, frame, len, out, sizeof(out), &o);
 	if (ret) {
 		fprintf(stderr, "fuzz_xdp: BPF_PROG_TEST_RUN failed: %s (frame %zu bytes)\n",
-			strerror(errno), len);
+			strerror(-ret), len);
 		abort();
 	}
 	read_stats(after);
@@ -1087,12 +1075,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)nmoved;
 	(void)got_reason;
 	if (o.retval == REF_XDP_PASS || o.retval == REF_XDP_REDIRECT) {
-		metalen = ctx_out.data;
+		metalen = o.ctx.data;
 		CHECK(metalen == (want.meta ? sizeof(struct xdpwg_meta) : 0),
 		      "metadata: program %zu bytes, reference %zu", metalen,
 		      want.meta ? sizeof(struct xdpwg_meta) : (size_t)0);
-		CHECK(o.data_size_out == len + metalen && !memcmp(out + metalen, frame, len),
-		      "passed frame modified (%u bytes out, %zu in)", o.data_size_out, len);
+		CHECK(o.out_len == len + metalen && !memcmp(out + metalen, frame, len),
+		      "passed frame modified (%u bytes out, %zu in)", o.out_len, len);
 	}
 	if (want.meta && metalen == sizeof(struct xdpwg_meta)) {
 		struct xdpwg_meta g;

@@ -83,9 +83,8 @@ static __always_inline int capture_on(void)
 }
 
 /* verdict() for datagrams to the listen port: mirrored when capture is on. */
-static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 cflags, __u32 reason, int action)
+static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 reason, int action)
 {
-	(void)cflags;
 	count(reason);
 	if (capture_on())
 		capture_frame(ctx, reason, action);
@@ -134,8 +133,8 @@ static __always_inline void emit_new_source(struct xdp_md *ctx, struct xdpwg_pee
 /* Deliver a datagram that passed every check: struct xdpwg_meta in front of the frame, then into
  * the AF_XDP socket of its (interface, receive queue) slot; no socket there, or no room for the
  * metadata: up the stack to the kernel socket. */
-static __always_inline int deliver_xsk(struct xdp_md *ctx, __u32 cflags, const struct pkt_info *pi,
-				       __u32 type, __u32 peer_id, __u64 now)
+static __always_inline int deliver_xsk(struct xdp_md *ctx, const struct pkt_info *pi, __u32 type,
+				       __u32 peer_id, __u64 now)
 {
 	struct xdpwg_iface *iface;
 	struct xdpwg_meta *meta;
@@ -144,22 +143,22 @@ static __always_inline int deliver_xsk(struct xdp_md *ctx, __u32 cflags, const s
 	int ret;
 
 	if (ctx->rx_queue_index >= XDPWG_MAX_QUEUES)
-		return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+		return wg_verdict(ctx, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 	slot = ctx->rx_queue_index;
 	key = ctx->ingress_ifindex;
 	iface = bpf_map_lookup_elem(&ifaces, &key);
 	if (iface)
 		slot += iface->slot_base;
 	if (slot >= XDPWG_XSKS_MAX)
-		return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+		return wg_verdict(ctx, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 
 	/* Where it came from and when, in front of the frame for the worker. */
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdpwg_meta)) < 0)
-		return wg_verdict(ctx, cflags, XDPWG_STAT_META_FAILED, XDP_PASS);
+		return wg_verdict(ctx, XDPWG_STAT_META_FAILED, XDP_PASS);
 	data = (void *)(long)ctx->data;
 	meta = (void *)(long)ctx->data_meta;
 	if ((void *)(meta + 1) > data)
-		return wg_verdict(ctx, cflags, XDPWG_STAT_META_FAILED, XDP_PASS);
+		return wg_verdict(ctx, XDPWG_STAT_META_FAILED, XDP_PASS);
 	meta->rx_ns = now;
 	meta->peer_id = peer_id;
 	meta->flags = pi->meta_flags;
@@ -172,8 +171,8 @@ static __always_inline int deliver_xsk(struct xdp_md *ctx, __u32 cflags, const s
 	/* redirected frames never reach tcpdump on the uplink: capture mirrors them */
 	ret = bpf_redirect_map(&xsks, slot, XDP_PASS);
 	if (ret == XDP_REDIRECT)
-		return wg_verdict(ctx, cflags, XDPWG_STAT_REDIRECTED, XDP_REDIRECT);
-	return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, ret);
+		return wg_verdict(ctx, XDPWG_STAT_REDIRECTED, XDP_REDIRECT);
+	return wg_verdict(ctx, XDPWG_STAT_NO_XSK_PASSED, ret);
 }
 
 #endif

@@ -101,13 +101,13 @@ int xdpwg_rx(struct xdp_md *ctx)
 		return verdict(XDPWG_STAT_PASS_OTHER, XDP_PASS);
 	pi.src.port = udph->source;
 	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi))
-		return wg_verdict(ctx, cflags, XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);
+		return wg_verdict(ctx, XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);
 	/* A first fragment: the kernel reassembles it and the socket path checks the datagram;
 	 * XDP bounds how many a source may send that way. */
 	if (pi.frag == PARSE_FRAG_FIRST) {
 		if (frag_allow(&pi, bpf_ktime_get_ns()))
-			return wg_verdict(ctx, cflags, XDPWG_STAT_FRAG_PASSED, XDP_PASS);
-		return wg_verdict(ctx, cflags, XDPWG_STAT_FRAG_BUDGET, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_FRAG_PASSED, XDP_PASS);
+		return wg_verdict(ctx, XDPWG_STAT_FRAG_BUDGET, XDP_DROP);
 	}
 
 	/* Ours from here on: the UDP length must fit the IP payload and the frame. */
@@ -116,9 +116,9 @@ int xdpwg_rx(struct xdp_md *ctx)
 	 * compiler cannot fold away */
 	asm volatile("%0 &= 0xffff" : "+r"(ulen));
 	if (ulen < sizeof(*udph) + sizeof(struct wg_msg_header) || ulen > ip_plen)
-		return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
+		return wg_verdict(ctx, XDPWG_STAT_TRUNCATED, XDP_DROP);
 	if ((void *)udph + ulen > data_end)
-		return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
+		return wg_verdict(ctx, XDPWG_STAT_TRUNCATED, XDP_DROP);
 	plen = ulen - sizeof(*udph);
 	payload = udph + 1;
 	pi.payload_off = payload - data;
@@ -127,7 +127,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 	if (payload + sizeof(struct wg_msg_data) > data_end) {
 		/* shorter than a data header: only the type can be read */
 		if (payload + sizeof(struct wg_msg_header) > data_end)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_TRUNCATED, XDP_DROP);
 	}
 	type = ((struct wg_msg_header *)payload)->type;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -136,25 +136,25 @@ int xdpwg_rx(struct xdp_md *ctx)
 	switch (type) {
 	case WG_MSG_HANDSHAKE_INITIATION:
 		if (plen != WG_MSG_INITIATION_LEN)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_INITIATION, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_BAD_SIZE_INITIATION, XDP_DROP);
 		break;
 	case WG_MSG_HANDSHAKE_RESPONSE:
 		if (plen != WG_MSG_RESPONSE_LEN)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_RESPONSE, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_BAD_SIZE_RESPONSE, XDP_DROP);
 		break;
 	case WG_MSG_HANDSHAKE_COOKIE:
 		if (plen != WG_MSG_COOKIE_LEN)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_COOKIE, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_BAD_SIZE_COOKIE, XDP_DROP);
 		break;
 	case WG_MSG_DATA:
 		/* No alignment check: senders pad to a multiple of 16 only up to their MTU
 		 * (the kernel's min(ALIGN(len, 16), mtu)), so a full-size packet through a
 		 * 1420-byte MTU ends 12 bytes short of alignment. */
 		if (plen < WG_MSG_DATA_MIN_LEN)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_SIZE_DATA, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_BAD_SIZE_DATA, XDP_DROP);
 		break;
 	default:
-		return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_TYPE, XDP_DROP);
+		return wg_verdict(ctx, XDPWG_STAT_BAD_TYPE, XDP_DROP);
 	}
 
 	now = bpf_ktime_get_ns();
@@ -163,7 +163,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 		__u32 idx;
 
 		if ((void *)(msg + 1) > data_end)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_TRUNCATED, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_TRUNCATED, XDP_DROP);
 		idx = msg->key_idx;
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 		idx = __builtin_bswap32(idx);
@@ -171,9 +171,8 @@ int xdpwg_rx(struct xdp_md *ctx)
 		sess = bpf_map_lookup_elem(&sessions, &idx);
 		if (!sess) {
 			if (cflags & XDPWG_CFG_F_PASS_UNKNOWN)
-				return wg_verdict(ctx, cflags, XDPWG_STAT_UNKNOWN_INDEX_PASSED,
-						  XDP_PASS);
-			return wg_verdict(ctx, cflags, XDPWG_STAT_UNKNOWN_INDEX, XDP_DROP);
+				return wg_verdict(ctx, XDPWG_STAT_UNKNOWN_INDEX_PASSED, XDP_PASS);
+			return wg_verdict(ctx, XDPWG_STAT_UNKNOWN_INDEX, XDP_DROP);
 		}
 		peer_id = sess->peer_id;
 		pi.meta_flags |= XDPWG_META_F_PEER;
@@ -192,19 +191,19 @@ int xdpwg_rx(struct xdp_md *ctx)
 
 		/* under load, a source already over its bucket costs no BLAKE2s */
 		if (under_load && !bucket_allow(&pi, now, 0))
-			return wg_verdict(ctx, cflags, XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
 		if ((cflags & XDPWG_CFG_F_MAC1) && type != WG_MSG_HANDSHAKE_COOKIE &&
 		    mac1_valid(cfg, payload, data_end, type) == 0)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_BAD_MAC1, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_BAD_MAC1, XDP_DROP);
 		if (!bucket_allow(&pi, now, 1))
-			return wg_verdict(ctx, cflags, XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
+			return wg_verdict(ctx, XDPWG_STAT_HS_RATELIMITED, XDP_DROP);
 		if (under_load && type == WG_MSG_HANDSHAKE_INITIATION)
 			count(XDPWG_STAT_HS_UNDER_LOAD);
 		if (!handshakes_to_xsk)
-			return wg_verdict(ctx, cflags, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
+			return wg_verdict(ctx, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 	}
 
-	return deliver_xsk(ctx, cflags, &pi, type, peer_id, now);
+	return deliver_xsk(ctx, &pi, type, peer_id, now);
 }
 
 char LICENSE[] SEC("license") = "GPL";

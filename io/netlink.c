@@ -120,6 +120,12 @@ static int nl_route_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_route_get(const struct sockaddr *dst, uint32_t fwmark, struct nl_route *out)
 {
+	return nl_route_get_from(dst, NULL, fwmark, out);
+}
+
+int nl_route_get_from(const struct sockaddr *dst, const union nl_addr *src, uint32_t fwmark,
+		      struct nl_route *out)
+{
 	char buf[NL_BUF_LEN];
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
@@ -138,11 +144,19 @@ int nl_route_get(const struct sockaddr *dst, uint32_t fwmark, struct nl_route *o
 
 		rtm->rtm_dst_len = 32;
 		mnl_attr_put(nlh, RTA_DST, 4, &in4->sin_addr);
+		if (src) {
+			rtm->rtm_src_len = 32;
+			mnl_attr_put(nlh, RTA_SRC, 4, &src->v4);
+		}
 	} else if (dst->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)dst;
 
 		rtm->rtm_dst_len = 128;
 		mnl_attr_put(nlh, RTA_DST, 16, &in6->sin6_addr);
+		if (src) {
+			rtm->rtm_src_len = 128;
+			mnl_attr_put(nlh, RTA_SRC, 16, &src->v6);
+		}
 	} else {
 		return -EAFNOSUPPORT;
 	}

@@ -37,6 +37,10 @@ struct nl_route {
 
 /* Ask the kernel how it would route to dst (RTM_GETROUTE). 0 or -errno (-ENETUNREACH). */
 int nl_route_get(const struct sockaddr *dst, uint32_t fwmark, struct nl_route *out);
+/* The same for a datagram leaving from our address src (NULL: any), so that source routing
+ * ("from B lookup 101" on a multi-homed host) takes part, as it does for the socket's sends. */
+int nl_route_get_from(const struct sockaddr *dst, const union nl_addr *src, uint32_t fwmark,
+		      struct nl_route *out);
 /* The neighbour table's MAC for addr on ifindex, if it is reachable, stale or permanent.
  * 0, -ENOENT when there is no usable entry, or -errno. */
 int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac[6]);

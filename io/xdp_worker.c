@@ -31,7 +31,9 @@ void io_xdp_endpoint_addr(const struct wg_endpoint *ep, int *family, union nl_ad
 }
 
 /* A next hop learnt from an authenticated frame, kept only if the kernel would also send to
- * that address out of the uplink the frame came in on. Not so when the frame came through a
+ * that address, from the local address the frame was sent to (source routing counts: a
+ * multi-homed gateway answers from B through B's uplink), out of the uplink the frame came in
+ * on. Not so when the frame came through a
  * VLAN device on the uplink (the NIC or veth may have stripped the tag before XDP saw it) or
  * the routing is asymmetric: our untagged AF_XDP replies would go astray, so replies to it
  * take the kernel socket. The route lookup runs only when the entry would change. */
@@ -56,7 +58,8 @@ static void io_xdp_neigh_learn(struct io_xdp *x, const struct nexthop *e)
 		in6->sin6_family = AF_INET6;
 		in6->sin6_addr = e->ip.v6;
 	}
-	if (nl_route_get((struct sockaddr *)&ss, 0, &rt) < 0 || rt.oif != e->ifindex)
+	if (nl_route_get_from((struct sockaddr *)&ss, &e->local_ip, 0, &rt) < 0 ||
+	    rt.oif != e->ifindex)
 		return;
 	nexthop_put(&x->hops, e);
 }
@@ -292,6 +295,13 @@ static int io_xdp_xsk_send(struct io_xdp_worker *w, const struct wg_endpoint *ds
 		return -EAGAIN;
 	io_xdp_endpoint_addr(dst, &family, &ip);
 	if (!nexthop_get(&x->hops, family, &ip, &ne) || ne.ifindex != w->ifindex)
+		goto fallback;
+	/* The entry was learnt for another of our addresses than the one the peer now writes to
+	 * (its cached source changed before a frame to the new one taught a next hop): the uplink
+	 * may be the wrong one for that source, so the kernel routes this one. */
+	if (family == AF_INET ? dst->src4.s_addr && dst->src4.s_addr != ne.local_ip.v4.s_addr
+			      : !IN6_IS_ADDR_UNSPECIFIED(&dst->src6) &&
+					memcmp(&dst->src6, &ne.local_ip.v6, 16))
 		goto fallback;
 	hl = xsk_udp_hdr_len(family);
 	if (w->lent_valid && buf == w->lent.data + IO_XDP_TX_PAYLOAD_OFF) {

@@ -129,6 +129,29 @@ int main(void)
 		   rt.gateway.v4.s_addr == inet_addr("198.51.100.254"),
 	   "gateway 198.51.100.254 reported");
 
+	/* a second uplink and a source rule, as on a multi-homed gateway: what leaves from its
+	 * address takes it, whatever the main table says (roam_multihome.t's set-up) */
+	ok(sh("ip link add xwgt2 type veth peer name xwgt3 && ip link set xwgt3 up && ip link set "
+	      "xwgt2 up && ip addr add 198.18.1.1/24 dev xwgt2 && "
+	      "ip route add default via 198.18.1.2 dev xwgt2 table 101 && "
+	      "ip rule add from 198.18.1.1 lookup 101 pref 100") == 0,
+	   "second uplink with a source rule");
+	{
+		union nl_addr from, other;
+
+		inet_pton(AF_INET, "198.18.1.1", &from.v4);
+		inet_pton(AF_INET, "198.51.100.1", &other.v4);
+		ok(nl_route_get_from((struct sockaddr *)&dst, &from, 0, &rt) == 0 &&
+			   rt.oif == (int)if_nametoindex("xwgt2"),
+		   "from 198.18.1.1: out of the second uplink (source rule)");
+		ok(nl_route_get_from((struct sockaddr *)&dst, &other, 0, &rt) == 0 && rt.oif == idx,
+		   "from 198.51.100.1: the main table's uplink");
+		ok(nl_route_get_from((struct sockaddr *)&dst, NULL, 0, &rt) == 0 && rt.oif == idx,
+		   "from any: the main table's uplink");
+	}
+	ok(sh("ip rule del from 198.18.1.1 lookup 101 pref 100 && ip link del xwgt2") == 0,
+	   "second uplink removed");
+
 	inet_pton(AF_INET, "198.51.100.254", &gw.v4);
 	ok(nl_neigh_get(idx, AF_INET, &gw, mac) == -ENOENT, "no neighbour entry yet");
 	ok(sh("ip neigh add 198.51.100.254 lladdr 02:00:00:00:00:fe dev xwgt0") == 0,

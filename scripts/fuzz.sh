@@ -9,6 +9,8 @@
 #     --gen-seeds   rewrite the wire-message seeds of corpus/{receive,handshake} (gen_seeds.c)
 #     FUZZ_SECONDS  seconds per harness (default 60; --quick: 10)
 #     FUZZ_JOBS     parallel compiles (default: nproc)
+#     FUZZ_TIMEOUT  seconds one input may take before it counts as a hang (default 10; a
+#                   campaign beside other work on a small machine may need more)
 #   NAME is uapi, config, allowedips, replay, receive, handshake, xdp (default: all). xdp loads
 #   the BPF program (build/xdpwg.skel.h, made here) and needs root: without it, it is skipped.
 # Exit status: 0 clean, 1 a crash or build failure, 77 no libFuzzer runtime (clang, or
@@ -21,6 +23,7 @@ CLANG=${CLANG:-clang}
 SECS=${FUZZ_SECONDS:-60}
 FUZZ_STRICT=${FUZZ_STRICT:-0}
 JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
+TIMEOUT=${FUZZ_TIMEOUT:-10}
 BUILD_ONLY=0
 GEN_SEEDS=0
 RUNS=0
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--runs) RUNS=$2; shift ;;
 	--build-only) BUILD_ONLY=1 ;;
 	--gen-seeds) GEN_SEEDS=1 ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	-*) echo "fuzz: unknown option $1" >&2; exit 2 ;;
 	*) names+=("$1") ;;
 	esac
@@ -199,7 +202,7 @@ for n in "${names[@]}"; do
 	fi
 	# a second bound in case the fuzzer itself wedges
 	timeout -k 10 $((SECS + 120)) "$bin" "${limit[@]}" -max_len="$(max_len "$n")" \
-		-error_exitcode=1 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+		-error_exitcode=1 -timeout="$TIMEOUT" -rss_limit_mb=4096 -print_final_stats=1 \
 		-artifact_prefix="$art" \
 		"$scratch/$n" >"$log" 2>&1
 	status=$?

@@ -29,8 +29,8 @@ struct {
 	__type(value, struct xdpwg_b2s);
 } b2s_scratch SEC(".maps");
 
-/* Source allowed by the trie? */
-static __always_inline int source_allowed(const struct pkt_info *pi)
+/* Source allowed by the trie in force (cflags: the config's flags)? */
+static __always_inline int source_allowed(const struct pkt_info *pi, __u16 cflags)
 {
 	struct xdpwg_src_key k = {};
 
@@ -42,6 +42,8 @@ static __always_inline int source_allowed(const struct pkt_info *pi)
 		k.prefixlen = 32 + 128;
 		__builtin_memcpy(k.addr, pi->src.addr.v6, 16);
 	}
+	if (cflags & XDPWG_CFG_F_ALLOW_SRC_B)
+		return bpf_map_lookup_elem(&allow_src_b, &k) != NULL;
 	return bpf_map_lookup_elem(&allow_src, &k) != NULL;
 }
 

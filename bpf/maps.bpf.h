@@ -74,14 +74,17 @@ struct {
 	__type(value, __u32);
 } xsks SEC(".maps");
 
-/* Source allowlist: see struct xdpwg_src_key. Used only with XDPWG_CFG_F_ALLOW_SRC. */
-struct {
+/* Source allowlist: see struct xdpwg_src_key. Used only with XDPWG_CFG_F_ALLOW_SRC. Two tries,
+ * one in force and one idle (XDPWG_CFG_F_ALLOW_SRC_B says which): a replace is built aside. */
+struct xdpwg_allow_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, XDPWG_ALLOW_SRC_MAX);
 	__type(key, struct xdpwg_src_key);
 	__type(value, __u32);
-} allow_src SEC(".maps");
+};
+struct xdpwg_allow_trie allow_src SEC(".maps");
+struct xdpwg_allow_trie allow_src_b SEC(".maps");
 
 /* Per-source handshake token buckets; LRU: a flood of sources evicts the oldest buckets, which
  * then start full again (the same trade the kernel's table makes when it is full). */

@@ -100,7 +100,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 	if (udph->dest != bpf_htons(cfg->listen_port))
 		return verdict(XDPWG_STAT_PASS_OTHER, XDP_PASS);
 	pi.src.port = udph->source;
-	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi))
+	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi, cflags))
 		return wg_verdict(ctx, XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);
 	/* A first fragment: the kernel reassembles it and the socket path checks the datagram;
 	 * XDP bounds how many a source may send that way. */

@@ -94,6 +94,10 @@ enum xdpwg_config_flags {
 	/* local_addrs is authoritative: a datagram whose outer destination is not in it is
 	 * transit traffic (passed untouched). Clear: every destination counts as ours. */
 	XDPWG_CFG_F_LOCAL_ADDRS = 1u << 5,
+	/* The allowlist in force is allow_src_b (clear: allow_src). A replace fills the idle trie
+	 * and flips this bit in the same config write that sets XDPWG_CFG_F_ALLOW_SRC, so XDP
+	 * enforces the old list or the new one, never a mix of the two. */
+	XDPWG_CFG_F_ALLOW_SRC_B = 1u << 6,
 };
 
 /* config map: an ARRAY with one entry, key 0. Written by the loader only (whole value).

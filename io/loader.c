@@ -36,6 +36,7 @@ struct xdpwg_loader {
 	uint32_t prog_id;
 	struct loader_iface ifaces[XDPWG_MAX_IFACES];
 	struct xdpwg_config cfg; /* what the config map holds: written whole */
+	bool allow_stale;	 /* the idle allow-source trie holds a retired list */
 };
 
 static int loader_pin_all(struct xdpwg_loader *ld)
@@ -398,13 +399,47 @@ static int loader_src_key_of(const struct conf_allowedip *a, struct xdpwg_src_ke
 	return 0;
 }
 
+/* The allowlist's two tries: the one XDP reads now, and the idle one a replace fills. */
+static int loader_allow_fd(const struct xdpwg_loader *ld, bool in_force)
+{
+	bool b = !!(ld->cfg.flags & XDPWG_CFG_F_ALLOW_SRC_B) == in_force;
+
+	return bpf_map__fd(b ? ld->skel->maps.allow_src_b : ld->skel->maps.allow_src);
+}
+
+/* Empty one trie. Only ever the idle one: XDP does not read it. */
+static int loader_trie_clear(int fd)
+{
+	struct xdpwg_src_key k, next;
+	unsigned int guard = 0;
+
+	/* restart from the first key after each delete: deleting the key a walk stands on
+	 * would restart it anyway; bounded by the trie's capacity */
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
+		k = next;
+		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			return -errno;
+		if (++guard > 2 * XDPWG_ALLOW_SRC_MAX)
+			return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Replace the allowlist, all or nothing: the new list is built in the idle trie, then one write
+ * of the config map switches XDP to it (XDPWG_CFG_F_ALLOW_SRC_B) and sets or clears the
+ * allowlist flag. Until that write XDP enforces the old list, whole; a list that cannot be built
+ * leaves it so. The list replaced stays in the now idle trie, where a program that read the
+ * config just before the switch may still be looking, until loader_allow_source_tidy empties it
+ * a tick later (or the next replace does).
+ */
 int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip *cidrs, size_t n)
 {
-	int fd = bpf_map__fd(ld->skel->maps.allow_src);
-	struct xdpwg_src_key *want = NULL, *old = NULL, k, next;
+	int idle = loader_allow_fd(ld, false);
+	struct xdpwg_src_key *want = NULL;
 	struct xdpwg_config cfg = ld->cfg;
-	size_t i, j, nold = 0;
 	uint32_t one = 1;
+	size_t i;
 	int err = 0;
 
 	if (n > XDPWG_ALLOW_SRC_MAX)
@@ -419,46 +454,58 @@ int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip
 				goto out;
 		}
 	}
-	/* widen first: the new entries go in before the flag is set or old entries go */
+	if (!n) {
+		/* nothing to build: XDP stops reading either trie */
+		cfg.flags &= (uint16_t)~XDPWG_CFG_F_ALLOW_SRC;
+		err = loader_config_write(ld, &cfg);
+		if (!err)
+			ld->allow_stale = true;
+		goto out;
+	}
+	err = loader_trie_clear(idle);
+	if (err) {
+		log_err("loader: emptying the idle allow-source trie: %s", strerror(-err));
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		if (bpf_map_update_elem(fd, &want[i], &one, BPF_ANY)) {
+		if (bpf_map_update_elem(idle, &want[i], &one, BPF_ANY)) {
 			err = -errno;
 			log_err("loader: allow-source entry %zu: %s", i, strerror(errno));
+			/* the list in force was never touched; leave the idle trie empty */
+			loader_trie_clear(idle);
 			goto out;
 		}
 	}
-	if (n)
-		cfg.flags |= XDPWG_CFG_F_ALLOW_SRC;
-	else
-		cfg.flags &= (uint16_t)~XDPWG_CFG_F_ALLOW_SRC;
+	cfg.flags |= XDPWG_CFG_F_ALLOW_SRC;
+	cfg.flags ^= XDPWG_CFG_F_ALLOW_SRC_B;
 	err = loader_config_write(ld, &cfg);
 	if (err)
-		goto out;
-	/* then drop what is no longer listed */
-	old = calloc(XDPWG_ALLOW_SRC_MAX, sizeof(*old));
-	if (!old) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (bpf_map_get_next_key(fd, NULL, &next) == 0) {
-		do {
-			k = next;
-			if (nold < XDPWG_ALLOW_SRC_MAX)
-				old[nold++] = k;
-		} while (bpf_map_get_next_key(fd, &k, &next) == 0);
-	}
-	for (i = 0; i < nold; i++) {
-		bool keep = false;
-
-		for (j = 0; j < n && !keep; j++)
-			keep = memcmp(&old[i], &want[j], sizeof(k)) == 0;
-		if (!keep && bpf_map_delete_elem(fd, &old[i]) && errno != ENOENT)
-			log_warn("loader: removing an allow-source entry: %s", strerror(errno));
-	}
+		loader_trie_clear(idle);
+	else
+		ld->allow_stale = true;
 out:
 	free(want);
-	free(old);
 	return err;
+}
+
+/* Called once a tick: the list a replace retired leaves the idle trie (so `bpftool map dump`
+ * shows one list), long after any program that could have been reading it has returned. */
+void loader_allow_source_tidy(struct xdpwg_loader *ld)
+{
+	int err;
+
+	if (!ld->allow_stale)
+		return;
+	ld->allow_stale = false;
+	/* with the allowlist off neither trie is read: both go */
+	if (!(ld->cfg.flags & XDPWG_CFG_F_ALLOW_SRC))
+		err = loader_trie_clear(loader_allow_fd(ld, true));
+	else
+		err = 0;
+	if (!err)
+		err = loader_trie_clear(loader_allow_fd(ld, false));
+	if (err)
+		log_warn("loader: emptying the retired allow-source trie: %s", strerror(-err));
 }
 
 /* One of our addresses as the map stores it: the family checked, IPv4's unused bytes zero. */
@@ -671,7 +718,7 @@ int loader_sessions_fd(const struct xdpwg_loader *ld)
 
 int loader_allow_src_fd(const struct xdpwg_loader *ld)
 {
-	return bpf_map__fd(ld->skel->maps.allow_src);
+	return loader_allow_fd(ld, true);
 }
 
 int loader_hs_buckets_fd(const struct xdpwg_loader *ld)

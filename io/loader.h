@@ -73,9 +73,13 @@ int loader_set_under_load(struct xdpwg_loader *ld, bool under_load);
  * to the kernel socket instead of dropping them. One way, until the daemon restarts. */
 int loader_set_pass_unknown(struct xdpwg_loader *ld);
 /* Replace the source allowlist (every datagram to the listen port from elsewhere is dropped
- * and counted). n 0: any source. -EINVAL for a bad family or CIDR (nothing changed), -E2BIG
- * beyond XDPWG_ALLOW_SRC_MAX entries. Never narrower than both lists while it changes. */
+ * and counted). n 0: any source. All or nothing: built in the idle one of two tries and switched
+ * to in one config write, so XDP enforces the old list or the new one, never a mix; on any error
+ * the old list stays in force. -EINVAL for a bad family or CIDR, -E2BIG beyond
+ * XDPWG_ALLOW_SRC_MAX entries. */
 int loader_allow_source_set(struct xdpwg_loader *ld, const struct conf_allowedip *cidrs, size_t n);
+/* Once a tick: empty the trie a replace retired (see loader_allow_source_set). */
+void loader_allow_source_tidy(struct xdpwg_loader *ld);
 /* Replace the set of our own addresses (local_addrs) and turn the destination match on
  * (XDPWG_CFG_F_LOCAL_ADDRS): UDP to any other address is then transit and passes untouched.
  * The new set is added beside the old one before stale entries go, so XDP never sees an empty
@@ -86,6 +90,7 @@ int loader_set_local_addrs(struct xdpwg_loader *ld, const struct xdpwg_addr_key 
 int loader_local_addrs_fd(const struct xdpwg_loader *ld);
 /* The configuration map's value as the loader last wrote it. */
 int loader_config_get(const struct xdpwg_loader *ld, struct xdpwg_config *out);
+/* The allowlist trie XDP reads now. */
 int loader_allow_src_fd(const struct xdpwg_loader *ld);
 int loader_hs_buckets_fd(const struct xdpwg_loader *ld);
 

@@ -171,6 +171,7 @@ void io_xdp_tick(struct io_xdp *x, uint64_t now_ns)
 {
 	if (peer_sync_tick(x->sync, x->dev, x->ld, now_ns) < 0)
 		log_debug("xdp: peers map tx counters: out of memory");
+	loader_allow_source_tidy(x->ld);
 }
 
 void io_xdp_local_addrs_refresh(struct io_xdp *x)

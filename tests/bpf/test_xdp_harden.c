@@ -442,8 +442,73 @@ static void test_allowlist(void)
 	expect("192.0.2.1 allowed", "192.0.2.1", msg, len, XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
 	is_int(loader_allow_source_set(ld, NULL, 0), 0, "empty list: any source");
 	loader_config_get(ld, &c);
-	ok(!(c.flags & XDPWG_CFG_F_ALLOW_SRC) && trie_entries() == 0, "flag off, trie empty");
+	ok(!(c.flags & XDPWG_CFG_F_ALLOW_SRC), "flag off");
 	expect("any source again", "203.0.113.1", msg, len, XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
+	loader_allow_source_tidy(ld);
+	is_int(trie_entries(), 0, "a tick later the retired list is gone");
+}
+
+/* n /32s inside 198.18.0.0/15 (the benchmarking range), from host number first */
+static void fill_hosts(struct conf_allowedip *list, size_t n, uint32_t first)
+{
+	for (size_t i = 0; i < n; i++) {
+		memset(&list[i], 0, sizeof(list[i]));
+		list[i].family = AF_INET;
+		list[i].cidr = 32;
+		list[i].ip4.s_addr = htonl(0xc6120000u + first + (uint32_t)i);
+	}
+}
+
+/*
+ * A replace at capacity is all or nothing (issue #15): with a full list in force, a full
+ * disjoint one replaces it whole (the old code inserted the new entries beside the old ones and
+ * failed half-way, leaving XDP with the old list plus part of the new one while `get` showed
+ * the old), and a refused one leaves the old in force, every entry of it.
+ */
+static void test_allowlist_replace_full(void)
+{
+	static struct conf_allowedip list[XDPWG_ALLOW_SRC_MAX + 1];
+	static uint8_t msg[MAX_PLEN];
+	const size_t n = XDPWG_ALLOW_SRC_MAX;
+	struct xdpwg_config c;
+	size_t len = make_data(msg);
+
+	fill_hosts(list, n, 1);
+	is_int(loader_allow_source_set(ld, list, n), 0, "a full allowlist (4096 /32s) set");
+	is_int(trie_entries(), n, "4096 entries in force");
+	expect("first of the full list", "198.18.0.1", msg, len, XDP_PASS,
+	       XDPWG_STAT_NO_XSK_PASSED);
+
+	fill_hosts(list, n, 0x8001);
+	is_int(loader_allow_source_set(ld, list, n), 0, "replaced by 4096 other /32s at once");
+	is_int(trie_entries(), n, "4096 entries in force, not a mix");
+	expect("the old list's first: gone", "198.18.0.1", msg, len, XDP_DROP,
+	       XDPWG_STAT_SRC_NOT_ALLOWED);
+	expect("the old list's last: gone", "198.18.16.0", msg, len, XDP_DROP,
+	       XDPWG_STAT_SRC_NOT_ALLOWED);
+	expect("the new list's first", "198.18.128.1", msg, len, XDP_PASS,
+	       XDPWG_STAT_NO_XSK_PASSED);
+	expect("the new list's last", "198.18.144.0", msg, len, XDP_PASS,
+	       XDPWG_STAT_NO_XSK_PASSED);
+
+	/* refused: one past capacity, and a bad entry at the very end */
+	fill_hosts(list, n + 1, 1);
+	is_int(loader_allow_source_set(ld, list, n + 1), -E2BIG, "4097 entries refused");
+	fill_hosts(list, n, 1);
+	list[n - 1].cidr = 33;
+	is_int(loader_allow_source_set(ld, list, n), -EINVAL, "a bad last entry refuses the whole");
+	loader_config_get(ld, &c);
+	ok((c.flags & XDPWG_CFG_F_ALLOW_SRC) && trie_entries() == n,
+	   "after both refusals the list in force is whole");
+	expect("the list in force still admits its own", "198.18.128.1", msg, len, XDP_PASS,
+	       XDPWG_STAT_NO_XSK_PASSED);
+	expect("and nothing of the refused ones", "198.18.0.1", msg, len, XDP_DROP,
+	       XDPWG_STAT_SRC_NOT_ALLOWED);
+	loader_allow_source_tidy(ld);
+	is_int(trie_entries(), n, "tidying keeps the list in force");
+	is_int(loader_allow_source_set(ld, NULL, 0), 0, "cleared");
+	loader_allow_source_tidy(ld);
+	is_int(trie_entries(), 0, "and emptied a tick later");
 }
 
 static void test_under_load(void)
@@ -532,6 +597,7 @@ int main(void)
 	test_bucket();
 	test_bucket_tunables();
 	test_allowlist();
+	test_allowlist_replace_full();
 	test_under_load();
 
 	loader_destroy(ld);

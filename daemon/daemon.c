@@ -148,6 +148,9 @@ int daemon_run(struct xdpwgd *d)
 				break;
 			}
 		}
+		/* what this round encrypted or checked here (keepalives, staged packets, the
+		 * socket back-end) leaves no key in the control thread's cipher contexts */
+		wg_path_batch_end(wg_device_path(d->dev));
 	}
 	return d->exit_err;
 }

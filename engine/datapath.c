@@ -212,6 +212,7 @@ void wg_device_tx_batch(struct wg_path *p, const struct iovec *pkts, size_t n)
 		device_tx_run(p, pkts + i, run, family, dst);
 		i += run;
 	}
+	wg_path_batch_end(p);
 }
 
 void wg_device_tx(struct wg_path *p, const uint8_t *pkt, size_t len)

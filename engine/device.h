@@ -141,6 +141,10 @@ struct wg_path *wg_device_path(struct wg_device *dev);
 /* Before wg_device_rx: when the datagram reached XDP and when the worker took it off its ring
  * (CLOCK_MONOTONIC ns, 0: unknown); a move it causes reports them (struct wg_peer_move). */
 void wg_path_set_rx_times(struct wg_path *p, uint64_t xdp_ns, uint64_t picked_ns);
+/* After a batch of wg_device_rx calls (wg_device_tx_batch does it itself), before the thread
+ * waits for more: the path's cipher and MAC contexts forget the keys they last held, so no
+ * transport key or cookie secret outlives its use in memory the crypto library owns. */
+void wg_path_batch_end(struct wg_path *p);
 
 /* One UDP datagram from src. buf may be modified (decrypted in place). True when it was a data
  * message that authenticated (decrypted and passed the replay check): only then may a back-end

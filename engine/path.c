@@ -33,6 +33,11 @@ struct wg_path *wg_path_new(struct wg_device *dev, const struct wg_path_ops *ops
 	return p;
 }
 
+void wg_path_batch_end(struct wg_path *p)
+{
+	crypto_ctx_scrub(p->crypto);
+}
+
 void wg_path_free(struct wg_path *p)
 {
 	if (!p)

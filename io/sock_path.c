@@ -136,6 +136,7 @@ void io_sockpath_on_udp(struct io_sockpath *s, int fd)
 				continue;
 			wg_device_rx(s->rx_path, s->rx->data[i], s->rx->len[i], &s->rx->src[i]);
 		}
+		wg_path_batch_end(s->rx_path);
 		tun_gro_flush(s->tun, 0, s->gro);
 		if (n < IO_SOCKET_BATCH)
 			return;

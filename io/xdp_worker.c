@@ -154,6 +154,7 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 			io_xdp_neigh_learn(w->x, &w->rx_hop);
 		w->rx_hop.used = 0;
 	}
+	wg_path_batch_end(w->path);
 	/* at the latest here: what was joined must not wait for the next burst */
 	if (w->tungro.len)
 		tun_gro_flush(w->x->tun, w->tunq, &w->tungro);

@@ -65,6 +65,28 @@ struct crypto_tls {
 
 static __thread struct crypto_tls *crypto_tls;
 
+/*
+ * Scrubbing. An OpenSSL context keeps the last key it was given (the cipher its key words, the
+ * keyed-BLAKE2s MAC a copy of its key) in memory OpenSSL allocates, which is neither locked nor
+ * ours to wipe. So once an operation is over the context is re-keyed with zeros: no transport
+ * key, handshake key or cookie secret stays behind in it. The thread's own contexts (the
+ * handshake's) are scrubbed after each call; a data path's (struct crypto_ctx) after each batch,
+ * by crypto_ctx_scrub, which is where the cost of one re-key is spread over many packets.
+ */
+static const uint8_t crypto_zero_key[WG_KEY_LEN];
+
+static void crypto_cipher_scrub(EVP_CIPHER_CTX *c, bool enc)
+{
+	if (!(enc ? EVP_EncryptInit_ex2 : EVP_DecryptInit_ex2)(c, NULL, crypto_zero_key, NULL, NULL))
+		crypto_fatal("ChaCha20-Poly1305: scrubbing the key");
+}
+
+static void crypto_mac_scrub(EVP_MAC_CTX *mac)
+{
+	if (!EVP_MAC_init(mac, crypto_zero_key, sizeof(crypto_zero_key), NULL))
+		crypto_fatal("keyed BLAKE2s: scrubbing the key");
+}
+
 void __attribute__((noreturn)) crypto_fatal(const char *what)
 {
 	unsigned long e = ERR_get_error();
@@ -194,7 +216,10 @@ static void crypto_mac_on(EVP_MAC_CTX *mac, uint8_t out[WG_MAC_LEN], const uint8
 void crypto_mac(uint8_t out[WG_MAC_LEN], const uint8_t *key, size_t keylen, const void *in,
 		size_t len)
 {
-	crypto_mac_on(crypto_tls_get()->mac, out, key, keylen, in, len);
+	struct crypto_tls *t = crypto_tls_get();
+
+	crypto_mac_on(t->mac, out, key, keylen, in, len);
+	crypto_mac_scrub(t->mac);
 }
 
 /* key NULL re-uses the key of the previous call on this thread (OpenSSL keeps the pads). */
@@ -353,14 +378,21 @@ void crypto_aead_encrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const 
 			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
 			    const uint8_t key[WG_KEY_LEN])
 {
-	crypto_seal(crypto_tls_get()->enc, dst, src, len, ad, adlen, iv, key);
+	struct crypto_tls *t = crypto_tls_get();
+
+	crypto_seal(t->enc, dst, src, len, ad, adlen, iv, key);
+	crypto_cipher_scrub(t->enc, true);
 }
 
 bool crypto_aead_decrypt_iv(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			    size_t adlen, const uint8_t iv[CRYPTO_AEAD_NONCE_LEN],
 			    const uint8_t key[WG_KEY_LEN])
 {
-	return crypto_open(crypto_tls_get()->dec, dst, src, len, ad, adlen, iv, key);
+	struct crypto_tls *t = crypto_tls_get();
+	bool ok = crypto_open(t->dec, dst, src, len, ad, adlen, iv, key);
+
+	crypto_cipher_scrub(t->dec, false);
+	return ok;
 }
 
 void crypto_aead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
@@ -386,6 +418,8 @@ struct crypto_ctx {
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
 	EVP_MAC_CTX *mac; /* BLAKE2SMAC, output size fixed at 16 */
+	/* keyed since the last crypto_ctx_scrub: enc, dec, mac */
+	bool used_enc, used_dec, used_mac;
 };
 
 struct crypto_ctx *crypto_ctx_new(void)
@@ -431,6 +465,7 @@ void crypto_ctx_seal(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, siz
 
 	crypto_wg_nonce(iv, nonce);
 	crypto_seal(a->enc, dst, src, len, ad, adlen, iv, key);
+	a->used_enc = true;
 }
 
 bool crypto_ctx_open(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, size_t len,
@@ -439,6 +474,7 @@ bool crypto_ctx_open(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, siz
 	uint8_t iv[CRYPTO_AEAD_NONCE_LEN];
 
 	crypto_wg_nonce(iv, nonce);
+	a->used_dec = true;
 	return crypto_open(a->dec, dst, src, len, ad, adlen, iv, key);
 }
 
@@ -450,6 +486,20 @@ void crypto_ctx_mac(struct crypto_ctx *a, uint8_t out[WG_MAC_LEN], const uint8_t
 		return;
 	}
 	crypto_mac_on(a->mac, out, key, keylen, in, len);
+	a->used_mac = true;
+}
+
+void crypto_ctx_scrub(struct crypto_ctx *a)
+{
+	if (!a)
+		return;
+	if (a->used_enc)
+		crypto_cipher_scrub(a->enc, true);
+	if (a->used_dec)
+		crypto_cipher_scrub(a->dec, false);
+	if (a->used_mac)
+		crypto_mac_scrub(a->mac);
+	a->used_enc = a->used_dec = a->used_mac = false;
 }
 
 void crypto_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

@@ -73,6 +73,9 @@ bool crypto_ctx_open(struct crypto_ctx *a, uint8_t *dst, const uint8_t *src, siz
 		     const uint8_t key[WG_KEY_LEN]);
 void crypto_ctx_mac(struct crypto_ctx *a, uint8_t out[WG_MAC_LEN], const uint8_t *key,
 		    size_t keylen, const void *in, size_t len);
+/* The batch is over: the contexts forget the last keys they were given (re-keyed with zeros;
+ * only those used since the last scrub). Call it before the thread waits for more work. */
+void crypto_ctx_scrub(struct crypto_ctx *a);
 
 /* XChaCha20-Poly1305 for cookie replies; same length conventions. */
 void crypto_xaead_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

@@ -77,7 +77,8 @@ static const uint8_t crypto_zero_key[WG_KEY_LEN];
 
 static void crypto_cipher_scrub(EVP_CIPHER_CTX *c, bool enc)
 {
-	if (!(enc ? EVP_EncryptInit_ex2 : EVP_DecryptInit_ex2)(c, NULL, crypto_zero_key, NULL, NULL))
+	if (!(enc ? EVP_EncryptInit_ex2 : EVP_DecryptInit_ex2)(c, NULL, crypto_zero_key, NULL,
+							       NULL))
 		crypto_fatal("ChaCha20-Poly1305: scrubbing the key");
 }
 

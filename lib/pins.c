@@ -27,9 +27,9 @@
 #endif
 
 /* Pin names are the map names. */
-const char *const pins_maps[] = { "config",	"sessions", "peers",	   "ifaces",
-				  "stats",	"events",   "xsks",	   "allow_src",
-				  "hs_buckets", "capture",  "local_addrs", "frag_buckets",
+const char *const pins_maps[] = { "config",	 "sessions",   "peers",	      "ifaces",
+				  "stats",	 "events",     "xsks",	      "allow_src",
+				  "hs_buckets",	 "capture",    "local_addrs", "frag_buckets",
 				  "capture_ctl", "allow_src_b" };
 _Static_assert(sizeof(pins_maps) / sizeof(pins_maps[0]) == PINS_NMAPS, "pins_maps and PINS_NMAPS");
 

@@ -488,8 +488,7 @@ static void test_allowlist_replace_full(void)
 	       XDPWG_STAT_SRC_NOT_ALLOWED);
 	expect("the new list's first", "198.18.128.1", msg, len, XDP_PASS,
 	       XDPWG_STAT_NO_XSK_PASSED);
-	expect("the new list's last", "198.18.144.0", msg, len, XDP_PASS,
-	       XDPWG_STAT_NO_XSK_PASSED);
+	expect("the new list's last", "198.18.144.0", msg, len, XDP_PASS, XDPWG_STAT_NO_XSK_PASSED);
 
 	/* refused: one past capacity, and a bad entry at the very end */
 	fill_hosts(list, n + 1, 1);

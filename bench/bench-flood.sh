@@ -11,6 +11,9 @@
 #   (a) junk   random bytes to the port
 #   (b) unknown transport data for random receiver indexes
 #   (c) init   handshake initiations with a valid mac1 (computed from the gateway's public key)
+#   (d) dstopt IPv6 to the gateway's IPv6 address with an 8-byte Destination Options header in
+#              front of the UDP header, junk and unknown-index data in turn (the flood that went
+#              around XDP before issue #15); sources random in 2001:db8:fe::/64
 # During each (and once clean):
 #   - the legitimate client's TCP throughput to the gateway (iperf3 through the tunnel, for
 #     BENCH_FLOOD_SECONDS from the flood's first second);
@@ -21,14 +24,14 @@
 #     while the flood lasts (it runs until the last try is over). A try with no reply within
 #     BENCH_FLOOD_HS_WAIT seconds counts as failed: it is reported, never dropped.
 # The xdpwgd gateway's drop counters (xdpwgctl stats) are recorded per scenario, as differences.
-# Targets for the record: throughput >= 90% of clean under (a) and (b); a handshake within 1 s
-# under (c).
+# Targets for the record: throughput >= 90% of clean under (a), (b) and (d); a handshake within
+# 1 s under (c).
 #
 # Environment (defaults): BENCH_FLOOD_SECONDS (10), BENCH_FLOOD_HS (5), BENCH_FLOOD_HS_WAIT (7:
-# a stock client's retransmit after a cookie reply comes 5-5.33 s later), BENCH_FLOOD_SCENARIOS
-# ("clean junk unknown init"), BENCH_FLOOD_GATEWAYS ("wireguard-go xdpwgd"), BENCH_FLOOD_CLIENTS
-# ("wireguard-go xdpwgd"), BENCH_OUT (build/bench).
-# Runtime: about 2 gateways * 4 floods * (BENCH_FLOOD_SECONDS + 2 * BENCH_FLOOD_HS * 1.5 s) plus
+# a stock client's retransmit after a cookie reply comes 5-5.33 s later),
+# BENCH_FLOOD_SCENARIOS ("clean junk unknown init dstopt"), BENCH_FLOOD_GATEWAYS
+# ("wireguard-go xdpwgd"), BENCH_FLOOD_CLIENTS ("wireguard-go xdpwgd"), BENCH_OUT (build/bench).
+# Runtime: about 2 gateways * 5 floods * (BENCH_FLOOD_SECONDS + 2 * BENCH_FLOOD_HS * 1.5 s) plus
 # 5 s per try that waits for a retransmit. Results: BENCH_OUT/bench-flood.txt (table),
 # bench-flood.tsv (every value), bench-flood-stats.txt (counters per scenario).
 
@@ -38,7 +41,7 @@ b_require wireguard-go wg iperf3 jq nsenter unshare ping
 SECS=${BENCH_FLOOD_SECONDS:-10}
 HS_TRIES=${BENCH_FLOOD_HS:-5}
 HS_WAIT=${BENCH_FLOOD_HS_WAIT:-7}
-SCENARIOS=${BENCH_FLOOD_SCENARIOS:-clean junk unknown init}
+SCENARIOS=${BENCH_FLOOD_SCENARIOS:-clean junk unknown init dstopt}
 GATEWAYS=${BENCH_FLOOD_GATEWAYS:-wireguard-go xdpwgd}
 CLIENTS=${BENCH_FLOOD_CLIENTS:-wireguard-go xdpwgd}
 OUT=${BENCH_OUT:-$XDPWG_BUILD/bench}
@@ -61,6 +64,11 @@ t_ns att
 t_link att eth0 - rt att -
 t_in rt sysctl -qw net.ipv4.conf.att.rp_filter=0 net.ipv4.conf.att.forwarding=1
 RT_MAC=$(t_in rt cat /sys/class/net/att/address)
+# IPv6 for dstopt: the gateway's uplink and the router's two sides (no DAD: addresses at once)
+ip -n "$(t_nsname gw)" addr add 2001:db8:18::1/64 dev eth0 nodad
+ip -n "$(t_nsname rt)" addr add 2001:db8:18::2/64 dev gw nodad
+ip -n "$(t_nsname rt)" addr add 2001:db8:fe::1/64 dev att nodad
+t_in rt sysctl -qw net.ipv6.conf.all.forwarding=1
 for c in wg1 wg2; do
 	(umask 077 && wg genkey >"$T_DIR/$c.key") && wg pubkey <"$T_DIR/$c.key" >"$T_DIR/$c.pub"
 done
@@ -123,15 +131,18 @@ stats_snap()
 	t_at "$B_GW_PID" "$XDPWG_BUILD/xdpwgctl" stats wg0 >"$1" 2>/dev/null
 }
 
-# run_one GW SCEN: throughput (Mbit/s) and handshake times under SCEN (clean|junk|unknown|init).
+# run_one GW SCEN: throughput (Mbit/s) and handshake times under SCEN
+# (clean|junk|unknown|init|dstopt).
 run_one()
 {
 	local gw=$1 scen=$2 fpid= ipid hs mbit i c flog=$T_DIR/flood-$gw-$scen.log
+	local dst=198.18.0.1 srcnet=203.0.113.0/24
 	stats_snap "$T_DIR/stats-before"
 	if [ "$scen" != clean ]; then
+		[ "$scen" = dstopt ] && dst=2001:db8:18::1 srcnet=2001:db8:fe::/64
 		# runs until stopped after the last try (bounded by timeout all the same)
-		b_bg att "$flog" timeout 600 "$FLOOD" -i eth0 -M "$RT_MAC" -d 198.18.0.1 \
-			-p "$B_PORT" -m "$scen" -s 203.0.113.0/24 -k "$(cat "$T_DIR/gw.pub")" -t 590
+		b_bg att "$flog" timeout 600 "$FLOOD" -i eth0 -M "$RT_MAC" -d "$dst" \
+			-p "$B_PORT" -m "$scen" -s "$srcnet" -k "$(cat "$T_DIR/gw.pub")" -t 590
 		fpid=$B_BG_PID
 		sleep 1
 	fi
@@ -232,7 +243,8 @@ hs()
 			echo
 		done
 	done
-	echo "targets: xdpwgd >= 90% of clean under junk and unknown; handshake <= 1000 ms under init"
+	echo "targets: xdpwgd >= 90% of clean under junk, unknown and dstopt;" \
+		"handshake <= 1000 ms under init"
 	echo "hs ms: p50 / max of the tries that completed / tries with no reply within ${HS_WAIT} s;"
 	echo "$HS_TRIES tries per client, each a fresh handshake of a new peer (first ping's time)"
 } | tee "$OUT/bench-flood.txt"

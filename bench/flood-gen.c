@@ -4,14 +4,18 @@
  * interface through AF_PACKET with PACKET_QDISC_BYPASS and sendmmsg, as fast as one core makes
  * them, for a bounded time (at most 600 s), from one thread.
  *
- *   flood-gen -i IFACE -M DSTMAC -d DSTIP -p PORT -m junk|unknown|init [-s SRCNET/CIDR]
- *             [-k GATEWAY_PUBKEY_BASE64] [-t SECONDS]
+ *   flood-gen -i IFACE -M DSTMAC -d DSTIP -p PORT -m junk|unknown|init|dstopt
+ *             [-s SRCNET/CIDR] [-k GATEWAY_PUBKEY_BASE64] [-t SECONDS]
  *
  * junk: random bytes (4-200) whose first byte is never a message type; unknown: transport data
  * for random receiver indexes; init: handshake initiations with a valid mac1 (key =
  * HASH("mac1----" || the gateway's public key)) and garbage inside, which the gateway cannot
  * tell from real ones before its DH. Sources are random within SRCNET (default 203.0.113.0/24,
- * its .0-.15 left out: the bench's own hosts live there). Prints "sent N in S s (R pps)" at
+ * its .0-.15 left out: the bench's own hosts live there). dstopt (DSTIP IPv6): IPv6 with an
+ * 8-byte Destination Options header (one PadN) in front of the UDP header, carrying junk and
+ * unknown-index data in turn, with a valid UDP checksum so that a gateway without XDP drops
+ * them no earlier than it would real ones; sources random in SRCNET (default
+ * 2001:db8:fe::/64). This is the flood that went around XDP before issue #15. Prints "sent N in S s (R pps)" at
  * the end, also when stopped early by SIGINT or SIGTERM (the bench stops it after its last try).
  */
 #include <arpa/inet.h>
@@ -20,6 +24,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <netinet/udp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +39,7 @@
 
 enum flood_limits {
 	FLOOD_BATCH = 64,
-	FLOOD_FRAME_MAX = 256,
+	FLOOD_FRAME_MAX = 320, /* dstopt: 14 + 40 + 8 + 8 + at most 200 */
 	FLOOD_MAX_SECONDS = 600,
 	FLOOD_INIT_LEN = 148,
 };
@@ -42,7 +47,8 @@ enum flood_limits {
 enum flood_mode {
 	FLOOD_JUNK,
 	FLOOD_UNKNOWN,
-	FLOOD_INIT
+	FLOOD_INIT,
+	FLOOD_DSTOPT
 };
 
 static uint64_t flood_now_ns(void)
@@ -80,18 +86,28 @@ static void flood_fill(uint8_t *p, size_t n)
 	}
 }
 
-static uint16_t flood_csum(const void *data, size_t len)
+/* The one's-complement sum of data added to sum (not folded, not inverted). */
+static uint32_t flood_sum(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	uint32_t sum = 0;
 
 	for (size_t i = 0; i + 1 < len; i += 2)
 		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
 	if (len & 1)
 		sum += (uint32_t)(p[len - 1] << 8);
+	return sum;
+}
+
+static uint16_t flood_fold(uint32_t sum)
+{
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return htons((uint16_t)~sum);
+}
+
+static uint16_t flood_csum(const void *data, size_t len)
+{
+	return flood_fold(flood_sum(0, data, len));
 }
 
 struct flood_cfg {
@@ -99,9 +115,78 @@ struct flood_cfg {
 	uint8_t dst_mac[6], src_mac[6];
 	struct in_addr dst;
 	uint32_t src_net, src_mask; /* host order */
+	struct in6_addr dst6, src6; /* dstopt: the destination, the sources' /64 */
 	uint16_t port;
 	uint8_t mac1_key[WG_HASH_LEN];
 };
+
+/* A WireGuard-looking payload of the junk or unknown kind into pl; its length. */
+static size_t flood_payload(enum flood_mode mode, uint8_t *pl)
+{
+	size_t n;
+
+	if (mode == FLOOD_JUNK) {
+		n = 4 + flood_rand() % 197;
+		flood_fill(pl, n);
+		pl[0] = (uint8_t)(5 + pl[0] % 250); /* never types 1-4 */
+		return n;
+	}
+	n = 32 + 16 * (flood_rand() % 8);
+	flood_fill(pl, n);
+	memset(pl, 0, 16);
+	pl[0] = 4;
+	flood_fill(pl + 4, 4); /* receiver index */
+	return n;
+}
+
+/* IPv6, Destination Options (8 bytes: next header, length 0, PadN of 4), UDP, and junk or
+ * unknown-index data in turn. */
+static size_t flood_frame6(const struct flood_cfg *c, uint8_t *buf)
+{
+	struct ether_header *eth = (struct ether_header *)buf;
+	struct ip6_hdr *ip6 = (struct ip6_hdr *)(eth + 1);
+	uint8_t *dopt = (uint8_t *)(ip6 + 1);
+	struct udphdr *udp = (struct udphdr *)(dopt + 8);
+	uint8_t *pl = (uint8_t *)(udp + 1);
+	uint32_t sum, ulen;
+	size_t n = flood_payload(flood_rand() & 1 ? FLOOD_JUNK : FLOOD_UNKNOWN, pl);
+
+	memcpy(eth->ether_dhost, c->dst_mac, 6);
+	memcpy(eth->ether_shost, c->src_mac, 6);
+	eth->ether_type = htons(ETHERTYPE_IPV6);
+	memset(ip6, 0, sizeof(*ip6));
+	ip6->ip6_flow = htonl(6u << 28);
+	ulen = (uint32_t)(sizeof(*udp) + n);
+	ip6->ip6_plen = htons((uint16_t)(8 + ulen));
+	ip6->ip6_nxt = IPPROTO_DSTOPTS;
+	ip6->ip6_hlim = 64;
+	ip6->ip6_src = c->src6;
+	for (int i = 8; i < 16; i += 8) {
+		uint64_t r = flood_rand();
+
+		memcpy(&ip6->ip6_src.s6_addr[i], &r, 8);
+	}
+	ip6->ip6_dst = c->dst6;
+	dopt[0] = IPPROTO_UDP;
+	dopt[1] = 0; /* 8 bytes in all */
+	dopt[2] = 1; /* PadN */
+	dopt[3] = 4;
+	memset(dopt + 4, 0, 4);
+	udp->source = htons((uint16_t)(1024 + flood_rand() % 60000));
+	udp->dest = htons(c->port);
+	udp->len = htons((uint16_t)ulen);
+	udp->check = 0;
+	/* pseudo-header: source, destination, upper-layer length, next header (UDP) */
+	sum = flood_sum(0, &ip6->ip6_src, 32);
+	sum += ulen >> 16;
+	sum += ulen & 0xffff;
+	sum += IPPROTO_UDP;
+	sum = flood_sum(sum, udp, ulen);
+	udp->check = flood_fold(sum);
+	if (!udp->check)
+		udp->check = 0xffff;
+	return sizeof(*eth) + sizeof(*ip6) + 8 + ulen;
+}
 
 /* One frame into buf; its length. */
 static size_t flood_frame(const struct flood_cfg *c, uint8_t *buf)
@@ -113,21 +198,15 @@ static size_t flood_frame(const struct flood_cfg *c, uint8_t *buf)
 	uint32_t host;
 	size_t n;
 
+	if (c->mode == FLOOD_DSTOPT)
+		return flood_frame6(c, buf);
 	memcpy(eth->ether_dhost, c->dst_mac, 6);
 	memcpy(eth->ether_shost, c->src_mac, 6);
 	eth->ether_type = htons(ETHERTYPE_IP);
 	switch (c->mode) {
 	case FLOOD_JUNK:
-		n = 4 + flood_rand() % 197;
-		flood_fill(pl, n);
-		pl[0] = (uint8_t)(5 + pl[0] % 250); /* never types 1-4 */
-		break;
 	case FLOOD_UNKNOWN:
-		n = 32 + 16 * (flood_rand() % 8);
-		flood_fill(pl, n);
-		memset(pl, 0, 16);
-		pl[0] = 4;
-		flood_fill(pl + 4, 4); /* receiver index */
+		n = flood_payload(c->mode, pl);
 		break;
 	default:
 		n = FLOOD_INIT_LEN;
@@ -159,8 +238,8 @@ static size_t flood_frame(const struct flood_cfg *c, uint8_t *buf)
 
 static int flood_usage(void)
 {
-	fprintf(stderr, "usage: flood-gen -i IFACE -M DSTMAC -d DSTIP -p PORT -m junk|unknown|init "
-			"[-s SRCNET/CIDR] [-k PUBKEY] [-t SECONDS]\n");
+	fprintf(stderr, "usage: flood-gen -i IFACE -M DSTMAC -d DSTIP -p PORT "
+			"-m junk|unknown|init|dstopt [-s SRCNET/CIDR] [-k PUBKEY] [-t SECONDS]\n");
 	return 2;
 }
 
@@ -168,7 +247,7 @@ int main(int argc, char **argv)
 {
 	static uint8_t frames[FLOOD_BATCH][FLOOD_FRAME_MAX];
 	struct flood_cfg c = { .port = 51820 };
-	const char *ifname = NULL, *src = "203.0.113.0/24", *mode = NULL, *pub = NULL;
+	const char *ifname = NULL, *src = NULL, *mode = NULL, *pub = NULL, *dst = NULL;
 	struct mmsghdr msgs[FLOOD_BATCH];
 	struct iovec iov[FLOOD_BATCH];
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
@@ -189,8 +268,7 @@ int main(int argc, char **argv)
 				return flood_usage();
 			break;
 		case 'd':
-			if (inet_pton(AF_INET, optarg, &c.dst) != 1)
-				return flood_usage();
+			dst = optarg;
 			break;
 		case 'p':
 			c.port = (uint16_t)strtoul(optarg, NULL, 10);
@@ -211,8 +289,28 @@ int main(int argc, char **argv)
 			return flood_usage();
 		}
 	}
-	if (!ifname || !mode || !c.dst.s_addr || !secs || secs > FLOOD_MAX_SECONDS)
+	if (!ifname || !mode || !dst || !secs || secs > FLOOD_MAX_SECONDS)
 		return flood_usage();
+	if (!strcmp(mode, "dstopt")) {
+		char net[64];
+		const char *slash;
+
+		c.mode = FLOOD_DSTOPT;
+		src = src ? src : "2001:db8:fe::/64";
+		slash = strchr(src, '/');
+		snprintf(net, sizeof(net), "%.*s", slash ? (int)(slash - src) : (int)strlen(src),
+			 src);
+		/* the low 64 bits are random per frame: only a /64 is taken */
+		if (inet_pton(AF_INET6, dst, &c.dst6) != 1 ||
+		    inet_pton(AF_INET6, net, &c.src6) != 1 || (slash && strcmp(slash, "/64"))) {
+			fprintf(stderr, "flood-gen: dstopt needs -d IPv6 and -s IPv6/64\n");
+			return 2;
+		}
+		goto open;
+	}
+	if (inet_pton(AF_INET, dst, &c.dst) != 1)
+		return flood_usage();
+	src = src ? src : "203.0.113.0/24";
 	if (!strcmp(mode, "junk")) {
 		c.mode = FLOOD_JUNK;
 	} else if (!strcmp(mode, "unknown")) {
@@ -244,6 +342,7 @@ int main(int argc, char **argv)
 		c.src_mask = bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits);
 		c.src_net = ntohl(a.s_addr) & c.src_mask;
 	}
+open:
 	flood_rng ^= flood_now_ns() | 1;
 
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);

@@ -511,6 +511,7 @@ static void test_wg_interop(void)
 #endif
 #endif
 
+#ifndef TEST_CRYPTO_ASAN
 /* Copies of key in this process's writable memory but the stack (where key itself is), each
  * mapping read whole: the heap OpenSSL allocates its contexts from is one of them. */
 static int key_copies(const uint8_t key[WG_KEY_LEN])
@@ -540,6 +541,7 @@ static int key_copies(const uint8_t key[WG_KEY_LEN])
 	fclose(f);
 	return n;
 }
+#endif
 
 /*
  * Issue #15: no copy of a key outlives its use outside locked, wiped memory. OpenSSL's contexts

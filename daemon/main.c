@@ -6,6 +6,7 @@
  * the interface and its configuration socket exist, with status 0, or non-zero when the daemon
  * could not start (wg-quick then stops instead of configuring a missing interface).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,6 +37,11 @@ enum main_constants {
 	MAIN_OPT_BUSY_POLL,
 	MAIN_OPT_WORKER_CPUS,
 	MAIN_OPT_VERSION,
+	MAIN_OPT_MTU,
+	/* The TUN's MTU: IPv6 inside needs 1280; the largest outer datagram (65535 bytes of IP)
+	 * must still carry it with WireGuard's IPv6 overhead (80). */
+	MAIN_MTU_MIN = 1280,
+	MAIN_MTU_MAX = 65535 - 80,
 	/* a longer list than io_xdp has workers (IO_XDP_MAX_WORKERS) names CPUs no worker uses */
 	MAIN_MAX_WORKER_CPUS = 64,
 };
@@ -46,6 +52,7 @@ struct main_args {
 	const char *attach[MAIN_MAX_ATTACH];
 	unsigned int n_attach;
 	const char *xdp_mode;
+	unsigned int mtu; /* 0: the default (TUN_DEFAULT_MTU) */
 	bool busy_poll;
 	int worker_cpus[MAIN_MAX_WORKER_CPUS];
 	unsigned int n_worker_cpus;
@@ -71,6 +78,9 @@ static void usage(FILE *f)
 		"      --busy-poll        the AF_XDP workers spin instead of sleeping: lower\n"
 		"                         latency, one CPU kept 100%% busy per worker (needs\n"
 		"                         --attach)\n"
+		"      --mtu N            the TUN's MTU (default 1420: 1500 minus WireGuard over\n"
+		"                         IPv6; 1280 for cellular and satellite paths); also\n"
+		"                         XDPWG_MTU=N. wg-quick's MTU = N sets it after start\n"
 		"      --worker-cpus LIST pin the AF_XDP workers to these CPUs, in order (e.g.\n"
 		"                         1 or 2-3,6; default: worker i on CPU i); with\n"
 		"                         --busy-poll, name cores kept free of other work\n"
@@ -91,6 +101,23 @@ static int main_add_attach(struct main_args *a, const char *name)
 		return -1;
 	}
 	a->attach[a->n_attach++] = name;
+	return 0;
+}
+
+/* --mtu N / XDPWG_MTU=N: a decimal number in MAIN_MTU_MIN..MAIN_MTU_MAX. */
+static int main_parse_mtu(const char *what, const char *s, struct main_args *a)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!isdigit((unsigned char)*s) || *end || errno || v < MAIN_MTU_MIN || v > MAIN_MTU_MAX) {
+		fprintf(stderr, "xdpwgd: %s '%s': not an MTU (%d-%d: IPv6 needs 1280)\n", what, s,
+			MAIN_MTU_MIN, MAIN_MTU_MAX);
+		return -1;
+	}
+	a->mtu = (unsigned int)v;
 	return 0;
 }
 
@@ -160,6 +187,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "busy-poll", no_argument, NULL, MAIN_OPT_BUSY_POLL },
 		{ "worker-cpus", required_argument, NULL, MAIN_OPT_WORKER_CPUS },
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
+		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env;
@@ -193,6 +221,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		case MAIN_OPT_BUSY_POLL:
 			a->busy_poll = true;
 			break;
+		case MAIN_OPT_MTU:
+			if (main_parse_mtu("--mtu", optarg, a) < 0)
+				return -1;
+			break;
 		case MAIN_OPT_WORKER_CPUS:
 			if (main_parse_cpus(optarg, a) < 0)
 				return -1;
@@ -202,6 +234,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 			return -1;
 		}
 	}
+	/* the command line wins over the environment */
+	env = getenv("XDPWG_MTU");
+	if (env && *env && !a->mtu && main_parse_mtu("XDPWG_MTU", env, a) < 0)
+		return -1;
 	env = getenv("XDPWG_ATTACH");
 	if (env && *env) {
 		char *save = NULL, *tok;
@@ -340,6 +376,7 @@ int main(int argc, char **argv)
 	dopts.attach = args.attach;
 	dopts.n_attach = args.n_attach;
 	dopts.busy_poll = args.busy_poll;
+	dopts.mtu = args.mtu;
 	dopts.worker_cpus = args.worker_cpus;
 	dopts.n_worker_cpus = args.n_worker_cpus;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO

@@ -44,6 +44,13 @@ t_like "$?:$out" "^1:xdpwgd: --worker-cpus needs --attach" "--worker-cpus withou
 t_like "$("$D" --help)" "--worker-cpus LIST" "--help documents --worker-cpus"
 out=$("$D" -f --attach lo --xdp-mode turbo wgx 2>&1)
 t_like "$?:$out" "^1:.*native or generic" "--xdp-mode is validated"
+for bad in 1279 65456 1400x "" -1; do
+	out=$("$D" -f --mtu "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --mtu '$bad': not an MTU \\(1280-65455" "--mtu '$bad' is refused, naming it"
+done
+out=$(XDPWG_MTU=99 "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_MTU '99': not an MTU" "XDPWG_MTU is validated too"
+t_like "$("$D" --help)" "--mtu N" "--help documents --mtu"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:.*nonexistent0: no such interface" "XDPWG_ATTACH is read and validated"
 
@@ -88,6 +95,20 @@ t_is "$reply" "errno=-22" "get=1 followed by anything but a blank line: EINVAL, 
 t_in a ip link del wg0
 t_ok "deleting the TUN (wg-quick down) stops the daemon" t_wait 5 sh -c "! kill -0 $P"
 t_ok "... which removes its socket" t_at "$S" test ! -e /run/wireguard/wg0.sock
+
+# the TUN's MTU from the command line, and from the environment (the systemd unit's env file)
+t_at "$S" "$D" --mtu 1280 wg5 >>"$T_DIR/log" 2>&1
+t_like "$(t_in a ip link show wg5)" "mtu 1280 " "--mtu 1280: the TUN starts with MTU 1280"
+t_in a ip link del wg5
+t_wait 5 t_at "$S" test ! -e /run/wireguard/wg5.sock
+t_at "$S" env XDPWG_MTU=1380 "$D" wg5 >>"$T_DIR/log" 2>&1
+t_like "$(t_in a ip link show wg5)" "mtu 1380 " "XDPWG_MTU=1380: the TUN starts with MTU 1380"
+t_at "$S" env XDPWG_MTU=1380 "$D" --mtu 1300 wg6 >>"$T_DIR/log" 2>&1
+t_like "$(t_in a ip link show wg6)" "mtu 1300 " "--mtu wins over XDPWG_MTU"
+t_in a ip link del wg5
+t_in a ip link del wg6
+t_wait 5 t_at "$S" test ! -e /run/wireguard/wg5.sock
+t_wait 5 t_at "$S" test ! -e /run/wireguard/wg6.sock
 
 t_at "$S" "$D" wg1 >>"$T_DIR/log" 2>&1
 P=$(daemon_pid wg1)

@@ -142,8 +142,8 @@ static void doctor_default_uplink(struct doctor *d)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%16s %lx %lx %x %*d %*d %*d %lx", dev, &dst, &gw, &flags, &mask) ==
-			    5 &&
+		if (sscanf(line, "%16s %lx %lx %x %*d %*d %*d %lx", dev, &dst, &gw, &flags,
+			   &mask) == 5 &&
 		    !dst && !mask && strlen(dev) < IF_NAMESIZE) {
 			doctor_add_uplink(d, dev);
 			break;
@@ -160,7 +160,8 @@ static void doctor_handshakes(struct doctor *d, const struct conf_dev *c)
 	for (size_t i = 0; i < c->n_peers; i++) {
 		const struct conf_peer *p = &c->peers[i];
 		bool has_ep = p->endpoint.addr.sa.sa_family != AF_UNSPEC;
-		long long age = p->last_handshake_sec ? (long long)(now - p->last_handshake_sec) : -1;
+		long long age =
+			p->last_handshake_sec ? (long long)(now - p->last_handshake_sec) : -1;
 		bool wants = has_ep && p->persistent_keepalive;
 
 		if (age < 0 && !wants) {
@@ -180,23 +181,28 @@ static void doctor_handshakes(struct doctor *d, const struct conf_dev *c)
 		if (listed++ < DOCTOR_PEERS_LISTED) {
 			crypto_key_to_base64(key, p->public_key);
 			if (age < 0)
-				doctor_warn(d, "handshakes",
-					    "check that the peer is up and reachable at its endpoint and "
-					    "that both sides have each other's public key (`xdpwgctl "
-					    "events` shows why handshakes fail)",
-					    "peer %s: no handshake yet, though it has an endpoint and a "
-					    "persistent keepalive of %u s",
-					    key, p->persistent_keepalive);
+				doctor_warn(
+					d, "handshakes",
+					"check that the peer is up and reachable at its endpoint "
+					"and "
+					"that both sides have each other's public key (`xdpwgctl "
+					"events` shows why handshakes fail)",
+					"peer %s: no handshake yet, though it has an endpoint and "
+					"a "
+					"persistent keepalive of %u s",
+					key, p->persistent_keepalive);
 			else
-				doctor_warn(d, "handshakes",
-					    "a live session renews every 2 minutes: the peer stopped "
-					    "answering (its path, its daemon, or a key change)",
-					    "peer %s: latest handshake %lld s ago (> %d s)", key, age,
-					    DOCTOR_HANDSHAKE_STALE_S);
+				doctor_warn(
+					d, "handshakes",
+					"a live session renews every 2 minutes: the peer stopped "
+					"answering (its path, its daemon, or a key change)",
+					"peer %s: latest handshake %lld s ago (> %d s)", key, age,
+					DOCTOR_HANDSHAKE_STALE_S);
 		}
 	}
 	if (listed > DOCTOR_PEERS_LISTED)
-		doctor_line("", "", "... and %zu more peers like these", listed - DOCTOR_PEERS_LISTED);
+		doctor_line("", "", "... and %zu more peers like these",
+			    listed - DOCTOR_PEERS_LISTED);
 	if (!never && !stale)
 		doctor_line("ok", "handshakes", "%zu peers, none that should be connected is not",
 			    c->n_peers);
@@ -210,10 +216,11 @@ static void doctor_handshakes(struct doctor *d, const struct conf_dev *c)
 static void doctor_xdp(struct doctor *d)
 {
 	if (!d->xdp) {
-		doctor_warn(d, "xdp",
-			    "start xdpwgd with --attach UPLINK (or XDPWG_ATTACH=UPLINK with wg-quick) "
-			    "on a gateway",
-			    "none: the data path is the kernel UDP socket (no AF_XDP workers)");
+		doctor_warn(
+			d, "xdp",
+			"start xdpwgd with --attach UPLINK (or XDPWG_ATTACH=UPLINK with wg-quick) "
+			"on a gateway",
+			"none: the data path is the kernel UDP socket (no AF_XDP workers)");
 		return;
 	}
 	for (int i = 0; i < d->n_uplinks; i++) {
@@ -237,17 +244,19 @@ static void doctor_xdp(struct doctor *d)
 				    "the driver lacks native XDP (or xdpwgd ran with --xdp-mode "
 				    "generic): every frame is copied; use a NIC whose driver has "
 				    "native XDP, or check the log for why native failed",
-				    "%s: generic XDP (program id %u)", d->uplinks[i], q.skb_prog_id);
+				    "%s: generic XDP (program id %u)", d->uplinks[i],
+				    q.skb_prog_id);
 			break;
 		case XDP_ATTACHED_MULTI:
 			doctor_line("ok", "xdp", "%s: several XDP programs (native and generic)",
 				    d->uplinks[i]);
 			break;
 		default:
-			doctor_warn(d, "xdp",
-				    "the daemon has workers but the program is gone: restart xdpwgd, "
-				    "and look for another tool that detached it",
-				    "%s: no XDP program attached", d->uplinks[i]);
+			doctor_warn(
+				d, "xdp",
+				"the daemon has workers but the program is gone: restart xdpwgd, "
+				"and look for another tool that detached it",
+				"%s: no XDP program attached", d->uplinks[i]);
 		}
 	}
 }
@@ -264,7 +273,8 @@ static void doctor_rmem(struct doctor *d)
 			doctor_warn(d, "rmem",
 				    "sysctl -w net.core.rmem_max=7340032 (and in /etc/sysctl.d/): "
 				    "bursts overflow a socket buffer capped this low",
-				    "net.core.rmem_max is %llu bytes (< %d)", rmem, DOCTOR_RMEM_MIN);
+				    "net.core.rmem_max is %llu bytes (< %d)", rmem,
+				    DOCTOR_RMEM_MIN);
 		else
 			doctor_line("ok", "rmem", "net.core.rmem_max %llu bytes", rmem);
 	} else {
@@ -294,10 +304,11 @@ static void doctor_rmem(struct doctor *d)
 	if (f)
 		fclose(f);
 	if (have_errs && errs)
-		doctor_warn(d, "rmem",
-			    "datagrams were lost because a UDP socket's buffer was full: raise "
-			    "net.core.rmem_max, and on a gateway run the data path in XDP (--attach)",
-			    "%llu UDP receive buffer errors (Udp RcvbufErrors)", errs);
+		doctor_warn(
+			d, "rmem",
+			"datagrams were lost because a UDP socket's buffer was full: raise "
+			"net.core.rmem_max, and on a gateway run the data path in XDP (--attach)",
+			"%llu UDP receive buffer errors (Udp RcvbufErrors)", errs);
 	else if (have_errs)
 		doctor_line("ok", "rmem", "no UDP receive buffer errors");
 }
@@ -341,8 +352,8 @@ static void doctor_mtu(struct doctor *d)
 				    "uplink must fragment or drop: set MTU = uplink MTU - 80 (1420 "
 				    "on 1500; 1280 for cellular paths), in wg-quick's file or with "
 				    "xdpwgd --mtu",
-				    "%s MTU %llu + %d (WireGuard over IPv6) > %s MTU %llu", d->iface,
-				    tun, DOCTOR_OVERHEAD_V6, d->uplinks[i], up);
+				    "%s MTU %llu + %d (WireGuard over IPv6) > %s MTU %llu",
+				    d->iface, tun, DOCTOR_OVERHEAD_V6, d->uplinks[i], up);
 		else
 			doctor_line("ok", "mtu", "%s %llu fits %s %llu (overhead %d over IPv6)",
 				    d->iface, tun, d->uplinks[i], up, DOCTOR_OVERHEAD_V6);
@@ -409,8 +420,8 @@ static void doctor_cpufreq(struct doctor *d)
 	bool seen_thr = false;
 
 	for (int i = 0; i < DOCTOR_MAX_CPUS; i++) {
-		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor",
-			 i);
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor", i);
 		if (doctor_read_str(path, gov, sizeof(gov))) {
 			cpus++;
 			slow += strcmp(gov, "performance") != 0;
@@ -427,10 +438,11 @@ static void doctor_cpufreq(struct doctor *d)
 		return;
 	}
 	if (slow)
-		doctor_warn(d, "cpufreq",
-			    "cpupower frequency-set -g performance: a governor that lowers the clock "
-			    "adds latency at each burst",
-			    "%d of %d CPUs run a governor other than performance", slow, cpus);
+		doctor_warn(
+			d, "cpufreq",
+			"cpupower frequency-set -g performance: a governor that lowers the clock "
+			"adds latency at each burst",
+			"%d of %d CPUs run a governor other than performance", slow, cpus);
 	if (throttled)
 		doctor_warn(d, "cpufreq", "check the machine's cooling and power limits",
 			    "%llu thermal throttling events", throttled);

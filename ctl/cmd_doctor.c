@@ -378,7 +378,7 @@ static void doctor_txqueuelen(struct doctor *d)
 	}
 }
 
-static void doctor_workers(struct doctor *d, const struct obs_worker *w, size_t nw)
+static void doctor_workers(struct doctor *d, const struct prom_worker *w, size_t nw)
 {
 	uint64_t *st = NULL, bad = 0, noxsk = 0;
 	uint32_t n = 0;
@@ -454,7 +454,7 @@ static int doctor_main(int argc, char **argv)
 {
 	struct doctor d = { 0 };
 	struct conf_dev *c = NULL;
-	struct obs_worker *w = NULL;
+	struct prom_worker *w = NULL;
 	size_t nw = 0;
 	int err;
 

@@ -34,7 +34,7 @@ struct top_sample {
 	struct conf_dev *dev; /* NULL: the daemon did not answer */
 	uint64_t *stats;      /* NULL: no XDP data path */
 	uint32_t nstats;
-	struct obs_worker *workers; /* NULL: none (socket mode, stock daemon) */
+	struct prom_worker *workers; /* NULL: none (socket mode, stock daemon) */
 	size_t nworkers;
 	uint64_t mono_ns;
 };
@@ -68,14 +68,14 @@ static void top_sample_take(const char *iface, struct top_sample *s)
 }
 
 /* Packets per second of one worker counter; "-" without a previous sample of that worker. */
-static const char *top_worker_rate(char *buf, size_t len, const struct obs_worker *w,
+static const char *top_worker_rate(char *buf, size_t len, const struct prom_worker *w,
 				   const struct top_sample *prev, double dt, size_t off)
 {
 	uint64_t now = *(const uint64_t *)((const char *)w + off), was;
 	size_t i;
 
 	for (i = 0; prev && i < prev->nworkers; i++) {
-		const struct obs_worker *p = &prev->workers[i];
+		const struct prom_worker *p = &prev->workers[i];
 
 		if (strcmp(p->uplink, w->uplink) || p->queue != w->queue)
 			continue;
@@ -98,18 +98,18 @@ static void top_workers(const struct top_sample *cur, const struct top_sample *p
 	printf("\n%-10s %5s %4s %5s %10s %10s %10s %8s %8s %8s %8s\n", "UPLINK", "QUEUE", "CPU",
 	       "POLL", "RX/s", "TX/s", "TUN/s", "RX RING", "FILL", "TX RING", "INFLIGHT");
 	for (i = 0; i < cur->nworkers; i++) {
-		const struct obs_worker *w = &cur->workers[i];
+		const struct prom_worker *w = &cur->workers[i];
 		char rx[24], tx[24], tun[24];
 
 		printf("%-10s %5u %4d %5s %10s %10s %10s %8" PRIu64 " %8" PRIu64 " %8" PRIu64
 		       " %8" PRIu64 "\n",
 		       w->uplink, w->queue, w->cpu, w->busy_poll ? "busy" : "sleep",
 		       top_worker_rate(rx, sizeof(rx), w, prev, dt,
-				       offsetof(struct obs_worker, rx_frames)),
+				       offsetof(struct prom_worker, rx_frames)),
 		       top_worker_rate(tx, sizeof(tx), w, prev, dt,
-				       offsetof(struct obs_worker, tx_frames)),
+				       offsetof(struct prom_worker, tx_frames)),
 		       top_worker_rate(tun, sizeof(tun), w, prev, dt,
-				       offsetof(struct obs_worker, tun_packets)),
+				       offsetof(struct prom_worker, tun_packets)),
 		       w->rx_ring, w->fill_ring, w->tx_ring, w->tx_inflight);
 	}
 }

@@ -162,7 +162,7 @@ bool obs_json_field(const char *line, const char *key, char *out, size_t len)
 	return true;
 }
 
-static bool obs_worker_parse(const char *line, struct obs_worker *w)
+static bool obs_worker_parse(const char *line, struct prom_worker *w)
 {
 	uint64_t v[17];
 	static const char *const keys[] = { "worker",	   "queue",	  "tun_queue", "cpu",
@@ -196,13 +196,13 @@ static bool obs_worker_parse(const char *line, struct obs_worker *w)
 	return true;
 }
 
-int obs_workers_read(const char *iface, struct obs_worker **out, size_t *n)
+int obs_workers_read(const char *iface, struct prom_worker **out, size_t *n)
 {
 	static const char req[] = "workers=1\n\n";
 	const struct timeval tmo = { .tv_sec = OBS_WORKERS_TIMEOUT_S };
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	char line[OBS_WORKER_LINE_MAX];
-	struct obs_worker *w = NULL;
+	struct prom_worker *w = NULL;
 	size_t have = 0;
 	FILE *in;
 	int fd, len, err = 0;
@@ -235,7 +235,7 @@ int obs_workers_read(const char *iface, struct obs_worker **out, size_t *n)
 	}
 	/* an older daemon closes on a request it does not know: no lines, no workers */
 	while (have < OBS_WORKERS_MAX && fgets(line, sizeof(line), in)) {
-		struct obs_worker *p;
+		struct prom_worker *p;
 
 		if (!(p = realloc(w, (have + 1) * sizeof(*w)))) {
 			err = -ENOMEM;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "prom.h"
+
 enum obs_limits {
 	OBS_MAX_REASONS = 256, /* a pinned map from another version may have more or fewer */
 };
@@ -29,20 +31,9 @@ void obs_stat_name(uint32_t k, char *buf, size_t len);
 const char *obs_stat_action(uint32_t k);
 /* The value of "key" in a flat JSON object line (string or number), into out. false if absent. */
 bool obs_json_field(const char *line, const char *key, char *out, size_t len);
-/* One AF_XDP worker of the daemon, from its events socket (workers=1, see daemon/events.h). */
-struct obs_worker {
-	char uplink[32];
-	unsigned int worker, queue, tun_queue;
-	int cpu;
-	int zerocopy;
-	uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
-	uint64_t rx_ring, fill_ring, tx_ring, tx_inflight;
-	/* 1: the worker spins (xdpwgd --busy-poll); 0 also when an older daemon omits it */
-	uint64_t busy_poll;
-};
 /* The daemon's workers into *out (malloc'd, *n entries; none in socket mode). 0, -ENOENT when
  * the daemon has no events socket (not xdpwgd, or not running), or -errno. */
-int obs_workers_read(const char *iface, struct obs_worker **out, size_t *n);
+int obs_workers_read(const char *iface, struct prom_worker **out, size_t *n);
 
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in ns. */
 uint64_t obs_mono_ns(void);

@@ -18,6 +18,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "pins.h"
 #include "sock_path.h"
 #include "uapi.h"
@@ -145,6 +146,9 @@ int daemon_run(struct xdpwgd *d)
 				break;
 			case DAEMON_EV_RINGBUF:
 				ring_buffer__consume(d->rb);
+				break;
+			case DAEMON_EV_METRICS:
+				metrics_http_poll(d->metrics, d);
 				break;
 			}
 		}
@@ -283,6 +287,12 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	if (d->xdp)
 		io_xdp_local_addrs_refresh(d->xdp);
 	daemon_observe_init(d);
+	if (o->metrics) {
+		d->metrics = metrics_http_new(o->metrics, &ret);
+		if (!d->metrics ||
+		    (ret = daemon_watch(d, metrics_http_fd(d->metrics), DAEMON_EV_METRICS)) < 0)
+			goto err;
+	}
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);
 	*out = d;
@@ -301,6 +311,7 @@ void daemon_free(struct xdpwgd *d)
 		return;
 	/* The socket goes first, so nobody configures a device that is being torn down. */
 	uapi_server_free(d->uapi);
+	metrics_http_free(d->metrics);
 	/* before the engine's teardown: no more move events, no more announcements */
 	daemon_roam_free(d);
 	daemon_observe_free(d);

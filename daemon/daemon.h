@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "endpoint.h"
+
 enum daemon_constants {
 	DAEMON_MAX_EVENTS = 32,
 	DAEMON_HANDSHAKE_BUDGET = 64, /* handshake messages per wg_device_process_handshakes */
@@ -35,6 +37,8 @@ struct daemon_opts {
 	 * none: worker i on CPU i % online */
 	const int *worker_cpus;
 	unsigned int n_worker_cpus;
+	/* --metrics ADDR:PORT: serve GET /metrics there (daemon/metrics_http.c); NULL: not */
+	const struct wg_endpoint *metrics;
 };
 
 struct xdpwgd;

@@ -38,6 +38,7 @@ enum main_constants {
 	MAIN_OPT_WORKER_CPUS,
 	MAIN_OPT_VERSION,
 	MAIN_OPT_MTU,
+	MAIN_OPT_METRICS,
 	/* The TUN's MTU: IPv6 inside needs 1280; the largest outer datagram (65535 bytes of IP)
 	 * must still carry it with WireGuard's IPv6 overhead (80). */
 	MAIN_MTU_MIN = 1280,
@@ -52,7 +53,8 @@ struct main_args {
 	const char *attach[MAIN_MAX_ATTACH];
 	unsigned int n_attach;
 	const char *xdp_mode;
-	unsigned int mtu; /* 0: the default (TUN_DEFAULT_MTU) */
+	unsigned int mtu;	    /* 0: the default (TUN_DEFAULT_MTU) */
+	struct wg_endpoint metrics; /* --metrics; AF_UNSPEC: none */
 	bool busy_poll;
 	int worker_cpus[MAIN_MAX_WORKER_CPUS];
 	unsigned int n_worker_cpus;
@@ -81,6 +83,9 @@ static void usage(FILE *f)
 		"      --mtu N            the TUN's MTU (default 1420: 1500 minus WireGuard over\n"
 		"                         IPv6; 1280 for cellular and satellite paths); also\n"
 		"                         XDPWG_MTU=N. wg-quick's MTU = N sets it after start\n"
+		"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                         (e.g. 127.0.0.1:9586 or [2001:db8::1]:9586); also\n"
+		"                         XDPWG_METRICS=ADDR:PORT\n"
 		"      --worker-cpus LIST pin the AF_XDP workers to these CPUs, in order (e.g.\n"
 		"                         1 or 2-3,6; default: worker i on CPU i); with\n"
 		"                         --busy-poll, name cores kept free of other work\n"
@@ -118,6 +123,23 @@ static int main_parse_mtu(const char *what, const char *s, struct main_args *a)
 		return -1;
 	}
 	a->mtu = (unsigned int)v;
+	return 0;
+}
+
+/* --metrics ADDR:PORT / XDPWG_METRICS: numeric, as an endpoint ("[v6]:port" for IPv6); a port
+ * is needed (0 would be a random one nobody could scrape). */
+static int main_parse_metrics(const char *what, const char *s, struct main_args *a)
+{
+	if (endpoint_parse(&a->metrics, s) < 0 ||
+	    !(a->metrics.addr.sa.sa_family == AF_INET ? a->metrics.addr.in4.sin_port
+						      : a->metrics.addr.in6.sin6_port)) {
+		fprintf(stderr,
+			"xdpwgd: %s '%s': not ADDR:PORT (e.g. 127.0.0.1:9586 or "
+			"[2001:db8::1]:9586; a numeric address and a port other than 0)\n",
+			what, s);
+		memset(&a->metrics, 0, sizeof(a->metrics));
+		return -1;
+	}
 	return 0;
 }
 
@@ -188,6 +210,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "worker-cpus", required_argument, NULL, MAIN_OPT_WORKER_CPUS },
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
+		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env;
@@ -225,6 +248,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 			if (main_parse_mtu("--mtu", optarg, a) < 0)
 				return -1;
 			break;
+		case MAIN_OPT_METRICS:
+			if (main_parse_metrics("--metrics", optarg, a) < 0)
+				return -1;
+			break;
 		case MAIN_OPT_WORKER_CPUS:
 			if (main_parse_cpus(optarg, a) < 0)
 				return -1;
@@ -237,6 +264,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	/* the command line wins over the environment */
 	env = getenv("XDPWG_MTU");
 	if (env && *env && !a->mtu && main_parse_mtu("XDPWG_MTU", env, a) < 0)
+		return -1;
+	env = getenv("XDPWG_METRICS");
+	if (env && *env && !endpoint_is_set(&a->metrics) &&
+	    main_parse_metrics("XDPWG_METRICS", env, a) < 0)
 		return -1;
 	env = getenv("XDPWG_ATTACH");
 	if (env && *env) {
@@ -377,6 +408,7 @@ int main(int argc, char **argv)
 	dopts.n_attach = args.n_attach;
 	dopts.busy_poll = args.busy_poll;
 	dopts.mtu = args.mtu;
+	dopts.metrics = endpoint_is_set(&args.metrics) ? &args.metrics : NULL;
 	dopts.worker_cpus = args.worker_cpus;
 	dopts.n_worker_cpus = args.n_worker_cpus;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO

@@ -8,6 +8,7 @@
  *   allowlist.c       the source allowlist for what reaches the kernel sockets
  *   roam_watch.c      roaming besides the engine: move events, XDP sightings, route changes
  *   observe.c         the tick's housekeeping: MTU, a deleted TUN, drop bursts, counters
+ *   metrics_http.c    GET /metrics for Prometheus (--metrics)
  *
  * Everything here runs on the control thread, except the hooks that ops.c marks otherwise.
  */
@@ -31,6 +32,7 @@
 #include "xdpwg_kern_user.h"
 
 struct droplog;
+struct metrics_http;
 struct io_sockpath;
 struct ring_buffer;
 struct uapi_server;
@@ -48,6 +50,7 @@ enum daemon_source {
 	DAEMON_EV_NETLINK,     /* link/address/route changes */
 	DAEMON_EV_ROUTE_TIMER, /* the coalescing timer after a change */
 	DAEMON_EV_RINGBUF,     /* the XDP program's new-source events */
+	DAEMON_EV_METRICS,     /* a scraper connected to --metrics */
 };
 
 enum daemon_roam_constants {
@@ -87,6 +90,7 @@ struct xdpwgd {
 	/* the socket back-end's data path, without XDP (io/sock_path.c) */
 	struct io_sockpath *sockpath;
 	struct uapi_server *uapi;
+	struct metrics_http *metrics; /* --metrics, or NULL */
 	int epfd, sigfd, timerfd;
 	int mtu; /* last MTU told to the engine */
 	/* roaming: move events, route changes, XDP new-source sightings */

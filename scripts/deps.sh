@@ -8,7 +8,7 @@ pkgs=(
 	libsodium-dev libssl-dev libmnl-dev libelf-dev zlib1g-dev pkg-config
 	clang-format cppcheck libclang-rt-14-dev valgrind
 	wireguard-go wireguard-tools iproute2 iputils-ping iperf3 ethtool socat netcat-openbsd
-	tcpdump jq gnuplot-nox man-db util-linux perl procps conntrack nftables
+	tcpdump jq gnuplot-nox man-db util-linux perl procps conntrack nftables curl prometheus
 )
 if [ "${1:-}" = "--vm" ]; then
 	pkgs+=(qemu-system-x86 busybox-static linux-image-amd64 tiny-initramfs cpio kmod xz-utils)
@@ -30,3 +30,9 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's prometheus package enables and starts a system-wide server: the tests run their own,
+# in a namespace, with a temporary data directory, so the one the package started is not
+# wanted. Only when this run installed it: an operator's own Prometheus is left alone.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+	systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One interface in the Prometheus text exposition format (version 0.0.4): what `xdpwgctl
+ * metrics` prints and `xdpwgd --metrics` serves over HTTP, from the same inputs, so both show the
+ * same names. The names follow Prometheus' conventions (base units, _total for counters), and
+ * where the widely used WireGuard exporter (prometheus_wireguard_exporter) has a metric of the
+ * same meaning it is served under that exporter's name and labels too, so existing dashboards
+ * work: wireguard_sent_bytes_total, wireguard_received_bytes_total and
+ * wireguard_latest_handshake_seconds, labelled interface, public_key and allowed_ips.
+ */
+#ifndef XDPWG_PROM_H
+#define XDPWG_PROM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+/* One AF_XDP worker of the daemon (the events socket's workers=1 line, or the daemon itself). */
+struct prom_worker {
+	char uplink[32];
+	unsigned int worker, queue, tun_queue;
+	int cpu;
+	int zerocopy;
+	uint64_t rx_frames, rx_bad, tx_frames, tx_fallback, tun_packets;
+	uint64_t rx_ring, fill_ring, tx_ring, tx_inflight;
+	/* 1: the worker spins (xdpwgd --busy-poll); 0 also when an older daemon omits it */
+	uint64_t busy_poll;
+};
+
+struct prom_input {
+	const char *iface;
+	const struct conf_dev *dev; /* NULL: no daemon answered (xdpwg_up 0, no peer metrics) */
+	const uint64_t *xdp;	    /* the XDP counters by reason; NULL: not attached */
+	uint32_t n_xdp;
+	const struct prom_worker *workers;
+	size_t n_workers;
+	double now; /* Unix time, for the handshake ages */
+};
+
+/* The whole exposition into f; 0, or -EIO when writing failed. */
+int prom_write(FILE *f, const struct prom_input *in);
+
+#endif

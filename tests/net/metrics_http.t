@@ -5,7 +5,8 @@
 # must give back the peer's received bytes under the WireGuard exporter's name
 # (wireguard_received_bytes_total{interface,public_key,allowed_ips}). The same exposition as
 # `xdpwgctl metrics`; 404, 405 and 400 for what is not GET /metrics; bad --metrics values and a
-# port in use are refused, naming them.
+# port in use are refused, naming them. Prometheus gets 120 s to start and scrape (a Go
+# program under TCG in the VM starts slowly); on the host it takes 2-3 s.
 . "$(dirname "$0")/lib.sh"
 t_require_root
 t_require_cmd wireguard-go wg ping curl jq prometheus
@@ -77,7 +78,7 @@ Q="$(printf 'wireguard_received_bytes_total{public_key="%s"}' "$cl_pub" | jq -sR
 value() { t_in gw curl -s -m 2 "http://127.0.0.1:9090/api/v1/query?query=$Q" |
 	jq -r '.data.result[0].value[1] // empty' 2>/dev/null; }
 scraped() { [ "$(value)" -gt 0 ] 2>/dev/null; }
-t_ok "Prometheus scraped the daemon: its API returns the peer's received bytes" t_wait 40 scraped
+t_ok "Prometheus scraped the daemon: its API returns the peer's received bytes" t_wait 120 scraped
 t_diag "Prometheus: wireguard_received_bytes_total = $(value)"
 UP=$(t_in gw curl -s -m 2 'http://127.0.0.1:9090/api/v1/targets' |
 	jq -r '.data.activeTargets[0].health' 2>/dev/null)

@@ -194,6 +194,10 @@ install: all
 	    dist/systemd/xdpwgd@.service >$(BUILD)/xdpwgd@.service
 	install -m 0644 $(BUILD)/xdpwgd@.service \
 		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/xdpwgd@.service
+	sed -e 's|/usr/sbin/xdpwgd|$(PREFIX)/sbin/xdpwgd|g' \
+	    dist/systemd/xdpwg-quick@.service >$(BUILD)/xdpwg-quick@.service
+	install -m 0644 $(BUILD)/xdpwg-quick@.service \
+		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/xdpwg-quick@.service
 
 clean:
 	rm -rf build

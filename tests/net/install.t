@@ -48,7 +48,7 @@ man_words()
 	sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\(..//g' "$1"
 }
 
-echo "1..22"
+echo "1..24"
 
 # --- make install, PREFIX=/usr ---
 D=$TMP/usr
@@ -57,7 +57,8 @@ rc=$?
 ok $rc "make install DESTDIR=... PREFIX=/usr"
 [ $rc -eq 0 ] || diag "$TMP/make.log"
 
-expected="lib/systemd/system/xdpwgd@.service 644
+expected="lib/systemd/system/xdpwg-quick@.service 644
+lib/systemd/system/xdpwgd@.service 644
 usr/bin/xdpwgctl 755
 usr/sbin/xdpwgd 755
 usr/share/doc/xdpwg/xdpwgd.env.example 644
@@ -83,6 +84,12 @@ U=$D/lib/systemd/system/xdpwgd@.service
 grep -q '^ExecStart=/usr/sbin/xdpwgd -f \$XDPWG_ARGS %i$' "$U" &&
 	grep -q 'exec /usr/bin/xdpwgctl setconf %i /etc/wireguard/%i.conf' "$U"
 ok $? "PREFIX=/usr: the unit runs /usr/sbin/xdpwgd -f and /usr/bin/xdpwgctl setconf"
+Q=$D/lib/systemd/system/xdpwg-quick@.service
+grep -q '^Environment=WG_QUICK_USERSPACE_IMPLEMENTATION=/usr/sbin/xdpwgd$' "$Q" &&
+	grep -q '^ExecStart=/usr/bin/wg-quick up %i$' "$Q" &&
+	grep -q '^ExecStop=/usr/bin/wg-quick down %i$' "$Q" &&
+	grep -q '^EnvironmentFile=-/etc/xdpwg/%i.env$' "$Q"
+ok $? "PREFIX=/usr: xdpwg-quick@ runs wg-quick up/down with /usr/sbin/xdpwgd as its implementation"
 
 # --- PREFIX=/usr/local: the unit under the prefix, naming the prefix's binaries ---
 L=$TMP/local
@@ -94,6 +101,8 @@ make_install "$L" /usr/local &&
 	mode_is "$L/usr/local/share/doc/xdpwg/xdpwgd.env.example" 644 &&
 	[ ! -e "$L/lib" ] &&
 	grep -q '^ExecStart=/usr/local/sbin/xdpwgd ' "$L/usr/local/lib/systemd/system/xdpwgd@.service" &&
+	grep -q '^Environment=WG_QUICK_USERSPACE_IMPLEMENTATION=/usr/local/sbin/xdpwgd$' \
+		"$L/usr/local/lib/systemd/system/xdpwg-quick@.service" &&
 	! grep -Eq '/usr/(s?bin)/xdpwg' "$L/usr/local/lib/systemd/system/xdpwgd@.service"
 ok $? "PREFIX=/usr/local: unit in /usr/local/lib/systemd/system, naming /usr/local binaries"
 
@@ -207,6 +216,14 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	rc=$?
 	ok $rc "systemd-analyze verify xdpwgd@wg0.service: no complaints"
 	[ $rc -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
+	sed -e "s|/usr/sbin/xdpwgd|$D/usr/sbin/xdpwgd|g" "$Q" >"$TMP/unit/xdpwg-quick@.service"
+	# wg-quick(8) is wireguard-tools': the system's manual path after ours (trailing colon)
+	out=$(cd "$TMP/unit" && MANPATH=$D/usr/share/man: SYSTEMD_LOG_LEVEL=warning \
+		timeout 60 systemd-analyze verify xdpwg-quick@wg0.service 2>&1)
+	[ -z "$out" ]
+	rc=$?
+	ok $rc "systemd-analyze verify xdpwg-quick@wg0.service: no complaints"
+	[ $rc -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# /'
 else
 	# no systemd here: a syntax sanity check
 	bad=0
@@ -218,6 +235,7 @@ else
 		grep -q "$k" "$U" || { echo "# unit: no $k"; bad=1; }
 	done
 	ok $bad "unit file syntax (systemd-analyze not available)"
+	ok 0 "# SKIP xdpwg-quick@: systemd-analyze not available"
 fi
 
 bad=0

@@ -233,25 +233,8 @@ t_is "$(t_wg "$G" show wg0 endpoints | awk -v k="$KX" '$1 == k { print $2 }')" \
 
 # --- wg-quick with xdpwgd as the userspace implementation ---
 
-# wg-quick starts WG_QUICK_USERSPACE_IMPLEMENTATION only when `ip link add NAME type wireguard`
-# fails. Debian 12's kernel ships the wireguard module and autoloads it for that command, so on
-# a stock Debian 12 machine (and in vmtest's VM) wg-quick silently sets up kernel WireGuard and
-# never starts xdpwgd; this host's kernel has no loadable modules, so here it falls back.
-# Do what docs/troubleshooting.md tells users: blacklist the module, which makes the link
-# type's autoload fail, and unload it if it is loaded but unused. Undone at exit.
-# 0: wg-quick will fall back to xdpwgd; 1: cannot arrange that here.
-kernel_wg_blocked()
-{
-	local f=/etc/modprobe.d/$T_PFX-no-wireguard.conf
-	[ -e /sys/module/wireguard ] || modprobe -n -q wireguard 2>/dev/null || return 0
-	echo "blacklist wireguard" >"$f" || return 1
-	t_on_exit "rm -f $f"
-	if [ -e /sys/module/wireguard ]; then
-		rmmod wireguard || return 1
-		t_on_exit "modprobe wireguard"
-	fi
-}
-
+# wg-quick falls back to xdpwgd only when the kernel cannot make a wireguard link
+# (t_kernel_wg_blocked, tests/net/lib.sh).
 KQ=$(t_genkey q)
 t_wg "$G" set wg0 peer "$KQ" allowed-ips 192.0.2.3/32
 cat >"$T_DIR/wgq.conf" <<EOF
@@ -268,7 +251,7 @@ EOF
 chmod 600 "$T_DIR/wgq.conf"
 # All in one private mount namespace: wg-quick, the daemon it starts and `wg` see one /run.
 # The daemon forks into the background: its sanitizer reports (SAN=1) go to files.
-if kernel_wg_blocked >>"$T_DIR/log" 2>&1; then
+if t_kernel_wg_blocked >>"$T_DIR/log" 2>&1; then
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T_DIR/sanitizer" \
 		UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T_DIR/sanitizer" \
 		t_in_private a bash -c '

@@ -304,6 +304,25 @@ t_wggo_client()
 		ip -n "$ns" link set wg0 up
 }
 
+# wg-quick starts WG_QUICK_USERSPACE_IMPLEMENTATION only when `ip link add NAME type wireguard`
+# fails. Debian 12's kernel ships the wireguard module and autoloads it for that command, so on
+# a stock Debian 12 machine (and in vmtest's VM) wg-quick silently sets up kernel WireGuard and
+# never starts xdpwgd; this host's kernel has no loadable modules, so here it falls back.
+# Do what docs/troubleshooting.md tells users: blacklist the module, which makes the link
+# type's autoload fail, and unload it if it is loaded but unused. Undone at exit.
+# t_kernel_wg_blocked: 0: wg-quick will fall back to xdpwgd; 1: cannot arrange that here.
+t_kernel_wg_blocked()
+{
+	local f=/etc/modprobe.d/$T_PFX-no-wireguard.conf
+	[ -e /sys/module/wireguard ] || modprobe -n -q wireguard 2>/dev/null || return 0
+	echo "blacklist wireguard" >"$f" || return 1
+	t_on_exit "rm -f $f"
+	if [ -e /sys/module/wireguard ]; then
+		rmmod wireguard || return 1
+		t_on_exit "modprobe wireguard"
+	fi
+}
+
 # t_sandbox SHORT: a placeholder process in namespace SHORT with a private /run; sets T_PID.
 # `t_at "$T_PID" CMD` then runs CMD there, e.g. a daemon that forks into the background
 # (`xdpwgd wg0`, wg-quick) whose socket must stay out of the host's /run.

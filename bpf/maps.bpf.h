@@ -118,9 +118,19 @@ struct {
 	__uint(max_entries, XDPWG_CAPTURE_BYTES);
 } capture SEC(".maps");
 
-/* xdpwgctl capture's switch: see struct xdpwg_capture_ctl. The ctl is its only writer. */
+/* xdpwgctl capture, the other direction: frames the AF_XDP workers sent (XDPWG_CAPTURE_TX_RECORDS
+ * records, action XDPWG_CAPTURE_ACTION_TX). Userspace only: the workers push, the ctl pops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, XDPWG_CAPTURE_TX_RECORDS);
+	__type(value, struct xdpwg_capture);
+} capture_tx SEC(".maps");
+
+/* xdpwgctl capture's switch: see struct xdpwg_capture_ctl. The ctl is its only writer.
+ * Mmapable: the AF_XDP workers read it from memory on every send (capture_tx). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct xdpwg_capture_ctl);

@@ -304,6 +304,12 @@ _Static_assert(__builtin_offsetof(struct xdpwg_capture_ctl, reserved) == 4, "cap
 enum xdpwg_capture_limits {
 	XDPWG_CAPTURE_SNAPLEN = 256,
 	XDPWG_CAPTURE_BYTES = 512 * 1024, /* ring buffer size */
+	/* capture_tx: a QUEUE of the same records for what the AF_XDP workers send, which no XDP
+	 * hook and no packet socket sees; the workers push (userspace: the program never touches
+	 * it), the ctl pops. Full: the frame is not mirrored. */
+	XDPWG_CAPTURE_TX_RECORDS = 4096,
+	/* the action of a capture_tx record (not an XDP verdict): sent through AF_XDP */
+	XDPWG_CAPTURE_ACTION_TX = 0x100,
 };
 
 struct xdpwg_capture {

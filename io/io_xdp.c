@@ -208,6 +208,7 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 		x->ld = NULL;
 		goto err;
 	}
+	x->capture = loader_capture_ctl(x->ld);
 	ret = io_xdp_set_port(x, o->listen_port);
 	if (ret < 0)
 		goto err;

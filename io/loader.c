@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -37,6 +38,9 @@ struct xdpwg_loader {
 	struct loader_iface ifaces[XDPWG_MAX_IFACES];
 	struct xdpwg_config cfg; /* what the config map holds: written whole */
 	bool allow_stale;	 /* the idle allow-source trie holds a retired list */
+	/* capture_ctl's value, mapped read-only (the workers' side of capture); NULL: not */
+	void *capture_ctl_mem;
+	size_t capture_ctl_len;
 };
 
 static int loader_pin_all(struct xdpwg_loader *ld)
@@ -132,6 +136,15 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 		goto cleanup;
 	}
 	ld->prog_id = info.id;
+	/* a failure costs capture its sent frames, nothing else */
+	ld->capture_ctl_len = (size_t)sysconf(_SC_PAGESIZE);
+	ld->capture_ctl_mem = mmap(NULL, ld->capture_ctl_len, PROT_READ, MAP_SHARED,
+				   bpf_map__fd(ld->skel->maps.capture_ctl), 0);
+	if (ld->capture_ctl_mem == MAP_FAILED) {
+		log_warn("loader: mapping capture_ctl: %s (capture sees received frames only)",
+			 strerror(errno));
+		ld->capture_ctl_mem = NULL;
+	}
 	err = loader_set_port(ld, 0);
 	if (err)
 		goto cleanup;
@@ -159,6 +172,8 @@ void loader_destroy(struct xdpwg_loader *ld)
 			loader_detach(ld, ld->ifaces[i].ifindex);
 	if (ld->pinned)
 		pins_remove(ld->pin_root, ld->pin_dir, ld->skel->obj);
+	if (ld->capture_ctl_mem)
+		munmap(ld->capture_ctl_mem, ld->capture_ctl_len);
 	xdpwg__destroy(ld->skel);
 	free(ld);
 }
@@ -736,4 +751,14 @@ const char *loader_pin_dir(const struct xdpwg_loader *ld)
 int loader_capture_fd(const struct xdpwg_loader *ld)
 {
 	return bpf_map__fd(ld->skel->maps.capture);
+}
+
+int loader_capture_tx_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.capture_tx);
+}
+
+const volatile struct xdpwg_capture_ctl *loader_capture_ctl(const struct xdpwg_loader *ld)
+{
+	return ld->capture_ctl_mem;
 }

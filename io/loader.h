@@ -127,5 +127,9 @@ const char *loader_pin_dir(const struct xdpwg_loader *ld);
 
 /* The capture ring buffer (struct xdpwg_capture records while XDPWG_CFG_F_CAPTURE is set). */
 int loader_capture_fd(const struct xdpwg_loader *ld);
+/* The capture_tx queue (struct xdpwg_capture records of sent frames), and xdpwgctl capture's
+ * switch as mapped memory (read, never written, here; NULL if it could not be mapped). */
+int loader_capture_tx_fd(const struct xdpwg_loader *ld);
+const volatile struct xdpwg_capture_ctl *loader_capture_ctl(const struct xdpwg_loader *ld);
 
 #endif

@@ -61,6 +61,8 @@ struct io_xdp {
 	int cpus[IO_XDP_MAX_WORKERS]; /* --worker-cpus, in order; n_cpus 0: round robin */
 	unsigned int n_cpus;
 	_Atomic uint16_t port; /* our UDP source port */
+	/* xdpwgctl capture's switch (mapped): while on, workers mirror what they send */
+	const volatile struct xdpwg_capture_ctl *capture;
 	/* control thread: the tx counters' copy, and the under-load flag as last written */
 	struct peer_sync *sync;
 	bool under_load;

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
 
 #include "io_socket.h"
 #include "log.h"
@@ -280,6 +283,24 @@ void *io_xdp_worker_main(void *arg)
 
 /* --- the worker's path: what the engine does with the packets it handles here --- */
 
+/* xdpwgctl capture runs: the frame as it leaves, into the capture_tx queue (a syscall per frame,
+ * only while capturing; a full queue loses the copy, not the frame). */
+static void io_xdp_capture_tx(struct io_xdp_worker *w, const uint8_t *frame, uint32_t len)
+{
+	struct xdpwg_capture rec = { 0 };
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock: one timeline */
+	rec.ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	rec.ifindex = (uint32_t)w->ifindex;
+	rec.rx_queue = w->queue;
+	rec.len = len;
+	rec.caplen = len < XDPWG_CAPTURE_SNAPLEN ? len : XDPWG_CAPTURE_SNAPLEN;
+	rec.action = XDPWG_CAPTURE_ACTION_TX;
+	memcpy(rec.data, frame, rec.caplen);
+	bpf_map_update_elem(loader_capture_tx_fd(w->x->ld), NULL, &rec, BPF_ANY);
+}
+
 /* Through our AF_XDP socket when the next hop is known on our uplink, else -EAGAIN. */
 static int io_xdp_xsk_send(struct io_xdp_worker *w, const struct wg_endpoint *dst,
 			   const uint8_t *buf, size_t len)
@@ -347,6 +368,8 @@ static int io_xdp_xsk_send(struct io_xdp_worker *w, const struct wg_endpoint *ds
 		goto fallback;
 	}
 	fr.len = (uint32_t)flen;
+	if (x->capture && x->capture->on)
+		io_xdp_capture_tx(w, fr.data, fr.len);
 	w->pending[w->n_pending++] = fr;
 	if (w->n_pending == IO_XDP_BATCH)
 		io_xdp_flush(w);

@@ -27,10 +27,10 @@
 #endif
 
 /* Pin names are the map names. */
-const char *const pins_maps[] = { "config",	 "sessions",   "peers",	      "ifaces",
-				  "stats",	 "events",     "xsks",	      "allow_src",
-				  "hs_buckets",	 "capture",    "local_addrs", "frag_buckets",
-				  "capture_ctl", "allow_src_b" };
+const char *const pins_maps[] = { "config",	 "sessions",	"peers",       "ifaces",
+				  "stats",	 "events",	"xsks",	       "allow_src",
+				  "hs_buckets",	 "capture",	"local_addrs", "frag_buckets",
+				  "capture_ctl", "allow_src_b", "capture_tx" };
 _Static_assert(sizeof(pins_maps) / sizeof(pins_maps[0]) == PINS_NMAPS, "pins_maps and PINS_NMAPS");
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {

@@ -22,7 +22,7 @@ struct bpf_object;
 /* The maps pinned under <XDPWG_PIN_ROOT>/<tun>/, by their map names. */
 extern const char *const pins_maps[];
 enum pins_constants {
-	PINS_NMAPS = 14,
+	PINS_NMAPS = 15,
 };
 
 /* A counter's name in stats, metrics and the drop log ("unknown" past the end). */

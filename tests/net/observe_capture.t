@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # xdpwgctl capture, metrics and top against an XDP gateway (xdpwgd --attach eth0) with a
-# wireguard-go client: capture -c 5 -w FILE while pinging through the tunnel gives a pcap that
-# tcpdump reads back as five WireGuard frames (which tcpdump on the uplink never sees: XDP
-# redirects them); the text mode prints verdicts, drops included; the capture flag is cleared on
+# wireguard-go client: capture -c 10 -w FILE while pinging through the tunnel gives a pcap that
+# tcpdump reads back as ten WireGuard frames in both directions, the client's (redirected by
+# XDP) and the gateway's answers (sent through AF_XDP by the worker), which tcpdump on the uplink
+# never sees; a new handshake shows the gateway's response, sent by the kernel socket; the text mode prints verdicts, drops included; the capture flag is cleared on
 # exit and with it off the counters move as before; metrics is valid Prometheus text, with the
 # AF_XDP worker's ring depths and packet counters; top --once and --count print frames; in socket
 # mode the daemon's events socket answers workers=1 with nothing and metrics has no worker lines.
@@ -70,7 +71,7 @@ t_is "$(stat_of capture_lost)" 0 "capture off: capture_lost stays 0"
 t_in gw timeout 8 tcpdump -nn -i eth0 -w "$T_DIR/uplink.pcap" udp port 51820 >/dev/null 2>&1 &
 TD=$!
 t_track "$TD"
-t_at "$GW" timeout 20 "$CTL" capture wg0 -c 5 -w "$T_DIR/cap.pcap" 2>"$T_DIR/capture.err" &
+t_at "$GW" timeout 20 "$CTL" capture wg0 -c 10 -w "$T_DIR/cap.pcap" 2>"$T_DIR/capture.err" &
 CAP=$!
 t_track "$CAP"
 capture_on() { [ "$(cap_switch)" = 1 ]; }
@@ -79,13 +80,18 @@ t_is "$(($(cfg_flags) & 8))" 0 "... and the config map untouched by it (the daem
 sleep 0.5
 t_ok "20 pings while capturing" t_in cl ping -c 20 -i 0.1 -W 2 192.0.2.1
 wait "$CAP"
-t_result $? "capture -c 5 -w exits 0 after 5 frames" || t_diag "$(cat "$T_DIR/capture.err")"
+t_result $? "capture -c 10 -w exits 0 after 10 frames" || t_diag "$(cat "$T_DIR/capture.err")"
 wait "$TD" 2>/dev/null
 t_is "$(cap_switch)" 0 "capture switch off on exit"
 out=$(tcpdump -nn -r "$T_DIR/cap.pcap" 2>&1)
 t_diag "$out"
-t_is "$(grep -c 'UDP\|WireGuard' <<<"$out")" 5 "tcpdump -r reads 5 frames"
-t_is "$(grep -c '> 198.18.0.1.51820' <<<"$out")" 5 "all 5 to the gateway's WireGuard port"
+t_is "$(grep -c 'UDP\|WireGuard' <<<"$out")" 10 "tcpdump -r reads 10 frames"
+to=$(grep -c '> 198.18.0.1.51820' <<<"$out")
+from=$(grep -c '198.18.0.1.51820 > 198.18.0.2' <<<"$out")
+t_result $((to >= 3 && from >= 3 && to + from == 10 ? 0 : 1)) \
+	"both directions: $to to the gateway's port (received), $from from it (sent through AF_XDP)"
+t_is "$(tcpdump -nn -r "$T_DIR/cap.pcap" 2>/dev/null | awk '{ print $1 }' | sort -c && echo sorted)" \
+	sorted "the frames are in time order"
 t_like "$(tcpdump -nn -v -r "$T_DIR/cap.pcap" 2>&1)" 'WireGuard|Transport Data|UDP, length' \
 	"tcpdump decodes them as UDP/WireGuard"
 t_like "$(python3 - "$T_DIR/cap.pcap" <<'PY'
@@ -95,8 +101,8 @@ magic, vmaj, vmin, _, _, snap, link = struct.unpack("<IHHiIII", d[:24])
 print(hex(magic), vmaj, vmin, snap, link)
 PY
 )" '^0xa1b2c3d4 2 4 256 1$' "pcap global header: magic, 2.4, snaplen 256, Ethernet"
-up=$(tcpdump -nn -r "$T_DIR/uplink.pcap" 'dst port 51820' 2>/dev/null | wc -l)
-t_result $((up < 5 ? 0 : 1)) "tcpdump on the uplink saw $up of the redirected frames"
+up=$(tcpdump -nn -r "$T_DIR/uplink.pcap" 'udp port 51820' 2>/dev/null | wc -l)
+t_result $((up < 5 ? 0 : 1)) "tcpdump on the uplink saw $up of the captured frames"
 
 # --- text mode: verdicts, drops included ---
 t_at "$GW" timeout 20 "$CTL" capture wg0 -c 4 --timeout 15 >"$T_DIR/cap.txt" 2>&1 &
@@ -120,6 +126,24 @@ t_like "$txt" 'eth0 q[0-9]+ 198\.18\.0\.2:[0-9]+ > 198\.18\.0\.1:51820: WireGuar
 t_like "$txt" 'WireGuard data receiver 0x[0-9a-f]{8} counter [0-9]+, length [0-9]+ -> redirect \(redirected\)' \
 	"data shows as redirected"
 t_is "$(cap_switch)" 0 "capture switch off after the text capture"
+
+# --- a new handshake: the gateway's response leaves through the kernel socket ---
+t_at "$GW" timeout 20 "$CTL" capture wg0 --timeout 6 >"$T_DIR/cap-hs.txt" 2>&1 &
+CAP=$!
+t_track "$CAP"
+sleep 0.5
+t_wg "$CL" set wg0 peer "$gw_pub" remove
+t_wg "$CL" set wg0 peer "$gw_pub" endpoint 198.18.0.1:51820 allowed-ips 192.0.2.1/32
+t_in cl ping -c 2 -i 0.2 -W 2 192.0.2.1 >/dev/null 2>&1
+wait "$CAP"
+hs=$(cat "$T_DIR/cap-hs.txt")
+t_diag "$hs"
+t_like "$hs" '198\.18\.0\.2:[0-9]+ > 198\.18\.0\.1:51820: WireGuard handshake initiation.* -> redirect' \
+	"the client's initiation, received"
+t_like "$hs" '198\.18\.0\.1:51820 > 198\.18\.0\.2:[0-9]+: WireGuard handshake response.* -> sent \((kernel socket|AF_XDP)\)' \
+	"the gateway's response, sent"
+t_like "$hs" '198\.18\.0\.1:51820 > 198\.18\.0\.2:[0-9]+: WireGuard data.* -> sent \(AF_XDP\)' \
+	"the gateway's data, sent through AF_XDP"
 t_ok "capture --timeout 1 with no traffic exits 0" t_at "$GW" timeout 10 "$CTL" capture wg0 --timeout 1
 t_ok "capture on an interface without XDP fails cleanly" sh -c "! $CTL capture nosuch0 -c 1 2>/dev/null"
 

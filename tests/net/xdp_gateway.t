@@ -180,10 +180,11 @@ t_ok "tunnel still works after the junk" t_in cl ping -c1 -W2 192.0.2.1
 
 # everything else on the uplink passes untouched
 t_ok "ping to the gateway's own address" t_in cl ping -c1 -W2 198.18.0.1
-t_in gw timeout 10 socat -u TCP-LISTEN:8080,reuseaddr OPEN:/dev/null &
+t_in gw timeout 60 socat -u TCP-LISTEN:8080,reuseaddr OPEN:/dev/null &
 t_track $!
-sleep 0.2
-t_ok "TCP to another port on the gateway" t_in cl sh -c 'echo hi | timeout 5 socat -u - TCP:198.18.0.1:8080'
+# listening before the client connects (a fixed sleep was too short under TCG in the VM)
+t_wait 20 t_in gw sh -c 'ss -ltn | grep -q ":8080 "'
+t_ok "TCP to another port on the gateway" t_in cl sh -c 'echo hi | timeout 20 socat -u - TCP:198.18.0.1:8080'
 
 t_like "$(cat "$T_DIR/xdpwgd-gw-wg0.log")" "eth0 queue 1: AF_XDP socket" \
 	"an AF_XDP socket on the second RX queue too"

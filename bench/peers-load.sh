@@ -28,7 +28,7 @@ for n in $COUNTS; do
 	pid=$T_PID
 	t_wg "$pid" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 || b_die "wg set"
 	before=$(rss_mb "$pid")
-	line=$(t_at "$pid" "$LOADER" /run/wireguard/wg0.sock "$n") || b_die "peers-load: $line"
+	line=$(t_at "$pid" "$LOADER" /run/wireguard/wg0.sock "$n" 2>&1) || b_die "peers-load: $line; daemon: $(tail -n 3 "$T_DIR"/*.log 2>/dev/null | tr "\n" " ")"
 	after=$(rss_mb "$pid")
 	shown=$(t_wg "$pid" show wg0 peers | wc -l)
 	apply=$(sed -n 's/.*apply_s \([0-9.]*\).*/\1/p' <<<"$line")

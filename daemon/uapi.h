@@ -21,7 +21,10 @@
 
 enum uapi_constants {
 	UAPI_MAX_CONNS = 64,	     /* more are accepted and closed at once */
-	UAPI_MAX_REQUEST = 32 << 20, /* a set=1 for ~100k peers; larger closes the connection */
+	/* A set=1 for 2^20 peers (MAX_PEERS_PER_DEVICE) with a key, a preshared key, an
+	 * endpoint and two allowed IPs each (~300 bytes); larger closes the connection. Only root
+	 * may connect, and the buffer is mmap'd by malloc: what is not sent is not resident. */
+	UAPI_MAX_REQUEST = 320 << 20,
 	UAPI_READ_CHUNK = 64 << 10,
 	UAPI_POLL_BUDGET = 64, /* events handled per uapi_server_poll */
 };

@@ -128,5 +128,8 @@ int path_send_data(struct wg_path *p, const struct wg_endpoint *dst, const uint8
 void device_flush_gone(struct wg_device *dev);
 void device_hash_peer(struct wg_device *dev, struct wg_peer *peer);
 void device_remove_peer_locked(struct wg_device *dev, struct wg_peer *peer);
+/* device_conf.c, for device_dump.c */
+void device_snapshot_dev(struct wg_device *dev, struct conf_dev *c);
+int device_snapshot_peer(struct wg_device *dev, struct wg_peer *p, struct conf_dev *c);
 
 #endif

@@ -19,7 +19,9 @@
 
 enum ctl_ipc_limits {
 	CTL_IPC_TIMEOUT_MS = 10000,
-	CTL_IPC_REPLY_MAX = 64 << 20,
+	/* A get=1 for a million peers is ~400 MB of text. xdpwgctl still reads a reply whole
+	 * (show sorts, showconf is a snapshot); the daemon streams it (daemon/uapi.c). */
+	CTL_IPC_REPLY_MAX = 1 << 30,
 	CTL_IPC_CHUNK = 64 << 10,
 };
 

@@ -154,20 +154,11 @@ void wg_device_unhash_peer(struct wg_device *dev, struct wg_peer *peer)
 	peer->next_by_key = NULL;
 }
 
-/* Unlink peer (dev->lock held for writing) and keep the list's tail right. */
+/* Unlink peer (dev->lock held for writing); peer_remove_locked keeps the list's tail right. */
 void device_remove_peer_locked(struct wg_device *dev, struct wg_peer *peer)
 {
-	bool was_last = peer == dev->peers_last;
-	struct wg_peer *p;
-	size_t n = 0;
-
+	(void)dev;
 	peer_remove_locked(peer);
-	if (!was_last)
-		return;
-	/* only when the tail itself goes (one peer, or removing the newest): one walk */
-	dev->peers_last = NULL;
-	for (p = dev->peers; p && n <= dev->n_peers; p = p->next_peer, n++)
-		dev->peers_last = p;
 }
 
 /* The device's own path delivers nothing when its back-end delivers through paths of its own. */

@@ -424,6 +424,7 @@ static void apply_commit_peer(struct wg_device *dev, const struct conf_peer *cp,
 		flags &= ~(unsigned int)CONF_PEER_REPLACE_ALLOWEDIPS;
 		pthread_rwlock_wrlock(&dev->lock);
 		/* appended in O(1): configuration order is the listing order */
+		peer->prev_peer = dev->peers_last;
 		if (dev->peers_last)
 			dev->peers_last->next_peer = peer;
 		else

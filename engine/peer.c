@@ -62,18 +62,23 @@ void peer_put(struct wg_peer *peer)
 void peer_remove_locked(struct wg_peer *peer)
 {
 	struct wg_device *dev = peer->dev;
-	struct wg_peer **pp;
 
 	if (atomic_exchange(&peer->is_dead, true))
 		return;
-	for (pp = &dev->peers; *pp; pp = &(*pp)->next_peer) {
-		if (*pp == peer) {
-			*pp = peer->next_peer;
-			dev->n_peers--;
-			break;
-		}
+	/* in the list unless it was made by a request that failed before its commit */
+	if (peer->prev_peer || dev->peers == peer) {
+		if (peer->prev_peer)
+			peer->prev_peer->next_peer = peer->next_peer;
+		else
+			dev->peers = peer->next_peer;
+		if (peer->next_peer)
+			peer->next_peer->prev_peer = peer->prev_peer;
+		if (dev->peers_last == peer)
+			dev->peers_last = peer->prev_peer;
+		dev->n_peers--;
 	}
 	peer->next_peer = NULL;
+	peer->prev_peer = NULL;
 	wg_device_unhash_peer(dev, peer);
 	allowedips_remove_by_owner(dev->allowedips, peer);
 	timers_stop(peer);
@@ -332,6 +337,8 @@ void peer_purge_staged(struct wg_peer *peer)
 		free(peer->staged[slot]);
 		peer->staged[slot] = NULL;
 	}
+	free(peer->staged);
+	peer->staged = NULL;
 	peer->staged_head = 0;
 	peer->staged_len = 0;
 	atomic_store(&peer->staged_count, 0);

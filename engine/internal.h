@@ -68,6 +68,11 @@ struct wg_device {
 	struct wg_peer *peers_by_key[1U << 16];
 	/* the last of dev->peers (device.c appends in O(1); NULL when empty) */
 	struct wg_peer *peers_last;
+	/* the peers with a timer armed or a handshake wanted (ticklist.c): pushed by any thread,
+	 * moved into the array by the control thread */
+	_Atomic(struct wg_peer *) tick_push;
+	struct wg_peer **tick;
+	size_t n_tick, cap_tick;
 	uint32_t next_peer_id;
 	uint64_t next_internal_id;
 	struct allowedips *allowedips;

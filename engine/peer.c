@@ -13,6 +13,7 @@
 #include "log.h"
 #include "peer.h"
 #include "send.h"
+#include "ticklist.h"
 #include "timers.h"
 
 struct wg_peer *peer_create(struct wg_device *dev, const uint8_t public_key[WG_KEY_LEN],
@@ -318,9 +319,11 @@ void peer_request_handshake(struct wg_peer *peer)
 			       wg_device_now(peer->dev)))
 		return;
 	/* Peer flag before device flag before the signal: the control thread clears the device's
-	 * flag first, then walks the peers, so a request is never lost; one signal per request. */
+	 * flag first, then walks its tick list, so a request is never lost; one signal per request. */
 	if (atomic_exchange(&peer->handshake_wanted, true))
 		return;
+	/* enlisted before the device flag: the control thread collects the list after it */
+	ticklist_add(peer);
 	atomic_store(&peer->dev->handshake_wanted, true);
 	wg_device_signal(peer->dev);
 }

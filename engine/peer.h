@@ -120,6 +120,9 @@ struct wg_peer {
 	atomic_uint_fast64_t last_sent_handshake;
 	/* a worker wants an initiation sent (no usable keypair, or time to rekey) */
 	atomic_bool handshake_wanted;
+	/* on the tick's list (ticklist.c), and the link of its push stack */
+	atomic_bool ticking;
+	struct wg_peer *next_tick;
 	/* control thread: the initiation in flight was resent on a cookie reply already */
 	bool cookie_resent;
 	struct peer_hs_watch hs_watch;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * peers-load: configure many peers on a running daemon through its UAPI socket.
- *   peers-load [-4 K] [-b B] [-o K] SOCKET N [PREFIX]
+ *   peers-load [-4 K] [-b B] [-g] [-o K] SOCKET N [PREFIX]
  * Generates N peers (keys from the library: crypto_genkey + crypto_pubkey), each with one
  * allowed IP: PREFIX (default 2001:db8:1::) plus its number as a /128 host route, or, with
  * -4 K, every Kth peer an IPv4 /32 from 198.18.1.0 on (198.18.0.0/15 past the /24 the benchmark
@@ -15,11 +15,15 @@
  * those, one request each (what `wg set wg0 peer ... allowed-ips ...` and `... remove` cost),
  * and print the median and the worst in ms.
  *
+ * -g: then time one get=1 (request sent to its errno line read): what the daemon's streamed
+ * reply costs without a client's parsing and printing.
+ *
  * Prints the key generation time, the apply time (first request sent to the last errno
  * received), the request bytes and the daemon's errno. Exit 0 when every errno=0.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +145,40 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* -g: one get=1, read to its end ("\nerrno=N\n\n"), timed. */
+static int load_get(struct load *l)
+{
+	static const char tail[] = "errno=0\n\n";
+	char buf[1 << 16], last[sizeof(tail)] = "";
+	size_t total = 0;
+	double t = now();
+
+	if (write_all(l->fd, "get=1\n\n", 7) < 0)
+		return -1;
+	for (;;) {
+		ssize_t r = read(l->fd, buf, sizeof(buf));
+		size_t keep = sizeof(tail) - 1;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		total += (size_t)r;
+		/* the reply's last bytes, across reads */
+		if ((size_t)r >= keep) {
+			memcpy(last, buf + r - keep, keep);
+		} else {
+			memmove(last, last + r, keep - (size_t)r);
+			memcpy(last + keep - r, buf, (size_t)r);
+		}
+		last[keep] = '\0';
+		if (!strcmp(last, tail))
+			break;
+	}
+	printf(" get_s %.3f get_bytes %zu", now() - t, total);
+	return 0;
+}
+
 /* -o K: K single adds (new peers past N), then their K single removals. */
 static int load_ops(struct load *l, long n, long k)
 {
@@ -202,14 +240,19 @@ int main(int argc, char **argv)
 	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
 	size_t total = 0;
 	long n, batch = 0, ops = 0;
+	bool get = false;
 	double keygen = 0, apply = 0, t;
 	int opt, err = 0;
 
-	while ((opt = getopt(argc, argv, "4:b:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "4:b:go:")) != -1) {
 		long *dst = opt == '4' ? &l.v4_every : opt == 'b' ? &batch : &ops;
 
 		if (opt == '?')
 			return 2;
+		if (opt == 'g') {
+			get = true;
+			continue;
+		}
 		*dst = strtol(optarg, NULL, 10);
 		if (*dst < 1 || (opt == 'o' && *dst > LOAD_OPS_MAX)) {
 			fprintf(stderr, "peers-load: -%c needs a count (-o at most %d)\n", opt,
@@ -218,7 +261,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 2 || argc - optind > 3) {
-		fprintf(stderr, "usage: %s [-4 K] [-b B] [-o K] SOCKET N [PREFIX]\n", argv[0]);
+		fprintf(stderr, "usage: %s [-4 K] [-b B] [-g] [-o K] SOCKET N [PREFIX]\n", argv[0]);
 		return 2;
 	}
 	n = strtol(argv[optind + 1], NULL, 10);
@@ -268,6 +311,8 @@ int main(int argc, char **argv)
 	       n, keygen, apply, total, batch, l.v4_every, err);
 	if (!err && ops)
 		err = load_ops(&l, n, ops);
+	if (!err && get)
+		err = load_get(&l);
 	printf("\n");
 	close(l.fd);
 	free(l.buf);

@@ -66,10 +66,11 @@ for n in $COUNTS; do
 	out="peers $n apply_s $apply rss_mb_before $before rss_mb_after $after hwm_mb $hwm listed $shown"
 	[ -n "${PEERS_BATCH:-}" ] && out+=" batch $PEERS_BATCH"
 	if [ "${PEERS_OPS:-0}" = 1 ]; then
-		ops=$(t_at "$pid" "$LOADER" -o 20 "${lopts[@]}" /run/wireguard/wg0.sock 1 2>&1) ||
+		ops=$(t_at "$pid" "$LOADER" -g -o 20 "${lopts[@]}" /run/wireguard/wg0.sock 1 2>&1) ||
 			b_die "peers-load -o: $ops"
 		out+=" add_ms $(sed -n 's/.*add_ms_median \([0-9.]*\) add_ms_max \([0-9.]*\).*/\1 (max \2)/p' <<<"$ops")"
 		out+=" remove_ms $(sed -n 's/.*remove_ms_median \([0-9.]*\) remove_ms_max \([0-9.]*\).*/\1 (max \2)/p' <<<"$ops")"
+		out+=" uapi_get_s $(sed -n 's/.*get_s \([0-9.]*\).*/\1/p' <<<"$ops")"
 		out+=" wg_dump_s $(timed nsenter -t "$pid" -m -n wg show wg0 dump)"
 		out+=" ctl_show_s $(timed nsenter -t "$pid" -m -n "$CTL" show wg0)"
 		out+=" ctl_showconf_s $(timed nsenter -t "$pid" -m -n "$CTL" showconf wg0)"

@@ -74,15 +74,18 @@ static int ctl_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Complete once an "errno=" line is followed by an empty line. */
-static bool ctl_reply_complete(const char *buf, size_t len, size_t *errno_off)
+/* Complete once an "errno=" line is followed by an empty line. The search resumes at *from,
+ * where the last one stopped: a reply of a million peers arrives in thousands of reads, and
+ * scanning it from the start each time was quadratic. */
+static bool ctl_reply_complete(const char *buf, size_t len, size_t *from, size_t *errno_off)
 {
 	size_t i;
 
-	for (i = 0; i + 6 <= len; ++i) {
+	for (i = *from; i + 6 <= len; ++i) {
 		if ((i == 0 || buf[i - 1] == '\n') && !memcmp(buf + i, "errno=", 6)) {
 			const char *nl = memchr(buf + i, '\n', len - i);
 
+			*from = i;
 			if (nl && (size_t)(nl - buf) + 1 < len && nl[1] == '\n') {
 				*errno_off = i;
 				return true;
@@ -90,13 +93,14 @@ static bool ctl_reply_complete(const char *buf, size_t len, size_t *errno_off)
 			return false;
 		}
 	}
+	*from = i;
 	return false;
 }
 
 /* Read a whole reply into secure memory. */
 static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen, size_t *errno_off)
 {
-	size_t cap = CTL_IPC_CHUNK, len = 0;
+	size_t cap = CTL_IPC_CHUNK, len = 0, from = 0;
 	char *buf = crypto_secure_alloc(cap + 1);
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int ret;
@@ -107,7 +111,7 @@ static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen,
 	for (;;) {
 		ssize_t r;
 
-		if (ctl_reply_complete(buf, len, errno_off))
+		if (ctl_reply_complete(buf, len, &from, errno_off))
 			break;
 		if (len == cap) {
 			char *grown;

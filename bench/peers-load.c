@@ -114,9 +114,9 @@ static size_t peer_text(const struct load *l, size_t len, long i, const char *he
 		struct in_addr a4 = { .s_addr = htonl(h) };
 
 		inet_ntop(AF_INET, &a4, ip, sizeof(ip));
-		return (size_t)snprintf(l->buf + len, l->cap - len,
-					"public_key=%s\nreplace_allowed_ips=true\nallowed_ip=%s/32\n",
-					hex, ip);
+		return (size_t)snprintf(
+			l->buf + len, l->cap - len,
+			"public_key=%s\nreplace_allowed_ips=true\nallowed_ip=%s/32\n", hex, ip);
 	}
 	a.s6_addr[12] = (uint8_t)(v >> 24);
 	a.s6_addr[13] = (uint8_t)(v >> 16);
@@ -184,7 +184,7 @@ static int load_ops(struct load *l, long n, long k)
 {
 	char hex[CRYPTO_KEY_HEX_LEN + 1];
 	uint8_t priv[WG_KEY_LEN], pub[WG_KEY_LEN];
-	char (*keys)[CRYPTO_KEY_HEX_LEN + 1];
+	char(*keys)[CRYPTO_KEY_HEX_LEN + 1];
 	double *add_ms, *del_ms;
 	int err = 0;
 
@@ -210,8 +210,8 @@ static int load_ops(struct load *l, long n, long k)
 		add_ms[i] = (now() - t) * 1e3;
 	}
 	for (long i = 0; i < k && !err; i++) {
-		size_t len = (size_t)snprintf(l->buf, l->cap, "set=1\npublic_key=%s\nremove=true\n\n",
-					      keys[i]);
+		size_t len = (size_t)snprintf(l->buf, l->cap,
+					      "set=1\npublic_key=%s\nremove=true\n\n", keys[i]);
 		double t = now();
 
 		err = load_send(l, len);
@@ -266,8 +266,8 @@ int main(int argc, char **argv)
 	}
 	n = strtol(argv[optind + 1], NULL, 10);
 	if (n < 1 || n > LOAD_MAX_PEERS ||
-	    inet_pton(AF_INET6, argc - optind == 3 ? argv[optind + 2] : "2001:db8:1::",
-		      &l.base) != 1) {
+	    inet_pton(AF_INET6, argc - optind == 3 ? argv[optind + 2] : "2001:db8:1::", &l.base) !=
+		    1) {
 		fprintf(stderr, "peers-load: N must be 1..%d, PREFIX an IPv6 address\n",
 			LOAD_MAX_PEERS);
 		return 2;

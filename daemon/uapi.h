@@ -20,7 +20,7 @@
 #include "config.h"
 
 enum uapi_constants {
-	UAPI_MAX_CONNS = 64,	     /* more are accepted and closed at once */
+	UAPI_MAX_CONNS = 64, /* more are accepted and closed at once */
 	/* A set=1 for 2^20 peers (MAX_PEERS_PER_DEVICE) with a key, a preshared key, an
 	 * endpoint and two allowed IPs each (~300 bytes); larger closes the connection. Only root
 	 * may connect, and the buffer is mmap'd by malloc: what is not sent is not resident. */

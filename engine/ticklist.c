@@ -50,7 +50,8 @@ static void ticklist_collect(struct wg_device *dev)
 					next = p->next_tick;
 					do
 						p->next_tick = head;
-					while (!atomic_compare_exchange_weak(&dev->tick_push, &head, p));
+					while (!atomic_compare_exchange_weak(&dev->tick_push, &head,
+									     p));
 				}
 				return;
 			}

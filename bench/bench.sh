@@ -118,10 +118,10 @@ if [ "$DO_TCP" = 1 ]; then
 		"tcp1_down|TCP 1 stream  gw->client|-R|tcp"
 		"tcp4_up|TCP 4 streams client->gw|-P 4|tcp"
 		"tcp4_down|TCP 4 streams gw->client|-P 4 -R|tcp")
-	# IPv6 inside the tunnel, B and D only: D's idle peers have IPv6 /128s (the documentation
+	# IPv6 inside the tunnel, B, D and M only: D's and M's idle peers have IPv6 /128s (the documentation
 	# IPv4 range has room for 256), so only IPv6 traffic walks an allowed-IPs trie that holds
 	# them, on the way in (source check) and out (destination lookup)
-	[ "$SCALE" -gt 0 ] && TESTS+=("tcp1_up_v6|TCP 1 stream  up, IPv6 in||tcp|2001:db8::1"
+	{ [ "$SCALE" -gt 0 ] || [ "$MILLION" = 1 ]; } && TESTS+=("tcp1_up_v6|TCP 1 stream  up, IPv6 in||tcp|2001:db8::1"
 		"tcp1_down_v6|TCP 1 stream  down, IPv6 in|-R|tcp|2001:db8::1")
 fi
 for r in $RATES; do

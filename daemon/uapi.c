@@ -25,6 +25,7 @@ enum uapi_internal {
 	UAPI_BACKLOG = 16,
 	UAPI_OP_MAX = 16, /* longer than any operation line ("set=1\n", "get=1\n") */
 	UAPI_ERRLEN = 256,
+	UAPI_FORMAT_BUF = 16 << 10, /* stdio's buffer while formatting a get=1 (on the stack) */
 };
 
 struct uapi_buf {
@@ -185,17 +186,21 @@ static ssize_t uapi_cookie_write(void *cookie, const char *buf, size_t len)
 static int uapi_format_into(struct uapi_conn *c, const struct conf_dev *snap)
 {
 	cookie_io_functions_t io = { .write = uapi_cookie_write };
+	char buf[UAPI_FORMAT_BUF];
 	FILE *f;
 	int ret;
 
 	f = fopencookie(c, "w", io);
 	if (!f)
 		return -ENOMEM;
-	/* Unbuffered: the reply holds the private key, and stdio's buffer is freed unwiped. */
-	setvbuf(f, NULL, _IONBF, 0);
+	/* Our own buffer, wiped below: the reply holds the private key, and a buffer of stdio's
+	 * own would be freed unwiped. Unbuffered, every line was a call of the write hook: a
+	 * third of a million peers' get=1. */
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
 	ret = uapi_format_get(snap, f);
 	if (fclose(f) != 0 && ret >= 0)
 		ret = -ENOMEM;
+	crypto_wipe(buf, sizeof(buf));
 	return ret;
 }
 

@@ -23,6 +23,8 @@ enum ctl_ipc_limits {
 	 * (show sorts, showconf is a snapshot); the daemon streams it (daemon/uapi.c). */
 	CTL_IPC_REPLY_MAX = 1 << 30,
 	CTL_IPC_CHUNK = 64 << 10,
+	/* ctl_ipc_get_each: parsed and handed on about every 2 MiB (~5,000 peers) */
+	CTL_IPC_PIECE = 4 << 20,
 };
 
 const char *ctl_socket_dir(void)
@@ -155,6 +157,126 @@ static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen,
 	return 0;
 err:
 	crypto_secure_free(buf);
+	return ret;
+}
+
+/* One poll and read into buf: bytes read, or -errno after a message. */
+static ssize_t ctl_read_some(int fd, const char *iface, char *buf, size_t room)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	/* bounded: at most one wait of CTL_IPC_TIMEOUT_MS per interruption-free try */
+	for (;;) {
+		int ret = poll(&pfd, 1, CTL_IPC_TIMEOUT_MS);
+		ssize_t r;
+
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret <= 0) {
+			ret = ret ? -errno : -ETIMEDOUT;
+			ctl_err("%s: no complete reply from the daemon: %s", iface, strerror(-ret));
+			return ret;
+		}
+		r = read(fd, buf, room);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			ret = r ? -errno : -EPROTO;
+			ctl_err("%s: reply ended early: %s", iface, strerror(-ret));
+			return ret;
+		}
+		return r;
+	}
+}
+
+/* Where the last peer in buf[0..len) starts (a "public_key=" line after the first byte), or 0. */
+static size_t ctl_last_peer(const char *buf, size_t len)
+{
+	static const char key[] = "public_key=";
+
+	for (size_t i = len; i-- > 0;)
+		if (buf[i] == '\n' && len - i - 1 >= sizeof(key) - 1 &&
+		    !memcmp(buf + i + 1, key, sizeof(key) - 1))
+			return i + 1;
+	return 0;
+}
+
+int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
+{
+	size_t cap = CTL_IPC_PIECE, len = 0, from = 0, eoff = 0;
+	char err[CTL_ERR_LEN], *buf = NULL;
+	bool first = true;
+	int fd, ret;
+
+	fd = ctl_ipc_connect(iface, false);
+	if (fd < 0)
+		return fd;
+	ret = ctl_write_all(fd, "get=1\n\n", 7);
+	if (ret) {
+		ctl_err("%s: sending the request: %s", iface, strerror(-ret));
+		goto out;
+	}
+	buf = crypto_secure_alloc(cap + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* bounded: every pass reads something or ends; the buffer only grows for a single peer
+	 * longer than it, up to CTL_IPC_REPLY_MAX */
+	for (;;) {
+		bool done = ctl_reply_complete(buf, len, &from, &eoff);
+		size_t cut = done ? eoff + strcspn(buf + eoff, "\n") : 0;
+		ssize_t r;
+
+		if (!done && len >= cap / 2)
+			cut = ctl_last_peer(buf, len);
+		if (cut) {
+			struct conf_dev *piece;
+
+			/* whole lines only: the device's, or whole peers, or the errno line */
+			ret = uapi_parse_get(buf, cut, &piece, err, sizeof(err));
+			if (ret) {
+				ctl_err("Unable to access interface %s: %s", iface, err);
+				goto out;
+			}
+			ret = fn(ctx, piece, first);
+			conf_free(piece);
+			first = false;
+			if (ret || done)
+				goto out;
+			len -= cut;
+			memmove(buf, buf + cut, len);
+			crypto_wipe(buf + len, cut);
+			from = from > cut ? from - cut : 0;
+		}
+		if (len == cap) {
+			char *grown;
+
+			if (cap >= CTL_IPC_REPLY_MAX) {
+				ret = -EMSGSIZE;
+				ctl_err("%s: reply larger than %d bytes", iface, CTL_IPC_REPLY_MAX);
+				goto out;
+			}
+			grown = crypto_secure_alloc(cap * 2 + 1);
+			if (!grown) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			memcpy(grown, buf, len);
+			crypto_secure_free(buf);
+			buf = grown;
+			cap *= 2;
+		}
+		r = ctl_read_some(fd, iface, buf + len, cap - len);
+		if (r < 0) {
+			ret = (int)r;
+			goto out;
+		}
+		len += (size_t)r;
+	}
+out:
+	crypto_secure_free(buf);
+	close(fd);
 	return ret;
 }
 

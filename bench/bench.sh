@@ -13,6 +13,10 @@
 #      active peer among N+1 (TCP 1 stream both ways, ratio D/B), with the load time and RSS;
 #      D and B also run the TCP 1 stream rows with IPv6 inside the tunnel, the family of the
 #      idle peers' allowed IPs
+#   M  (opt-in: BENCH_MILLION=1) as D with 1,000,000 idle peers: one active among 1,000,001,
+#      with the load time and RSS; the run also gains the million-peer figures of
+#      bench/peers-load.sh (PEERS_OPS=1: load, RSS, add/remove one peer, show times, idle CPU)
+#      and the responder's handshake rate with a million idle peers (hs-bench 2000 1000000)
 # Tests: TCP 1 and 4 streams (iperf3 -P 4), client->gateway and gateway->client (-R); UDP
 # client->gateway at fixed offered loads, goodput and loss %; CPU seconds per GB for each side's
 # daemons (utime+stime deltas from /proc); for the gateway, tunnel bytes (wg transfer, both
@@ -25,7 +29,8 @@
 # Environment (defaults): BENCH_REPS (3), BENCH_SECONDS (3, each iperf3 run),
 # BENCH_UDP_RATES ("200M 500M 1G"), BENCH_TCP (1), BENCH_XDP (1; 0 = xdpwgd socket mode),
 # BENCH_CLIENT (same | wireguard-go: B's client; with wireguard-go there is no C),
-# BENCH_WGGO_CLIENT (1), BENCH_SCALE_PEERS (100000; 0 = no D), BENCH_OUT (build/bench);
+# BENCH_WGGO_CLIENT (1), BENCH_SCALE_PEERS (100000; 0 = no D), BENCH_MILLION (0; 1 = side M and
+# the million-peer figures, ~5 min more and 2 GB of RAM), BENCH_OUT (build/bench);
 # BENCH_E_BUILD / BENCH_E_ENV: side E, an xdpwgd pair from another build directory and/or with
 # extra environment (XDPWG_NO_TUN_GRO=1 ...), compared with B in the same run.
 # Runtime about REPS * (7 + 7 + 4 + 2 tests) * (SECONDS + ~2) s plus ~25 s per rep for
@@ -44,11 +49,14 @@ export BENCH_XDP=${BENCH_XDP:-1}
 CLIENT=${BENCH_CLIENT:-same}
 WGGO_CL=${BENCH_WGGO_CLIENT:-1}
 SCALE=${BENCH_SCALE_PEERS:-100000}
+MILLION=${BENCH_MILLION:-0}
+MILLION_N=1000000
 UDP_LEN=1392 # 1420 tunnel MTU - 20 IPv4 - 8 UDP
 [[ $REPS =~ ^[0-9]+$ ]] && [ "$REPS" -ge 1 ] && [ "$REPS" -le 50 ] || b_die "BENCH_REPS 1..50"
 [[ $SECS =~ ^[0-9]+$ ]] && [ "$SECS" -ge 1 ] && [ "$SECS" -le 120 ] || b_die "BENCH_SECONDS 1..120"
 [[ $SCALE =~ ^[0-9]+$ ]] && [ "$SCALE" -le 1000000 ] || b_die "BENCH_SCALE_PEERS 0..1000000"
 [ "$CLIENT" = same ] || [ "$CLIENT" = wireguard-go ] || b_die "BENCH_CLIENT same|wireguard-go"
+[ "$MILLION" = 0 ] || [ "$MILLION" = 1 ] || b_die "BENCH_MILLION 0|1"
 mkdir -p "$OUT" || b_die "mkdir $OUT"
 RAW=$T_DIR/raw.tsv
 : >"$RAW"
@@ -87,6 +95,18 @@ if [ -n "${BENCH_PEERS:-}" ]; then
 		timeout 120 "$(dirname "$0")/peers-load.sh" 2>/dev/null | tail -n1)
 	b_log "peers: ${PEERS_LINE:-peers-load.sh failed}"
 fi
+# BENCH_MILLION=1: the million-peer figures (bench/peers-load.sh PEERS_OPS=1) and the responder's
+# handshake rate with a million idle peers beside its one-peer figure (HS_LINE)
+MILLION_LINE=
+HS_M_LINE=
+if [ "$MILLION" = 1 ]; then
+	MILLION_LINE=$(PEERS_COUNTS=$MILLION_N PEERS_XDP=$BENCH_XDP PEERS_OPS=1 T_PFX=${T_PFX}m \
+		timeout 900 "$(dirname "$0")/peers-load.sh" 2>/dev/null | tail -n1)
+	b_log "million peers: ${MILLION_LINE:-peers-load.sh failed}"
+	[ -x "$XDPWG_BUILD/bench/hs-bench" ] &&
+		HS_M_LINE=$(timeout 300 "$XDPWG_BUILD/bench/hs-bench" 2000 "$MILLION_N" 2>/dev/null | tail -n1)
+	b_log "handshakes, $MILLION_N idle peers: ${HS_M_LINE:-hs-bench failed}"
+fi
 
 BENCH_CLIENT=$CLIENT b_pick_impls
 b_log "A = wireguard-go pair, B = $B_B_LABEL (client: $CLIENT)"
@@ -98,10 +118,10 @@ if [ "$DO_TCP" = 1 ]; then
 		"tcp1_down|TCP 1 stream  gw->client|-R|tcp"
 		"tcp4_up|TCP 4 streams client->gw|-P 4|tcp"
 		"tcp4_down|TCP 4 streams gw->client|-P 4 -R|tcp")
-	# IPv6 inside the tunnel, B and D only: D's idle peers have IPv6 /128s (the documentation
+	# IPv6 inside the tunnel, B, D and M only: D's and M's idle peers have IPv6 /128s (the documentation
 	# IPv4 range has room for 256), so only IPv6 traffic walks an allowed-IPs trie that holds
 	# them, on the way in (source check) and out (destination lookup)
-	[ "$SCALE" -gt 0 ] && TESTS+=("tcp1_up_v6|TCP 1 stream  up, IPv6 in||tcp|2001:db8::1"
+	{ [ "$SCALE" -gt 0 ] || [ "$MILLION" = 1 ]; } && TESTS+=("tcp1_up_v6|TCP 1 stream  up, IPv6 in||tcp|2001:db8::1"
 		"tcp1_down_v6|TCP 1 stream  down, IPv6 in|-R|tcp|2001:db8::1")
 fi
 for r in $RATES; do
@@ -117,6 +137,9 @@ if [ "$B_B" = xdpwgd ] && [ "$CLIENT" = same ] && [ "$WGGO_CL" = 1 ] && [ "$DO_T
 fi
 if [ "$B_B" = xdpwgd ] && [ "$SCALE" -gt 0 ] && [ "$DO_TCP" = 1 ]; then
 	SIDES+=("D|xdpwgd|$B_CL|$SCALE|tcp1")
+fi
+if [ "$B_B" = xdpwgd ] && [ "$MILLION" = 1 ] && [ "$DO_TCP" = 1 ]; then
+	SIDES+=("M|xdpwgd|$B_CL|$MILLION_N|tcp1")
 fi
 # E: a second xdpwgd pair, from another build and/or with other environment (a lever's worth in
 # the same run, ratio B/E): BENCH_E_BUILD=DIR (default: this build), BENCH_E_ENV="VAR=1 ..."
@@ -322,6 +345,7 @@ cmp_table()
 	has_side C && echo "C = $B_B_LABEL gateway + wireguard-go client"
 	has_side E && echo "E = as B, xdpwgd from ${BENCH_E_BUILD:-this build}${BENCH_E_ENV:+ with $BENCH_E_ENV}"
 	has_side D && echo "D = as B with $SCALE idle peers more on the gateway (one active among $((SCALE + 1)))"
+	has_side M && echo "M = as B with $MILLION_N idle peers more on the gateway (one active among $((MILLION_N + 1)))"
 	echo "$REPS reps, sides in turn, ${SECS}s per iperf3 run; median [min-max]; ratio of medians"
 	echo "crypto ceiling (1 core, OpenSSL EVP ChaCha20-Poly1305, 1420 B): ${CRYPTO_MBS} MB/s $CEIL_SPREAD" \
 		"= $(awk -v m="$CRYPTO_MBS" 'BEGIN { if (m == "-") print "-"; else printf "%.2f", m * 8 / 1000 }') Gbit/s"
@@ -339,9 +363,16 @@ cmp_table()
 		printf '%-26s %-12s %-22s\n' "setconf $SCALE peers" "apply s" "$(fmt "$(stat_of D setup load_s)")"
 		printf '%-26s %-12s %-22s\n' "gateway after setconf" "RSS MB" "$(fmt "$(stat_of D setup rss_mb)")"
 	fi
+	if has_side M; then
+		cmp_table B M "== one active peer among $((MILLION_N + 1)) configured ==" "1 peer" "$((MILLION_N + 1)) peers"
+		printf '%-26s %-12s %-22s\n' "setconf $MILLION_N peers" "apply s" "$(fmt "$(stat_of M setup load_s)")"
+		printf '%-26s %-12s %-22s\n' "gateway after setconf" "RSS MB" "$(fmt "$(stat_of M setup rss_mb)")"
+	fi
 	echo
 	[ -n "$HS_LINE" ] && echo "responder handshakes (hs-bench, 1 core): $HS_LINE"
 	[ -n "$PEERS_LINE" ] && echo "configured peers (peers-load.sh, xdpwgd): $PEERS_LINE"
+	[ -n "$HS_M_LINE" ] && echo "responder handshakes, $MILLION_N idle peers (hs-bench): $HS_M_LINE"
+	[ -n "$MILLION_LINE" ] && echo "a million peers (peers-load.sh PEERS_OPS=1, xdpwgd): $MILLION_LINE"
 } | tee "$TABLE"
 
 for t in "${TESTS[@]}"; do
@@ -359,11 +390,14 @@ jq -n --arg started "$STARTED" --arg kernel "$(uname -r)" --arg cores "$(nproc)"
 	--arg b "$B_B_LABEL" --arg bcl "$B_CL" --arg reps "$REPS" --arg secs "$SECS" \
 	--arg scale "$SCALE" --arg crypto "$CRYPTO_MBS" --arg crypto_line "$CRYPTO_LINE" \
 	--arg hs "$HS_LINE" --slurpfile rows "$JSONL" --rawfile raw "$RAW" \
+	--arg million "$MILLION_N" --arg million_line "$MILLION_LINE" --arg hs_m "$HS_M_LINE" \
 	'{started: $started, kernel: $kernel, cores: ($cores|tonumber),
 	  sides: {A: "wireguard-go gateway + wireguard-go client",
 		  B: ($b + " gateway + " + $bcl + " client"),
 		  C: ($b + " gateway + wireguard-go client"),
-		  D: ("as B with " + $scale + " idle peers more on the gateway")},
+		  D: ("as B with " + $scale + " idle peers more on the gateway"),
+		  M: ("as B with " + $million + " idle peers more on the gateway")},
+	  million: {peers: $million_line, handshakes: $hs_m},
 	  reps: ($reps|tonumber), seconds: ($secs|tonumber),
 	  crypto_ceiling: {evp_1420_MBps: (if $crypto == "-" then null else ($crypto|tonumber) end),
 			   line: $crypto_line},

@@ -3,7 +3,9 @@
  * hs-bench: responder handshakes per second on one core, in process, against the bound set by
  * the four X25519 operations a responder does (DH(s, e_i) to open the initiation - the
  * static-static DH is computed once per peer, on its first handshake -, a fresh ephemeral key, DH(e_r, e_i), DH(e_r, s_i)).
- *   hs-bench [N]     (default 2000 handshakes)
+ *   hs-bench [N [IDLE]]     (default 2000 handshakes, 0 idle peers)
+ * IDLE: so many idle peers more on the responder (random keys, one IPv6 /128 each, in one
+ * apply), so the rate with one peer and with a million can be compared (issue #21).
  * Two devices with a fake I/O and a fake clock, driven through the engine's public API only
  * (device.h): the initiator announces itself N times first, and each initiation it sends is
  * kept (timestamps 100 ms apart, so neither the replay nor the flood check refuses them);
@@ -22,6 +24,7 @@
 
 enum {
 	HS_MAX = 100000,
+	HS_IDLE_MAX = 1 << 20,
 	HS_STEP_NS = 100000000, /* 100 ms of fake time per handshake */
 };
 
@@ -95,6 +98,45 @@ static struct wg_device *hs_device(const char *name, const uint8_t priv[WG_KEY_L
 	return dev;
 }
 
+/* IDLE peers more on dev, in one apply: 0 or -1. */
+static int hs_idle_peers(struct wg_device *dev, long idle)
+{
+	struct conf_dev *c = conf_new();
+	char err[128];
+	int ret = -1;
+
+	if (!c)
+		return -1;
+	for (long i = 0; i < idle; i++) {
+		struct conf_peer *p = conf_add_peer(c);
+		struct conf_allowedip ip = { .family = AF_INET6, .cidr = 128 };
+
+		if (!p)
+			goto out;
+		crypto_random(p->public_key, WG_KEY_LEN);
+		/* 2001:db8:1::/96 + i */
+		ip.ip6.s6_addr[0] = 0x20;
+		ip.ip6.s6_addr[1] = 0x01;
+		ip.ip6.s6_addr[2] = 0x0d;
+		ip.ip6.s6_addr[3] = 0xb8;
+		ip.ip6.s6_addr[5] = 0x01;
+		ip.ip6.s6_addr[12] = (uint8_t)(i >> 24);
+		ip.ip6.s6_addr[13] = (uint8_t)(i >> 16);
+		ip.ip6.s6_addr[14] = (uint8_t)(i >> 8);
+		ip.ip6.s6_addr[15] = (uint8_t)i;
+		if (conf_peer_add_allowedip(p, &ip))
+			goto out;
+	}
+	if (wg_device_apply(dev, c, err, sizeof(err))) {
+		fprintf(stderr, "hs-bench: idle peers: %s\n", err);
+		goto out;
+	}
+	ret = 0;
+out:
+	conf_free(c);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t ipriv[WG_KEY_LEN], ipub[WG_KEY_LEN], rpriv[WG_KEY_LEN], rpub[WG_KEY_LEN];
@@ -104,11 +146,12 @@ int main(int argc, char **argv)
 	struct wg_endpoint src;
 	uint64_t start;
 	long n = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
+	long idle = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
 	double t0, t1, x_rate, hs_rate;
 	long i, dh = 0;
 
-	if (n < 1 || n > HS_MAX || crypto_init()) {
-		fprintf(stderr, "usage: %s [N 1..%d]\n", argv[0], HS_MAX);
+	if (n < 1 || n > HS_MAX || idle < 0 || idle > HS_IDLE_MAX || crypto_init()) {
+		fprintf(stderr, "usage: %s [N 1..%d [IDLE 0..%d]]\n", argv[0], HS_MAX, HS_IDLE_MAX);
 		return 2;
 	}
 	crypto_genkey(ipriv);
@@ -118,7 +161,7 @@ int main(int argc, char **argv)
 	ini = hs_device("ini", ipriv, rpub, true);
 	resp = hs_device("resp", rpriv, ipub, false);
 	msgs = calloc((size_t)n, sizeof(*msgs));
-	if (!ini || !resp || !msgs)
+	if (!ini || !resp || !msgs || (idle && hs_idle_peers(resp, idle)))
 		return 1;
 	/* the initiator's work, outside the measurement: with no session, each announce is an
 	 * initiation at once (timestamped by the fake clock) */
@@ -154,8 +197,8 @@ int main(int argc, char **argv)
 	t1 = now_s();
 	x_rate = (double)dh / (t1 - t0);
 	printf("handshakes %ld responses %lu hs_per_s %.0f x25519_per_s %.0f bound_hs_per_s %.0f "
-	       "fraction %.2f\n",
-	       n, responses, hs_rate, x_rate, x_rate / 4, hs_rate / (x_rate / 4));
+	       "fraction %.2f idle_peers %ld\n",
+	       n, responses, hs_rate, x_rate, x_rate / 4, hs_rate / (x_rate / 4), idle);
 	free(msgs);
 	wg_device_free(ini);
 	wg_device_free(resp);

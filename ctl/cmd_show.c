@@ -480,18 +480,29 @@ static int show_main(int argc, char **argv)
 	return ret;
 }
 
+/* showconf prints each piece of the reply as it comes (ctl_ipc_get_each): a million peers are
+ * never all in memory, and the first lines are out before the daemon has sent the rest. */
+static int showconf_piece(void *ctx, const struct conf_dev *piece, bool first)
+{
+	bool *printed = ctx;
+	int ret = 0;
+
+	if (first)
+		ret = conf_format_file_head(piece, stdout);
+	if (!ret)
+		ret = conf_format_file_peers(piece, stdout, *printed);
+	if (piece->n_peers)
+		*printed = true;
+	return ret;
+}
+
 static int showconf_main(int argc, char **argv)
 {
-	struct conf_dev *c;
-	int ret;
+	bool printed = false;
 
 	if (argc != 2)
 		return ctl_usage(argv[0]);
-	if (ctl_ipc_get(argv[1], &c))
-		return 1;
-	ret = conf_format_file(c, stdout) ? 1 : 0;
-	conf_free(c);
-	return ret;
+	return ctl_ipc_get_each(argv[1], showconf_piece, &printed) ? 1 : 0;
 }
 
 CTL_COMMAND(show, .name = "show", .run = show_main,

@@ -43,6 +43,12 @@ int ctl_usage(const char *name);
 
 /* The configuration protocol client (ipc.c). 0 or -errno, with a message printed. */
 int ctl_ipc_get(const char *iface, struct conf_dev **out);
+/* The same reply in pieces as it arrives, so that a million peers are never all in memory: fn
+ * gets each piece parsed, the first (first = true) with the device's fields and maybe peers,
+ * the others with peers only; a non-zero return from fn stops and is returned. 0, or -errno
+ * after an error message (some pieces may have been handed on before it). */
+typedef int (*ctl_piece_fn)(void *ctx, const struct conf_dev *piece, bool first);
+int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx);
 int ctl_ipc_set(const char *iface, const struct conf_dev *req);
 /* Interfaces with a live socket, sorted; free with ctl_free_list. 0 or -errno. */
 int ctl_ipc_list(char ***names, size_t *n);

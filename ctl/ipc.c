@@ -19,8 +19,12 @@
 
 enum ctl_ipc_limits {
 	CTL_IPC_TIMEOUT_MS = 10000,
-	CTL_IPC_REPLY_MAX = 64 << 20,
+	/* A get=1 for a million peers is ~400 MB of text. xdpwgctl still reads a reply whole
+	 * (show sorts, showconf is a snapshot); the daemon streams it (daemon/uapi.c). */
+	CTL_IPC_REPLY_MAX = 1 << 30,
 	CTL_IPC_CHUNK = 64 << 10,
+	/* ctl_ipc_get_each: parsed and handed on about every 2 MiB (~5,000 peers) */
+	CTL_IPC_PIECE = 4 << 20,
 };
 
 const char *ctl_socket_dir(void)
@@ -72,15 +76,18 @@ static int ctl_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Complete once an "errno=" line is followed by an empty line. */
-static bool ctl_reply_complete(const char *buf, size_t len, size_t *errno_off)
+/* Complete once an "errno=" line is followed by an empty line. The search resumes at *from,
+ * where the last one stopped: a reply of a million peers arrives in thousands of reads, and
+ * scanning it from the start each time was quadratic. */
+static bool ctl_reply_complete(const char *buf, size_t len, size_t *from, size_t *errno_off)
 {
 	size_t i;
 
-	for (i = 0; i + 6 <= len; ++i) {
+	for (i = *from; i + 6 <= len; ++i) {
 		if ((i == 0 || buf[i - 1] == '\n') && !memcmp(buf + i, "errno=", 6)) {
 			const char *nl = memchr(buf + i, '\n', len - i);
 
+			*from = i;
 			if (nl && (size_t)(nl - buf) + 1 < len && nl[1] == '\n') {
 				*errno_off = i;
 				return true;
@@ -88,13 +95,14 @@ static bool ctl_reply_complete(const char *buf, size_t len, size_t *errno_off)
 			return false;
 		}
 	}
+	*from = i;
 	return false;
 }
 
 /* Read a whole reply into secure memory. */
 static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen, size_t *errno_off)
 {
-	size_t cap = CTL_IPC_CHUNK, len = 0;
+	size_t cap = CTL_IPC_CHUNK, len = 0, from = 0;
 	char *buf = crypto_secure_alloc(cap + 1);
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int ret;
@@ -105,7 +113,7 @@ static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen,
 	for (;;) {
 		ssize_t r;
 
-		if (ctl_reply_complete(buf, len, errno_off))
+		if (ctl_reply_complete(buf, len, &from, errno_off))
 			break;
 		if (len == cap) {
 			char *grown;
@@ -149,6 +157,126 @@ static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen,
 	return 0;
 err:
 	crypto_secure_free(buf);
+	return ret;
+}
+
+/* One poll and read into buf: bytes read, or -errno after a message. */
+static ssize_t ctl_read_some(int fd, const char *iface, char *buf, size_t room)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	/* bounded: at most one wait of CTL_IPC_TIMEOUT_MS per interruption-free try */
+	for (;;) {
+		int ret = poll(&pfd, 1, CTL_IPC_TIMEOUT_MS);
+		ssize_t r;
+
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret <= 0) {
+			ret = ret ? -errno : -ETIMEDOUT;
+			ctl_err("%s: no complete reply from the daemon: %s", iface, strerror(-ret));
+			return ret;
+		}
+		r = read(fd, buf, room);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			ret = r ? -errno : -EPROTO;
+			ctl_err("%s: reply ended early: %s", iface, strerror(-ret));
+			return ret;
+		}
+		return r;
+	}
+}
+
+/* Where the last peer in buf[0..len) starts (a "public_key=" line after the first byte), or 0. */
+static size_t ctl_last_peer(const char *buf, size_t len)
+{
+	static const char key[] = "public_key=";
+
+	for (size_t i = len; i-- > 0;)
+		if (buf[i] == '\n' && len - i - 1 >= sizeof(key) - 1 &&
+		    !memcmp(buf + i + 1, key, sizeof(key) - 1))
+			return i + 1;
+	return 0;
+}
+
+int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
+{
+	size_t cap = CTL_IPC_PIECE, len = 0, from = 0, eoff = 0;
+	char err[CTL_ERR_LEN], *buf = NULL;
+	bool first = true;
+	int fd, ret;
+
+	fd = ctl_ipc_connect(iface, false);
+	if (fd < 0)
+		return fd;
+	ret = ctl_write_all(fd, "get=1\n\n", 7);
+	if (ret) {
+		ctl_err("%s: sending the request: %s", iface, strerror(-ret));
+		goto out;
+	}
+	buf = crypto_secure_alloc(cap + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* bounded: every pass reads something or ends; the buffer only grows for a single peer
+	 * longer than it, up to CTL_IPC_REPLY_MAX */
+	for (;;) {
+		bool done = ctl_reply_complete(buf, len, &from, &eoff);
+		size_t cut = done ? eoff + strcspn(buf + eoff, "\n") : 0;
+		ssize_t r;
+
+		if (!done && len >= cap / 2)
+			cut = ctl_last_peer(buf, len);
+		if (cut) {
+			struct conf_dev *piece;
+
+			/* whole lines only: the device's, or whole peers, or the errno line */
+			ret = uapi_parse_get(buf, cut, &piece, err, sizeof(err));
+			if (ret) {
+				ctl_err("Unable to access interface %s: %s", iface, err);
+				goto out;
+			}
+			ret = fn(ctx, piece, first);
+			conf_free(piece);
+			first = false;
+			if (ret || done)
+				goto out;
+			len -= cut;
+			memmove(buf, buf + cut, len);
+			crypto_wipe(buf + len, cut);
+			from = from > cut ? from - cut : 0;
+		}
+		if (len == cap) {
+			char *grown;
+
+			if (cap >= CTL_IPC_REPLY_MAX) {
+				ret = -EMSGSIZE;
+				ctl_err("%s: reply larger than %d bytes", iface, CTL_IPC_REPLY_MAX);
+				goto out;
+			}
+			grown = crypto_secure_alloc(cap * 2 + 1);
+			if (!grown) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			memcpy(grown, buf, len);
+			crypto_secure_free(buf);
+			buf = grown;
+			cap *= 2;
+		}
+		r = ctl_read_some(fd, iface, buf + len, cap - len);
+		if (r < 0) {
+			ret = (int)r;
+			goto out;
+		}
+		len += (size_t)r;
+	}
+out:
+	crypto_secure_free(buf);
+	close(fd);
 	return ret;
 }
 

@@ -25,6 +25,7 @@ enum uapi_internal {
 	UAPI_BACKLOG = 16,
 	UAPI_OP_MAX = 16, /* longer than any operation line ("set=1\n", "get=1\n") */
 	UAPI_ERRLEN = 256,
+	UAPI_FORMAT_BUF = 16 << 10, /* stdio's buffer while formatting a get=1 (on the stack) */
 };
 
 struct uapi_buf {
@@ -40,6 +41,7 @@ struct uapi_conn {
 	bool closing; /* close once out is flushed */
 	bool want_out;
 	size_t scanned; /* c->in searched this far for the end of a set=1 body */
+	void *stream;	/* a get=1 reply being streamed (uapi_handler.get_begin) */
 	struct uapi_conn *prev, *next;
 };
 
@@ -89,6 +91,8 @@ static int ubuf_append(struct uapi_buf *b, const void *data, size_t n)
 
 static void ubuf_consume(struct uapi_buf *b, size_t n)
 {
+	if (!n)
+		return;
 	memmove(b->p, b->p + n, b->len - n);
 	crypto_wipe(b->p + b->len - n, n);
 	b->len -= n;
@@ -151,6 +155,8 @@ static void uapi_conn_free(struct uapi_conn *c)
 {
 	struct uapi_server *s = c->srv;
 
+	if (c->stream)
+		s->h->get_end(s->ctx, c->stream);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	ubuf_free(&c->in);
@@ -176,32 +182,75 @@ static ssize_t uapi_cookie_write(void *cookie, const char *buf, size_t len)
 	return (ssize_t)len;
 }
 
-static int uapi_do_get(struct uapi_conn *c)
+/* A snapshot (or a piece of one) as get=1 text appended to c->out. */
+static int uapi_format_into(struct uapi_conn *c, const struct conf_dev *snap)
 {
 	cookie_io_functions_t io = { .write = uapi_cookie_write };
+	char buf[UAPI_FORMAT_BUF];
+	FILE *f;
+	int ret;
+
+	f = fopencookie(c, "w", io);
+	if (!f)
+		return -ENOMEM;
+	/* Our own buffer, wiped below: the reply holds the private key, and a buffer of stdio's
+	 * own would be freed unwiped. Unbuffered, every line was a call of the write hook: a
+	 * third of a million peers' get=1. */
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+	ret = uapi_format_get(snap, f);
+	if (fclose(f) != 0 && ret >= 0)
+		ret = -ENOMEM;
+	crypto_wipe(buf, sizeof(buf));
+	return ret;
+}
+
+static int uapi_do_get(struct uapi_conn *c)
+{
 	size_t start = c->out.len;
 	struct conf_dev *snap;
-	FILE *f;
 	int ret;
 
 	snap = c->srv->h->get(c->srv->ctx);
 	if (!snap)
 		return -ENOMEM;
-	f = fopencookie(c, "w", io);
-	if (!f) {
-		conf_free(snap);
-		return -ENOMEM;
-	}
-	/* Unbuffered: the reply holds the private key, and stdio's buffer is freed unwiped. */
-	setvbuf(f, NULL, _IONBF, 0);
-	ret = uapi_format_get(snap, f);
-	if (fclose(f) != 0 && ret >= 0)
-		ret = -ENOMEM;
+	ret = uapi_format_into(c, snap);
 	conf_free(snap);
 	if (ret < 0) {
 		/* a half-written reply would be misread as a device: send only the error */
 		ubuf_truncate(&c->out, start);
 		return ret;
+	}
+	return 0;
+}
+
+/* A streamed get=1: the next pieces into c->out until UAPI_STREAM_HIGH bytes wait or the
+ * reply ends (then its errno line). 0, or -1 to close the connection: part of the reply may
+ * have left already, and a reply cut short must not read as a smaller device. */
+static int uapi_conn_pump(struct uapi_conn *c)
+{
+	const struct uapi_handler *h = c->srv->h;
+
+	while (c->stream && c->out.len < UAPI_STREAM_HIGH) {
+		struct conf_dev *piece;
+		int err, ret;
+
+		piece = h->get_next(c->srv->ctx, c->stream, &err);
+		if (!piece) {
+			h->get_end(c->srv->ctx, c->stream);
+			c->stream = NULL;
+			if (err) {
+				log_err("configuration socket: get: %s", strerror(-err));
+				return -1;
+			}
+			return ubuf_append(&c->out, "errno=0\n\n", 9) < 0 ? -1 : 0;
+		}
+		ret = uapi_format_into(c, piece);
+		conf_free(piece);
+		if (ret < 0) {
+			h->get_end(c->srv->ctx, c->stream);
+			c->stream = NULL;
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -242,6 +291,15 @@ static int uapi_conn_request(struct uapi_conn *c)
 			/* wireguard-go's answer; the stream is out of step after it */
 			ret = -EINVAL;
 			close_after = 1;
+		} else if (c->srv->h->get_begin) {
+			c->stream = c->srv->h->get_begin(c->srv->ctx);
+			if (c->stream) {
+				/* the errno line ends the stream (uapi_conn_pump) */
+				ubuf_consume(&c->in, used);
+				c->scanned = 0;
+				return 1;
+			}
+			ret = -ENOMEM;
 		} else {
 			ret = uapi_do_get(c);
 		}
@@ -271,21 +329,47 @@ static int uapi_conn_request(struct uapi_conn *c)
 	return close_after ? -1 : 1;
 }
 
-/* Write what is pending. 0, or -1 when the connection is dead. */
+/* Write what is pending, formatting more of a streamed reply as it drains, at most
+ * UAPI_FLUSH_BUDGET bytes per call (then EPOLLOUT brings us back on the next round of the
+ * loop). 0, or -1 when the connection is dead. */
 static int uapi_conn_flush(struct uapi_conn *c)
 {
-	while (c->out.len) {
-		ssize_t n = send(c->fd, c->out.p, c->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	size_t sent = 0, total = 0;
+	int ret = 0;
 
+	for (;;) {
+		ssize_t n;
+
+		if (c->stream && c->out.len - sent < UAPI_STREAM_HIGH) {
+			/* one memmove per piece, not per send */
+			ubuf_consume(&c->out, sent);
+			sent = 0;
+			if (uapi_conn_pump(c) < 0)
+				return -1;
+		}
+		if (c->out.len == sent)
+			break;
+		if (total >= UAPI_FLUSH_BUDGET) {
+			ubuf_consume(&c->out, sent);
+			return uapi_conn_events(c, true) < 0 ? -1 : 0;
+		}
+		n = send(c->fd, c->out.p + sent, c->out.len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				ubuf_consume(&c->out, sent);
 				return uapi_conn_events(c, true) < 0 ? -1 : 0;
-			return -1;
+			}
+			ret = -1;
+			break;
 		}
-		ubuf_consume(&c->out, (size_t)n);
+		sent += (size_t)n;
+		total += (size_t)n;
 	}
+	ubuf_consume(&c->out, sent);
+	if (ret < 0)
+		return ret;
 	return uapi_conn_events(c, false) < 0 ? -1 : 0;
 }
 
@@ -318,7 +402,7 @@ static void uapi_conn_handle(struct uapi_conn *c, uint32_t events)
 		}
 	}
 	/* Answer in order; while a reply is still unsent, leave later requests queued. */
-	while (!c->closing && c->out.len == 0) {
+	while (!c->closing && c->out.len == 0 && !c->stream) {
 		ret = uapi_conn_request(c);
 		if (ret < 0)
 			c->closing = true;

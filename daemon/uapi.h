@@ -20,10 +20,18 @@
 #include "config.h"
 
 enum uapi_constants {
-	UAPI_MAX_CONNS = 64,	     /* more are accepted and closed at once */
-	UAPI_MAX_REQUEST = 32 << 20, /* a set=1 for ~100k peers; larger closes the connection */
+	UAPI_MAX_CONNS = 64, /* more are accepted and closed at once */
+	/* A set=1 for 2^20 peers (MAX_PEERS_PER_DEVICE) with a key, a preshared key, an
+	 * endpoint and two allowed IPs each (~300 bytes); larger closes the connection. Only root
+	 * may connect, and the buffer is mmap'd by malloc: what is not sent is not resident. */
+	UAPI_MAX_REQUEST = 320 << 20,
 	UAPI_READ_CHUNK = 64 << 10,
 	UAPI_POLL_BUDGET = 64, /* events handled per uapi_server_poll */
+	/* A streamed get=1 reply: more pieces are formatted while less than this is unsent, and
+	 * one wakeup writes at most UAPI_FLUSH_BUDGET before the loop's other sources get their
+	 * turn (a million peers are ~300 MB of text). */
+	UAPI_STREAM_HIGH = 256 << 10,
+	UAPI_FLUSH_BUDGET = 4 << 20,
 };
 
 #define UAPI_SOCKET_DIR "/var/run/wireguard"
@@ -33,6 +41,14 @@ struct uapi_handler {
 	int (*set)(void *ctx, const struct conf_dev *req, char *err, size_t errlen);
 	/* A snapshot for get=1 (conf_free'd by the server); NULL on ENOMEM. */
 	struct conf_dev *(*get)(void *ctx);
+	/* Optional: get=1 streamed in pieces rather than built whole. get_begin holds the state
+	 * of one reply (NULL on ENOMEM); get_next gives its next piece to format, conf_free'd by
+	 * the server (the first with the device's fields), NULL with *err = 0 at the end or
+	 * -errno on failure (the connection is closed then: a reply cut short cannot be taken
+	 * back); get_end releases it, at the end or when the connection goes away. */
+	void *(*get_begin)(void *ctx);
+	struct conf_dev *(*get_next)(void *ctx, void *cur, int *err);
+	void (*get_end)(void *ctx, void *cur);
 };
 
 struct uapi_server;

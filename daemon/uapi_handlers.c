@@ -69,37 +69,92 @@ static int daemon_uapi_set(void *ctx, const struct conf_dev *req, char *err, siz
 	return ret;
 }
 
-/* The engine's snapshot plus the daemon's extensions: the allowlist and the drop counters. */
-static struct conf_dev *daemon_uapi_get(void *ctx)
+/* The daemon's extensions to a snapshot: the allowlist and the drop counters. */
+static int daemon_uapi_extend(struct xdpwgd *d, struct conf_dev *c)
 {
-	struct xdpwgd *d = ctx;
 	uint64_t drops[WG_DROP_REASON_MAX];
-	struct conf_dev *c = wg_device_snapshot(d->dev);
 
-	if (!c)
-		return NULL;
 	for (size_t i = 0; i < d->n_allow_src; i++) {
-		if (conf_dev_add_allow_src(c, &d->allow_src[i]) < 0) {
-			conf_free(c);
-			return NULL;
-		}
+		if (conf_dev_add_allow_src(c, &d->allow_src[i]) < 0)
+			return -ENOMEM;
 	}
 	wg_device_drop_counts(d->dev, drops);
 	for (int r = WG_DROP_NONE + 1; r < WG_DROP_REASON_MAX; r++) {
 		if (conf_dev_add_drop(c, wg_drop_reason_name((enum wg_drop_reason)r), drops[r]) ==
-		    -ENOMEM) {
-			conf_free(c);
-			return NULL;
-		}
+		    -ENOMEM)
+			return -ENOMEM;
 	}
-	if (conf_dev_add_drop(c, "source_not_allowed", d->src_not_allowed) == -ENOMEM) {
+	if (conf_dev_add_drop(c, "source_not_allowed", d->src_not_allowed) == -ENOMEM)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The engine's snapshot plus the daemon's extensions. */
+static struct conf_dev *daemon_uapi_get(void *ctx)
+{
+	struct xdpwgd *d = ctx;
+	struct conf_dev *c = wg_device_snapshot(d->dev);
+
+	if (!c)
+		return NULL;
+	if (daemon_uapi_extend(d, c) < 0) {
 		conf_free(c);
 		return NULL;
 	}
 	return c;
 }
 
+/* The same, streamed (daemon/uapi.c): the engine's dump in pieces of DAEMON_GET_PIECE peers,
+ * the extensions with the first. */
+struct daemon_get {
+	struct wg_dump *dump;
+	bool extended;
+};
+
+static void *daemon_uapi_get_begin(void *ctx)
+{
+	struct xdpwgd *d = ctx;
+	struct daemon_get *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->dump = wg_device_dump_begin(d->dev);
+	if (!g->dump) {
+		free(g);
+		return NULL;
+	}
+	return g;
+}
+
+static struct conf_dev *daemon_uapi_get_next(void *ctx, void *cur, int *err)
+{
+	struct daemon_get *g = cur;
+	struct conf_dev *c = wg_device_dump_next(g->dump, DAEMON_GET_PIECE, err);
+
+	if (c && !g->extended) {
+		g->extended = true;
+		*err = daemon_uapi_extend(ctx, c);
+		if (*err) {
+			conf_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void daemon_uapi_get_end(void *ctx, void *cur)
+{
+	struct daemon_get *g = cur;
+
+	(void)ctx;
+	wg_device_dump_end(g->dump);
+	free(g);
+}
+
 const struct uapi_handler daemon_uapi_handler = {
 	.set = daemon_uapi_set,
 	.get = daemon_uapi_get,
+	.get_begin = daemon_uapi_get_begin,
+	.get_next = daemon_uapi_get_next,
+	.get_end = daemon_uapi_get_end,
 };

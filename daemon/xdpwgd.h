@@ -66,6 +66,10 @@ enum daemon_roam_constants {
 	DAEMON_MOVES_BATCH = 64,
 };
 
+enum daemon_uapi_constants {
+	DAEMON_GET_PIECE = 1024, /* peers per piece of a streamed get=1 (~300 KB of text) */
+};
+
 /* What the kernel said about the route to one peer's endpoint at the last check. */
 struct daemon_route {
 	uint8_t pub[WG_KEY_LEN];

@@ -21,6 +21,7 @@
 #include "ratelimiter.h"
 #include "receive.h"
 #include "send.h"
+#include "ticklist.h"
 #include "timers.h"
 
 enum device_constants {
@@ -154,20 +155,11 @@ void wg_device_unhash_peer(struct wg_device *dev, struct wg_peer *peer)
 	peer->next_by_key = NULL;
 }
 
-/* Unlink peer (dev->lock held for writing) and keep the list's tail right. */
+/* Unlink peer (dev->lock held for writing); peer_remove_locked keeps the list's tail right. */
 void device_remove_peer_locked(struct wg_device *dev, struct wg_peer *peer)
 {
-	bool was_last = peer == dev->peers_last;
-	struct wg_peer *p;
-	size_t n = 0;
-
+	(void)dev;
 	peer_remove_locked(peer);
-	if (!was_last)
-		return;
-	/* only when the tail itself goes (one peer, or removing the newest): one walk */
-	dev->peers_last = NULL;
-	for (p = dev->peers; p && n <= dev->n_peers; p = p->next_peer, n++)
-		dev->peers_last = p;
 }
 
 /* The device's own path delivers nothing when its back-end delivers through paths of its own. */
@@ -243,6 +235,7 @@ void wg_device_free(struct wg_device *dev)
 	while (dev->peers)
 		device_remove_peer_locked(dev, dev->peers);
 	pthread_rwlock_unlock(&dev->lock);
+	ticklist_free(dev);
 	if (dev->ops.session_del)
 		device_flush_gone(dev);
 	free(dev->gone);
@@ -280,13 +273,9 @@ int wg_device_handshake_fd(const struct wg_device *dev)
 
 static void device_handshakes_wanted(struct wg_device *dev)
 {
-	struct wg_peer *p;
-
 	if (!atomic_exchange(&dev->handshake_wanted, false))
 		return;
-	for (p = dev->peers; p; p = p->next_peer)
-		if (atomic_exchange(&p->handshake_wanted, false))
-			send_handshake_initiation(p, false);
+	ticklist_handshakes(dev);
 }
 
 /* The next queued message into e, the priority lane first. False when both are empty. */
@@ -337,15 +326,12 @@ int wg_device_tick(struct wg_device *dev)
 {
 	uint64_t now = wg_device_now(dev);
 	uint64_t next = now + (uint64_t)DEVICE_TICK_MAX_MS * NSEC_PER_MSEC;
-	struct wg_peer *p, *nextp;
 	uint64_t d;
 
-	for (p = dev->peers; p; p = nextp) {
-		nextp = p->next_peer;
-		d = timers_run(p, now);
-		if (d && (int64_t)(d - next) < 0)
-			next = d;
-	}
+	/* only the peers with a timer armed: a million idle ones cost nothing here */
+	d = ticklist_run(dev, now);
+	if (d && (int64_t)(d - next) < 0)
+		next = d;
 	device_handshakes_wanted(dev);
 	ratelimiter_gc(dev->ratelimiter, now);
 	receive_load_tick(dev);

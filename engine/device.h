@@ -176,6 +176,16 @@ int wg_device_tick(struct wg_device *dev);
 int wg_device_apply(struct wg_device *dev, const struct conf_dev *req, char *err, size_t errlen);
 /* A full snapshot including statistics; conf_free it. NULL on ENOMEM. */
 struct conf_dev *wg_device_snapshot(struct wg_device *dev);
+/* The same snapshot in pieces, for a reply that is streamed rather than built whole (a million
+ * peers make ~300 MB of text): begin holds a reference to every peer of the moment (8 bytes
+ * each); each next gives the device's fields and up to max peers the first time, then up to
+ * max peers, NULL at the end (*err 0) or on ENOMEM (*err -ENOMEM); end drops the references.
+ * A peer removed meanwhile is left out; one added meanwhile is not in this dump. Control
+ * thread. */
+struct wg_dump;
+struct wg_dump *wg_device_dump_begin(struct wg_device *dev);
+struct conf_dev *wg_device_dump_next(struct wg_dump *d, size_t max, int *err);
+void wg_device_dump_end(struct wg_dump *d);
 
 /* The route to peer's endpoint changed (or to every peer's, peer NULL): drop the cached source
  * and announce ourselves now: a keepalive if a session is valid, else a handshake initiation.

@@ -424,6 +424,7 @@ static void apply_commit_peer(struct wg_device *dev, const struct conf_peer *cp,
 		flags &= ~(unsigned int)CONF_PEER_REPLACE_ALLOWEDIPS;
 		pthread_rwlock_wrlock(&dev->lock);
 		/* appended in O(1): configuration order is the listing order */
+		peer->prev_peer = dev->peers_last;
 		if (dev->peers_last)
 			dev->peers_last->next_peer = peer;
 		else
@@ -537,15 +538,9 @@ static int device_snapshot_ip(void *ctx, int family, const uint8_t *addr, uint8_
 	return w->ret;
 }
 
-struct conf_dev *wg_device_snapshot(struct wg_device *dev)
+/* The device's own fields (identity, port, fwmark) into c. */
+void device_snapshot_dev(struct wg_device *dev, struct conf_dev *c)
 {
-	struct conf_dev *c = conf_new();
-	struct snapshot_walk w;
-	struct wg_peer *p;
-	size_t i;
-
-	if (!c)
-		return NULL;
 	if (dev->identity->has_identity) {
 		memcpy(c->private_key, dev->identity->static_private, WG_KEY_LEN);
 		memcpy(c->public_key, dev->identity->static_public, WG_KEY_LEN);
@@ -554,46 +549,66 @@ struct conf_dev *wg_device_snapshot(struct wg_device *dev)
 	c->listen_port = dev->listen_port;
 	c->fwmark = dev->fwmark;
 	c->flags |= CONF_DEV_HAS_LISTEN_PORT | CONF_DEV_HAS_FWMARK;
+}
+
+/* One peer appended to c (caller holds dev->lock for reading): 0 or -ENOMEM. */
+int device_snapshot_peer(struct wg_device *dev, struct wg_peer *p, struct conf_dev *c)
+{
+	struct conf_peer *cp = conf_add_peer(c);
+	struct snapshot_walk w;
+	int64_t wall;
+	size_t i;
+
+	if (!cp)
+		return -ENOMEM;
+	memcpy(cp->public_key, p->handshake.remote_static, WG_KEY_LEN);
+	memcpy(cp->preshared_key, p->handshake.preshared_key, WG_KEY_LEN);
+	if (!crypto_is_zero(cp->preshared_key, WG_KEY_LEN))
+		cp->flags |= CONF_PEER_HAS_PRESHARED_KEY;
+	peer_endpoint_copy(p, &cp->endpoint);
+	if (endpoint_is_set(&cp->endpoint))
+		cp->flags |= CONF_PEER_HAS_ENDPOINT;
+	cp->persistent_keepalive = atomic_load(&p->persistent_keepalive_interval);
+	cp->flags |= CONF_PEER_HAS_PERSISTENT_KEEPALIVE | CONF_PEER_HAS_ROAM_POLICY;
+	cp->rx_bytes = atomic_load(&p->rx_bytes);
+	cp->tx_bytes = atomic_load(&p->tx_bytes);
+	wall = atomic_load(&p->walltime_last_handshake);
+	if (wall) {
+		cp->last_handshake_sec = wall / (int64_t)NSEC_PER_SEC;
+		cp->last_handshake_nsec = wall % (int64_t)NSEC_PER_SEC;
+	}
+	cp->protocol_version = 1;
+	cp->endpoint_moves = atomic_load(&p->endpoint_moves);
+	wall = atomic_load(&p->last_move_wall_ns);
+	cp->last_move_sec = wall ? wall / (int64_t)NSEC_PER_SEC : 0;
+	w.p = cp;
+	w.ret = 0;
+	if (allowedips_walk_by_owner(dev->allowedips, p, device_snapshot_ip, &w))
+		return -ENOMEM;
+	pthread_spin_lock(&p->endpoint_lock);
+	cp->roam_policy = p->roam_policy;
+	for (i = 0; i < p->n_roam_cidrs; i++) {
+		if (conf_peer_add_roam_cidr(cp, &p->roam_cidrs[i])) {
+			pthread_spin_unlock(&p->endpoint_lock);
+			return -ENOMEM;
+		}
+	}
+	pthread_spin_unlock(&p->endpoint_lock);
+	return 0;
+}
+
+struct conf_dev *wg_device_snapshot(struct wg_device *dev)
+{
+	struct conf_dev *c = conf_new();
+	struct wg_peer *p;
+
+	if (!c)
+		return NULL;
+	device_snapshot_dev(dev, c);
 	pthread_rwlock_rdlock(&dev->lock);
 	for (p = dev->peers; p; p = p->next_peer) {
-		struct conf_peer *cp = conf_add_peer(c);
-		int64_t wall;
-
-		if (!cp)
+		if (device_snapshot_peer(dev, p, c))
 			goto fail;
-		memcpy(cp->public_key, p->handshake.remote_static, WG_KEY_LEN);
-		memcpy(cp->preshared_key, p->handshake.preshared_key, WG_KEY_LEN);
-		if (!crypto_is_zero(cp->preshared_key, WG_KEY_LEN))
-			cp->flags |= CONF_PEER_HAS_PRESHARED_KEY;
-		peer_endpoint_copy(p, &cp->endpoint);
-		if (endpoint_is_set(&cp->endpoint))
-			cp->flags |= CONF_PEER_HAS_ENDPOINT;
-		cp->persistent_keepalive = atomic_load(&p->persistent_keepalive_interval);
-		cp->flags |= CONF_PEER_HAS_PERSISTENT_KEEPALIVE | CONF_PEER_HAS_ROAM_POLICY;
-		cp->rx_bytes = atomic_load(&p->rx_bytes);
-		cp->tx_bytes = atomic_load(&p->tx_bytes);
-		wall = atomic_load(&p->walltime_last_handshake);
-		if (wall) {
-			cp->last_handshake_sec = wall / (int64_t)NSEC_PER_SEC;
-			cp->last_handshake_nsec = wall % (int64_t)NSEC_PER_SEC;
-		}
-		cp->protocol_version = 1;
-		cp->endpoint_moves = atomic_load(&p->endpoint_moves);
-		wall = atomic_load(&p->last_move_wall_ns);
-		cp->last_move_sec = wall ? wall / (int64_t)NSEC_PER_SEC : 0;
-		w.p = cp;
-		w.ret = 0;
-		if (allowedips_walk_by_owner(dev->allowedips, p, device_snapshot_ip, &w))
-			goto fail;
-		pthread_spin_lock(&p->endpoint_lock);
-		cp->roam_policy = p->roam_policy;
-		for (i = 0; i < p->n_roam_cidrs; i++) {
-			if (conf_peer_add_roam_cidr(cp, &p->roam_cidrs[i])) {
-				pthread_spin_unlock(&p->endpoint_lock);
-				goto fail;
-			}
-		}
-		pthread_spin_unlock(&p->endpoint_lock);
 	}
 	pthread_rwlock_unlock(&dev->lock);
 	return c;

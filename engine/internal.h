@@ -68,6 +68,11 @@ struct wg_device {
 	struct wg_peer *peers_by_key[1U << 16];
 	/* the last of dev->peers (device.c appends in O(1); NULL when empty) */
 	struct wg_peer *peers_last;
+	/* the peers with a timer armed or a handshake wanted (ticklist.c): pushed by any thread,
+	 * moved into the array by the control thread */
+	_Atomic(struct wg_peer *) tick_push;
+	struct wg_peer **tick;
+	size_t n_tick, cap_tick;
 	uint32_t next_peer_id;
 	uint64_t next_internal_id;
 	struct allowedips *allowedips;
@@ -128,5 +133,8 @@ int path_send_data(struct wg_path *p, const struct wg_endpoint *dst, const uint8
 void device_flush_gone(struct wg_device *dev);
 void device_hash_peer(struct wg_device *dev, struct wg_peer *peer);
 void device_remove_peer_locked(struct wg_device *dev, struct wg_peer *peer);
+/* device_conf.c, for device_dump.c */
+void device_snapshot_dev(struct wg_device *dev, struct conf_dev *c);
+int device_snapshot_peer(struct wg_device *dev, struct wg_peer *p, struct conf_dev *c);
 
 #endif

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "peer.h"
 #include "send.h"
+#include "ticklist.h"
 #include "timers.h"
 
 struct wg_peer *peer_create(struct wg_device *dev, const uint8_t public_key[WG_KEY_LEN],
@@ -62,18 +63,23 @@ void peer_put(struct wg_peer *peer)
 void peer_remove_locked(struct wg_peer *peer)
 {
 	struct wg_device *dev = peer->dev;
-	struct wg_peer **pp;
 
 	if (atomic_exchange(&peer->is_dead, true))
 		return;
-	for (pp = &dev->peers; *pp; pp = &(*pp)->next_peer) {
-		if (*pp == peer) {
-			*pp = peer->next_peer;
-			dev->n_peers--;
-			break;
-		}
+	/* in the list unless it was made by a request that failed before its commit */
+	if (peer->prev_peer || dev->peers == peer) {
+		if (peer->prev_peer)
+			peer->prev_peer->next_peer = peer->next_peer;
+		else
+			dev->peers = peer->next_peer;
+		if (peer->next_peer)
+			peer->next_peer->prev_peer = peer->prev_peer;
+		if (dev->peers_last == peer)
+			dev->peers_last = peer->prev_peer;
+		dev->n_peers--;
 	}
 	peer->next_peer = NULL;
+	peer->prev_peer = NULL;
 	wg_device_unhash_peer(dev, peer);
 	allowedips_remove_by_owner(dev->allowedips, peer);
 	timers_stop(peer);
@@ -313,9 +319,11 @@ void peer_request_handshake(struct wg_peer *peer)
 			       wg_device_now(peer->dev)))
 		return;
 	/* Peer flag before device flag before the signal: the control thread clears the device's
-	 * flag first, then walks the peers, so a request is never lost; one signal per request. */
+	 * flag first, then walks its tick list, so a request is never lost; one signal per request. */
 	if (atomic_exchange(&peer->handshake_wanted, true))
 		return;
+	/* enlisted before the device flag: the control thread collects the list after it */
+	ticklist_add(peer);
 	atomic_store(&peer->dev->handshake_wanted, true);
 	wg_device_signal(peer->dev);
 }
@@ -332,6 +340,8 @@ void peer_purge_staged(struct wg_peer *peer)
 		free(peer->staged[slot]);
 		peer->staged[slot] = NULL;
 	}
+	free(peer->staged);
+	peer->staged = NULL;
 	peer->staged_head = 0;
 	peer->staged_len = 0;
 	atomic_store(&peer->staged_count, 0);

@@ -84,6 +84,7 @@ struct peer_staged_packet {
 struct wg_peer {
 	struct wg_device *dev;
 	struct wg_peer *next_peer;   /* dev->peers list; written under dev->lock */
+	struct wg_peer *prev_peer;   /* the same list backwards: a removal is O(1), not a walk */
 	struct wg_peer *next_by_key; /* dev->peers_by_key chain; control thread */
 	uint32_t id;
 	uint64_t internal_id;
@@ -119,6 +120,9 @@ struct wg_peer {
 	atomic_uint_fast64_t last_sent_handshake;
 	/* a worker wants an initiation sent (no usable keypair, or time to rekey) */
 	atomic_bool handshake_wanted;
+	/* on the tick's list (ticklist.c), and the link of its push stack */
+	atomic_bool ticking;
+	struct wg_peer *next_tick;
 	/* control thread: the initiation in flight was resent on a cookie reply already */
 	bool cookie_resent;
 	struct peer_hs_watch hs_watch;
@@ -128,7 +132,9 @@ struct wg_peer {
 	atomic_uint announce_state;
 
 	pthread_mutex_t staged_lock;
-	struct peer_staged_packet *staged[WG_MAX_STAGED_PACKETS];
+	/* A ring of WG_MAX_STAGED_PACKETS, allocated by the first packet staged and freed when it
+	 * drains: inline it was 1 KiB of a 2 KiB peer, a gigabyte over a million idle peers. */
+	struct peer_staged_packet **staged;
 	unsigned int staged_head, staged_len;
 	atomic_uint staged_count;
 };

@@ -357,6 +357,16 @@ void send_stage_packet(struct wg_peer *peer, const uint8_t *pkt, size_t len)
 	if (len)
 		memcpy(p->data, pkt, len);
 	pthread_mutex_lock(&peer->staged_lock);
+	if (!peer->staged) {
+		peer->staged = calloc(WG_MAX_STAGED_PACKETS, sizeof(*peer->staged));
+		if (!peer->staged) {
+			pthread_mutex_unlock(&peer->staged_lock);
+			crypto_wipe(p->data, p->len);
+			free(p);
+			return;
+		}
+		peer->staged_head = 0;
+	}
 	if (peer->staged_len == WG_MAX_STAGED_PACKETS) {
 		/* Full: the oldest goes, as in the kernel. */
 		slot = peer->staged_head;
@@ -405,6 +415,9 @@ void send_staged_packets(struct wg_path *path, struct wg_peer *peer)
 		peer->staged_head = (slot + 1) % WG_MAX_STAGED_PACKETS;
 		peer->staged_len--;
 	}
+	free(peer->staged);
+	peer->staged = NULL;
+	peer->staged_head = 0;
 	atomic_store(&peer->staged_count, 0);
 	pthread_mutex_unlock(&peer->staged_lock);
 	if (data_sent)

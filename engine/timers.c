@@ -33,6 +33,7 @@
 #include "log.h"
 #include "peer.h"
 #include "send.h"
+#include "ticklist.h"
 #include "timers.h"
 
 enum timers_watch_constants {
@@ -76,6 +77,7 @@ static inline uint64_t timers_deadline(const struct wg_peer *peer, uint64_t dela
 static inline void timers_mod(struct wg_peer *peer, enum timers_id t, uint64_t delay_ns)
 {
 	atomic_store(&peer->timers[t], timers_deadline(peer, delay_ns));
+	ticklist_add(peer);
 }
 
 /* Arm only if not armed (the kernel's "if (!timer_pending(...)) mod_timer(...)"). */
@@ -83,8 +85,11 @@ static inline bool timers_mod_if_idle(struct wg_peer *peer, enum timers_id t, ui
 {
 	uint_fast64_t expected = 0;
 
-	return atomic_compare_exchange_strong(&peer->timers[t], &expected,
-					      timers_deadline(peer, delay_ns));
+	if (!atomic_compare_exchange_strong(&peer->timers[t], &expected,
+					    timers_deadline(peer, delay_ns)))
+		return false;
+	ticklist_add(peer);
+	return true;
 }
 
 static inline void timers_del(struct wg_peer *peer, enum timers_id t)

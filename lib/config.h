@@ -136,6 +136,10 @@ int conf_parse_string(const char *text, const char *name, struct conf_dev **out,
 		      size_t errlen);
 /* showconf */
 int conf_format_file(const struct conf_dev *c, FILE *out);
+/* The same in two parts, for a snapshot that comes in pieces: the [Interface] section, then
+ * [Peer] sections (after_peer: peers were printed before, so a blank line comes first). */
+int conf_format_file_head(const struct conf_dev *c, FILE *out);
+int conf_format_file_peers(const struct conf_dev *c, FILE *out, bool after_peer);
 
 /*
  * A key file as `wg` reads them (one base64 key, trailing whitespace allowed). Refused when

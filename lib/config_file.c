@@ -437,8 +437,14 @@ static void conf_format_cidrs(FILE *out, const struct conf_allowedip *ips, size_
 
 int conf_format_file(const struct conf_dev *c, FILE *out)
 {
-	char b64[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN];
-	size_t i;
+	int ret = conf_format_file_head(c, out);
+
+	return ret ? ret : conf_format_file_peers(c, out, false);
+}
+
+int conf_format_file_head(const struct conf_dev *c, FILE *out)
+{
+	char b64[CRYPTO_KEY_BASE64_LEN + 1];
 
 	/* wg showconf's layout, key for key, so that the two can be diffed */
 	fprintf(out, "[Interface]\n");
@@ -456,9 +462,21 @@ int conf_format_file(const struct conf_dev *c, FILE *out)
 		conf_format_cidrs(out, c->allow_src, c->n_allow_src);
 	}
 	fprintf(out, "\n");
+	crypto_wipe(b64, sizeof(b64));
+	return ferror(out) ? -EIO : 0;
+}
+
+int conf_format_file_peers(const struct conf_dev *c, FILE *out, bool after_peer)
+{
+	char b64[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN];
+	size_t i;
+
 	for (i = 0; i < c->n_peers; ++i) {
 		const struct conf_peer *p = &c->peers[i];
 
+		/* a blank line between peers, none after the last */
+		if (i || after_peer)
+			fprintf(out, "\n");
 		crypto_key_to_base64(b64, p->public_key);
 		fprintf(out, "[Peer]\nPublicKey = %s\n", b64);
 		if (!crypto_is_zero(p->preshared_key, WG_KEY_LEN)) {
@@ -481,8 +499,6 @@ int conf_format_file(const struct conf_dev *c, FILE *out)
 				conf_format_cidrs(out, p->roam_cidrs, p->n_roam_cidrs);
 			}
 		}
-		if (i + 1 < c->n_peers)
-			fprintf(out, "\n");
 	}
 	crypto_wipe(b64, sizeof(b64));
 	return ferror(out) ? -EIO : 0;

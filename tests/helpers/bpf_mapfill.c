@@ -8,6 +8,7 @@
  * it deletes those keys again (missing ones are skipped).
  *
  *	bpf_mapfill [-d] PINNED_MAP FIRST COUNT
+ *	bpf_mapfill -c PINNED_MAP	(prints how many entries the map holds)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,29 @@ enum mapfill_limits {
 	MAPFILL_CHUNK = 16384,
 };
 
+/* -c: walk the keys (bpf_map_get_next_key; bpftool's JSON dump of 50,000 entries takes
+ * seconds) and print their number. */
+static int mapfill_count(const char *path)
+{
+	unsigned long long n = 0;
+	__u32 key, next;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0) {
+		fprintf(stderr, "bpf_mapfill: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	/* bounded: a hash map of at most 2^32 keys, each visited once */
+	for (int r = bpf_map_get_next_key(fd, NULL, &next); r == 0;
+	     r = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	close(fd);
+	printf("%llu\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bpf_map_info info;
@@ -31,6 +55,8 @@ int main(int argc, char **argv)
 	int del = 0, fd, err = 0;
 	char *end;
 
+	if (argc == 3 && !strcmp(argv[1], "-c"))
+		return mapfill_count(argv[2]);
 	if (argc == 5 && !strcmp(argv[1], "-d")) {
 		del = 1;
 		argv++;

@@ -26,7 +26,11 @@
  *     the previous allowlist, and what it admits, in place;
  *   - daemon_source_allowed: with no list every source; with a list, IPv4, IPv6 and
  *     v4-mapped IPv6 sources inside it yes, outside no, another family no; each refusal
- *     counted in d->src_not_allowed and nothing else counted.
+ *     counted in d->src_not_allowed and nothing else counted;
+ *   - the streamed get (get_begin/get_next/get_end, issue #21): 2,500 peers come in pieces of
+ *     at most DAEMON_GET_PIECE, the first with the private key and the drop counters, the rest
+ *     with peers only, together the same peers in the same order as the whole snapshot; a peer
+ *     removed while a dump is under way is left out of the pieces still to come.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -350,6 +354,104 @@ static void test_engine_refuses(void)
 	d->src_not_allowed = 0;
 }
 
+/* 2,500 peers more (one /128 each, keys random) in one set: 0 or -errno. */
+static int add_many(int n)
+{
+	struct conf_dev *req = conf_new();
+	char err[256];
+	int ret = -ENOMEM;
+
+	for (int i = 0; req && i < n; i++) {
+		struct conf_peer *p = conf_add_peer(req);
+		struct conf_allowedip ip = { .family = AF_INET6, .cidr = 128 };
+
+		if (!p)
+			goto out;
+		crypto_random(p->public_key, WG_KEY_LEN);
+		inet_pton(AF_INET6, "2001:db8:7::", &ip.ip6);
+		ip.ip6.s6_addr[14] = (uint8_t)(i >> 8);
+		ip.ip6.s6_addr[15] = (uint8_t)i;
+		if (conf_peer_add_allowedip(p, &ip))
+			goto out;
+	}
+	ret = req ? daemon_uapi_handler.set(d, req, err, sizeof(err)) : -ENOMEM;
+out:
+	conf_free(req);
+	return ret;
+}
+
+static void test_streamed_get(void)
+{
+	struct conf_dev *whole, *piece;
+	size_t seen = 0, pieces = 0, max_piece = 0;
+	bool order = true, first_ok = false, rest_ok = true;
+	uint8_t gone[WG_KEY_LEN];
+	void *cur;
+	int err = 0;
+
+	ok(add_many(2500) == 0, "2,500 peers more applied");
+	whole = daemon_uapi_handler.get(d);
+	cur = daemon_uapi_handler.get_begin(d);
+	ok(whole && cur, "a whole snapshot and a dump");
+	if (!whole || !cur) {
+		conf_free(whole);
+		return;
+	}
+	while ((piece = daemon_uapi_handler.get_next(d, cur, &err))) {
+		if (!pieces)
+			first_ok = (piece->flags & CONF_DEV_HAS_PRIVATE_KEY) && piece->n_drops > 0;
+		else
+			rest_ok = rest_ok && !(piece->flags & CONF_DEV_HAS_PRIVATE_KEY) &&
+				  piece->n_drops == 0;
+		for (size_t i = 0; i < piece->n_peers; i++, seen++)
+			order = order && seen < whole->n_peers &&
+				!memcmp(piece->peers[i].public_key, whole->peers[seen].public_key,
+					WG_KEY_LEN);
+		if (piece->n_peers > max_piece)
+			max_piece = piece->n_peers;
+		pieces++;
+		conf_free(piece);
+	}
+	daemon_uapi_handler.get_end(d, cur);
+	ok(err == 0, "the dump ended without an error");
+	ok(seen == whole->n_peers && order, "the pieces hold the snapshot's %zu peers in its order",
+	   whole->n_peers);
+	ok(max_piece <= DAEMON_GET_PIECE && pieces >= whole->n_peers / DAEMON_GET_PIECE,
+	   "%zu pieces of at most %d peers", pieces, DAEMON_GET_PIECE);
+	ok(first_ok, "the first piece has the private key and the drop counters");
+	ok(rest_ok, "the other pieces have peers only");
+
+	/* a peer removed while a dump is under way: left out of what is still to come */
+	memcpy(gone, whole->peers[whole->n_peers - 1].public_key, WG_KEY_LEN);
+	cur = daemon_uapi_handler.get_begin(d);
+	piece = cur ? daemon_uapi_handler.get_next(d, cur, &err) : NULL;
+	conf_free(piece);
+	{
+		char body[256], h[CRYPTO_KEY_HEX_LEN + 1], e[256];
+
+		hex(h, gone);
+		snprintf(body, sizeof(body), "public_key=%s\nremove=true\n", h);
+		ok(set_text(body, e, sizeof(e)) == 0, "the last peer removed during a dump");
+	}
+	seen = piece ? DAEMON_GET_PIECE : 0;
+	{
+		bool found = false;
+
+		while (cur && (piece = daemon_uapi_handler.get_next(d, cur, &err))) {
+			for (size_t i = 0; i < piece->n_peers; i++)
+				found = found ||
+					!memcmp(piece->peers[i].public_key, gone, WG_KEY_LEN);
+			seen += piece->n_peers;
+			conf_free(piece);
+		}
+		if (cur)
+			daemon_uapi_handler.get_end(d, cur);
+		ok(!found && seen == whole->n_peers - 1, "it is left out (%zu of %zu peers)", seen,
+		   whole->n_peers);
+	}
+	conf_free(whole);
+}
+
 static void test_source_allowed(void)
 {
 	char err[256];
@@ -412,6 +514,7 @@ int main(void)
 	test_too_many();
 	test_engine_refuses();
 	test_source_allowed();
+	test_streamed_get();
 
 	free(d->allow_src);
 	allowedips_free(d->allow_trie);

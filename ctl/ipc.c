@@ -99,6 +99,26 @@ static bool ctl_reply_complete(const char *buf, size_t len, size_t *from, size_t
 	return false;
 }
 
+/* The reply buffer doubled (secure memory: the reply may carry keys), up to CTL_IPC_REPLY_MAX.
+ * 0, or -EMSGSIZE (said) / -ENOMEM; *buf stays valid either way. */
+static int ctl_reply_grow(char **buf, size_t *cap, size_t len, const char *iface)
+{
+	char *grown;
+
+	if (*cap >= CTL_IPC_REPLY_MAX) {
+		ctl_err("%s: reply larger than %d bytes", iface, CTL_IPC_REPLY_MAX);
+		return -EMSGSIZE;
+	}
+	grown = crypto_secure_alloc(*cap * 2 + 1);
+	if (!grown)
+		return -ENOMEM;
+	memcpy(grown, *buf, len);
+	crypto_secure_free(*buf);
+	*buf = grown;
+	*cap *= 2;
+	return 0;
+}
+
 /* Read a whole reply into secure memory. */
 static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen, size_t *errno_off)
 {
@@ -115,24 +135,8 @@ static int ctl_read_reply(int fd, const char *iface, char **out, size_t *outlen,
 
 		if (ctl_reply_complete(buf, len, &from, errno_off))
 			break;
-		if (len == cap) {
-			char *grown;
-
-			if (cap >= CTL_IPC_REPLY_MAX) {
-				ret = -EMSGSIZE;
-				ctl_err("%s: reply larger than %d bytes", iface, CTL_IPC_REPLY_MAX);
-				goto err;
-			}
-			grown = crypto_secure_alloc(cap * 2 + 1);
-			if (!grown) {
-				ret = -ENOMEM;
-				goto err;
-			}
-			memcpy(grown, buf, len);
-			crypto_secure_free(buf);
-			buf = grown;
-			cap *= 2;
-		}
+		if (len == cap && (ret = ctl_reply_grow(&buf, &cap, len, iface)))
+			goto err;
 		ret = poll(&pfd, 1, CTL_IPC_TIMEOUT_MS);
 		if (ret < 0 && errno == EINTR)
 			continue;
@@ -249,24 +253,8 @@ int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
 			crypto_wipe(buf + len, cut);
 			from = from > cut ? from - cut : 0;
 		}
-		if (len == cap) {
-			char *grown;
-
-			if (cap >= CTL_IPC_REPLY_MAX) {
-				ret = -EMSGSIZE;
-				ctl_err("%s: reply larger than %d bytes", iface, CTL_IPC_REPLY_MAX);
-				goto out;
-			}
-			grown = crypto_secure_alloc(cap * 2 + 1);
-			if (!grown) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			memcpy(grown, buf, len);
-			crypto_secure_free(buf);
-			buf = grown;
-			cap *= 2;
-		}
+		if (len == cap && (ret = ctl_reply_grow(&buf, &cap, len, iface)))
+			goto out;
 		r = ctl_read_some(fd, iface, buf + len, cap - len);
 		if (r < 0) {
 			ret = (int)r;

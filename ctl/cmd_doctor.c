@@ -38,6 +38,7 @@
 #include "crypto.h"
 #include "ctl.h"
 #include "observe.h"
+#include "xdpwg_kern_user.h"
 
 enum doctor_limits {
 	DOCTOR_HANDSHAKE_STALE_S = 180, /* REKEY_AFTER_TIME (120 s) plus a minute of slack */
@@ -382,18 +383,13 @@ static void doctor_workers(struct doctor *d, const struct prom_worker *w, size_t
 {
 	uint64_t *st = NULL, bad = 0, noxsk = 0;
 	uint32_t n = 0;
-	char name[64];
 
 	if (!d->xdp)
 		return;
 	for (size_t i = 0; i < nw; i++)
 		bad += w[i].rx_bad;
-	if (!obs_stats_read(d->iface, &st, &n))
-		for (uint32_t k = 0; k < n; k++) {
-			obs_stat_name(k, name, sizeof(name));
-			if (!strcmp(name, "no_xsk_passed"))
-				noxsk = st[k];
-		}
+	if (!obs_stats_read(d->iface, &st, &n) && n > XDPWG_STAT_NO_XSK_PASSED)
+		noxsk = st[XDPWG_STAT_NO_XSK_PASSED];
 	free(st);
 	if (noxsk)
 		doctor_warn(d, "workers",

@@ -205,6 +205,22 @@ static size_t ctl_last_peer(const char *buf, size_t len)
 	return 0;
 }
 
+/* Connected, with get=1 sent: the socket, or -errno (said). */
+static int ctl_ipc_get_open(const char *iface)
+{
+	int fd = ctl_ipc_connect(iface, false), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = ctl_write_all(fd, "get=1\n\n", 7);
+	if (ret) {
+		ctl_err("%s: sending the request: %s", iface, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
 {
 	size_t cap = CTL_IPC_PIECE, len = 0, from = 0, eoff = 0;
@@ -212,14 +228,9 @@ int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
 	bool first = true;
 	int fd, ret;
 
-	fd = ctl_ipc_connect(iface, false);
+	fd = ctl_ipc_get_open(iface);
 	if (fd < 0)
 		return fd;
-	ret = ctl_write_all(fd, "get=1\n\n", 7);
-	if (ret) {
-		ctl_err("%s: sending the request: %s", iface, strerror(-ret));
-		goto out;
-	}
 	buf = crypto_secure_alloc(cap + 1);
 	if (!buf) {
 		ret = -ENOMEM;
@@ -275,14 +286,9 @@ int ctl_ipc_get(const char *iface, struct conf_dev **out)
 	int fd, ret;
 
 	*out = NULL;
-	fd = ctl_ipc_connect(iface, false);
+	fd = ctl_ipc_get_open(iface);
 	if (fd < 0)
 		return fd;
-	ret = ctl_write_all(fd, "get=1\n\n", 7);
-	if (ret) {
-		ctl_err("%s: sending the request: %s", iface, strerror(-ret));
-		goto out;
-	}
 	ret = ctl_read_reply(fd, iface, &reply, &len, &eoff);
 	if (ret)
 		goto out;

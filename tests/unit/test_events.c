@@ -56,11 +56,6 @@
 
 static char ifname[IFNAMSIZ];
 
-static void skip(int n, const char *why)
-{
-	tap_skip(n, why);
-}
-
 /* --- a private /run --- */
 
 static int write_file(const char *path, const char *s)
@@ -664,7 +659,7 @@ int main(void)
 
 		tap_diag("no private /run (%s)", strerror(-pr));
 		if (stat(UAPI_SOCKET_DIR, &st) < 0 || access(UAPI_SOCKET_DIR, W_OK) < 0) {
-			skip(1, "no private /run and no writable " UAPI_SOCKET_DIR);
+			tap_skip(1, "no private /run and no writable " UAPI_SOCKET_DIR);
 			return done_testing();
 		}
 	} else {

@@ -14,6 +14,7 @@
 
 #include "xdpwg_kern_user.h"
 
+#include "chain.bpf.h"
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 
@@ -29,6 +30,22 @@ static __always_inline int verdict(__u32 reason, int action)
 {
 	count(reason);
 	return action;
+}
+
+/* Not ours (another port, not UDP, not to us): counted, then the tunnels after ours on this
+ * uplink see it (chain.bpf.h); when none claims it, it passes to the kernel untouched. */
+static __always_inline int pass_on(struct xdp_md *ctx, __u32 reason)
+{
+	__u32 key = ctx->ingress_ifindex, at;
+	struct xdpwg_iface *iface;
+
+	count(reason);
+	iface = bpf_map_lookup_elem(&ifaces, &key);
+	if (iface && iface->chain_at < XDPWG_CHAIN_MAX) {
+		at = iface->chain_at;
+		chain_from(ctx, at & ~(XDPWG_CHAIN_SLOTS - 1u), (at & (XDPWG_CHAIN_SLOTS - 1u)) + 1);
+	}
+	return XDP_PASS;
 }
 
 /* Mirror the frame's first bytes and its verdict into the capture ring buffer. A subprogram of

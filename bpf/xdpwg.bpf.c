@@ -15,7 +15,8 @@
  * (config map) is checked for a WireGuard message type and its exact size; malformed messages and
  * data for unknown receiver indexes are dropped and counted; the rest gets a struct xdpwg_meta in
  * front and goes into the AF_XDP socket of its receive queue (xsks), or, when no socket is bound
- * there, up the stack to the kernel socket. Everything else passes untouched.
+ * there, up the stack to the kernel socket. Everything else is handed to the next tunnel on the
+ * uplink (chain.bpf.h), and passes untouched when there is none.
  *
  * For data messages it also records per-peer last-seen and receive counters in the peers map and,
  * when the outer source differs from the peer's endpoint, flags the metadata and emits a
@@ -68,7 +69,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 
 	cfg = bpf_map_lookup_elem(&config, &key);
 	if (!cfg || cfg->listen_port == 0)
-		return verdict(XDPWG_STAT_PASS_DISABLED, XDP_PASS);
+		return pass_on(ctx, XDPWG_STAT_PASS_DISABLED);
 	cflags = cfg->flags;
 
 	proto = parse_eth(&cur, data_end, &pi.meta_flags);
@@ -79,26 +80,24 @@ int xdpwg_rx(struct xdp_md *ctx)
 	else
 		reason = XDPWG_STAT_PASS_OTHER;
 	if (reason != XDPWG_STAT_MAX && reason != XDPWG_STAT_IPV6_EXT_DEEP)
-		return verdict(reason, XDP_PASS);
+		return pass_on(ctx, reason);
 
 	/* UDP, a fragment or a chain too deep to see through: ours, or transit? Before the
 	 * port: traffic to a host behind us on the same port is not ours to judge. */
 	if (!dest_is_local(cflags, &pi))
-		return verdict(reason == XDPWG_STAT_IPV6_EXT_DEEP ? XDPWG_STAT_PASS_OTHER
-								  : XDPWG_STAT_PASS_TRANSIT,
-			       XDP_PASS);
+		return pass_on(ctx, reason == XDPWG_STAT_IPV6_EXT_DEEP ? XDPWG_STAT_PASS_OTHER
+								       : XDPWG_STAT_PASS_TRANSIT);
 	/* to us, and whatever is behind the chain cannot be checked: it might be our port */
 	if (reason == XDPWG_STAT_IPV6_EXT_DEEP)
 		return verdict(XDPWG_STAT_IPV6_EXT_DEEP, XDP_DROP);
 	if (pi.frag == PARSE_FRAG_LATER)
-		return verdict(XDPWG_STAT_PASS_FRAGMENT, XDP_PASS);
+		return pass_on(ctx, XDPWG_STAT_PASS_FRAGMENT);
 
 	udph = cur.pos;
 	if ((void *)(udph + 1) > data_end)
-		return verdict(pi.frag ? XDPWG_STAT_PASS_FRAGMENT : XDPWG_STAT_PASS_OTHER,
-			       XDP_PASS);
+		return pass_on(ctx, pi.frag ? XDPWG_STAT_PASS_FRAGMENT : XDPWG_STAT_PASS_OTHER);
 	if (udph->dest != bpf_htons(cfg->listen_port))
-		return verdict(XDPWG_STAT_PASS_OTHER, XDP_PASS);
+		return pass_on(ctx, XDPWG_STAT_PASS_OTHER);
 	pi.src.port = udph->source;
 	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi, cflags))
 		return wg_verdict(ctx, XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);

@@ -264,6 +264,8 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 			.busy_poll = o->busy_poll,
 			.cpus = o->worker_cpus,
 			.n_cpus = o->n_worker_cpus,
+			.queues = o->queues,
+			.n_queues = o->n_queues,
 		};
 
 		ret = io_xdp_start(&xo, &d->xdp);

@@ -37,6 +37,8 @@ struct daemon_opts {
 	 * none: worker i on CPU i % online */
 	const int *worker_cpus;
 	unsigned int n_worker_cpus;
+	const int *queues; /* --queues: the RX queues to open AF_XDP sockets on; n 0: all */
+	unsigned int n_queues;
 	/* --metrics ADDR:PORT: serve GET /metrics there (daemon/metrics_http.c); NULL: not */
 	const struct wg_endpoint *metrics;
 };

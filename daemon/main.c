@@ -36,6 +36,7 @@ enum main_constants {
 	MAIN_OPT_XDP_MODE,
 	MAIN_OPT_BUSY_POLL,
 	MAIN_OPT_WORKER_CPUS,
+	MAIN_OPT_QUEUES,
 	MAIN_OPT_VERSION,
 	MAIN_OPT_MTU,
 	MAIN_OPT_METRICS,
@@ -57,6 +58,8 @@ struct main_args {
 	struct wg_endpoint metrics; /* --metrics; AF_UNSPEC: none */
 	bool busy_poll;
 	int worker_cpus[MAIN_MAX_WORKER_CPUS];
+	int queues[XDPWG_MAX_QUEUES];
+	unsigned int n_queues;
 	unsigned int n_worker_cpus;
 	const char *ifname;
 	char *attach_env; /* a copy of XDPWG_ATTACH that attach[] points into */
@@ -89,6 +92,10 @@ static void usage(FILE *f)
 		"      --worker-cpus LIST pin the AF_XDP workers to these CPUs, in order (e.g.\n"
 		"                         1 or 2-3,6; default: worker i on CPU i); with\n"
 		"                         --busy-poll, name cores kept free of other work\n"
+		"      --queues LIST      open AF_XDP sockets on these RX queues only (e.g. 0 or\n"
+		"                         2-3; default: every queue no other tunnel holds); also\n"
+		"                         XDPWG_QUEUES=LIST. Tunnels sharing an uplink each take\n"
+		"                         their own queues; steer their ports to them\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -143,14 +150,14 @@ static int main_parse_metrics(const char *what, const char *s, struct main_args 
 	return 0;
 }
 
-/* --worker-cpus LIST: "N" or "N-M", comma separated, each CPU configured on this machine; the
- * order is kept (worker i gets the i-th CPU, round robin). One error line and -1 otherwise. */
-static int main_parse_cpus(const char *list, struct main_args *a)
+/* A list of small numbers: "N" or "N-M", comma separated, each below limit (what names them in
+ * the error: "CPU", "queue"); the order is kept. One error line and -1 otherwise. */
+static int main_parse_list(const char *opt, const char *list, long limit, const char *what,
+			   int *out, unsigned int *n, unsigned int max)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	const char *p = list;
 
-	a->n_worker_cpus = 0;
+	*n = 0;
 	while (*p) {
 		char *end;
 		long lo, hi;
@@ -167,33 +174,31 @@ static int main_parse_cpus(const char *list, struct main_args *a)
 		if (*end && *end != ',')
 			goto bad;
 		if (hi < lo) {
-			fprintf(stderr,
-				"xdpwgd: --worker-cpus '%s': range %ld-%ld runs backwards\n", list,
-				lo, hi);
+			fprintf(stderr, "xdpwgd: %s '%s': range %ld-%ld runs backwards\n", opt,
+				list, lo, hi);
 			return -1;
 		}
-		if (ncpu > 0 && hi >= ncpu) {
-			fprintf(stderr,
-				"xdpwgd: --worker-cpus '%s': no CPU %ld (this machine has %ld)\n",
-				list, hi, ncpu);
+		if (limit > 0 && hi >= limit) {
+			fprintf(stderr, "xdpwgd: %s '%s': no %s %ld (there are %ld)\n", opt, list,
+				what, hi, limit);
 			return -1;
 		}
 		for (long c = lo; c <= hi; c++) {
-			if (a->n_worker_cpus == MAIN_MAX_WORKER_CPUS) {
-				fprintf(stderr, "xdpwgd: --worker-cpus '%s': more than %d CPUs\n",
-					list, MAIN_MAX_WORKER_CPUS);
+			if (*n == max) {
+				fprintf(stderr, "xdpwgd: %s '%s': more than %u %ss\n", opt, list,
+					max, what);
 				return -1;
 			}
-			a->worker_cpus[a->n_worker_cpus++] = (int)c;
+			out[(*n)++] = (int)c;
 		}
 		p = *end ? end + 1 : end;
 		if (*end == ',' && !*p)
 			goto bad;
 	}
-	if (a->n_worker_cpus)
+	if (*n)
 		return 0;
 bad:
-	fprintf(stderr, "xdpwgd: --worker-cpus '%s': not a CPU list (e.g. 1 or 2-3,6)\n", list);
+	fprintf(stderr, "xdpwgd: %s '%s': not a %s list (e.g. 1 or 2-3,6)\n", opt, list, what);
 	return -1;
 }
 
@@ -208,6 +213,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "xdp-mode", required_argument, NULL, MAIN_OPT_XDP_MODE },
 		{ "busy-poll", no_argument, NULL, MAIN_OPT_BUSY_POLL },
 		{ "worker-cpus", required_argument, NULL, MAIN_OPT_WORKER_CPUS },
+		{ "queues", required_argument, NULL, MAIN_OPT_QUEUES },
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
 		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
@@ -253,7 +259,14 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 				return -1;
 			break;
 		case MAIN_OPT_WORKER_CPUS:
-			if (main_parse_cpus(optarg, a) < 0)
+			if (main_parse_list("--worker-cpus", optarg, sysconf(_SC_NPROCESSORS_CONF),
+					    "CPU", a->worker_cpus, &a->n_worker_cpus,
+					    MAIN_MAX_WORKER_CPUS) < 0)
+				return -1;
+			break;
+		case MAIN_OPT_QUEUES:
+			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue", a->queues,
+					    &a->n_queues, XDPWG_MAX_QUEUES) < 0)
 				return -1;
 			break;
 		default:
@@ -268,6 +281,11 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	env = getenv("XDPWG_METRICS");
 	if (env && *env && !endpoint_is_set(&a->metrics) &&
 	    main_parse_metrics("XDPWG_METRICS", env, a) < 0)
+		return -1;
+	env = getenv("XDPWG_QUEUES");
+	if (env && *env && !a->n_queues &&
+	    main_parse_list("XDPWG_QUEUES", env, XDPWG_MAX_QUEUES, "queue", a->queues, &a->n_queues,
+			    XDPWG_MAX_QUEUES) < 0)
 		return -1;
 	env = getenv("XDPWG_ATTACH");
 	if (env && *env) {
@@ -300,6 +318,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	if (a->busy_poll && !a->n_attach) {
 		fprintf(stderr,
 			"xdpwgd: --busy-poll needs --attach (it spins the AF_XDP workers)\n");
+		return -1;
+	}
+	if (a->n_queues && !a->n_attach) {
+		fprintf(stderr, "xdpwgd: --queues needs --attach (it picks AF_XDP queues)\n");
 		return -1;
 	}
 	if (a->n_worker_cpus && !a->n_attach) {
@@ -411,6 +433,8 @@ int main(int argc, char **argv)
 	dopts.metrics = endpoint_is_set(&args.metrics) ? &args.metrics : NULL;
 	dopts.worker_cpus = args.worker_cpus;
 	dopts.n_worker_cpus = args.n_worker_cpus;
+	dopts.queues = args.queues;
+	dopts.n_queues = args.n_queues;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO
 			 : !strcmp(args.xdp_mode, "native") ? LOADER_MODE_NATIVE
 							    : LOADER_MODE_GENERIC;

@@ -14,6 +14,7 @@
 #include <linux/types.h>
 
 #define XDPWG_PROG_NAME	   "xdpwg_rx" /* the program's name: how a stale attachment is found */
+#define XDPWG_MUX_NAME	   "xdpwg_mux" /* the uplink's entry program (bpf/xdpwg_mux.bpf.c) */
 #define XDPWG_PIN_ROOT	   "/sys/fs/bpf/xdpwg"
 #define XDPWG_META_MAGIC   0x7767u /* "wg": marks metadata written by this program */
 #define XDPWG_FAMILY_INET  2	   /* AF_INET, without pulling in <sys/socket.h> */
@@ -35,7 +36,14 @@ enum xdpwg_limits {
 	XDPWG_FRAG_BUCKETS = 32768,		/* per-source fragment budgets (LRU) */
 	XDPWG_FRAG_RATE_DEFAULT = 100,		/* first fragments per second and source */
 	XDPWG_FRAG_BURST_DEFAULT = 20,		/* fragment bucket depth */
+	/* Several tunnels on one uplink (io/uplink.c): the uplink's entry program tail-calls each
+	 * tunnel's xdpwg_rx in turn, from a row of XDPWG_CHAIN_SLOTS slots per uplink. */
+	XDPWG_CHAIN_SLOTS = 8,					  /* tunnels per uplink */
+	XDPWG_CHAIN_ROWS = 16,					  /* uplinks per network namespace */
+	XDPWG_CHAIN_MAX = XDPWG_CHAIN_SLOTS * XDPWG_CHAIN_ROWS, /* chain map size */
 };
+/* ifaces.chain_at for an interface whose program is not in a chain (tests, BPF_PROG_TEST_RUN) */
+#define XDPWG_CHAIN_NONE 0xffffffffu
 
 /* Per-reason counters: the stats map is a PERCPU_ARRAY indexed by this. */
 enum xdpwg_stat {
@@ -227,14 +235,44 @@ _Static_assert(__builtin_offsetof(struct xdpwg_peer, flags) == 104, "peer.flags"
 _Static_assert(__builtin_offsetof(struct xdpwg_peer, reserved) == 108, "peer.reserved");
 
 /* ifaces map: HASH, key = ifindex. Interfaces sharing the program get disjoint XSK slots:
- * xsks key = slot_base + rx queue index. An interface without an entry uses slot_base 0. */
+ * xsks key = slot_base + rx queue index. An interface without an entry uses slot_base 0.
+ * chain_at is this tunnel's place in the uplink's chain (row * XDPWG_CHAIN_SLOTS + slot):
+ * a frame that is not ours goes on to the slots after it. */
 struct xdpwg_iface {
 	__u32 slot_base;
-	__u32 nqueues; /* slots reserved (<= XDPWG_MAX_QUEUES) */
+	__u32 nqueues;	/* slots reserved (<= XDPWG_MAX_QUEUES) */
+	__u32 chain_at; /* XDPWG_CHAIN_NONE: not in a chain */
+	__u32 reserved;
 };
-_Static_assert(sizeof(struct xdpwg_iface) == 8, "xdpwg_iface size");
+_Static_assert(sizeof(struct xdpwg_iface) == 16, "xdpwg_iface size");
 _Static_assert(__builtin_offsetof(struct xdpwg_iface, slot_base) == 0, "iface.slot_base");
 _Static_assert(__builtin_offsetof(struct xdpwg_iface, nqueues) == 4, "iface.nqueues");
+_Static_assert(__builtin_offsetof(struct xdpwg_iface, chain_at) == 8, "iface.chain_at");
+_Static_assert(__builtin_offsetof(struct xdpwg_iface, reserved) == 12, "iface.reserved");
+
+/* rows map (HASH, key = ifindex): an uplink's row in the chain and who holds each of its slots,
+ * so that `bpftool map dump` says which tunnel serves which port on which uplink, and a slot
+ * whose daemon died (kill -9) is found and reclaimed. The entry program reads row only. */
+struct xdpwg_chain_owner {
+	char tun[16];	  /* the TUN's name; "" for a free slot */
+	__u32 pid;	  /* the daemon's */
+	__u32 prog_id;	  /* its xdpwg_rx in the chain */
+	__u16 port;	  /* its listen port */
+	__u16 reserved;
+	__u32 reserved2;
+};
+_Static_assert(sizeof(struct xdpwg_chain_owner) == 32, "xdpwg_chain_owner size");
+_Static_assert(__builtin_offsetof(struct xdpwg_chain_owner, pid) == 16, "owner.pid");
+_Static_assert(__builtin_offsetof(struct xdpwg_chain_owner, prog_id) == 20, "owner.prog_id");
+_Static_assert(__builtin_offsetof(struct xdpwg_chain_owner, port) == 24, "owner.port");
+
+struct xdpwg_uplink {
+	__u32 row; /* chain keys row * XDPWG_CHAIN_SLOTS + slot */
+	__u32 reserved;
+	struct xdpwg_chain_owner slot[XDPWG_CHAIN_SLOTS];
+};
+_Static_assert(sizeof(struct xdpwg_uplink) == 8 + 32 * XDPWG_CHAIN_SLOTS, "xdpwg_uplink size");
+_Static_assert(__builtin_offsetof(struct xdpwg_uplink, slot) == 8, "uplink.slot");
 
 enum xdpwg_meta_flags {
 	XDPWG_META_F_PEER = 1u << 0,	   /* peer_id is valid (data with a known index) */

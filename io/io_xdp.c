@@ -120,15 +120,28 @@ void io_xdp_stop(struct io_xdp *x)
 	free(x);
 }
 
-static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex, unsigned int ncpu)
+static bool io_xdp_queue_wanted(const struct io_xdp_opts *o, unsigned int q)
 {
-	unsigned int nq = io_xdp_rx_queues(ifname);
+	if (!o->n_queues)
+		return true;
+	for (unsigned int i = 0; i < o->n_queues; i++)
+		if ((unsigned int)o->queues[i] == q)
+			return true;
+	return false;
+}
+
+static int io_xdp_add_workers(struct io_xdp *x, const struct io_xdp_opts *o, const char *ifname,
+			      int ifindex, unsigned int ncpu)
+{
+	unsigned int nq = io_xdp_rx_queues(ifname), opened = 0;
 
 	for (unsigned int q = 0; q < nq; q++) {
 		struct xsk_port_opts po = { 0 };
 		struct io_xdp_worker *w;
 		int key, ret;
 
+		if (!io_xdp_queue_wanted(o, q))
+			continue;
 		if (x->n_workers == IO_XDP_MAX_WORKERS) {
 			log_warn("xdp: %s: queues beyond %u stay on the kernel socket", ifname,
 				 IO_XDP_MAX_WORKERS);
@@ -158,15 +171,35 @@ static int io_xdp_add_workers(struct io_xdp *x, const char *ifname, int ifindex,
 		po.xsks_map_fd = loader_xsks_fd(x->ld);
 		po.map_key = (uint32_t)key;
 		ret = xsk_port_open(&po, &w->port);
+		if (ret == -EBUSY && !o->n_queues) {
+			/* one AF_XDP socket per queue: another tunnel on this uplink has it */
+			log_info("xdp: %s queue %u is another AF_XDP socket's (another tunnel's?): "
+				 "our datagrams arriving there take the kernel socket",
+				 ifname, q);
+			wg_path_free(w->path);
+			free(w);
+			continue;
+		}
 		if (ret < 0) {
 			log_err("xdp: %s queue %u: AF_XDP socket: %s", ifname, q, strerror(-ret));
 			wg_path_free(w->path);
 			free(w);
 			return ret;
 		}
+		opened++;
 		log_info("xdp: %s queue %u: AF_XDP socket in %s mode", ifname, q,
 			 xsk_port_zerocopy(w->port) ? "zero-copy" : "copy");
 		x->workers[x->n_workers++] = w;
+	}
+	for (unsigned int i = 0; i < o->n_queues; i++)
+		if ((unsigned int)o->queues[i] >= nq)
+			log_warn("xdp: %s has no RX queue %d (it has %u)", ifname, o->queues[i], nq);
+	if (!opened) {
+		log_err("xdp: %s: no RX queue left for an AF_XDP socket of ours (other tunnels hold "
+			"them all): give each tunnel its own queues (--queues) and steer its port "
+			"there, or run this one without --attach",
+			ifname);
+		return -EBUSY;
 	}
 	return 0;
 }
@@ -177,6 +210,8 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 	 * (DEVICE_MAX_PEERS, 2^20) rather than the BPF defaults (65536 peers), so 100,000 peers
 	 * fit; an entry costs memory only once it exists. */
 	struct loader_opts lo = { .tun_name = o->tun_name,
+				  .ifaces = o->ifaces,
+				  .n_ifaces = o->n_ifaces,
 				  .max_peers = IO_XDP_MAX_PEERS,
 				  .max_sessions = 3 * IO_XDP_MAX_PEERS };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -225,7 +260,7 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 		log_info("xdp: attached to %s in %s mode", o->ifaces[i],
 			 loader_attach_mode(x->ld, ret) == LOADER_MODE_NATIVE ? "native"
 									      : "generic");
-		ret = io_xdp_add_workers(x, o->ifaces[i], x->ifindex[i], ncpu > 0 ? ncpu : 1);
+		ret = io_xdp_add_workers(x, o, o->ifaces[i], x->ifindex[i], ncpu > 0 ? ncpu : 1);
 		if (ret < 0)
 			goto err;
 	}

@@ -70,6 +70,9 @@ struct io_xdp_opts {
 	/* --worker-cpus: worker i is pinned to cpus[i % n_cpus]; n_cpus 0: to CPU i % online */
 	const int *cpus;
 	unsigned int n_cpus;
+	/* --queues: AF_XDP sockets on these RX queues only; n 0: every queue not held already */
+	const int *queues;
+	unsigned int n_queues;
 };
 
 /* Load, attach, open the sockets and start the workers. From then on the workers read every

@@ -22,15 +22,18 @@
 #include "loader.h"
 #include "log.h"
 #include "pins.h"
+#include "uplink.h"
 #include "xdpwg.skel.h"
 
 struct loader_iface {
 	int ifindex; /* 0: slot free */
 	uint32_t xdp_flags;
+	uint32_t chain_at; /* our slot in the uplink's chain (uplink.h) */
 };
 
 struct xdpwg_loader {
 	struct xdpwg *skel;
+	struct uplink *up; /* the chain shared with other tunnels on our uplinks */
 	char pin_root[PATH_MAX / 2];
 	char pin_dir[PATH_MAX / 2];
 	bool pinned;
@@ -86,6 +89,8 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 	struct xdpwg_loader *ld;
 	struct bpf_prog_info info;
 	uint32_t info_len = sizeof(info);
+	int ifindexes[XDPWG_MAX_IFACES];
+	unsigned int n_ifindexes = 0;
 	const char *root;
 	int err;
 
@@ -124,11 +129,41 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 		bpf_map__set_max_entries(ld->skel->maps.peers, opts->max_peers);
 	if (opts->max_sessions)
 		bpf_map__set_max_entries(ld->skel->maps.sessions, opts->max_sessions);
+	/* the chain is shared with the other tunnels of our uplinks: find it before loading,
+	 * and keep the namespace's lock until the first attach is done */
+	for (unsigned int i = 0; i < opts->n_ifaces && i < XDPWG_MAX_IFACES; i++) {
+		int ifindex = pins_ifindex(opts->ifaces[i]);
+
+		if (ifindex > 0)
+			ifindexes[n_ifindexes++] = ifindex;
+	}
+	err = uplink_open(ifindexes, n_ifindexes, opts->no_pin ? NULL : root, &ld->up);
+	if (err)
+		goto cleanup;
+	err = uplink_reuse_maps(ld->up, ld->skel->obj);
+	if (err) {
+		log_err("loader: sharing the uplinks' chain: %s", strerror(-err));
+		goto cleanup;
+	}
 	err = xdpwg__load(ld->skel);
 	if (err) {
 		log_err("loader: loading the XDP program: %s", strerror(-err));
 		goto cleanup;
 	}
+	if (!opts->no_pin) {
+		err = pins_ensure_bpffs();
+		if (err)
+			goto cleanup;
+		if (mkdir(root, 0700) < 0 && errno != EEXIST) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	err = uplink_adopt_maps(ld->up, ld->skel->obj);
+	if (err)
+		goto cleanup;
+	if (!n_ifindexes)
+		uplink_unlock(ld->up);
 	memset(&info, 0, sizeof(info));
 	err = bpf_obj_get_info_by_fd(bpf_program__fd(ld->skel->progs.xdpwg_rx), &info, &info_len);
 	if (err) {
@@ -174,6 +209,7 @@ void loader_destroy(struct xdpwg_loader *ld)
 		pins_remove(ld->pin_root, ld->pin_dir, ld->skel->obj);
 	if (ld->capture_ctl_mem)
 		munmap(ld->capture_ctl_mem, ld->capture_ctl_len);
+	uplink_close(ld->up);
 	xdpwg__destroy(ld->skel);
 	free(ld);
 }
@@ -192,50 +228,13 @@ static struct loader_iface *loader_find_iface(const struct xdpwg_loader *ld, int
 	return NULL;
 }
 
-static int loader_try_attach(struct xdpwg_loader *ld, int ifindex, uint32_t mode_flags)
-{
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
-	uint32_t cur_id;
-	int old_fd = -1, err;
-
-	/* a stale xdpwg_rx in the other mode goes first; one in this mode is replaced in place */
-	err = pins_detach_ours(ifindex, ld->prog_id, mode_flags);
-	if (err < 0)
-		return err;
-	err = bpf_xdp_query(ifindex, 0, &q);
-	if (err)
-		return err;
-	cur_id = mode_flags == XDP_FLAGS_DRV_MODE ? q.drv_prog_id : q.skb_prog_id;
-	if (cur_id && cur_id != ld->prog_id) {
-		char name[BPF_OBJ_NAME_LEN];
-
-		old_fd = pins_prog_name_by_id(cur_id, name, sizeof(name));
-		if (old_fd < 0)
-			return old_fd;
-		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
-			log_err("loader: ifindex %d has a foreign XDP program '%s' (id %u)",
-				ifindex, name, cur_id);
-			close(old_fd);
-			return -EBUSY;
-		}
-		a.old_prog_fd = old_fd;
-		log_info("loader: replacing a stale %s (id %u) on ifindex %d", XDPWG_PROG_NAME,
-			 cur_id, ifindex);
-	}
-	err = bpf_xdp_attach(ifindex, bpf_program__fd(ld->skel->progs.xdpwg_rx),
-			     mode_flags | (old_fd < 0 ? XDP_FLAGS_UPDATE_IF_NOEXIST : 0), &a);
-	if (old_fd >= 0)
-		close(old_fd);
-	return err;
-}
-
 int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode mode)
 {
 	struct xdpwg_iface val = { 0 };
 	struct loader_iface *slot_if;
-	uint32_t key;
+	uint32_t key, chain_at;
 	int ifindex, slot, err;
+	bool native = false;
 
 	ifindex = pins_ifindex(ifname);
 	if (ifindex < 0)
@@ -245,42 +244,48 @@ int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode 
 	slot_if = loader_find_iface(ld, 0, &slot);
 	if (!slot_if)
 		return -ENOSPC;
+	err = uplink_reserve(ld->up, ifindex, ld->pin_dir + strlen(ld->pin_root) + 1,
+			     ld->cfg.listen_port, &chain_at);
+	if (err)
+		goto out;
 
+	/* where this tunnel sits in the chain is in its ifaces entry before its program can be
+	 * reached: a frame that is not ours always finds the way on */
 	key = (uint32_t)ifindex;
 	val.slot_base = (uint32_t)slot * XDPWG_MAX_QUEUES;
 	val.nqueues = XDPWG_MAX_QUEUES;
-	err = bpf_map_update_elem(bpf_map__fd(ld->skel->maps.ifaces), &key, &val, BPF_ANY);
-	if (err)
-		return -errno;
-
-	if (mode == LOADER_MODE_GENERIC) {
-		err = loader_try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
-		slot_if->xdp_flags = XDP_FLAGS_SKB_MODE;
-	} else {
-		err = loader_try_attach(ld, ifindex, XDP_FLAGS_DRV_MODE);
-		slot_if->xdp_flags = XDP_FLAGS_DRV_MODE;
-		if (err && err != -EBUSY && mode == LOADER_MODE_AUTO) {
-			log_warn("loader: native XDP on %s failed (%s); using generic mode", ifname,
-				 strerror(-err));
-			err = loader_try_attach(ld, ifindex, XDP_FLAGS_SKB_MODE);
-			slot_if->xdp_flags = XDP_FLAGS_SKB_MODE;
-		}
+	val.chain_at = chain_at;
+	if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.ifaces), &key, &val, BPF_ANY)) {
+		err = -errno;
+		goto out;
 	}
+	err = uplink_join(ld->up, ifindex, chain_at,
+			  bpf_program__fd(ld->skel->progs.xdpwg_rx),
+			  mode == LOADER_MODE_NATIVE	? UPLINK_MODE_NATIVE
+			  : mode == LOADER_MODE_GENERIC ? UPLINK_MODE_GENERIC
+							: UPLINK_MODE_AUTO,
+			  &native);
 	if (err) {
-		log_err("loader: attaching to %s: %s", ifname, strerror(-err));
 		bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
-		return err;
+		goto out;
 	}
 	slot_if->ifindex = ifindex;
-	log_info("loader: %s attached to %s in %s mode", XDPWG_PROG_NAME, ifname,
-		 slot_if->xdp_flags == XDP_FLAGS_DRV_MODE ? "native" : "generic");
+	slot_if->chain_at = chain_at;
+	slot_if->xdp_flags = native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	log_info("loader: %s on %s in slot %u of the uplink's chain (%s mode)", XDPWG_PROG_NAME,
+		 ifname, chain_at % XDPWG_CHAIN_SLOTS, native ? "native" : "generic");
+out:
+	/* the first attach fixed which chain is ours: other daemons may join and leave */
+	uplink_unlock(ld->up);
+	if (err) {
+		log_err("loader: attaching to %s: %s", ifname, strerror(-err));
+		return err;
+	}
 	return ifindex;
 }
 
 int loader_detach(struct xdpwg_loader *ld, int ifindex)
 {
-	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct loader_iface *li;
 	uint32_t key = (uint32_t)ifindex;
 	int err;
@@ -290,19 +295,13 @@ int loader_detach(struct xdpwg_loader *ld, int ifindex)
 	li = loader_find_iface(ld, ifindex, NULL);
 	if (!li)
 		return -ENOENT;
-	/* only our own program: never detach whatever replaced it meanwhile */
-	err = bpf_xdp_query(ifindex, 0, &q);
-	if (!err &&
-	    (li->xdp_flags == XDP_FLAGS_DRV_MODE ? q.drv_prog_id : q.skb_prog_id) == ld->prog_id) {
-		a.old_prog_fd = bpf_program__fd(ld->skel->progs.xdpwg_rx);
-		err = bpf_xdp_detach(ifindex, li->xdp_flags, &a);
-	}
-	if (err && err != -ENODEV)
-		log_warn("loader: detaching from ifindex %d: %s", ifindex, strerror(-err));
+	err = uplink_leave(ld->up, ifindex, li->chain_at);
+	if (err)
+		log_warn("loader: leaving the chain of ifindex %d: %s", ifindex, strerror(-err));
 	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
 	li->ifindex = 0;
 	li->xdp_flags = 0;
-	return err == -ENODEV ? 0 : err;
+	return err;
 }
 
 int loader_attach_mode(const struct xdpwg_loader *ld, int ifindex)

@@ -31,6 +31,10 @@ enum loader_mode {
 
 struct loader_opts {
 	const char *tun_name;	    /* pins go to <pin_root>/<tun_name>/; required */
+	/* the uplinks loader_attach will be given, when known: the chain they share with other
+	 * tunnels is found before the program is loaded (uplink.h) */
+	const char *const *ifaces;
+	unsigned int n_ifaces;
 	const char *pin_root;	    /* NULL: XDPWG_PIN_ROOT */
 	bool no_pin;		    /* tests: load without pinning anything */
 	uint32_t max_peers;	    /* 0: XDPWG_DEFAULT_MAX_PEERS */
@@ -52,8 +56,9 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out);
 /* Detach from every attached interface, unpin, remove the pin directory, free. NULL is fine. */
 void loader_destroy(struct xdpwg_loader *ld);
 
-/* Attach to an interface (by name); a stale xdpwg program found there is replaced, a foreign
- * program is refused with -EBUSY. Returns the ifindex. */
+/* Attach to an interface (by name): our program takes a slot in the uplink's chain, behind the
+ * entry program that libxdp attaches (uplink.h); a slot a killed daemon of the same TUN left is
+ * reclaimed, a foreign program libxdp cannot share with is refused. Returns the ifindex. */
 int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode mode);
 int loader_detach(struct xdpwg_loader *ld, int ifindex);
 /* The mode an interface ended up in (LOADER_MODE_NATIVE or _GENERIC), or -ENOENT. */

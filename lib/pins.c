@@ -217,7 +217,8 @@ int pins_ifindex(const char *ifname)
 	return (int)ifindex;
 }
 
-/* Detach a program named XDPWG_PROG_NAME (other than keep_id) from ifindex in any mode.
+/* Detach a program named XDPWG_PROG_NAME or XDPWG_MUX_NAME (other than keep_id) from ifindex in
+ * any mode.
  * Returns how many were detached, -EBUSY if a foreign program is attached, or -errno. */
 int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
 {
@@ -247,7 +248,7 @@ int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
 		fd = pins_prog_name_by_id(modes[i].id, name, sizeof(name));
 		if (fd < 0)
 			return fd;
-		if (strcmp(name, XDPWG_PROG_NAME) != 0) {
+		if (strcmp(name, XDPWG_PROG_NAME) != 0 && strcmp(name, XDPWG_MUX_NAME) != 0) {
 			log_err("pins: ifindex %d has a foreign XDP program '%s' (id %u)", ifindex,
 				name, modes[i].id);
 			close(fd);
@@ -258,8 +259,8 @@ int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
 		close(fd);
 		if (err)
 			return err;
-		log_info("pins: removed a stale %s (id %u) from ifindex %d", XDPWG_PROG_NAME,
-			 modes[i].id, ifindex);
+		log_info("pins: removed a stale %s (id %u) from ifindex %d", name, modes[i].id,
+			 ifindex);
 		n++;
 	}
 	return n;

@@ -51,12 +51,12 @@ void pins_remove(const char *root, const char *dir, struct bpf_object *obj);
 int pins_prog_name_by_id(uint32_t id, char *name, size_t len);
 /* ifname's index, -EINVAL for a bad name, -ENODEV when there is no such interface. */
 int pins_ifindex(const char *ifname);
-/* Detach a program named XDPWG_PROG_NAME (other than keep_id) from ifindex in any mode but
- * keep_mode_flags. How many were detached, -EBUSY if a foreign program is attached, or -errno. */
+/* Detach a program named XDPWG_PROG_NAME or XDPWG_MUX_NAME (other than keep_id) from ifindex in
+ * any mode but keep_mode_flags. How many were detached, -EBUSY if a foreign program is attached, or -errno. */
 int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags);
 
-/* xdpwgctl detach IFACE: detach a program named XDPWG_PROG_NAME from ifname (any mode; nothing
- * else is touched), and when tun_name is given remove <XDPWG_PIN_ROOT>/<tun_name>/ and its pins.
+/* xdpwgctl detach IFACE: detach a program named XDPWG_PROG_NAME or XDPWG_MUX_NAME (the entry
+ * program tunnels sharing the uplink run behind) from ifname (any mode; nothing else is touched), and when tun_name is given remove <XDPWG_PIN_ROOT>/<tun_name>/ and its pins.
  * 0 when something was removed or nothing was there; -errno on failure. */
 int pins_detach_stale(const char *ifname, const char *tun_name);
 

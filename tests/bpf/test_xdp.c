@@ -561,8 +561,22 @@ static void test_attach(const char *tun)
 		struct bpf_prog_info info = { 0 };
 		uint32_t len = sizeof(info);
 
+		struct xdpwg_uplink up = { 0 };
+		uint32_t key = (uint32_t)ifindex;
+		char name[BPF_OBJ_NAME_LEN] = "";
+		int rows = bpf_obj_get(XDPWG_PIN_ROOT "/@uplinks/rows"), fd;
+
 		bpf_obj_get_info_by_fd(loader_prog_fd(ld2), &info, &len);
-		ok(q.drv_prog_id == info.id, "the new program is attached");
+		fd = pins_prog_name_by_id(q.drv_prog_id, name, sizeof(name));
+		if (fd >= 0)
+			close(fd);
+		ok(strcmp(name, XDPWG_MUX_NAME) == 0, "the uplink's entry program is attached: %s", name);
+		ok(rows >= 0 && bpf_map_lookup_elem(rows, &key, &up) == 0, "rows pinned, uplink in it");
+		ok(strcmp(up.slot[0].tun, tun) == 0 && up.slot[0].prog_id == info.id,
+		   "the new program holds slot 0 (the killed one's, reclaimed)");
+		ok(up.slot[1].tun[0] == 0, "and the old one's slot is not kept beside it");
+		if (rows >= 0)
+			close(rows);
 	}
 	snprintf(path, sizeof(path), "%s/peers", loader_pin_dir(ld2));
 	ok(stat(path, &st) == 0, "pins present: %s", path);

@@ -139,7 +139,7 @@ t_ok "attachment left behind by kill -9" xdp_attached "$GW" eth0
 t_ok "pins left behind by kill -9" test -e "$PINS/peers"
 t_is "$(send 4 32 "$INDEX" 1)" 0 "no echo while the tool is dead"
 t_ok "restarted over the stale attachment" start_echo echo2 eth0 || t_show_log
-t_like "$(cat "$T_DIR/echo2.log")" "replacing a stale xdpwg_rx" "stale program replaced"
+t_like "$(cat "$T_DIR/echo2.log")" "is stale: reclaimed" "the killed one.s slot in the uplink.s chain reclaimed"
 t_is "$(send 4 48 "$INDEX" 2)" 2 "echo works after the restart"
 t_ok "counters dumped" dump_counters "$T_DIR/echo2.log"
 t_is "$(stat_of redirected "$T_DIR/echo2.log")" 2 "fresh maps: redirected 2"

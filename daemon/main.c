@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ enum main_constants {
 	MAIN_OPT_BUSY_POLL,
 	MAIN_OPT_WORKER_CPUS,
 	MAIN_OPT_QUEUES,
+	MAIN_OPT_HANDSHAKE_CPUS,
 	MAIN_OPT_VERSION,
 	MAIN_OPT_MTU,
 	MAIN_OPT_METRICS,
@@ -60,6 +62,8 @@ struct main_args {
 	int worker_cpus[MAIN_MAX_WORKER_CPUS];
 	int queues[XDPWG_MAX_QUEUES];
 	unsigned int n_queues;
+	int hs_cpus[MAIN_MAX_WORKER_CPUS];
+	unsigned int n_hs_cpus;
 	unsigned int n_worker_cpus;
 	const char *ifname;
 	char *attach_env; /* a copy of XDPWG_ATTACH that attach[] points into */
@@ -92,6 +96,9 @@ static void usage(FILE *f)
 		"      --worker-cpus LIST pin the AF_XDP workers to these CPUs, in order (e.g.\n"
 		"                         1 or 2-3,6; default: worker i on CPU i); with\n"
 		"                         --busy-poll, name cores kept free of other work\n"
+		"      --handshake-cpus LIST run the control thread (handshakes, timers, the\n"
+		"                         configuration socket) on these CPUs; also\n"
+		"                         XDPWG_HANDSHAKE_CPUS=LIST\n"
 		"      --queues LIST      open AF_XDP sockets on these RX queues only (e.g. 0 or\n"
 		"                         2-3; default: every queue no other tunnel holds); also\n"
 		"                         XDPWG_QUEUES=LIST. Tunnels sharing an uplink each take\n"
@@ -214,6 +221,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "busy-poll", no_argument, NULL, MAIN_OPT_BUSY_POLL },
 		{ "worker-cpus", required_argument, NULL, MAIN_OPT_WORKER_CPUS },
 		{ "queues", required_argument, NULL, MAIN_OPT_QUEUES },
+		{ "handshake-cpus", required_argument, NULL, MAIN_OPT_HANDSHAKE_CPUS },
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
 		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
@@ -264,6 +272,12 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 					    MAIN_MAX_WORKER_CPUS) < 0)
 				return -1;
 			break;
+		case MAIN_OPT_HANDSHAKE_CPUS:
+			if (main_parse_list("--handshake-cpus", optarg, sysconf(_SC_NPROCESSORS_CONF),
+					    "CPU", a->hs_cpus, &a->n_hs_cpus,
+					    MAIN_MAX_WORKER_CPUS) < 0)
+				return -1;
+			break;
 		case MAIN_OPT_QUEUES:
 			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue", a->queues,
 					    &a->n_queues, XDPWG_MAX_QUEUES) < 0)
@@ -281,6 +295,11 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	env = getenv("XDPWG_METRICS");
 	if (env && *env && !endpoint_is_set(&a->metrics) &&
 	    main_parse_metrics("XDPWG_METRICS", env, a) < 0)
+		return -1;
+	env = getenv("XDPWG_HANDSHAKE_CPUS");
+	if (env && *env && !a->n_hs_cpus &&
+	    main_parse_list("XDPWG_HANDSHAKE_CPUS", env, sysconf(_SC_NPROCESSORS_CONF), "CPU",
+			    a->hs_cpus, &a->n_hs_cpus, MAIN_MAX_WORKER_CPUS) < 0)
 		return -1;
 	env = getenv("XDPWG_QUEUES");
 	if (env && *env && !a->n_queues &&
@@ -424,6 +443,16 @@ int main(int argc, char **argv)
 
 	if (!args.foreground)
 		main_daemonize(&ready_fd);
+	if (args.n_hs_cpus) {
+		/* before any thread exists: the workers pin themselves, everything else inherits */
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		for (unsigned int i = 0; i < args.n_hs_cpus; i++)
+			CPU_SET(args.hs_cpus[i], &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			log_warn("--handshake-cpus: %s", strerror(errno));
+	}
 
 	dopts.ifname = args.ifname;
 	dopts.attach = args.attach;

@@ -528,6 +528,29 @@ out:
 	return err;
 }
 
+/* Name the program that kept us off the uplink, if there is one. */
+static void uplink_say_foreign(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char name[BPF_OBJ_NAME_LEN] = "?";
+	uint32_t id;
+	int fd;
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return;
+	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	if (!id)
+		return;
+	fd = pins_prog_name_by_id(id, name, sizeof(name));
+	if (fd >= 0)
+		close(fd);
+	log_err("uplink: ifindex %d has another XDP program, '%s' (id %u), and libxdp cannot add "
+		"ours beside it: this kernel has no XDP dispatcher, or that program was not loaded "
+		"through libxdp. Unload it (xdp-loader unload, ip link set dev IFACE xdp off), or "
+		"load both through libxdp on a kernel with the dispatcher",
+		ifindex, name, id);
+}
+
 int uplink_join(struct uplink *u, int ifindex, uint32_t chain_at, int prog_fd,
 		enum uplink_mode mode, bool *native)
 {
@@ -559,6 +582,7 @@ int uplink_join(struct uplink *u, int ifindex, uint32_t chain_at, int prog_fd,
 		uplink_detach_legacy(ifindex, true);
 		err = uplink_attach_mux(u, ifindex, mode);
 		if (err) {
+			uplink_say_foreign(ifindex);
 			log_err("uplink: ifindex %d: attaching %s: %s", ifindex, XDPWG_MUX_NAME,
 				strerror(-err));
 			uplink_slot_clear(u, &up, t);

@@ -482,9 +482,13 @@ static void uplink_detach_legacy(int ifindex, bool except_mux)
 
 static int uplink_quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	(void)level;
-	(void)fmt;
-	(void)ap;
+	char line[1024];
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_debug("libbpf: %s", line);
 	return 0;
 }
 

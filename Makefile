@@ -5,7 +5,8 @@
 #   make test       build and run every test (TAP through prove); SAN=1 for ASan+UBSan
 #   make check      clang-format, cppcheck and the layering check clean
 #   make demo       the roaming demo (namespaces, needs root)
-#   make bench      throughput benchmark against wireguard-go; bench-roam, bench-flood too
+#   make bench      throughput benchmark against wireguard-go (bench-tunnels last); bench-roam,
+#                   bench-flood, bench-tunnels alone too
 #   make vmtest     the suite inside a VM with the kernel's WireGuard as peer
 #   make install    DESTDIR and PREFIX honoured
 
@@ -76,8 +77,8 @@ SKELS       := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 
 BINS := $(BUILD)/xdpwgd $(BUILD)/xdpwgctl
 
-.PHONY: all deps deps-vm test test-unit check format demo bench bench-roam bench-flood fuzz \
-	vmtest install clean
+.PHONY: all deps deps-vm test test-unit check format demo bench bench-roam bench-flood \
+	bench-tunnels fuzz vmtest install clean
 .DEFAULT_GOAL := all
 # keep the BPF object and skeleton when a later step fails
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -166,9 +167,17 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@XDPWG_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
-bench bench-roam bench-flood: deps
+bench-roam bench-flood bench-tunnels: deps
 	@$(MAKE) --no-print-directory all
 	@XDPWG_BUILD=$(abspath $(BUILD)) bench/$@.sh
+
+# make bench ends with bench/bench-tunnels.sh (two tunnels on two cores vs one, ~1.5-2 min), its
+# table appended to bench.txt; BENCH_TUNNELS=0 leaves it out
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@XDPWG_BUILD=$(abspath $(BUILD)) bench/bench.sh
+	@[ "$(BENCH_TUNNELS)" = 0 ] || \
+		XDPWG_BUILD=$(abspath $(BUILD)) BENCH_TUNNELS_APPEND=1 bench/bench-tunnels.sh
 
 fuzz:
 	@scripts/fuzz.sh

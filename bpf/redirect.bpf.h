@@ -43,7 +43,8 @@ static __always_inline int pass_on(struct xdp_md *ctx, __u32 reason)
 	iface = bpf_map_lookup_elem(&ifaces, &key);
 	if (iface && iface->chain_at < XDPWG_CHAIN_MAX) {
 		at = iface->chain_at;
-		chain_from(ctx, at & ~(XDPWG_CHAIN_SLOTS - 1u), (at & (XDPWG_CHAIN_SLOTS - 1u)) + 1);
+		chain_from(ctx, at & ~(XDPWG_CHAIN_SLOTS - 1u),
+			   (at & (XDPWG_CHAIN_SLOTS - 1u)) + 1);
 	}
 	return XDP_PASS;
 }

@@ -273,14 +273,14 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 				return -1;
 			break;
 		case MAIN_OPT_HANDSHAKE_CPUS:
-			if (main_parse_list("--handshake-cpus", optarg, sysconf(_SC_NPROCESSORS_CONF),
-					    "CPU", a->hs_cpus, &a->n_hs_cpus,
-					    MAIN_MAX_WORKER_CPUS) < 0)
+			if (main_parse_list("--handshake-cpus", optarg,
+					    sysconf(_SC_NPROCESSORS_CONF), "CPU", a->hs_cpus,
+					    &a->n_hs_cpus, MAIN_MAX_WORKER_CPUS) < 0)
 				return -1;
 			break;
 		case MAIN_OPT_QUEUES:
-			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue", a->queues,
-					    &a->n_queues, XDPWG_MAX_QUEUES) < 0)
+			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue",
+					    a->queues, &a->n_queues, XDPWG_MAX_QUEUES) < 0)
 				return -1;
 			break;
 		default:

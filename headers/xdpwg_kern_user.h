@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#define XDPWG_PROG_NAME	   "xdpwg_rx" /* the program's name: how a stale attachment is found */
+#define XDPWG_PROG_NAME	   "xdpwg_rx"  /* the program's name: how a stale attachment is found */
 #define XDPWG_MUX_NAME	   "xdpwg_mux" /* the uplink's entry program (bpf/xdpwg_mux.bpf.c) */
 #define XDPWG_PIN_ROOT	   "/sys/fs/bpf/xdpwg"
 #define XDPWG_META_MAGIC   0x7767u /* "wg": marks metadata written by this program */
@@ -38,8 +38,8 @@ enum xdpwg_limits {
 	XDPWG_FRAG_BURST_DEFAULT = 20,		/* fragment bucket depth */
 	/* Several tunnels on one uplink (io/uplink.c): the uplink's entry program tail-calls each
 	 * tunnel's xdpwg_rx in turn, from a row of XDPWG_CHAIN_SLOTS slots per uplink. */
-	XDPWG_CHAIN_SLOTS = 8,					  /* tunnels per uplink */
-	XDPWG_CHAIN_ROWS = 16,					  /* uplinks per network namespace */
+	XDPWG_CHAIN_SLOTS = 8,					/* tunnels per uplink */
+	XDPWG_CHAIN_ROWS = 16,					/* uplinks per network namespace */
 	XDPWG_CHAIN_MAX = XDPWG_CHAIN_SLOTS * XDPWG_CHAIN_ROWS, /* chain map size */
 };
 /* ifaces.chain_at for an interface whose program is not in a chain (tests, BPF_PROG_TEST_RUN) */
@@ -254,10 +254,10 @@ _Static_assert(__builtin_offsetof(struct xdpwg_iface, reserved) == 12, "iface.re
  * so that `bpftool map dump` says which tunnel serves which port on which uplink, and a slot
  * whose daemon died (kill -9) is found and reclaimed. The entry program reads row only. */
 struct xdpwg_chain_owner {
-	char tun[16];	  /* the TUN's name; "" for a free slot */
-	__u32 pid;	  /* the daemon's */
-	__u32 prog_id;	  /* its xdpwg_rx in the chain */
-	__u16 port;	  /* its listen port */
+	char tun[16];  /* the TUN's name; "" for a free slot */
+	__u32 pid;     /* the daemon's */
+	__u32 prog_id; /* its xdpwg_rx in the chain */
+	__u16 port;    /* its listen port */
 	__u16 reserved;
 	__u32 reserved2;
 };

@@ -193,9 +193,11 @@ static int io_xdp_add_workers(struct io_xdp *x, const struct io_xdp_opts *o, con
 	}
 	for (unsigned int i = 0; i < o->n_queues; i++)
 		if ((unsigned int)o->queues[i] >= nq)
-			log_warn("xdp: %s has no RX queue %d (it has %u)", ifname, o->queues[i], nq);
+			log_warn("xdp: %s has no RX queue %d (it has %u)", ifname, o->queues[i],
+				 nq);
 	if (!opened) {
-		log_err("xdp: %s: no RX queue left for an AF_XDP socket of ours (other tunnels hold "
+		log_err("xdp: %s: no RX queue left for an AF_XDP socket of ours (other tunnels "
+			"hold "
 			"them all): give each tunnel its own queues (--queues) and steer its port "
 			"there, or run this one without --attach",
 			ifname);

@@ -259,8 +259,7 @@ int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode 
 		err = -errno;
 		goto out;
 	}
-	err = uplink_join(ld->up, ifindex, chain_at,
-			  bpf_program__fd(ld->skel->progs.xdpwg_rx),
+	err = uplink_join(ld->up, ifindex, chain_at, bpf_program__fd(ld->skel->progs.xdpwg_rx),
 			  mode == LOADER_MODE_NATIVE	? UPLINK_MODE_NATIVE
 			  : mode == LOADER_MODE_GENERIC ? UPLINK_MODE_GENERIC
 							: UPLINK_MODE_AUTO,

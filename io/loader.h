@@ -30,7 +30,7 @@ enum loader_mode {
 };
 
 struct loader_opts {
-	const char *tun_name;	    /* pins go to <pin_root>/<tun_name>/; required */
+	const char *tun_name; /* pins go to <pin_root>/<tun_name>/; required */
 	/* the uplinks loader_attach will be given, when known: the chain they share with other
 	 * tunnels is found before the program is loaded (uplink.h) */
 	const char *const *ifaces;

@@ -570,8 +570,10 @@ static void test_attach(const char *tun)
 		fd = pins_prog_name_by_id(q.drv_prog_id, name, sizeof(name));
 		if (fd >= 0)
 			close(fd);
-		ok(strcmp(name, XDPWG_MUX_NAME) == 0, "the uplink's entry program is attached: %s", name);
-		ok(rows >= 0 && bpf_map_lookup_elem(rows, &key, &up) == 0, "rows pinned, uplink in it");
+		ok(strcmp(name, XDPWG_MUX_NAME) == 0, "the uplink's entry program is attached: %s",
+		   name);
+		ok(rows >= 0 && bpf_map_lookup_elem(rows, &key, &up) == 0,
+		   "rows pinned, uplink in it");
 		ok(strcmp(up.slot[0].tun, tun) == 0 && up.slot[0].prog_id == info.id,
 		   "the new program holds slot 0 (the killed one's, reclaimed)");
 		ok(up.slot[1].tun[0] == 0, "and the old one's slot is not kept beside it");

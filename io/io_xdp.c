@@ -214,6 +214,7 @@ int io_xdp_start(const struct io_xdp_opts *o, struct io_xdp **out)
 	struct loader_opts lo = { .tun_name = o->tun_name,
 				  .ifaces = o->ifaces,
 				  .n_ifaces = o->n_ifaces,
+				  .mode = o->mode,
 				  .max_peers = IO_XDP_MAX_PEERS,
 				  .max_sessions = 3 * IO_XDP_MAX_PEERS };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

@@ -34,6 +34,10 @@ struct loader_iface {
 struct xdpwg_loader {
 	struct xdpwg *skel;
 	struct uplink *up; /* the chain shared with other tunnels on our uplinks */
+	/* under libxdp's dispatcher instead (uplink_dispatcher_attach): where, and the handle */
+	int disp_ifindex;
+	bool disp_native;
+	struct xdp_program *disp;
 	char pin_root[PATH_MAX / 2];
 	char pin_dir[PATH_MAX / 2];
 	bool pinned;
@@ -137,18 +141,37 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 		if (ifindex > 0)
 			ifindexes[n_ifindexes++] = ifindex;
 	}
-	err = uplink_open(ifindexes, n_ifindexes, opts->no_pin ? NULL : root, &ld->up);
-	if (err)
-		goto cleanup;
-	err = uplink_reuse_maps(ld->up, ld->skel->obj);
-	if (err) {
-		log_err("loader: sharing the uplinks' chain: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = xdpwg__load(ld->skel);
-	if (err) {
-		log_err("loader: loading the XDP program: %s", strerror(-err));
-		goto cleanup;
+	if (n_ifindexes == 1 && uplink_dispatcher_on(ifindexes[0])) {
+		/* libxdp's dispatcher is there already: our program becomes one of its programs,
+		 * loaded by libxdp (as an extension) as it attaches; a frame that is not ours
+		 * goes on to the dispatcher's next program */
+		err = uplink_dispatcher_attach(ld->skel->obj, ifindexes[0],
+					       opts->mode == LOADER_MODE_NATIVE ? UPLINK_MODE_NATIVE
+					       : opts->mode == LOADER_MODE_GENERIC
+						       ? UPLINK_MODE_GENERIC
+						       : UPLINK_MODE_AUTO,
+					       &ld->disp, &ld->disp_native);
+		if (err) {
+			log_err("loader: joining libxdp's dispatcher on %s: %s", opts->ifaces[0],
+				strerror(-err));
+			goto cleanup;
+		}
+		ld->disp_ifindex = ifindexes[0];
+		n_ifindexes = 0;
+	} else {
+		err = uplink_open(ifindexes, n_ifindexes, opts->no_pin ? NULL : root, &ld->up);
+		if (err)
+			goto cleanup;
+		err = uplink_reuse_maps(ld->up, ld->skel->obj);
+		if (err) {
+			log_err("loader: sharing the uplinks' chain: %s", strerror(-err));
+			goto cleanup;
+		}
+		err = xdpwg__load(ld->skel);
+		if (err) {
+			log_err("loader: loading the XDP program: %s", strerror(-err));
+			goto cleanup;
+		}
 	}
 	if (!opts->no_pin) {
 		err = pins_ensure_bpffs();
@@ -159,11 +182,13 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 			goto cleanup;
 		}
 	}
-	err = uplink_adopt_maps(ld->up, ld->skel->obj);
-	if (err)
-		goto cleanup;
-	if (!n_ifindexes)
-		uplink_unlock(ld->up);
+	if (ld->up) {
+		err = uplink_adopt_maps(ld->up, ld->skel->obj);
+		if (err)
+			goto cleanup;
+		if (!n_ifindexes)
+			uplink_unlock(ld->up);
+	}
 	memset(&info, 0, sizeof(info));
 	err = bpf_obj_get_info_by_fd(bpf_program__fd(ld->skel->progs.xdpwg_rx), &info, &info_len);
 	if (err) {
@@ -209,6 +234,8 @@ void loader_destroy(struct xdpwg_loader *ld)
 		pins_remove(ld->pin_root, ld->pin_dir, ld->skel->obj);
 	if (ld->capture_ctl_mem)
 		munmap(ld->capture_ctl_mem, ld->capture_ctl_len);
+	if (ld->disp)
+		uplink_dispatcher_detach(ld->disp, ld->disp_ifindex);
 	uplink_close(ld->up);
 	xdpwg__destroy(ld->skel);
 	free(ld);
@@ -244,6 +271,24 @@ int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode 
 	slot_if = loader_find_iface(ld, 0, &slot);
 	if (!slot_if)
 		return -ENOSPC;
+	if (ifindex == ld->disp_ifindex || !ld->up) {
+		/* attached under libxdp's dispatcher as it was loaded; nowhere else */
+		if (ifindex != ld->disp_ifindex) {
+			log_err("loader: %s: under libxdp's dispatcher a tunnel has one uplink",
+				ifname);
+			return -EOPNOTSUPP;
+		}
+		key = (uint32_t)ifindex;
+		val.slot_base = (uint32_t)slot * XDPWG_MAX_QUEUES;
+		val.nqueues = XDPWG_MAX_QUEUES;
+		val.chain_at = XDPWG_CHAIN_NONE;
+		if (bpf_map_update_elem(bpf_map__fd(ld->skel->maps.ifaces), &key, &val, BPF_ANY))
+			return -errno;
+		slot_if->ifindex = ifindex;
+		slot_if->chain_at = XDPWG_CHAIN_NONE;
+		slot_if->xdp_flags = ld->disp_native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+		return ifindex;
+	}
 	err = uplink_reserve(ld->up, ifindex, ld->pin_dir + strlen(ld->pin_root) + 1,
 			     ld->cfg.listen_port, &chain_at);
 	if (err)
@@ -294,7 +339,14 @@ int loader_detach(struct xdpwg_loader *ld, int ifindex)
 	li = loader_find_iface(ld, ifindex, NULL);
 	if (!li)
 		return -ENOENT;
-	err = uplink_leave(ld->up, ifindex, li->chain_at);
+	if (ifindex == ld->disp_ifindex) {
+		uplink_dispatcher_detach(ld->disp, ifindex);
+		ld->disp = NULL;
+		ld->disp_ifindex = 0;
+		err = 0;
+	} else {
+		err = uplink_leave(ld->up, ifindex, li->chain_at);
+	}
 	if (err)
 		log_warn("loader: leaving the chain of ifindex %d: %s", ifindex, strerror(-err));
 	bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);

@@ -35,6 +35,7 @@ struct loader_opts {
 	 * tunnels is found before the program is loaded (uplink.h) */
 	const char *const *ifaces;
 	unsigned int n_ifaces;
+	enum loader_mode mode;	    /* for an attach as the program loads (libxdp's dispatcher) */
 	const char *pin_root;	    /* NULL: XDPWG_PIN_ROOT */
 	bool no_pin;		    /* tests: load without pinning anything */
 	uint32_t max_peers;	    /* 0: XDPWG_DEFAULT_MAX_PEERS */

@@ -438,6 +438,8 @@ static bool uplink_row_shared(const struct xdpwg_uplink *up, uint32_t t)
 	return false;
 }
 
+static void uplink_say_foreign(int ifindex);
+
 static int uplink_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	char line[512];
@@ -486,27 +488,51 @@ static void uplink_detach_legacy(int ifindex, bool except_mux)
 
 static int uplink_quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[4096];
 
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* a verifier log comes as one message of many lines: keep it on one */
+	for (char *c = line; *c; c++)
+		if (*c == '\n' && c[1])
+			*c = '|';
 	line[strcspn(line, "\n")] = 0;
-	log_debug("libbpf: %s", line);
+	log_debug("%s", line);
 	return 0;
+}
+
+/* Attach through libxdp: its dispatcher where the kernel has one, else alone. */
+static int uplink_libxdp_attach(struct xdp_program *xp, int ifindex, enum uplink_mode mode)
+{
+	libbpf_print_fn_t old_print;
+	int err;
+
+	libxdp_set_print(uplink_libxdp_print);
+	/* libxdp tries its dispatcher first; where the kernel refuses it, libbpf's complaints
+	 * about it go to the debug log (the caller says in one line what came of it) */
+	old_print = libbpf_set_print(uplink_quiet_libbpf);
+	err = xdp_program__attach(xp, ifindex,
+				  mode == UPLINK_MODE_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
+	if (err && mode == UPLINK_MODE_AUTO) {
+		log_warn("uplink: ifindex %d: native XDP failed (%s); trying generic mode", ifindex,
+			 strerror(-err));
+		err = xdp_program__attach(xp, ifindex, XDP_MODE_SKB, 0);
+	}
+	libbpf_set_print(old_print);
+	return err;
 }
 
 static int uplink_attach_mux(struct uplink *u, int ifindex, enum uplink_mode mode)
 {
-	libbpf_print_fn_t old_print;
 	/* libxdp's options macro (designated initialisers): not one cppcheck knows */
 	/* cppcheck-suppress unknownMacro */
 	DECLARE_LIBXDP_OPTS(xdp_program_opts, xo, .prog_name = XDPWG_MUX_NAME);
+	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
 	struct xdpwg_mux *skel;
 	struct xdp_program *xp;
 	int err;
 
-	libxdp_set_print(uplink_libxdp_print);
 	skel = xdpwg_mux__open();
 	if (!skel)
 		return -errno ? -errno : -EINVAL;
@@ -514,25 +540,42 @@ static int uplink_attach_mux(struct uplink *u, int ifindex, enum uplink_mode mod
 	if (err)
 		goto out;
 	xo.obj = skel->obj;
-	/* libxdp tries its dispatcher first; where the kernel refuses it, libbpf's complaints
-	 * about it are not ours to print (uplink_join says in one line what came of it) */
-	old_print = libbpf_set_print(uplink_quiet_libbpf);
 	xp = xdp_program__create(&xo);
 	err = libxdp_get_error(xp);
 	if (err) {
-		libbpf_set_print(old_print);
 		log_err("uplink: libxdp refused %s: %s", XDPWG_MUX_NAME, strerror(-err));
 		goto out;
 	}
-	err = xdp_program__attach(xp, ifindex,
-				  mode == UPLINK_MODE_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
-	if (err && mode == UPLINK_MODE_AUTO) {
-		log_warn("uplink: ifindex %d: native XDP failed (%s); using generic mode", ifindex,
-			 strerror(-err));
-		err = xdp_program__attach(xp, ifindex, XDP_MODE_SKB, 0);
-	}
+	err = uplink_libxdp_attach(xp, ifindex, mode);
 	xdp_program__close(xp);
-	libbpf_set_print(old_print);
+	if (!err || uplink_dispatcher_on(ifindex))
+		goto out;
+	/* A kernel with the dispatcher runs the entry program as an extension (freplace), and
+	 * 6.1's will not let an extension tail-call the tunnels' XDP programs: the uplink is
+	 * then the entry program's alone, attached the way libxdp would without a dispatcher. */
+	xdpwg_mux__destroy(skel);
+	skel = xdpwg_mux__open();
+	if (!skel)
+		return -errno ? -errno : -EINVAL;
+	err = uplink_reuse_maps(u, skel->obj);
+	if (!err)
+		err = xdpwg_mux__load(skel);
+	if (err)
+		goto out;
+	err = bpf_xdp_attach(
+		ifindex, bpf_program__fd(skel->progs.xdpwg_mux),
+		(mode == UPLINK_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE) |
+			XDP_FLAGS_UPDATE_IF_NOEXIST,
+		&a);
+	if (err && mode == UPLINK_MODE_AUTO)
+		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdpwg_mux),
+				     XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, &a);
+	if (!err)
+		log_info("uplink: ifindex %d: libxdp's dispatcher cannot run %s on this kernel (no "
+			 "tail calls from its programs into ours): attached alone; start programs "
+			 "that use the dispatcher (xdp-filter, ...) before xdpwgd to share the "
+			 "uplink with them",
+			 ifindex, XDPWG_MUX_NAME);
 out:
 	xdpwg_mux__destroy(skel);
 	return err;
@@ -718,4 +761,79 @@ void uplink_close(struct uplink *u)
 	uplink_unlock(u);
 	uplink_close_fds(u->fds);
 	free(u);
+}
+
+bool uplink_dispatcher_on(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	uint32_t ids[2];
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return false;
+	ids[0] = q.drv_prog_id;
+	ids[1] = q.skb_prog_id;
+	for (int i = 0; i < 2; i++) {
+		char name[BPF_OBJ_NAME_LEN];
+		int fd;
+
+		if (!ids[i])
+			continue;
+		fd = pins_prog_name_by_id(ids[i], name, sizeof(name));
+		if (fd < 0)
+			continue;
+		close(fd);
+		if (strcmp(name, "xdp_dispatcher") == 0)
+			return true;
+	}
+	return false;
+}
+
+int uplink_dispatcher_attach(struct bpf_object *obj, int ifindex, enum uplink_mode mode,
+			     struct xdp_program **out, bool *native)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *xp;
+	int err;
+
+	*out = NULL;
+	xp = xdp_program__from_bpf_obj(obj, "xdp");
+	err = libxdp_get_error(xp);
+	if (err)
+		return err;
+	err = uplink_libxdp_attach(xp, ifindex, mode);
+	if (err) {
+		uplink_say_foreign(ifindex);
+		xdp_program__close(xp);
+		return err;
+	}
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	*native = !libxdp_get_error(mp) && xdp_multiprog__attach_mode(mp) == XDP_MODE_NATIVE;
+	if (!libxdp_get_error(mp)) {
+		log_info("uplink: ifindex %d: %s runs under libxdp's dispatcher beside %d other "
+			 "program%s",
+			 ifindex, XDPWG_PROG_NAME, xdp_multiprog__program_count(mp) - 1,
+			 xdp_multiprog__program_count(mp) == 2 ? "" : "s");
+		xdp_multiprog__close(mp);
+	}
+	*out = xp;
+	return 0;
+}
+
+void uplink_dispatcher_detach(struct xdp_program *xp, int ifindex)
+{
+	struct xdp_multiprog *mp;
+	int err;
+
+	if (!xp)
+		return;
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	err = xdp_program__detach(
+		xp, ifindex,
+		libxdp_get_error(mp) ? XDP_MODE_UNSPEC : xdp_multiprog__attach_mode(mp), 0);
+	if (!libxdp_get_error(mp))
+		xdp_multiprog__close(mp);
+	if (err)
+		log_warn("uplink: ifindex %d: detaching %s from libxdp's dispatcher: %s", ifindex,
+			 XDPWG_PROG_NAME, strerror(-err));
+	xdp_program__close(xp);
 }

@@ -26,6 +26,7 @@
 
 struct bpf_object;
 struct uplink;
+struct xdp_program;
 
 /* Take the namespace's lock (waits up to 10 s) and find the shared maps for the uplinks named
  * (their ifindexes, n of them). pin_root NULL: nothing is pinned or looked up in bpffs.
@@ -58,5 +59,14 @@ void uplink_unlock(struct uplink *u);
 /* Clear our slot (takes the lock); the last tunnel out detaches the entry program. */
 int uplink_leave(struct uplink *u, int ifindex, uint32_t chain_at);
 void uplink_close(struct uplink *u);
+
+/* Where libxdp's dispatcher is on the uplink already (xdp-filter, ...), a tunnel that is the only
+ * one of its daemon's uplinks runs as one of the dispatcher's programs instead of behind our
+ * entry program: the kernel lets no dispatcher program tail-call ours. */
+bool uplink_dispatcher_on(int ifindex);
+/* Load obj (not loaded yet) through libxdp and attach its program to ifindex's dispatcher. */
+int uplink_dispatcher_attach(struct bpf_object *obj, int ifindex, enum uplink_mode mode,
+			     struct xdp_program **out, bool *native);
+void uplink_dispatcher_detach(struct xdp_program *xp, int ifindex);
 
 #endif

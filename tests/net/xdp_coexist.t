@@ -76,7 +76,7 @@ t_like "$(cat "$T_DIR/xdpwgd-gw-wg0.log")" "under libxdp's dispatcher beside 1 o
 	"it joined libxdp's dispatcher"
 status=$(loader_status)
 t_diag "$status"
-t_like "$status" "xdpwg_mux" "xdp-loader status lists xdpwg_mux"
+t_like "$status" "xdpwg_rx" "xdp-loader status lists xdpwg_rx"
 t_like "$status" "xdpfilt" "and xdp-filter's program"
 
 t_ok "wireguard-go client" t_wggo_client cl "$gw_pub"
@@ -115,8 +115,8 @@ t_ok "xdpwgd stops" t_stop "$GW"
 status=$(loader_status)
 t_unlike_status()
 {
-	! grep -q xdpwg_mux <<<"$status"
+	! grep -q xdpwg_ <<<"$status"
 }
-t_ok "xdpwg_mux is gone from the dispatcher" t_unlike_status
+t_ok "xdpwg_rx is gone from the dispatcher" t_unlike_status
 t_like "$status" "xdpfilt" "xdp-filter stays"
 t_done

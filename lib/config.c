@@ -154,14 +154,41 @@ int conf_parse_allowedip(struct conf_allowedip *ip, const char *s)
 	return 0;
 }
 
+/* n (< 1000) in decimal at p; the end. */
+static char *conf_put_small(char *p, unsigned int n)
+{
+	if (n >= 100)
+		*p++ = (char)('0' + n / 100);
+	if (n >= 10)
+		*p++ = (char)('0' + n / 10 % 10);
+	*p++ = (char)('0' + n % 10);
+	return p;
+}
+
 void conf_format_allowedip(const struct conf_allowedip *ip, char *buf, size_t len)
 {
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN + 8], *p = addr;
 
-	if (!inet_ntop(ip->family, ip->family == AF_INET ? (const void *)&ip->ip4 : &ip->ip6, addr,
-		       sizeof(addr)))
-		snprintf(addr, sizeof(addr), "(invalid)");
-	snprintf(buf, len, "%s/%u", addr, ip->cidr);
+	/* By hand, not snprintf and inet_ntop's sprintf: every get=1 and show formats each
+	 * peer's allowed IPs, a million of them at a million peers (issue #21). IPv6 keeps
+	 * inet_ntop for its zero compression (RFC 5952). */
+	if (ip->family == AF_INET) {
+		const uint8_t *a = (const uint8_t *)&ip->ip4;
+
+		for (int i = 0; i < 4; i++) {
+			p = conf_put_small(p, a[i]);
+			*p++ = i < 3 ? '.' : '/';
+		}
+	} else if (ip->family == AF_INET6 && inet_ntop(AF_INET6, &ip->ip6, addr, sizeof(addr))) {
+		p = addr + strlen(addr);
+		*p++ = '/';
+	} else {
+		snprintf(buf, len, "(invalid)/%u", ip->cidr);
+		return;
+	}
+	p = conf_put_small(p, ip->cidr);
+	*p = '\0';
+	snprintf(buf, len, "%s", addr);
 }
 
 const char *conf_roam_policy_name(enum conf_roam_policy p)

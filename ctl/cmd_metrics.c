@@ -17,7 +17,7 @@
 
 static int metrics_main(int argc, char **argv)
 {
-	struct conf_dev *dev = NULL;
+	struct ctl_snap snap = { 0 };
 	struct prom_worker *workers = NULL;
 	size_t n_workers = 0;
 	uint64_t *sum = NULL;
@@ -33,7 +33,8 @@ static int metrics_main(int argc, char **argv)
 		ctl_err("%s: not an interface name", iface);
 		return 1;
 	}
-	err_ipc = ctl_ipc_get(iface, &dev);
+	/* the reply kept in its pieces (ctl_ipc_get_snap), each family written piece by piece */
+	err_ipc = ctl_ipc_get_snap(iface, &snap);
 	err_xdp = obs_stats_read(iface, &sum, &n);
 	if (err_ipc && err_xdp) {
 		if (err_xdp != -ENOENT)
@@ -45,16 +46,21 @@ static int metrics_main(int argc, char **argv)
 	if (!err_ipc && !err_xdp && obs_workers_read(iface, &workers, &n_workers))
 		n_workers = 0;
 	in.iface = iface;
-	in.dev = err_ipc ? NULL : dev;
+	in.dev = err_ipc ? NULL : snap.dev;
 	in.xdp = err_xdp ? NULL : sum;
 	in.n_xdp = err_xdp ? 0 : n;
 	in.workers = workers;
 	in.n_workers = n_workers;
 	in.now = (double)obs_wall_ns() / 1e9;
-	err = prom_write(stdout, &in);
+	prom_write_head(stdout, &in, !err_ipc, snap.n_peers);
+	for (unsigned int pf = 0; !err_ipc && pf < PROM_PEER_FAMILIES; pf++)
+		for (size_t i = 0; i < snap.n_pieces; i++)
+			prom_write_peer_family(stdout, iface, pf, snap.pieces[i], in.now, i == 0);
+	err = prom_write_tail(stdout, &in);
 	free(workers);
 	free(sum);
-	conf_free(dev);
+	if (!err_ipc)
+		ctl_snap_free(&snap);
 	if (err) {
 		ctl_err("writing: %m");
 		return 1;

@@ -23,8 +23,11 @@ enum ctl_ipc_limits {
 	 * (show sorts, showconf is a snapshot); the daemon streams it (daemon/uapi.c). */
 	CTL_IPC_REPLY_MAX = 1 << 30,
 	CTL_IPC_CHUNK = 64 << 10,
-	/* ctl_ipc_get_each: parsed and handed on about every 2 MiB (~5,000 peers) */
-	CTL_IPC_PIECE = 4 << 20,
+	/* ctl_ipc_get_each: parsed and handed on about every 16 KB (~50 peers), so that a piece's
+	 * peer array (216 bytes a peer, secure memory) stays within secmem.c's arena blocks: with
+	 * 2 MiB pieces its doublings went through sodium_malloc (mmap, guard pages, a canary fill
+	 * and a zeroing each), and memset was a third of `show` (perf, issue #21) */
+	CTL_IPC_PIECE = 32 << 10,
 };
 
 const char *ctl_socket_dir(void)
@@ -352,6 +355,64 @@ int ctl_ipc_get(const char *iface, struct conf_dev **out)
 	}
 	*out = all;
 	return 0;
+}
+
+static int ctl_snap_piece(void *ctx, struct conf_dev **piece, bool first)
+{
+	struct ctl_snap *s = ctx;
+	struct conf_dev *p = *piece;
+
+	(void)first;
+	if (s->n_pieces == s->cap_pieces) {
+		size_t cap = s->cap_pieces ? s->cap_pieces * 2 : 64;
+		struct conf_dev **grown = realloc(s->pieces, cap * sizeof(*grown));
+
+		if (!grown)
+			goto nomem;
+		s->pieces = grown;
+		s->cap_pieces = cap;
+	}
+	if (s->n_peers + p->n_peers > s->cap_peers) {
+		size_t cap = s->cap_peers ? s->cap_peers : 1024;
+		const struct conf_peer **grown;
+
+		while (cap < s->n_peers + p->n_peers)
+			cap *= 2;
+		grown = realloc(s->peers, cap * sizeof(*grown));
+		if (!grown)
+			goto nomem;
+		s->peers = grown;
+		s->cap_peers = cap;
+	}
+	for (size_t i = 0; i < p->n_peers; i++)
+		s->peers[s->n_peers++] = &p->peers[i];
+	s->pieces[s->n_pieces++] = p;
+	s->dev = s->pieces[0];
+	*piece = NULL;
+	return 0;
+nomem:
+	ctl_err("out of memory");
+	return -ENOMEM;
+}
+
+void ctl_snap_free(struct ctl_snap *s)
+{
+	for (size_t i = 0; i < s->n_pieces; i++)
+		conf_free(s->pieces[i]);
+	free(s->pieces);
+	free(s->peers);
+	memset(s, 0, sizeof(*s));
+}
+
+int ctl_ipc_get_snap(const char *iface, struct ctl_snap *s)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = ctl_ipc_get_pieces(iface, ctl_snap_piece, s);
+	if (ret)
+		ctl_snap_free(s);
+	return ret;
 }
 
 /* An upper bound on the set body's size, so it can be formatted into secure memory. */

@@ -365,13 +365,13 @@ static void prom_gauge(FILE *f, const char *name, const char *help, const char *
 	fprintf(f, "\"} %g\n", v);
 }
 
-void prom_write_head(FILE *f, const struct prom_input *in, size_t n_peers)
+void prom_write_head(FILE *f, const struct prom_input *in, bool up, size_t n_peers)
 {
 	prom_gauge(f, "xdpwg_up", "1 if the daemon answered on its configuration socket.",
-		   in->iface, in->dev ? 1 : 0);
+		   in->iface, up ? 1 : 0);
 	prom_gauge(f, "xdpwg_xdp_attached", "1 if the XDP data path's maps are pinned.", in->iface,
 		   in->xdp ? 1 : 0);
-	if (in->dev)
+	if (up)
 		prom_gauge(f, "xdpwg_peers", "Configured peers.", in->iface, (double)n_peers);
 }
 
@@ -385,7 +385,7 @@ int prom_write_tail(FILE *f, const struct prom_input *in)
 
 int prom_write(FILE *f, const struct prom_input *in)
 {
-	prom_write_head(f, in, in->dev ? in->dev->n_peers : 0);
+	prom_write_head(f, in, in->dev != NULL, in->dev ? in->dev->n_peers : 0);
 	for (unsigned int pf = 0; in->dev && pf < PROM_PEER_FAMILIES; pf++)
 		prom_write_peer_family(f, in->iface, pf, in->dev, in->now, true);
 	return prom_write_tail(f, in);

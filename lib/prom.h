@@ -11,6 +11,7 @@
 #ifndef XDPWG_PROM_H
 #define XDPWG_PROM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,15 +44,15 @@ int prom_write(FILE *f, const struct prom_input *in);
 
 /*
  * The same in parts, for a writer that gets the peers in pieces (xdpwgd --metrics streams a
- * million peers): the head (xdpwg_up, xdpwg_xdp_attached, xdpwg_peers = n_peers; in->dev only
- * says whether a daemon answered), then each of the PROM_PEER_FAMILIES peer families over
+ * million peers): the head (xdpwg_up = up, xdpwg_xdp_attached, and xdpwg_peers = n_peers when
+ * up; in->dev is not read), then each of the PROM_PEER_FAMILIES peer families over
  * every piece in turn (head = true with a family's first piece: its HELP and TYPE lines; the
  * exposition format wants a family's lines together), then the tail (XDP counters, workers).
  */
 enum {
 	PROM_PEER_FAMILIES = 9
 };
-void prom_write_head(FILE *f, const struct prom_input *in, size_t n_peers);
+void prom_write_head(FILE *f, const struct prom_input *in, bool up, size_t n_peers);
 void prom_write_peer_family(FILE *f, const char *iface, unsigned int family,
 			    const struct conf_dev *piece, double now, bool head);
 int prom_write_tail(FILE *f, const struct prom_input *in);

@@ -282,7 +282,10 @@ static int ctl_ipc_get_pieces(const char *iface, ctl_take_fn fn, void *ctx)
 		}
 		if (len == cap && (ret = ctl_reply_grow(&buf, &cap, len, iface)))
 			goto out;
-		r = ctl_read_some(fd, iface, buf + len, cap - len);
+		/* up to half the buffer, where a piece is cut: a piece of at most ~50 peers keeps
+		 * its peer array in the arena (CTL_IPC_PIECE); past it, only a peer longer than
+		 * that fills the rest */
+		r = ctl_read_some(fd, iface, buf + len, len < cap / 2 ? cap / 2 - len : cap - len);
 		if (r < 0) {
 			ret = (int)r;
 			goto out;

@@ -43,7 +43,7 @@ enum metrics_http_limits {
 	METRICS_POLL_BUDGET = 16,      /* events handled per wakeup */
 	METRICS_STALL_MS = 10000,      /* no byte read or sent this long: dropped */
 	METRICS_REQUEST_MAX = 4096,    /* the request head we read at most */
-	METRICS_OUT_HIGH = 1 << 20,    /* bytes formatted ahead of the socket, at most */
+	METRICS_OUT_HIGH = 256 << 10, /* formatted ahead of the socket, at most: ~1.5 ms a turn */
 	METRICS_FORMAT_BUF = 64 << 10, /* stdio's buffer while formatting */
 	METRICS_WORKERS_MAX = 256,
 };

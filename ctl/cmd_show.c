@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "ctl.h"
@@ -437,6 +438,9 @@ static int show_main(int argc, char **argv)
 			args[1]);
 		return ctl_usage("show");
 	}
+	/* a million peers print ~200 MB: stdio's 4 KB would be 50,000 writes */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, CTL_STDOUT_BUF);
 	if (json && nargs == 2) {
 		ctl_err("show: --json prints every field; it does not combine with `%s'", args[1]);
 		return 1;
@@ -507,6 +511,8 @@ static int showconf_main(int argc, char **argv)
 
 	if (argc != 2)
 		return ctl_usage(argv[0]);
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, CTL_STDOUT_BUF);
 	return ctl_ipc_get_each(argv[1], showconf_piece, &printed) ? 1 : 0;
 }
 

@@ -19,6 +19,8 @@
 enum ctl_constants {
 	CTL_ERR_LEN = 512,
 	CTL_MAX_IFACES = 1024,
+	/* stdout's buffer for the commands that print every peer, when it is not a terminal */
+	CTL_STDOUT_BUF = 1 << 20,
 };
 
 struct ctl_command {

@@ -43,7 +43,7 @@ enum metrics_http_limits {
 	METRICS_POLL_BUDGET = 16,      /* events handled per wakeup */
 	METRICS_STALL_MS = 10000,      /* no byte read or sent this long: dropped */
 	METRICS_REQUEST_MAX = 4096,    /* the request head we read at most */
-	METRICS_OUT_HIGH = 256 << 10, /* formatted ahead of the socket, at most: ~1.5 ms a turn */
+	METRICS_OUT_HIGH = 256 << 10,  /* formatted ahead of the socket, at most: ~1.5 ms a turn */
 	METRICS_FORMAT_BUF = 64 << 10, /* stdio's buffer while formatting */
 	METRICS_WORKERS_MAX = 256,
 };
@@ -308,12 +308,13 @@ static int metrics_format(struct metrics_conn *c, struct xdpwgd *d)
 			/* a family of no peers still gets its HELP and TYPE, as before */
 			if (c->family_head)
 				prom_write_peer_family(f, c->in.iface, c->family, &metrics_no_peers,
-						       c->in.now, true);
+						       NULL, c->in.now, true);
 			c->family++;
 			c->family_head = true;
 			continue;
 		}
-		prom_write_peer_family(f, c->in.iface, c->family, piece, c->in.now, c->family_head);
+		prom_write_peer_family(f, c->in.iface, c->family, piece, NULL, c->in.now,
+				       c->family_head);
 		c->family_head = false;
 		conf_free(piece);
 		/* let stdio hand over what it holds, so the watermark sees it */

@@ -137,11 +137,10 @@ static void prom_line_end(struct prom_line *l)
 
 /* name{interface="...",public_key="...",endpoint="..."} */
 static void prom_peer_labels(struct prom_line *l, const char *name, const char *iface,
-			     const struct conf_peer *p)
+			     const struct conf_peer *p, const char *key)
 {
-	char key[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN];
+	char ep[ENDPOINT_STRLEN];
 
-	crypto_key_to_base64(key, p->public_key);
 	prom_put(l, name, strlen(name));
 	PROM_PUT_LIT(l, "{interface=\"");
 	prom_put_label(l, iface);
@@ -155,11 +154,10 @@ static void prom_peer_labels(struct prom_line *l, const char *name, const char *
 
 /* name{interface="...",public_key="...",allowed_ips="a/n,b/m"}: the exporter's labels */
 static void prom_wg_labels(struct prom_line *l, const char *name, const char *iface,
-			   const struct conf_peer *p)
+			   const struct conf_peer *p, const char *key)
 {
-	char key[CRYPTO_KEY_BASE64_LEN + 1], ip[INET6_ADDRSTRLEN + 8];
+	char ip[INET6_ADDRSTRLEN + 8];
 
-	crypto_key_to_base64(key, p->public_key);
 	prom_put(l, name, strlen(name));
 	PROM_PUT_LIT(l, "{interface=\"");
 	prom_put_label(l, iface);
@@ -215,9 +213,11 @@ static const struct {
 };
 
 void prom_write_peer_family(FILE *f, const char *iface, unsigned int family,
-			    const struct conf_dev *piece, double now, bool head)
+			    const struct conf_dev *piece, const struct prom_key64 *keys, double now,
+			    bool head)
 {
 	struct prom_line l = { .f = f };
+	struct prom_key64 own;
 	const int pf = (int)family;
 
 	if (family >= PROM_F_MAX)
@@ -228,12 +228,16 @@ void prom_write_peer_family(FILE *f, const char *iface, unsigned int family,
 		const struct conf_peer *p = &piece->peers[i];
 		double hs = (double)p->last_handshake_sec + (double)p->last_handshake_nsec / 1e9;
 
+		const char *key = keys ? keys[i].b64 : own.b64;
+
 		if (pf == PROM_F_AGE && hs <= 0)
 			continue;
+		if (!keys)
+			crypto_key_to_base64(own.b64, p->public_key);
 		if (pf >= PROM_F_WG_RX)
-			prom_wg_labels(&l, prom_fields[pf].name, iface, p);
+			prom_wg_labels(&l, prom_fields[pf].name, iface, p, key);
 		else
-			prom_peer_labels(&l, prom_fields[pf].name, iface, p);
+			prom_peer_labels(&l, prom_fields[pf].name, iface, p, key);
 		switch (pf) {
 		case PROM_F_RX:
 		case PROM_F_WG_RX:
@@ -387,6 +391,6 @@ int prom_write(FILE *f, const struct prom_input *in)
 {
 	prom_write_head(f, in, in->dev != NULL, in->dev ? in->dev->n_peers : 0);
 	for (unsigned int pf = 0; in->dev && pf < PROM_PEER_FAMILIES; pf++)
-		prom_write_peer_family(f, in->iface, pf, in->dev, in->now, true);
+		prom_write_peer_family(f, in->iface, pf, in->dev, NULL, in->now, true);
 	return prom_write_tail(f, in);
 }

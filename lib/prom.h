@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "crypto.h"
 
 /* One AF_XDP worker of the daemon (the events socket's workers=1 line, or the daemon itself). */
 struct prom_worker {
@@ -53,8 +54,15 @@ enum {
 	PROM_PEER_FAMILIES = 9
 };
 void prom_write_head(FILE *f, const struct prom_input *in, bool up, size_t n_peers);
+/* A peer's public key as its label shows it. A writer that goes over the same piece once per
+ * family may encode the piece's keys once and pass them (keys[i] for piece->peers[i]); with
+ * keys NULL each line encodes its own (nine times a peer). */
+struct prom_key64 {
+	char b64[CRYPTO_KEY_BASE64_LEN + 1];
+};
 void prom_write_peer_family(FILE *f, const char *iface, unsigned int family,
-			    const struct conf_dev *piece, double now, bool head);
+			    const struct conf_dev *piece, const struct prom_key64 *keys, double now,
+			    bool head);
 int prom_write_tail(FILE *f, const struct prom_input *in);
 
 #endif

@@ -642,6 +642,20 @@ static void test_codecs_vs_sodium(void)
 		}
 	}
 	is_int(bad_dec, 0, "hex decodes (or refuses) every character as libsodium does");
+
+	/* crypto_is_zero reads eight bytes at a time, then the tail: every length and position */
+	for (size_t len = 0; len <= 40; ++len) {
+		uint8_t buf[41] = { 0 };
+
+		bad_dec += !crypto_is_zero(buf, len);
+		for (size_t at = 0; at < len; ++at) {
+			buf[at] = (uint8_t)(1U << (at % 8));
+			bad_dec += crypto_is_zero(buf, len);
+			bad_dec += !crypto_is_zero(buf, at);
+			buf[at] = 0;
+		}
+	}
+	is_int(bad_dec, 0, "is_zero finds a set bit at every position of every length to 40");
 }
 
 int main(void)

@@ -12,13 +12,16 @@
 #   - add and remove one peer 20 times (one set=1 each): median and worst ms;
 #   - the time of `wg show wg0 dump`, `xdpwgctl show wg0`, `xdpwgctl showconf wg0` and
 #     `xdpwgctl metrics wg0` (each with timeout 300; "fail" when it did not finish);
+#   - the time of one scrape of the daemon's --metrics endpoint (curl, 127.0.0.1:9586), and,
+#     while a second scrape runs, 5 adds and removals of one peer (median and worst ms: the
+#     control thread stays responsive while it streams);
 #   - the control thread's CPU (utime+stime of /proc/PID/task/PID/stat) over PEERS_IDLE_S (30)
 #     seconds idle, in % of one core.
 # The throughput of one active peer with 100k configured is measured by make bench with
 # BENCH_EXTRA_PEERS=100000 (bench/bench-lib.sh loads them into the gateway the same way).
 . "$(dirname "$0")/bench-lib.sh"
 
-b_require nsenter unshare wg
+b_require nsenter unshare wg curl
 LOADER=$XDPWG_BUILD/bench/peers-load
 CTL=$XDPWG_BUILD/xdpwgctl
 [ -x "$LOADER" ] || b_die "no $LOADER (make all)"
@@ -47,6 +50,7 @@ t_ns q
 t_link p eth0 198.18.0.1/24 q eth0 198.18.0.2/24 || b_die "veth"
 args=()
 [ "${PEERS_XDP:-0}" = 1 ] && args=(--attach eth0)
+[ "${PEERS_OPS:-0}" = 1 ] && args+=(--metrics 127.0.0.1:9586)
 lopts=()
 [ "$V4_EVERY" -gt 0 ] && lopts+=(-4 "$V4_EVERY")
 [ -n "${PEERS_BATCH:-}" ] && lopts+=(-b "$PEERS_BATCH")
@@ -75,6 +79,15 @@ for n in $COUNTS; do
 		out+=" ctl_show_s $(timed nsenter -t "$pid" -m -n "$CTL" show wg0)"
 		out+=" ctl_showconf_s $(timed nsenter -t "$pid" -m -n "$CTL" showconf wg0)"
 		out+=" metrics_s $(timed nsenter -t "$pid" -m -n "$CTL" metrics wg0)"
+		out+=" metrics_http_s $(timed nsenter -t "$pid" -n curl -sSf -o /dev/null \
+			http://127.0.0.1:9586/metrics)"
+		nsenter -t "$pid" -n curl -sSf -o /dev/null http://127.0.0.1:9586/metrics &
+		scrape=$!
+		sleep 0.2
+		ops=$(t_at "$pid" "$LOADER" -o 5 "${lopts[@]}" /run/wireguard/wg0.sock 1 2>&1) ||
+			b_die "peers-load -o during a scrape: $ops"
+		wait "$scrape" || b_die "the second scrape failed"
+		out+=" add_ms_during_scrape $(sed -n 's/.*add_ms_median \([0-9.]*\) add_ms_max \([0-9.]*\).*/\1 (max \2)/p' <<<"$ops")"
 		out+=" hwm_mb_after_show $(rss_mb "$pid" VmHWM)"
 		c0=$(cpu_ticks "$pid")
 		sleep "$IDLE_S"

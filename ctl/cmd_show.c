@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "ctl.h"
@@ -120,8 +121,9 @@ static int show_peer_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static void show_pretty(const char *iface, const struct conf_dev *c)
+static void show_pretty(const char *iface, const struct ctl_snap *snap)
 {
+	const struct conf_dev *c = snap->dev;
 	char k[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN], t[256], rx[64], tx[64];
 	const struct conf_peer **sorted = NULL;
 	bool has_priv = c->flags & CONF_DEV_HAS_PRIVATE_KEY;
@@ -137,16 +139,16 @@ static void show_pretty(const char *iface, const struct conf_dev *c)
 		printf("  listening port: %u\n", c->listen_port);
 	if (c->fwmark)
 		printf("  fwmark: 0x%x\n", c->fwmark);
-	if (!c->n_peers)
+	if (!snap->n_peers)
 		goto out;
 	printf("\n");
-	sorted = calloc(c->n_peers, sizeof(*sorted));
-	for (i = 0; sorted && i < c->n_peers; ++i)
-		sorted[i] = &c->peers[i];
+	sorted = calloc(snap->n_peers, sizeof(*sorted));
+	for (i = 0; sorted && i < snap->n_peers; ++i)
+		sorted[i] = snap->peers[i];
 	if (sorted)
-		qsort(sorted, c->n_peers, sizeof(*sorted), show_peer_cmp);
-	for (i = 0; i < c->n_peers; ++i) {
-		const struct conf_peer *p = sorted ? sorted[i] : &c->peers[i];
+		qsort(sorted, snap->n_peers, sizeof(*sorted), show_peer_cmp);
+	for (i = 0; i < snap->n_peers; ++i) {
+		const struct conf_peer *p = sorted ? sorted[i] : snap->peers[i];
 
 		printf("peer: %s\n", show_key(p->public_key, k));
 		if (show_has_psk(p))
@@ -189,7 +191,7 @@ static void show_pretty(const char *iface, const struct conf_dev *c)
 			}
 			printf("\n");
 		}
-		if (i + 1 < c->n_peers)
+		if (i + 1 < snap->n_peers)
 			printf("\n");
 	}
 out:
@@ -203,8 +205,9 @@ static void show_prefix(const char *iface, bool with_iface)
 		printf("%s\t", iface);
 }
 
-static void show_dump(const char *iface, const struct conf_dev *c, bool with_iface)
+static void show_dump(const char *iface, const struct ctl_snap *snap, bool with_iface)
 {
+	const struct conf_dev *c = snap->dev;
 	char k[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN];
 	bool has_priv = c->flags & CONF_DEV_HAS_PRIVATE_KEY;
 	size_t i;
@@ -217,8 +220,8 @@ static void show_dump(const char *iface, const struct conf_dev *c, bool with_ifa
 		printf("0x%x\n", c->fwmark);
 	else
 		printf("off\n");
-	for (i = 0; i < c->n_peers; ++i) {
-		const struct conf_peer *p = &c->peers[i];
+	for (i = 0; i < snap->n_peers; ++i) {
+		const struct conf_peer *p = snap->peers[i];
 
 		show_prefix(iface, with_iface);
 		printf("%s\t", show_key(p->public_key, k));
@@ -262,14 +265,15 @@ static bool show_is_field(const char *s)
 }
 
 /* One field, wg's "ugly" machine-readable form. */
-static void show_field(const char *iface, const struct conf_dev *c, const char *f, bool wi)
+static void show_field(const char *iface, const struct ctl_snap *snap, const char *f, bool wi)
 {
+	const struct conf_dev *c = snap->dev;
 	char k[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN];
 	bool has_priv = c->flags & CONF_DEV_HAS_PRIVATE_KEY;
 	size_t i;
 
 	if (!strcmp(f, "dump")) {
-		show_dump(iface, c, wi);
+		show_dump(iface, snap, wi);
 		return;
 	}
 	if (!strcmp(f, "public-key") || !strcmp(f, "private-key") || !strcmp(f, "listen-port") ||
@@ -288,8 +292,8 @@ static void show_field(const char *iface, const struct conf_dev *c, const char *
 		crypto_wipe(k, sizeof(k));
 		return;
 	}
-	for (i = 0; i < c->n_peers; ++i) {
-		const struct conf_peer *p = &c->peers[i];
+	for (i = 0; i < snap->n_peers; ++i) {
+		const struct conf_peer *p = snap->peers[i];
 
 		show_prefix(iface, wi);
 		printf("%s", show_key(p->public_key, k));
@@ -345,8 +349,9 @@ static void show_json_cidrs(const char *key, const struct conf_allowedip *ips, s
 	printf("]");
 }
 
-static void show_json(const char *iface, const struct conf_dev *c)
+static void show_json(const char *iface, const struct ctl_snap *snap)
 {
+	const struct conf_dev *c = snap->dev;
 	char k[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN];
 	bool has_priv = c->flags & CONF_DEV_HAS_PRIVATE_KEY;
 	size_t i;
@@ -361,8 +366,8 @@ static void show_json(const char *iface, const struct conf_dev *c)
 		printf("\"public_key\":null,\"private_key\":null,");
 	}
 	printf("\"listen_port\":%u,\"fwmark\":%u,\"peers\":[", c->listen_port, c->fwmark);
-	for (i = 0; i < c->n_peers; ++i) {
-		const struct conf_peer *p = &c->peers[i];
+	for (i = 0; i < snap->n_peers; ++i) {
+		const struct conf_peer *p = snap->peers[i];
 
 		printf("{");
 		show_json_str("public_key", show_key(p->public_key, k), true);
@@ -385,7 +390,7 @@ static void show_json(const char *iface, const struct conf_dev *c)
 		show_json_str("roam_policy", conf_roam_policy_name(p->roam_policy), true);
 		show_json_cidrs("roam_within", p->roam_cidrs, p->n_roam_cidrs);
 		printf(",\"endpoint_moves\":%" PRIu64 ",\"last_move\":%" PRId64 "}%s",
-		       p->endpoint_moves, p->last_move_sec, i + 1 < c->n_peers ? "," : "");
+		       p->endpoint_moves, p->last_move_sec, i + 1 < snap->n_peers ? "," : "");
 	}
 	printf("]}");
 	crypto_wipe(k, sizeof(k));
@@ -393,17 +398,18 @@ static void show_json(const char *iface, const struct conf_dev *c)
 
 static int show_one(const char *iface, const char *field, bool json, bool with_iface)
 {
-	struct conf_dev *c;
+	struct ctl_snap snap;
 
-	if (ctl_ipc_get(iface, &c))
+	/* in pieces, never gathered: see ctl_ipc_get_snap */
+	if (ctl_ipc_get_snap(iface, &snap))
 		return 1;
 	if (json)
-		show_json(iface, c);
+		show_json(iface, &snap);
 	else if (field)
-		show_field(iface, c, field, with_iface);
+		show_field(iface, &snap, field, with_iface);
 	else
-		show_pretty(iface, c);
-	conf_free(c);
+		show_pretty(iface, &snap);
+	ctl_snap_free(&snap);
 	return 0;
 }
 
@@ -432,6 +438,9 @@ static int show_main(int argc, char **argv)
 			args[1]);
 		return ctl_usage("show");
 	}
+	/* a million peers print ~200 MB: stdio's 4 KB would be 50,000 writes */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, CTL_STDOUT_BUF);
 	if (json && nargs == 2) {
 		ctl_err("show: --json prints every field; it does not combine with `%s'", args[1]);
 		return 1;
@@ -502,6 +511,8 @@ static int showconf_main(int argc, char **argv)
 
 	if (argc != 2)
 		return ctl_usage(argv[0]);
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, CTL_STDOUT_BUF);
 	return ctl_ipc_get_each(argv[1], showconf_piece, &printed) ? 1 : 0;
 }
 

@@ -19,6 +19,8 @@
 enum ctl_constants {
 	CTL_ERR_LEN = 512,
 	CTL_MAX_IFACES = 1024,
+	/* stdout's buffer for the commands that print every peer, when it is not a terminal */
+	CTL_STDOUT_BUF = 1 << 20,
 };
 
 struct ctl_command {
@@ -49,6 +51,19 @@ int ctl_ipc_get(const char *iface, struct conf_dev **out);
  * after an error message (some pieces may have been handed on before it). */
 typedef int (*ctl_piece_fn)(void *ctx, const struct conf_dev *piece, bool first);
 int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx);
+/* The whole reply as it came, in its pieces, with an index of every peer: what ctl_ipc_get
+ * gives without gathering the peers into one array (at a million peers, 216 MB of secure
+ * memory copied and wiped at every doubling). dev is the first piece (the device's fields).
+ * 0, or -errno after a message (nothing to free then). */
+struct ctl_snap {
+	struct conf_dev *dev;
+	const struct conf_peer **peers; /* into the pieces, in the reply's order */
+	size_t n_peers, cap_peers;
+	struct conf_dev **pieces;
+	size_t n_pieces, cap_pieces;
+};
+int ctl_ipc_get_snap(const char *iface, struct ctl_snap *s);
+void ctl_snap_free(struct ctl_snap *s);
 int ctl_ipc_set(const char *iface, const struct conf_dev *req);
 /* Interfaces with a live socket, sorted; free with ctl_free_list. 0 or -errno. */
 int ctl_ipc_list(char ***names, size_t *n);

@@ -23,8 +23,11 @@ enum ctl_ipc_limits {
 	 * (show sorts, showconf is a snapshot); the daemon streams it (daemon/uapi.c). */
 	CTL_IPC_REPLY_MAX = 1 << 30,
 	CTL_IPC_CHUNK = 64 << 10,
-	/* ctl_ipc_get_each: parsed and handed on about every 2 MiB (~5,000 peers) */
-	CTL_IPC_PIECE = 4 << 20,
+	/* ctl_ipc_get_each: parsed and handed on about every 16 KB (~50 peers), so that a piece's
+	 * peer array (216 bytes a peer, secure memory) stays within secmem.c's arena blocks: with
+	 * 2 MiB pieces its doublings went through sodium_malloc (mmap, guard pages, a canary fill
+	 * and a zeroing each), and memset was a third of `show` (perf, issue #21) */
+	CTL_IPC_PIECE = 32 << 10,
 };
 
 const char *ctl_socket_dir(void)
@@ -78,24 +81,34 @@ static int ctl_write_all(int fd, const char *buf, size_t len)
 
 /* Complete once an "errno=" line is followed by an empty line. The search resumes at *from,
  * where the last one stopped: a reply of a million peers arrives in thousands of reads, and
- * scanning it from the start each time was quadratic. */
+ * scanning it from the start each time was quadratic. memmem for "\nerrno=", not a test at
+ * every byte: that loop was an eighth of `xdpwgctl show` at 50,000 peers (callgrind). */
 static bool ctl_reply_complete(const char *buf, size_t len, size_t *from, size_t *errno_off)
 {
-	size_t i;
+	size_t i = *from;
+	const char *hit, *nl;
 
-	for (i = *from; i + 6 <= len; ++i) {
-		if ((i == 0 || buf[i - 1] == '\n') && !memcmp(buf + i, "errno=", 6)) {
-			const char *nl = memchr(buf + i, '\n', len - i);
-
-			*from = i;
-			if (nl && (size_t)(nl - buf) + 1 < len && nl[1] == '\n') {
-				*errno_off = i;
-				return true;
-			}
+	if (i == 0 && len >= 6 && !memcmp(buf, "errno=", 6)) {
+		hit = buf;
+	} else {
+		/* a line start before i was looked at already; back up one for its newline */
+		if (i)
+			i--;
+		hit = len > i ? memmem(buf + i, len - i, "\nerrno=", 7) : NULL;
+		if (!hit) {
+			/* the last 6 bytes may be the start of one still arriving */
+			*from = len > 6 ? len - 6 : 0;
 			return false;
 		}
+		hit++;
 	}
+	i = (size_t)(hit - buf);
 	*from = i;
+	nl = memchr(hit, '\n', len - i);
+	if (nl && (size_t)(nl - buf) + 1 < len && nl[1] == '\n') {
+		*errno_off = i;
+		return true;
+	}
 	return false;
 }
 
@@ -221,7 +234,10 @@ static int ctl_ipc_get_open(const char *iface)
 	return fd;
 }
 
-int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
+/* A piece's consumer; it may keep the piece (and set *piece to NULL) or leave it to be freed. */
+typedef int (*ctl_take_fn)(void *ctx, struct conf_dev **piece, bool first);
+
+static int ctl_ipc_get_pieces(const char *iface, ctl_take_fn fn, void *ctx)
 {
 	size_t cap = CTL_IPC_PIECE, len = 0, from = 0, eoff = 0;
 	char err[CTL_ERR_LEN], *buf = NULL;
@@ -254,7 +270,7 @@ int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
 				ctl_err("Unable to access interface %s: %s", iface, err);
 				goto out;
 			}
-			ret = fn(ctx, piece, first);
+			ret = fn(ctx, &piece, first);
 			conf_free(piece);
 			first = false;
 			if (ret || done)
@@ -266,7 +282,10 @@ int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
 		}
 		if (len == cap && (ret = ctl_reply_grow(&buf, &cap, len, iface)))
 			goto out;
-		r = ctl_read_some(fd, iface, buf + len, cap - len);
+		/* up to half the buffer, where a piece is cut: a piece of at most ~50 peers keeps
+		 * its peer array in the arena (CTL_IPC_PIECE); past it, only a peer longer than
+		 * that fills the rest */
+		r = ctl_read_some(fd, iface, buf + len, len < cap / 2 ? cap / 2 - len : cap - len);
 		if (r < 0) {
 			ret = (int)r;
 			goto out;
@@ -279,26 +298,123 @@ out:
 	return ret;
 }
 
+struct ctl_each {
+	ctl_piece_fn fn;
+	void *ctx;
+};
+
+static int ctl_each_piece(void *ctx, struct conf_dev **piece, bool first)
+{
+	struct ctl_each *e = ctx;
+
+	return e->fn(e->ctx, *piece, first);
+}
+
+int ctl_ipc_get_each(const char *iface, ctl_piece_fn fn, void *ctx)
+{
+	struct ctl_each e = { .fn = fn, .ctx = ctx };
+
+	return ctl_ipc_get_pieces(iface, ctl_each_piece, &e);
+}
+
+/* ctl_ipc_get's consumer: the first piece (the device's fields and extensions) is kept, the
+ * peers of the later ones are moved into it (their allowed IPs with them, not copied). */
+static int ctl_gather_piece(void *ctx, struct conf_dev **piece, bool first)
+{
+	struct conf_dev **all = ctx, *p = *piece;
+
+	if (first) {
+		*all = p;
+		*piece = NULL;
+		return 0;
+	}
+	for (size_t i = 0; i < p->n_peers; i++) {
+		struct conf_peer *to = conf_add_peer(*all), *from = &p->peers[i];
+
+		if (!to) {
+			ctl_err("out of memory");
+			return -ENOMEM;
+		}
+		*to = *from;
+		from->allowedips = from->roam_cidrs = NULL;
+		from->n_allowedips = from->n_roam_cidrs = 0;
+	}
+	return 0;
+}
+
+/* The reply read piece by piece, never whole: a million peers' reply is ~400 MB of text, and
+ * holding it in secure memory (zeroed, copied and wiped at every doubling) was most of `show`
+ * and `metrics` (issue #21). The parsed peers are gathered into one snapshot. */
 int ctl_ipc_get(const char *iface, struct conf_dev **out)
 {
-	char err[CTL_ERR_LEN], *reply = NULL;
-	size_t len = 0, eoff = 0;
-	int fd, ret;
+	struct conf_dev *all = NULL;
+	int ret;
 
 	*out = NULL;
-	fd = ctl_ipc_get_open(iface);
-	if (fd < 0)
-		return fd;
-	ret = ctl_read_reply(fd, iface, &reply, &len, &eoff);
+	ret = ctl_ipc_get_pieces(iface, ctl_gather_piece, &all);
+	if (ret) {
+		conf_free(all);
+		return ret;
+	}
+	*out = all;
+	return 0;
+}
+
+static int ctl_snap_piece(void *ctx, struct conf_dev **piece, bool first)
+{
+	struct ctl_snap *s = ctx;
+	struct conf_dev *p = *piece;
+
+	(void)first;
+	if (s->n_pieces == s->cap_pieces) {
+		size_t cap = s->cap_pieces ? s->cap_pieces * 2 : 64;
+		struct conf_dev **grown = realloc(s->pieces, cap * sizeof(*grown));
+
+		if (!grown)
+			goto nomem;
+		s->pieces = grown;
+		s->cap_pieces = cap;
+	}
+	if (s->n_peers + p->n_peers > s->cap_peers) {
+		size_t cap = s->cap_peers ? s->cap_peers : 1024;
+		const struct conf_peer **grown;
+
+		while (cap < s->n_peers + p->n_peers)
+			cap *= 2;
+		grown = realloc(s->peers, cap * sizeof(*grown));
+		if (!grown)
+			goto nomem;
+		s->peers = grown;
+		s->cap_peers = cap;
+	}
+	for (size_t i = 0; i < p->n_peers; i++)
+		s->peers[s->n_peers++] = &p->peers[i];
+	s->pieces[s->n_pieces++] = p;
+	s->dev = s->pieces[0];
+	*piece = NULL;
+	return 0;
+nomem:
+	ctl_err("out of memory");
+	return -ENOMEM;
+}
+
+void ctl_snap_free(struct ctl_snap *s)
+{
+	for (size_t i = 0; i < s->n_pieces; i++)
+		conf_free(s->pieces[i]);
+	free(s->pieces);
+	free(s->peers);
+	memset(s, 0, sizeof(*s));
+}
+
+int ctl_ipc_get_snap(const char *iface, struct ctl_snap *s)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = ctl_ipc_get_pieces(iface, ctl_snap_piece, s);
 	if (ret)
-		goto out;
-	/* the body plus the errno line; uapi_parse_get turns a non-zero errno into an error */
-	ret = uapi_parse_get(reply, eoff + strcspn(reply + eoff, "\n"), out, err, sizeof(err));
-	if (ret)
-		ctl_err("Unable to access interface %s: %s", iface, err);
-out:
-	crypto_secure_free(reply);
-	close(fd);
+		ctl_snap_free(s);
 	return ret;
 }
 

@@ -64,8 +64,12 @@ struct wg_device {
 	pthread_rwlock_t lock;
 	struct wg_peer *peers;
 	size_t n_peers;
-	/* public key -> peer, for initiations and configuration (control thread only) */
-	struct wg_peer *peers_by_key[1U << 16];
+	/* public key -> peer, for initiations and configuration (control thread only). One
+	 * bucket per peer the device may hold: with 2^16, a million peers made chains of 15, and
+	 * walking them (a cache miss per peer) was a quarter of a million-peer load in sets of 100
+	 * (issue #21). 8 MB of address space; calloc maps it untouched, so a bucket page is only
+	 * resident once a key hashes into it. */
+	struct wg_peer *peers_by_key[MAX_PEERS_PER_DEVICE];
 	/* the last of dev->peers (device.c appends in O(1); NULL when empty) */
 	struct wg_peer *peers_last;
 	/* the peers with a timer armed or a handshake wanted (ticklist.c): pushed by any thread,

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "crypto.h"
 #include "endpoint.h"
@@ -49,41 +50,127 @@ static void prom_head(FILE *f, const char *name, const char *type, const char *h
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{interface="...",public_key="...",endpoint="..."} */
-static void prom_peer_labels(FILE *f, const char *name, const char *iface,
-			     const struct conf_peer *p)
-{
-	char key[CRYPTO_KEY_BASE64_LEN + 1], ep[ENDPOINT_STRLEN];
+/*
+ * The peer lines, nine per peer: at a million peers fprintf and a fputc per label character
+ * were most of `xdpwgctl metrics` (callgrind, issue #21). Each line is gathered in a small
+ * buffer by memcpy and written with one fwrite.
+ */
+struct prom_line {
+	FILE *f;
+	size_t n;
+	char b[512];
+};
 
-	crypto_key_to_base64(key, p->public_key);
-	fprintf(f, "%s{interface=\"", name);
-	prom_label(f, iface);
-	fputs("\",public_key=\"", f);
-	prom_label(f, key);
-	fputs("\",endpoint=\"", f);
-	prom_label(f, endpoint_is_set(&p->endpoint) ? endpoint_format(&p->endpoint, ep) : "");
-	fputs("\"} ", f);
+static void prom_put(struct prom_line *l, const char *s, size_t len)
+{
+	if (l->n + len > sizeof(l->b)) {
+		fwrite(l->b, 1, l->n, l->f);
+		l->n = 0;
+		if (len > sizeof(l->b)) {
+			fwrite(s, 1, len, l->f);
+			return;
+		}
+	}
+	memcpy(l->b + l->n, s, len);
+	l->n += len;
+}
+
+#define PROM_PUT_LIT(l, lit) prom_put(l, lit, sizeof(lit) - 1)
+
+static void prom_put_label(struct prom_line *l, const char *s)
+{
+	size_t len = strcspn(s, "\\\"\n");
+
+	prom_put(l, s, len);
+	for (s += len; *s; s++) {
+		if (*s == '\\')
+			PROM_PUT_LIT(l, "\\\\");
+		else if (*s == '"')
+			PROM_PUT_LIT(l, "\\\"");
+		else if (*s == '\n')
+			PROM_PUT_LIT(l, "\\n");
+		else
+			prom_put(l, s, 1);
+	}
+}
+
+static void prom_put_u64(struct prom_line *l, uint64_t v)
+{
+	char d[20];
+	size_t at = sizeof(d);
+
+	do {
+		d[--at] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	prom_put(l, d + at, sizeof(d) - at);
+}
+
+static void prom_put_i64(struct prom_line *l, int64_t v)
+{
+	if (v < 0) {
+		PROM_PUT_LIT(l, "-");
+		prom_put_u64(l, 0 - (uint64_t)v);
+	} else {
+		prom_put_u64(l, (uint64_t)v);
+	}
+}
+
+/* seconds with three decimals, as "%.3f" */
+static void prom_put_sec3(struct prom_line *l, double v)
+{
+	char buf[64];
+
+	if (v == 0) {
+		PROM_PUT_LIT(l, "0.000");
+		return;
+	}
+	prom_put(l, buf, (size_t)snprintf(buf, sizeof(buf), "%.3f", v));
+}
+
+static void prom_line_end(struct prom_line *l)
+{
+	PROM_PUT_LIT(l, "\n");
+	fwrite(l->b, 1, l->n, l->f);
+	l->n = 0;
+}
+
+/* name{interface="...",public_key="...",endpoint="..."} */
+static void prom_peer_labels(struct prom_line *l, const char *name, const char *iface,
+			     const struct conf_peer *p, const char *key)
+{
+	char ep[ENDPOINT_STRLEN];
+
+	prom_put(l, name, strlen(name));
+	PROM_PUT_LIT(l, "{interface=\"");
+	prom_put_label(l, iface);
+	PROM_PUT_LIT(l, "\",public_key=\"");
+	prom_put(l, key, CRYPTO_KEY_BASE64_LEN); /* base64: nothing to escape */
+	PROM_PUT_LIT(l, "\",endpoint=\"");
+	if (endpoint_is_set(&p->endpoint))
+		prom_put_label(l, endpoint_format(&p->endpoint, ep));
+	PROM_PUT_LIT(l, "\"} ");
 }
 
 /* name{interface="...",public_key="...",allowed_ips="a/n,b/m"}: the exporter's labels */
-static void prom_wg_labels(FILE *f, const char *name, const char *iface, const struct conf_peer *p)
+static void prom_wg_labels(struct prom_line *l, const char *name, const char *iface,
+			   const struct conf_peer *p, const char *key)
 {
-	char key[CRYPTO_KEY_BASE64_LEN + 1], ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN + 8];
 
-	crypto_key_to_base64(key, p->public_key);
-	fprintf(f, "%s{interface=\"", name);
-	prom_label(f, iface);
-	fputs("\",public_key=\"", f);
-	prom_label(f, key);
-	fputs("\",allowed_ips=\"", f);
+	prom_put(l, name, strlen(name));
+	PROM_PUT_LIT(l, "{interface=\"");
+	prom_put_label(l, iface);
+	PROM_PUT_LIT(l, "\",public_key=\"");
+	prom_put(l, key, CRYPTO_KEY_BASE64_LEN);
+	PROM_PUT_LIT(l, "\",allowed_ips=\"");
 	for (size_t i = 0; i < p->n_allowedips; i++) {
-		const struct conf_allowedip *a = &p->allowedips[i];
-
-		inet_ntop(a->family, a->family == AF_INET ? (const void *)&a->ip4 : &a->ip6, ip,
-			  sizeof(ip));
-		fprintf(f, "%s%s/%u", i ? "," : "", ip, a->cidr);
+		if (i)
+			PROM_PUT_LIT(l, ",");
+		conf_format_allowedip(&p->allowedips[i], ip, sizeof(ip));
+		prom_put(l, ip, strlen(ip));
 	}
-	fputs("\"} ", f);
+	PROM_PUT_LIT(l, "\"} ");
 }
 
 enum prom_field {
@@ -98,6 +185,8 @@ enum prom_field {
 	PROM_F_WG_HANDSHAKE,
 	PROM_F_MAX,
 };
+
+_Static_assert((int)PROM_F_MAX == (int)PROM_PEER_FAMILIES, "prom.h counts the peer families");
 
 static const struct {
 	const char *name, *type, *help;
@@ -123,48 +212,59 @@ static const struct {
 				  "(prometheus_wireguard_exporter's name)." },
 };
 
-static void prom_peers(FILE *f, const char *iface, const struct conf_dev *dev, double now)
+void prom_write_peer_family(FILE *f, const char *iface, unsigned int family,
+			    const struct conf_dev *piece, const struct prom_key64 *keys, double now,
+			    bool head)
 {
-	for (int pf = 0; pf < PROM_F_MAX; pf++) {
-		prom_head(f, prom_fields[pf].name, prom_fields[pf].type, prom_fields[pf].help);
-		for (size_t i = 0; i < dev->n_peers; i++) {
-			const struct conf_peer *p = &dev->peers[i];
-			double hs = (double)p->last_handshake_sec +
-				    (double)p->last_handshake_nsec / 1e9;
+	struct prom_line l = { .f = f };
+	struct prom_key64 own;
+	const int pf = (int)family;
 
-			if (pf == PROM_F_AGE && hs <= 0)
-				continue;
-			if (pf >= PROM_F_WG_RX)
-				prom_wg_labels(f, prom_fields[pf].name, iface, p);
-			else
-				prom_peer_labels(f, prom_fields[pf].name, iface, p);
-			switch (pf) {
-			case PROM_F_RX:
-			case PROM_F_WG_RX:
-				fprintf(f, "%" PRIu64 "\n", p->rx_bytes);
-				break;
-			case PROM_F_TX:
-			case PROM_F_WG_TX:
-				fprintf(f, "%" PRIu64 "\n", p->tx_bytes);
-				break;
-			case PROM_F_HANDSHAKE:
-				fprintf(f, "%.3f\n", hs);
-				break;
-			case PROM_F_WG_HANDSHAKE:
-				/* the exporter's is whole seconds */
-				fprintf(f, "%" PRId64 "\n", p->last_handshake_sec);
-				break;
-			case PROM_F_AGE:
-				fprintf(f, "%.3f\n", now > hs ? now - hs : 0.0);
-				break;
-			case PROM_F_MOVES:
-				fprintf(f, "%" PRIu64 "\n", p->endpoint_moves);
-				break;
-			default:
-				fprintf(f, "%" PRId64 "\n", p->last_move_sec);
-				break;
-			}
+	if (family >= PROM_F_MAX)
+		return;
+	if (head)
+		prom_head(f, prom_fields[pf].name, prom_fields[pf].type, prom_fields[pf].help);
+	for (size_t i = 0; i < piece->n_peers; i++) {
+		const struct conf_peer *p = &piece->peers[i];
+		double hs = (double)p->last_handshake_sec + (double)p->last_handshake_nsec / 1e9;
+
+		const char *key = keys ? keys[i].b64 : own.b64;
+
+		if (pf == PROM_F_AGE && hs <= 0)
+			continue;
+		if (!keys)
+			crypto_key_to_base64(own.b64, p->public_key);
+		if (pf >= PROM_F_WG_RX)
+			prom_wg_labels(&l, prom_fields[pf].name, iface, p, key);
+		else
+			prom_peer_labels(&l, prom_fields[pf].name, iface, p, key);
+		switch (pf) {
+		case PROM_F_RX:
+		case PROM_F_WG_RX:
+			prom_put_u64(&l, p->rx_bytes);
+			break;
+		case PROM_F_TX:
+		case PROM_F_WG_TX:
+			prom_put_u64(&l, p->tx_bytes);
+			break;
+		case PROM_F_HANDSHAKE:
+			prom_put_sec3(&l, hs);
+			break;
+		case PROM_F_WG_HANDSHAKE:
+			/* the exporter's is whole seconds */
+			prom_put_i64(&l, p->last_handshake_sec);
+			break;
+		case PROM_F_AGE:
+			prom_put_sec3(&l, now > hs ? now - hs : 0.0);
+			break;
+		case PROM_F_MOVES:
+			prom_put_u64(&l, p->endpoint_moves);
+			break;
+		default:
+			prom_put_i64(&l, p->last_move_sec);
+			break;
 		}
+		prom_line_end(&l);
 	}
 }
 
@@ -269,19 +369,28 @@ static void prom_gauge(FILE *f, const char *name, const char *help, const char *
 	fprintf(f, "\"} %g\n", v);
 }
 
-int prom_write(FILE *f, const struct prom_input *in)
+void prom_write_head(FILE *f, const struct prom_input *in, bool up, size_t n_peers)
 {
 	prom_gauge(f, "xdpwg_up", "1 if the daemon answered on its configuration socket.",
-		   in->iface, in->dev ? 1 : 0);
+		   in->iface, up ? 1 : 0);
 	prom_gauge(f, "xdpwg_xdp_attached", "1 if the XDP data path's maps are pinned.", in->iface,
 		   in->xdp ? 1 : 0);
-	if (in->dev) {
-		prom_gauge(f, "xdpwg_peers", "Configured peers.", in->iface,
-			   (double)in->dev->n_peers);
-		prom_peers(f, in->iface, in->dev, in->now);
-	}
+	if (up)
+		prom_gauge(f, "xdpwg_peers", "Configured peers.", in->iface, (double)n_peers);
+}
+
+int prom_write_tail(FILE *f, const struct prom_input *in)
+{
 	if (in->xdp)
 		prom_xdp(f, in->iface, in->xdp, in->n_xdp);
 	prom_workers(f, in->iface, in->workers, in->n_workers);
 	return fflush(f) || ferror(f) ? -EIO : 0;
+}
+
+int prom_write(FILE *f, const struct prom_input *in)
+{
+	prom_write_head(f, in, in->dev != NULL, in->dev ? in->dev->n_peers : 0);
+	for (unsigned int pf = 0; in->dev && pf < PROM_PEER_FAMILIES; pf++)
+		prom_write_peer_family(f, in->iface, pf, in->dev, NULL, in->now, true);
+	return prom_write_tail(f, in);
 }

@@ -11,10 +11,12 @@
 #ifndef XDPWG_PROM_H
 #define XDPWG_PROM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
+#include "crypto.h"
 
 /* One AF_XDP worker of the daemon (the events socket's workers=1 line, or the daemon itself). */
 struct prom_worker {
@@ -40,5 +42,27 @@ struct prom_input {
 
 /* The whole exposition into f; 0, or -EIO when writing failed. */
 int prom_write(FILE *f, const struct prom_input *in);
+
+/*
+ * The same in parts, for a writer that gets the peers in pieces (xdpwgd --metrics streams a
+ * million peers): the head (xdpwg_up = up, xdpwg_xdp_attached, and xdpwg_peers = n_peers when
+ * up; in->dev is not read), then each of the PROM_PEER_FAMILIES peer families over
+ * every piece in turn (head = true with a family's first piece: its HELP and TYPE lines; the
+ * exposition format wants a family's lines together), then the tail (XDP counters, workers).
+ */
+enum {
+	PROM_PEER_FAMILIES = 9
+};
+void prom_write_head(FILE *f, const struct prom_input *in, bool up, size_t n_peers);
+/* A peer's public key as its label shows it. A writer that goes over the same piece once per
+ * family may encode the piece's keys once and pass them (keys[i] for piece->peers[i]); with
+ * keys NULL each line encodes its own (nine times a peer). */
+struct prom_key64 {
+	char b64[CRYPTO_KEY_BASE64_LEN + 1];
+};
+void prom_write_peer_family(FILE *f, const char *iface, unsigned int family,
+			    const struct conf_dev *piece, const struct prom_key64 *keys, double now,
+			    bool head);
+int prom_write_tail(FILE *f, const struct prom_input *in);
 
 #endif

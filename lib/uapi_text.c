@@ -443,13 +443,83 @@ int uapi_parse_get(const char *body, size_t len, struct conf_dev **out, char *er
 	return uapi_parse(UAPI_GET, body, len, out, err, errlen);
 }
 
+/*
+ * The get reply's lines are written without printf: at a million peers a get=1 is 14 million
+ * lines, and fprintf's format parsing was most of the daemon's side of `wg show` (issue #21).
+ * Each line is built in a small buffer and written with one fwrite; the caller's FILE is
+ * fully buffered (and the key lines are wiped from the line buffer after use).
+ */
+enum {
+	UAPI_OUT_LINE = 128
+};
+
+/* v in decimal at the end of buf[0..UAPI_U64_LEN): the first digit's offset. */
+enum {
+	UAPI_U64_LEN = 20
+};
+static size_t uapi_u64_digits(char buf[UAPI_U64_LEN], uint64_t v)
+{
+	size_t at = UAPI_U64_LEN;
+
+	do {
+		buf[--at] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return at;
+}
+
+/* "name=value\n" (name and value shorter than a line together: the callers' are) */
+static void uapi_put(FILE *out, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	char line[UAPI_OUT_LINE];
+
+	if (nlen + vlen + 2 > sizeof(line)) {
+		fprintf(out, "%.*s=%.*s\n", (int)nlen, name, (int)vlen, value);
+		return;
+	}
+	memcpy(line, name, nlen);
+	line[nlen] = '=';
+	memcpy(line + nlen + 1, value, vlen);
+	line[nlen + 1 + vlen] = '\n';
+	fwrite(line, 1, nlen + vlen + 2, out);
+}
+
+#define UAPI_PUT_STR(out, name, value) uapi_put(out, name, sizeof(name) - 1, value, strlen(value))
+
+static void uapi_put_u64(FILE *out, const char *name, size_t nlen, uint64_t v)
+{
+	char digits[UAPI_U64_LEN];
+	size_t at = uapi_u64_digits(digits, v);
+
+	uapi_put(out, name, nlen, digits + at, UAPI_U64_LEN - at);
+}
+
+static void uapi_put_i64(FILE *out, const char *name, size_t nlen, int64_t v)
+{
+	char digits[UAPI_U64_LEN + 1];
+	/* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
+	size_t at = uapi_u64_digits(digits + 1, v < 0 ? 0 - (uint64_t)v : (uint64_t)v) + 1;
+
+	if (v < 0)
+		digits[--at] = '-';
+	uapi_put(out, name, nlen, digits + at, UAPI_U64_LEN + 1 - at);
+}
+
+#define UAPI_PUT_U64(out, name, v) uapi_put_u64(out, name, sizeof(name) - 1, (uint64_t)(v))
+#define UAPI_PUT_I64(out, name, v) uapi_put_i64(out, name, sizeof(name) - 1, (int64_t)(v))
+
 static void uapi_put_key(FILE *out, const char *name, const uint8_t key[WG_KEY_LEN])
 {
-	char hex[CRYPTO_KEY_HEX_LEN + 1];
+	char line[UAPI_OUT_LINE];
+	size_t n = strlen(name);
 
-	crypto_key_to_hex(hex, key);
-	fprintf(out, "%s=%s\n", name, hex);
-	crypto_wipe(hex, sizeof(hex));
+	/* the hex straight into the line: the key never sits in a second buffer */
+	memcpy(line, name, n);
+	line[n] = '=';
+	crypto_key_to_hex(line + n + 1, key);
+	line[n + 1 + CRYPTO_KEY_HEX_LEN] = '\n';
+	fwrite(line, 1, n + CRYPTO_KEY_HEX_LEN + 2, out);
+	crypto_wipe(line, sizeof(line));
 }
 
 static void uapi_put_cidrs(FILE *out, const char *name, const struct conf_allowedip *ips, size_t n)
@@ -459,7 +529,7 @@ static void uapi_put_cidrs(FILE *out, const char *name, const struct conf_allowe
 
 	for (i = 0; i < n; ++i) {
 		conf_format_allowedip(&ips[i], buf, sizeof(buf));
-		fprintf(out, "%s=%s\n", name, buf);
+		uapi_put(out, name, strlen(name), buf, strlen(buf));
 	}
 }
 
@@ -472,9 +542,9 @@ int uapi_format_get(const struct conf_dev *c, FILE *out)
 	if (!crypto_is_zero(c->private_key, WG_KEY_LEN))
 		uapi_put_key(out, "private_key", c->private_key);
 	if (c->listen_port)
-		fprintf(out, "listen_port=%u\n", c->listen_port);
+		UAPI_PUT_U64(out, "listen_port", c->listen_port);
 	if (c->fwmark)
-		fprintf(out, "fwmark=%u\n", c->fwmark);
+		UAPI_PUT_U64(out, "fwmark", c->fwmark);
 	/* device-level extensions: wg(8) ignores unknown device keys */
 	uapi_put_cidrs(out, "allow_source", c->allow_src, c->n_allow_src);
 	for (i = 0; i < c->n_drops; ++i)
@@ -484,20 +554,20 @@ int uapi_format_get(const struct conf_dev *c, FILE *out)
 
 		uapi_put_key(out, "public_key", p->public_key);
 		uapi_put_key(out, "preshared_key", p->preshared_key);
-		fprintf(out, "protocol_version=1\n");
+		fputs("protocol_version=1\n", out);
 		if (endpoint_is_set(&p->endpoint))
-			fprintf(out, "endpoint=%s\n", endpoint_format(&p->endpoint, ep));
-		fprintf(out, "last_handshake_time_sec=%" PRId64 "\n", p->last_handshake_sec);
-		fprintf(out, "last_handshake_time_nsec=%" PRId64 "\n", p->last_handshake_nsec);
-		fprintf(out, "tx_bytes=%" PRIu64 "\n", p->tx_bytes);
-		fprintf(out, "rx_bytes=%" PRIu64 "\n", p->rx_bytes);
-		fprintf(out, "persistent_keepalive_interval=%u\n", p->persistent_keepalive);
+			UAPI_PUT_STR(out, "endpoint", endpoint_format(&p->endpoint, ep));
+		UAPI_PUT_I64(out, "last_handshake_time_sec", p->last_handshake_sec);
+		UAPI_PUT_I64(out, "last_handshake_time_nsec", p->last_handshake_nsec);
+		UAPI_PUT_U64(out, "tx_bytes", p->tx_bytes);
+		UAPI_PUT_U64(out, "rx_bytes", p->rx_bytes);
+		UAPI_PUT_U64(out, "persistent_keepalive_interval", p->persistent_keepalive);
 		uapi_put_cidrs(out, "allowed_ip", p->allowedips, p->n_allowedips);
 		/* extensions last, so a stock parser has seen everything it knows first */
-		fprintf(out, "roam_policy=%s\n", conf_roam_policy_name(p->roam_policy));
+		UAPI_PUT_STR(out, "roam_policy", conf_roam_policy_name(p->roam_policy));
 		uapi_put_cidrs(out, "roam_cidr", p->roam_cidrs, p->n_roam_cidrs);
-		fprintf(out, "endpoint_moves=%" PRIu64 "\n", p->endpoint_moves);
-		fprintf(out, "last_move_time_sec=%" PRId64 "\n", p->last_move_sec);
+		UAPI_PUT_U64(out, "endpoint_moves", p->endpoint_moves);
+		UAPI_PUT_I64(out, "last_move_time_sec", p->last_move_sec);
 	}
 	return ferror(out) ? -EIO : 0;
 }

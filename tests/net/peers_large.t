@@ -6,10 +6,15 @@
 # pinned BPF peers map holds one entry per peer (tests/helpers/bpf_mapfill -c); 100 peers removed in one set=1 are gone from
 # the listing, the allowed IPs and the BPF map; one peer added and removed alone each take
 # under 10 ms (median of 5); the daemon's VmRSS stays under 40 MB + 4 KiB per peer (a million
-# peers measure ~1.3 KB each, docs/benchmarks.md).
+# peers measure ~1.3 KB each, docs/benchmarks.md). Then what reads the whole set in pieces:
+# xdpwgctl show dump (the reply kept in ~50-peer pieces) gives wg's dump byte for byte, showconf
+# lists every peer, and the --metrics endpoint (streamed, one engine dump per family) gives a
+# scrape that promtool accepts, with one line per peer in each family and the same peer lines
+# as xdpwgctl metrics. Last, 1,000 more peers in sets of 100 (incremental `wg set`s) are all
+# there with their allowed IPs.
 . "$(dirname "$0")/lib.sh"
 t_require_root
-t_require_cmd wg socat python3
+t_require_cmd wg socat python3 curl promtool
 t_require_xdpwgd
 LOADER=$XDPWG_BUILD/bench/peers-load
 FILL=$XDPWG_BUILD/tests/helpers/bpf_mapfill
@@ -23,7 +28,7 @@ t_ns cl
 t_link gw eth0 198.18.0.1/24 cl eth0 198.18.0.2/24
 t_genkey gw >/dev/null
 
-t_start_xdpwgd gw wg0 --attach eth0 || t_bail "xdpwgd did not start"
+t_start_xdpwgd gw wg0 --attach eth0 --metrics 127.0.0.1:9586 || t_bail "xdpwgd did not start"
 GW=$T_PID
 t_wg "$GW" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 || t_bail "wg set"
 
@@ -84,6 +89,39 @@ add=$(sed -n 's/.*add_ms_median \([0-9.]*\).*/\1/p' <<<"$ops")
 del=$(sed -n 's/.*remove_ms_median \([0-9.]*\).*/\1/p' <<<"$ops")
 t_result "$(awk -v a="$add" -v d="$del" 'BEGIN { print !(a < 10 && d < 10) }')" \
 	"adding ($add ms) and removing ($del ms) one peer among $N: under 10 ms"
+
+CTL=$XDPWG_BUILD/xdpwgctl
+# the -o run above left its one base peer behind
+M=$((N - GONE + 1))
+t_wg "$GW" show wg0 dump >"$T_DIR/dump3"
+t_is "$(($(wc -l <"$T_DIR/dump3") - 1))" "$M" "$M peers listed"
+WG_HIDE_KEYS=never t_at "$GW" "$CTL" show wg0 dump >"$T_DIR/ctl_dump"
+t_ok "xdpwgctl show dump is wg's, byte for byte ($M peers in pieces)" cmp "$T_DIR/dump3" "$T_DIR/ctl_dump"
+t_is "$(t_at "$GW" "$CTL" showconf wg0 | grep -c '^\[Peer\]')" "$M" "showconf lists $M peers"
+
+t_in gw curl -sSf -m 60 -o "$T_DIR/scrape" http://127.0.0.1:9586/metrics
+t_result $? "a scrape of $M peers over HTTP"
+t_ok "promtool accepts the streamed exposition" promtool check metrics <"$T_DIR/scrape"
+for fam in xdpwg_peer_receive_bytes_total xdpwg_peer_last_move_seconds \
+	wireguard_received_bytes_total wireguard_latest_handshake_seconds; do
+	t_is "$(grep -c "^$fam{" "$T_DIR/scrape")" "$M" "$fam: one line per peer"
+done
+t_is "$(grep -c '^# TYPE ' "$T_DIR/scrape" | tr -d ' ')" \
+	"$(grep '^# TYPE ' "$T_DIR/scrape" | sort -u | wc -l)" "each family's head once"
+peer_lines() { grep -E '^(xdpwg_peer|wireguard)_' | grep -v handshake_age; }
+t_at "$GW" "$CTL" metrics wg0 >"$T_DIR/ctl_metrics"
+t_ok "the same peer lines as xdpwgctl metrics" \
+	cmp <(peer_lines <"$T_DIR/scrape") <(peer_lines <"$T_DIR/ctl_metrics")
+
+more=$(t_at "$GW" "$LOADER" -b 100 /run/wireguard/wg0.sock 1000 2001:db8:2:: 2>&1)
+t_result $? "1000 more peers in 10 sets of 100 ($more)"
+t_wg "$GW" show wg0 dump >"$T_DIR/dump4"
+t_is "$(($(wc -l <"$T_DIR/dump4") - 1))" "$((M + 1000))" "$((M + 1000)) peers listed"
+t_is "$(awk -F'\t' 'NR > 1 && $4 ~ /^2001:db8:2::/' "$T_DIR/dump4" | wc -l)" 1000 \
+	"each of them with its own allowed IP"
+t_is "$(awk -F'\t' 'NR > 1 && $4 == "2001:db8:2::3e8/128"' "$T_DIR/dump4" | wc -l)" 1 \
+	"the last one has 2001:db8:2::3e8/128"
+t_is "$(bpf_peers)" "$((M + 1000))" "the pinned BPF peers map has them too"
 
 rss=$(rss_kb)
 bound=$((40 * 1024 + 4 * N))

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium/utils.h>
+
 #include "crypto.h"
 #include "tap.h"
 
@@ -596,6 +598,66 @@ static void test_scrub(void)
 #endif
 }
 
+/* The key codecs are our own branch-free arithmetic (issue #21: libsodium's cost seconds at a
+ * million peers); libsodium's are the reference: every byte value in every position through
+ * base64 and hex, and every character through the hex decoder in both nibbles. */
+static void test_codecs_vs_sodium(void)
+{
+	char ours[CRYPTO_KEY_BASE64_LEN + 1], ref[CRYPTO_KEY_BASE64_LEN + 1];
+	char hex[CRYPTO_KEY_HEX_LEN + 1], rhex[CRYPTO_KEY_HEX_LEN + 1];
+	uint8_t key[32], back[32];
+	int bad_b64 = 0, bad_hex = 0, bad_dec = 0;
+
+	for (int v = 0; v < 256; ++v) {
+		for (int pos = 0; pos < 32; ++pos) {
+			for (int i = 0; i < 32; ++i)
+				key[i] = (uint8_t)(i == pos ? v : (v * 7 + i * 31) & 0xff);
+			crypto_key_to_base64(ours, key);
+			sodium_bin2base64(ref, sizeof(ref), key, 32,
+					  sodium_base64_VARIANT_ORIGINAL);
+			bad_b64 += strcmp(ours, ref) != 0;
+			crypto_key_to_hex(hex, key);
+			sodium_bin2hex(rhex, sizeof(rhex), key, 32);
+			bad_hex += strcmp(hex, rhex) != 0;
+		}
+	}
+	is_int(bad_b64, 0, "base64 encodes every byte in every position as libsodium does");
+	is_int(bad_hex, 0, "hex encodes every byte in every position as libsodium does");
+	memset(hex, '0', CRYPTO_KEY_HEX_LEN);
+	hex[CRYPTO_KEY_HEX_LEN] = '\0';
+	for (int c = 1; c < 256; ++c) {
+		for (int at = 0; at < 2; ++at) {
+			size_t binlen = 0;
+			const char *end = NULL;
+			uint8_t rb[32];
+			bool want, got;
+
+			hex[10 + at] = (char)c;
+			want = sodium_hex2bin(rb, 32, hex, CRYPTO_KEY_HEX_LEN, NULL, &binlen,
+					      &end) == 0 &&
+			       binlen == 32 && end == hex + CRYPTO_KEY_HEX_LEN;
+			got = crypto_key_from_hex(back, hex);
+			bad_dec += want != got || (got && memcmp(back, rb, 32));
+			hex[10 + at] = '0';
+		}
+	}
+	is_int(bad_dec, 0, "hex decodes (or refuses) every character as libsodium does");
+
+	/* crypto_is_zero reads eight bytes at a time, then the tail: every length and position */
+	for (size_t len = 0; len <= 40; ++len) {
+		uint8_t buf[41] = { 0 };
+
+		bad_dec += !crypto_is_zero(buf, len);
+		for (size_t at = 0; at < len; ++at) {
+			buf[at] = (uint8_t)(1U << (at % 8));
+			bad_dec += crypto_is_zero(buf, len);
+			bad_dec += !crypto_is_zero(buf, at);
+			buf[at] = 0;
+		}
+	}
+	is_int(bad_dec, 0, "is_zero finds a set bit at every position of every length to 40");
+}
+
 int main(void)
 {
 	/* Deliberately no crypto_init() first: every entry point must initialise lazily. */
@@ -606,6 +668,7 @@ int main(void)
 	test_xaead();
 	test_x25519();
 	test_encodings();
+	test_codecs_vs_sodium();
 	test_misc();
 	test_threads();
 	test_wg_interop();

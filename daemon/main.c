@@ -95,7 +95,8 @@ static void usage(FILE *f)
 		"                         XDPWG_METRICS=ADDR:PORT\n"
 		"      --worker-cpus LIST pin the AF_XDP workers to these CPUs, in order (e.g.\n"
 		"                         1 or 2-3,6; default: worker i on CPU i); with\n"
-		"                         --busy-poll, name cores kept free of other work\n"
+		"                         --busy-poll, name cores kept free of other work;\n"
+		"                         also XDPWG_WORKER_CPUS=LIST\n"
 		"      --handshake-cpus LIST run the control thread (handshakes, timers, the\n"
 		"                         configuration socket) on these CPUs; also\n"
 		"                         XDPWG_HANDSHAKE_CPUS=LIST\n"
@@ -295,6 +296,11 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	env = getenv("XDPWG_METRICS");
 	if (env && *env && !endpoint_is_set(&a->metrics) &&
 	    main_parse_metrics("XDPWG_METRICS", env, a) < 0)
+		return -1;
+	env = getenv("XDPWG_WORKER_CPUS");
+	if (env && *env && !a->n_worker_cpus &&
+	    main_parse_list("XDPWG_WORKER_CPUS", env, sysconf(_SC_NPROCESSORS_CONF), "CPU",
+			    a->worker_cpus, &a->n_worker_cpus, MAIN_MAX_WORKER_CPUS) < 0)
 		return -1;
 	env = getenv("XDPWG_HANDSHAKE_CPUS");
 	if (env && *env && !a->n_hs_cpus &&

@@ -394,6 +394,11 @@ int loader_set_port(struct xdpwg_loader *ld, uint16_t port)
 	struct xdpwg_config cfg = ld->cfg;
 
 	cfg.listen_port = port;
+	/* the uplinks' chain says who serves which port (bpftool map dump, stale slots) */
+	for (int i = 0; i < XDPWG_MAX_IFACES; i++)
+		if (ld->ifaces[i].ifindex && ld->ifaces[i].chain_at != XDPWG_CHAIN_NONE)
+			uplink_set_port(ld->up, ld->ifaces[i].ifindex, ld->ifaces[i].chain_at,
+					port);
 	return loader_config_write(ld, &cfg);
 }
 

@@ -503,7 +503,8 @@ static int uplink_quiet_libbpf(enum libbpf_print_level level, const char *fmt, v
 }
 
 /* Attach through libxdp: its dispatcher where the kernel has one, else alone. */
-static int uplink_libxdp_attach(struct xdp_program *xp, int ifindex, enum uplink_mode mode)
+static int uplink_libxdp_attach(struct xdp_program *xp, int ifindex, enum uplink_mode mode,
+				bool retry_generic)
 {
 	libbpf_print_fn_t old_print;
 	int err;
@@ -514,7 +515,7 @@ static int uplink_libxdp_attach(struct xdp_program *xp, int ifindex, enum uplink
 	old_print = libbpf_set_print(uplink_quiet_libbpf);
 	err = xdp_program__attach(xp, ifindex,
 				  mode == UPLINK_MODE_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
-	if (err && mode == UPLINK_MODE_AUTO) {
+	if (err && mode == UPLINK_MODE_AUTO && retry_generic) {
 		log_warn("uplink: ifindex %d: native XDP failed (%s); trying generic mode", ifindex,
 			 strerror(-err));
 		err = xdp_program__attach(xp, ifindex, XDP_MODE_SKB, 0);
@@ -531,7 +532,7 @@ static int uplink_attach_mux(struct uplink *u, int ifindex, enum uplink_mode mod
 	LIBBPF_OPTS(bpf_xdp_attach_opts, a);
 	struct xdpwg_mux *skel;
 	struct xdp_program *xp;
-	int err;
+	int err, lerr;
 
 	skel = xdpwg_mux__open();
 	if (!skel)
@@ -546,10 +547,12 @@ static int uplink_attach_mux(struct uplink *u, int ifindex, enum uplink_mode mod
 		log_err("uplink: libxdp refused %s: %s", XDPWG_MUX_NAME, strerror(-err));
 		goto out;
 	}
-	err = uplink_libxdp_attach(xp, ifindex, mode);
+	/* no generic retry here: the attach alone below retries in generic mode itself */
+	err = uplink_libxdp_attach(xp, ifindex, mode, false);
 	xdp_program__close(xp);
 	if (!err || uplink_dispatcher_on(ifindex))
 		goto out;
+	lerr = err;
 	/* A kernel with the dispatcher runs the entry program as an extension (freplace), and
 	 * 6.1's will not let an extension tail-call the tunnels' XDP programs: the uplink is
 	 * then the entry program's alone, attached the way libxdp would without a dispatcher. */
@@ -571,11 +574,11 @@ static int uplink_attach_mux(struct uplink *u, int ifindex, enum uplink_mode mod
 		err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdpwg_mux),
 				     XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, &a);
 	if (!err)
-		log_info("uplink: ifindex %d: libxdp's dispatcher cannot run %s on this kernel (no "
-			 "tail calls from its programs into ours): attached alone; start programs "
-			 "that use the dispatcher (xdp-filter, ...) before xdpwgd to share the "
-			 "uplink with them",
-			 ifindex, XDPWG_MUX_NAME);
+		log_info("uplink: ifindex %d: libxdp could not attach %s (%s; under its "
+			 "dispatcher, 6.1 lets no dispatcher program tail-call ours): attached it "
+			 "alone; start programs that use the dispatcher (xdp-filter, ...) before "
+			 "xdpwgd to share the uplink with them",
+			 ifindex, XDPWG_MUX_NAME, strerror(-lerr));
 out:
 	xdpwg_mux__destroy(skel);
 	return err;
@@ -650,10 +653,11 @@ int uplink_join(struct uplink *u, int ifindex, uint32_t chain_at, int prog_fd,
 				 ifindex, XDPWG_MUX_NAME, xdp_multiprog__program_count(mp) - 1,
 				 xdp_multiprog__program_count(mp) == 2 ? "" : "s");
 		else
-			log_info("uplink: ifindex %d: no XDP dispatcher on this kernel (libxdp's "
-				 "multi-program mode was refused): %s runs alone; xdpwg tunnels "
-				 "share the uplink through it, other XDP programs cannot",
-				 ifindex, XDPWG_MUX_NAME);
+			log_info(
+				"uplink: ifindex %d: %s runs alone on the uplink, without libxdp's "
+				"dispatcher (this kernel has none, or it cannot run ours): xdpwg "
+				"tunnels share the uplink through it, other XDP programs cannot",
+				ifindex, XDPWG_MUX_NAME);
 		if (!libxdp_get_error(mp))
 			xdp_multiprog__close(mp);
 	}
@@ -754,6 +758,20 @@ int uplink_leave(struct uplink *u, int ifindex, uint32_t chain_at)
 	return 0;
 }
 
+void uplink_set_port(struct uplink *u, int ifindex, uint32_t chain_at, uint16_t port)
+{
+	struct xdpwg_uplink up;
+
+	if (!u || !u->found || chain_at >= XDPWG_CHAIN_MAX || uplink_lock(u))
+		return;
+	if (uplink_row_get(u, ifindex, &up, false) == 0 && up.row == chain_at / XDPWG_CHAIN_SLOTS &&
+	    up.slot[chain_at % XDPWG_CHAIN_SLOTS].pid == (uint32_t)getpid()) {
+		up.slot[chain_at % XDPWG_CHAIN_SLOTS].port = port;
+		uplink_row_put(u, ifindex, &up);
+	}
+	uplink_unlock(u);
+}
+
 void uplink_close(struct uplink *u)
 {
 	if (!u)
@@ -800,7 +818,7 @@ int uplink_dispatcher_attach(struct bpf_object *obj, int ifindex, enum uplink_mo
 	err = libxdp_get_error(xp);
 	if (err)
 		return err;
-	err = uplink_libxdp_attach(xp, ifindex, mode);
+	err = uplink_libxdp_attach(xp, ifindex, mode, true);
 	if (err) {
 		uplink_say_foreign(ifindex);
 		xdp_program__close(xp);

@@ -58,6 +58,8 @@ int uplink_join(struct uplink *u, int ifindex, uint32_t chain_at, int prog_fd,
 void uplink_unlock(struct uplink *u);
 /* Clear our slot (takes the lock); the last tunnel out detaches the entry program. */
 int uplink_leave(struct uplink *u, int ifindex, uint32_t chain_at);
+/* Our listen port changed: say so in our slot's record. */
+void uplink_set_port(struct uplink *u, int ifindex, uint32_t chain_at, uint16_t port);
 void uplink_close(struct uplink *u);
 
 /* Where libxdp's dispatcher is on the uplink already (xdp-filter, ...), a tunnel that is the only

@@ -89,36 +89,55 @@ void uplink_unlock(struct uplink *u)
 	}
 }
 
+/* What is attached to ifindex by itself, in native and in generic mode: id, mode, name. */
+struct uplink_att {
+	uint32_t id; /* 0: nothing in this mode */
+	uint32_t mode;
+	char name[BPF_OBJ_NAME_LEN];
+};
+
+static void uplink_attached(int ifindex, struct uplink_att att[2])
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	memset(att, 0, 2 * sizeof(*att));
+	att[0].mode = XDP_FLAGS_DRV_MODE;
+	att[1].mode = XDP_FLAGS_SKB_MODE;
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return;
+	att[0].id = q.drv_prog_id;
+	att[1].id = q.skb_prog_id;
+	for (int i = 0; i < 2; i++) {
+		int fd;
+
+		if (!att[i].id)
+			continue;
+		fd = pins_prog_name_by_id(att[i].id, att[i].name, sizeof(att[i].name));
+		if (fd >= 0)
+			close(fd);
+		else
+			snprintf(att[i].name, sizeof(att[i].name), "?");
+	}
+}
+
 /* The id of the entry program on ifindex: attached itself, or one of libxdp's dispatcher's
  * programs. 0: none. *legacy_mode: the XDP_FLAGS_* mode when attached itself, else 0. */
 static uint32_t uplink_mux_id(int ifindex, uint32_t *legacy_mode)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	uint32_t ids[2], modes[2] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE }, found = 0;
+	struct uplink_att att[2];
 	struct xdp_multiprog *mp;
 	struct xdp_program *p;
 	bool dispatcher = false;
+	uint32_t found = 0;
 
 	*legacy_mode = 0;
-	if (bpf_xdp_query(ifindex, 0, &q))
-		return 0;
-	ids[0] = q.drv_prog_id;
-	ids[1] = q.skb_prog_id;
+	uplink_attached(ifindex, att);
 	for (int i = 0; i < 2; i++) {
-		char name[BPF_OBJ_NAME_LEN];
-		int fd;
-
-		if (!ids[i])
-			continue;
-		fd = pins_prog_name_by_id(ids[i], name, sizeof(name));
-		if (fd < 0)
-			continue;
-		close(fd);
-		if (strcmp(name, XDPWG_MUX_NAME) == 0) {
-			*legacy_mode = modes[i];
-			return ids[i];
+		if (att[i].id && strcmp(att[i].name, XDPWG_MUX_NAME) == 0) {
+			*legacy_mode = att[i].mode;
+			return att[i].id;
 		}
-		dispatcher |= strcmp(name, "xdp_dispatcher") == 0;
+		dispatcher |= att[i].id && strcmp(att[i].name, "xdp_dispatcher") == 0;
 	}
 	if (!dispatcher)
 		return 0;
@@ -458,31 +477,22 @@ static int uplink_libxdp_print(enum libxdp_print_level level, const char *fmt, v
  * decides whether it can share. */
 static void uplink_detach_legacy(int ifindex, bool except_mux)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	uint32_t ids[2], modes[2] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
+	struct uplink_att att[2];
 
-	if (bpf_xdp_query(ifindex, 0, &q))
-		return;
-	ids[0] = q.drv_prog_id;
-	ids[1] = q.skb_prog_id;
+	uplink_attached(ifindex, att);
 	for (int i = 0; i < 2; i++) {
 		LIBBPF_OPTS(bpf_xdp_attach_opts, a);
-		char name[BPF_OBJ_NAME_LEN];
-		int fd;
 
-		if (!ids[i])
+		if (!att[i].id || (strcmp(att[i].name, XDPWG_PROG_NAME) != 0 &&
+				   (except_mux || strcmp(att[i].name, XDPWG_MUX_NAME) != 0)))
 			continue;
-		fd = pins_prog_name_by_id(ids[i], name, sizeof(name));
-		if (fd < 0)
+		a.old_prog_fd = bpf_prog_get_fd_by_id(att[i].id);
+		if (a.old_prog_fd < 0)
 			continue;
-		if (strcmp(name, XDPWG_PROG_NAME) == 0 ||
-		    (!except_mux && strcmp(name, XDPWG_MUX_NAME) == 0)) {
-			a.old_prog_fd = fd;
-			if (bpf_xdp_detach(ifindex, modes[i], &a) == 0)
-				log_info("uplink: ifindex %d: removed %s (id %u)", ifindex, name,
-					 ids[i]);
-		}
-		close(fd);
+		if (bpf_xdp_detach(ifindex, att[i].mode, &a) == 0)
+			log_info("uplink: ifindex %d: removed %s (id %u)", ifindex, att[i].name,
+				 att[i].id);
+		close(a.old_prog_fd);
 	}
 }
 
@@ -587,24 +597,18 @@ out:
 /* Name the program that kept us off the uplink, if there is one. */
 static void uplink_say_foreign(int ifindex)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	char name[BPF_OBJ_NAME_LEN] = "?";
-	uint32_t id;
-	int fd;
+	struct uplink_att att[2];
+	const struct uplink_att *a;
 
-	if (bpf_xdp_query(ifindex, 0, &q))
+	uplink_attached(ifindex, att);
+	a = att[0].id ? &att[0] : &att[1];
+	if (!a->id)
 		return;
-	id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
-	if (!id)
-		return;
-	fd = pins_prog_name_by_id(id, name, sizeof(name));
-	if (fd >= 0)
-		close(fd);
 	log_err("uplink: ifindex %d has another XDP program, '%s' (id %u), and libxdp cannot add "
 		"ours beside it: this kernel has no XDP dispatcher, or that program was not loaded "
 		"through libxdp. Unload it (xdp-loader unload, ip link set dev IFACE xdp off), or "
 		"load both through libxdp on a kernel with the dispatcher",
-		ifindex, name, id);
+		ifindex, a->name, a->id);
 }
 
 int uplink_join(struct uplink *u, int ifindex, uint32_t chain_at, int prog_fd,
@@ -783,26 +787,12 @@ void uplink_close(struct uplink *u)
 
 bool uplink_dispatcher_on(int ifindex)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	uint32_t ids[2];
+	struct uplink_att att[2];
 
-	if (bpf_xdp_query(ifindex, 0, &q))
-		return false;
-	ids[0] = q.drv_prog_id;
-	ids[1] = q.skb_prog_id;
-	for (int i = 0; i < 2; i++) {
-		char name[BPF_OBJ_NAME_LEN];
-		int fd;
-
-		if (!ids[i])
-			continue;
-		fd = pins_prog_name_by_id(ids[i], name, sizeof(name));
-		if (fd < 0)
-			continue;
-		close(fd);
-		if (strcmp(name, "xdp_dispatcher") == 0)
+	uplink_attached(ifindex, att);
+	for (int i = 0; i < 2; i++)
+		if (att[i].id && strcmp(att[i].name, "xdp_dispatcher") == 0)
 			return true;
-	}
 	return false;
 }
 

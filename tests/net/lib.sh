@@ -187,6 +187,33 @@ t_ns()
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 }
 
+# t_uplink GW PEER [QUEUES]: the gateway's uplink: a veth named eth0 in namespaces GW and PEER
+# (short names), QUEUES (1) RX and TX queues each way, 198.18.0.1/24 on GW's end and
+# 198.18.0.2/24 on PEER's, both up.
+t_uplink()
+{
+	local gw=$1 peer=$2 q=${3:-1} gwns peerns
+	gwns=$(t_nsname "$gw")
+	peerns=$(t_nsname "$peer")
+	ip -n "$gwns" link add eth0 numtxqueues "$q" numrxqueues "$q" type veth peer name eth0 \
+		numtxqueues "$q" numrxqueues "$q" netns "$peerns" || t_bail "veth eth0"
+	ip -n "$gwns" addr add 198.18.0.1/24 dev eth0
+	ip -n "$peerns" addr add 198.18.0.2/24 dev eth0
+	ip -n "$gwns" link set eth0 up
+	ip -n "$peerns" link set eth0 up
+}
+
+# t_gw_cl [QUEUES]: the XDP gateway tests' two namespaces, gw and cl (names in GWNS and CLNS),
+# joined by t_uplink gw cl QUEUES.
+t_gw_cl()
+{
+	t_ns gw
+	t_ns cl
+	GWNS=$(t_nsname gw)
+	CLNS=$(t_nsname cl)
+	t_uplink gw cl "${1:-1}"
+}
+
 # t_in SHORT CMD...: run CMD in the namespace (host mount namespace, host /run).
 t_in()
 {

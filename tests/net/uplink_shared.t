@@ -13,16 +13,7 @@ t_require_cmd wireguard-go wg bpftool taskset python3
 t_require_xdpwgd
 CTL=$XDPWG_BUILD/xdpwgctl
 
-t_ns gw
-t_ns cl
-GWNS=$(t_nsname gw)
-CLNS=$(t_nsname cl)
-ip -n "$GWNS" link add eth0 numtxqueues 2 numrxqueues 2 type veth peer name eth0 \
-	numtxqueues 2 numrxqueues 2 netns "$CLNS" || t_bail "veth"
-ip -n "$GWNS" addr add 198.18.0.1/24 dev eth0
-ip -n "$CLNS" addr add 198.18.0.2/24 dev eth0
-ip -n "$GWNS" link set eth0 up
-ip -n "$CLNS" link set eth0 up
+t_gw_cl 2
 # the client's side picks the gateway's RX queue: CPU 0 sends on tx-0 (-> the gateway's rx-0),
 # CPU 1 on tx-1
 t_in cl sh -c 'echo 1 >/sys/class/net/eth0/queues/tx-0/xps_cpus &&

@@ -11,15 +11,7 @@ t_require_cmd xdp-filter xdp-loader wireguard-go wg socat python3
 t_require_xdpwgd
 CTL=$XDPWG_BUILD/xdpwgctl
 
-t_ns gw
-t_ns cl
-GWNS=$(t_nsname gw)
-CLNS=$(t_nsname cl)
-ip -n "$GWNS" link add eth0 type veth peer name eth0 netns "$CLNS" || t_bail "veth"
-ip -n "$GWNS" addr add 198.18.0.1/24 dev eth0
-ip -n "$CLNS" addr add 198.18.0.2/24 dev eth0
-ip -n "$GWNS" link set eth0 up
-ip -n "$CLNS" link set eth0 up
+t_gw_cl
 
 # One bpffs for libxdp's dispatcher pins and xdp-filter's maps, seen by every process of the test
 # (`ip netns exec` remounts /sys, and so hides /sys/fs/bpf): libxdp and xdp-tools look for it in

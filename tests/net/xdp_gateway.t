@@ -10,19 +10,10 @@ t_require_cmd wireguard-go wg socat bpftool python3 taskset
 t_require_xdpwgd
 CTL=$XDPWG_BUILD/xdpwgctl
 
-t_ns gw
-t_ns cl
-GWNS=$(t_nsname gw)
-CLNS=$(t_nsname cl)
 # two queues each way, so that the gateway opens two AF_XDP sockets
-ip -n "$GWNS" link add eth0 numtxqueues 2 numrxqueues 2 type veth peer name eth0 \
-	numtxqueues 2 numrxqueues 2 netns "$CLNS" || t_bail "veth"
-ip -n "$GWNS" addr add 198.18.0.1/24 dev eth0
+t_gw_cl 2
 ip -n "$GWNS" addr add 2001:db8:ff::1/64 dev eth0 nodad
-ip -n "$CLNS" addr add 198.18.0.2/24 dev eth0
 ip -n "$CLNS" addr add 2001:db8:ff::2/64 dev eth0 nodad
-ip -n "$GWNS" link set eth0 up
-ip -n "$CLNS" link set eth0 up
 # XDP in native mode on a veth needs the peer end to accept what it is given back (GRO off is
 # not needed for AF_XDP TX in copy mode); nothing else to set up.
 

@@ -159,12 +159,7 @@ t_ok "generic attachment removed on exit" sh -c "! ip -n '$GW' link show eth0 | 
 
 # --- two queues ---
 ip -n "$GW" link del eth0
-ip -n "$GW" link add eth0 numtxqueues 2 numrxqueues 2 type veth peer name eth0 \
-	numtxqueues 2 numrxqueues 2 netns "$PEER"
-ip -n "$GW" addr add 198.18.0.1/24 dev eth0
-ip -n "$PEER" addr add 198.18.0.2/24 dev eth0
-ip -n "$GW" link set eth0 up
-ip -n "$PEER" link set eth0 up
+t_uplink gw peer 2
 t_ok "xsk-echo on a two-queue veth" start_echo echo3 eth0 || t_show_log
 L=$T_DIR/echo3.log
 t_like "$(cat "$L")" "queue 1: socket bound" "queue 1 has a socket too"

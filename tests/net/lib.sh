@@ -427,6 +427,13 @@ t_sanitizer_to_files()
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$T_DIR/sanitizer"
 }
 
+# t_sanitized: true when the xdpwgd under test is a sanitizer build (make SAN=1): its memory
+# figures are ASan's (shadow memory, redzones, quarantine), not the daemon's.
+t_sanitized()
+{
+	ldd "$XDPWG_BUILD/xdpwgd" 2>/dev/null | grep -q libasan
+}
+
 # t_no_sanitizer_reports: one result: no ASan/UBSan/LSan report in any daemon log (meaningful
 # with XDPWG_BUILD pointing at a `make SAN=1` build; passes trivially otherwise).
 t_no_sanitizer_reports()

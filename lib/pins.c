@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,8 +218,50 @@ int pins_ifindex(const char *ifname)
 	return (int)ifindex;
 }
 
+/* The tunnel of a live daemon in the chain behind entry program mux_id on ifindex, if any: its
+ * name into tun. The chain's rows map is found among the program's maps. */
+static bool pins_mux_in_use(uint32_t mux_id, int ifindex, char *tun, size_t len)
+{
+	uint32_t map_ids[8], key = (uint32_t)ifindex;
+	struct bpf_prog_info info = { 0 };
+	uint32_t ilen = sizeof(info);
+	struct xdpwg_uplink up;
+	bool used = false;
+	int pfd = bpf_prog_get_fd_by_id(mux_id);
+
+	if (pfd < 0)
+		return false;
+	info.nr_map_ids = 8;
+	info.map_ids = (uint64_t)(uintptr_t)map_ids;
+	if (bpf_obj_get_info_by_fd(pfd, &info, &ilen) < 0)
+		info.nr_map_ids = 0;
+	close(pfd);
+	for (uint32_t i = 0; i < info.nr_map_ids && i < 8 && !used; i++) {
+		struct bpf_map_info mi = { 0 };
+		uint32_t mlen = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(map_ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && strcmp(mi.name, "rows") == 0 &&
+		    mi.value_size == sizeof(up) && bpf_map_lookup_elem(fd, &key, &up) == 0) {
+			for (int t = 0; t < XDPWG_CHAIN_SLOTS && !used; t++) {
+				const struct xdpwg_chain_owner *o = &up.slot[t];
+
+				if (o->tun[0] && o->pid &&
+				    (kill((pid_t)o->pid, 0) == 0 || errno != ESRCH)) {
+					snprintf(tun, len, "%.15s", o->tun);
+					used = true;
+				}
+			}
+		}
+		close(fd);
+	}
+	return used;
+}
+
 /* Detach a program named XDPWG_PROG_NAME or XDPWG_MUX_NAME (other than keep_id) from ifindex in
- * any mode.
+ * any mode; an entry program with a live tunnel behind it stays (-EBUSY).
  * Returns how many were detached, -EBUSY if a foreign program is attached, or -errno. */
 int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
 {
@@ -253,6 +296,18 @@ int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
 				name, modes[i].id);
 			close(fd);
 			return -EBUSY;
+		}
+		if (strcmp(name, XDPWG_MUX_NAME) == 0) {
+			char tun[16];
+
+			if (pins_mux_in_use(modes[i].id, ifindex, tun, sizeof(tun))) {
+				log_err("pins: ifindex %d: %s (id %u) still serves %s, whose "
+					"daemon "
+					"runs: not detached",
+					ifindex, name, modes[i].id, tun);
+				close(fd);
+				return -EBUSY;
+			}
 		}
 		a.old_prog_fd = fd;
 		err = bpf_xdp_detach(ifindex, modes[i].flags, &a);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -587,8 +588,26 @@ static void test_attach(const char *tun)
 	bpf_xdp_query(ifindex2, 0, &q);
 	ok(q.skb_prog_id == 0 && q.drv_prog_id != 0, "no generic program left");
 
-	/* xdpwgctl detach */
-	is_int(pins_detach_stale("xwt0", tun), 0, "detach by name");
+	/* xdpwgctl detach: not while a live daemon's tunnel is behind the entry program; once its
+	 * daemon is gone (a child's pid, reaped, stands for it), it goes */
+	is_int(pins_detach_stale("xwt0", tun), -EBUSY,
+	       "detach refused while the tunnel's daemon lives");
+	{
+		int rows = bpf_obj_get(XDPWG_PIN_ROOT "/@uplinks/rows");
+		uint32_t key = (uint32_t)ifindex;
+		struct xdpwg_uplink up;
+		pid_t dead = fork();
+
+		if (dead == 0)
+			_exit(0);
+		waitpid(dead, NULL, 0);
+		ok(rows >= 0 && bpf_map_lookup_elem(rows, &key, &up) == 0, "the uplink's row");
+		up.slot[0].pid = (uint32_t)dead;
+		bpf_map_update_elem(rows, &key, &up, BPF_ANY);
+		if (rows >= 0)
+			close(rows);
+	}
+	is_int(pins_detach_stale("xwt0", tun), 0, "detach by name once its daemon is gone");
 	bpf_xdp_query(ifindex, 0, &q);
 	is_int(q.prog_id, 0, "nothing attached after detach");
 	ok(stat(path, &st) < 0 && errno == ENOENT, "pins removed by detach");

@@ -119,6 +119,13 @@ t_diag "$(echo "$out" | grep -m1 "RX queue")"
 t_ok "the other two still work" sh -c "ip netns exec $CLNS ping -c1 -W2 192.0.2.1 &&
 	ip netns exec $CLNS ping -c1 -W2 192.0.2.65"
 
+# --- a clean-up by hand does not pull the uplink from under live tunnels ---
+out=$(t_in gw "$CTL" detach eth0 2>&1)
+rc=$?
+t_ok "xdpwgctl detach eth0 refuses while tunnels run behind xdpwg_mux" test "$rc" -ne 0
+t_like "$out" "still serves wg[01]" "and says which tunnel"
+t_is "$(prog_name)" xdpwg_mux "the entry program stays"
+
 # --- the last one out leaves eth0 as it found it ---
 t_ok "wg0 stops" t_stop "$GW0"
 t_ok "wg1 stops" t_stop "$GW1"

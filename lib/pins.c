@@ -218,45 +218,61 @@ int pins_ifindex(const char *ifname)
 	return (int)ifindex;
 }
 
-/* The tunnel of a live daemon in the chain behind entry program mux_id on ifindex, if any: its
- * name into tun. The chain's rows map is found among the program's maps. */
-static bool pins_mux_in_use(uint32_t mux_id, int ifindex, char *tun, size_t len)
+int pins_prog_map(uint32_t prog_id, const char *name)
 {
-	uint32_t map_ids[8], key = (uint32_t)ifindex;
+	uint32_t map_ids[PINS_PROG_MAX_MAPS];
 	struct bpf_prog_info info = { 0 };
-	uint32_t ilen = sizeof(info);
-	struct xdpwg_uplink up;
-	bool used = false;
-	int pfd = bpf_prog_get_fd_by_id(mux_id);
+	uint32_t len = sizeof(info);
+	int pfd = bpf_prog_get_fd_by_id(prog_id);
 
 	if (pfd < 0)
-		return false;
-	info.nr_map_ids = 8;
+		return -errno;
+	info.nr_map_ids = PINS_PROG_MAX_MAPS;
 	info.map_ids = (uint64_t)(uintptr_t)map_ids;
-	if (bpf_obj_get_info_by_fd(pfd, &info, &ilen) < 0)
-		info.nr_map_ids = 0;
+	if (bpf_obj_get_info_by_fd(pfd, &info, &len) < 0) {
+		close(pfd);
+		return -errno;
+	}
 	close(pfd);
-	for (uint32_t i = 0; i < info.nr_map_ids && i < 8 && !used; i++) {
+	for (uint32_t i = 0; i < info.nr_map_ids && i < PINS_PROG_MAX_MAPS; i++) {
 		struct bpf_map_info mi = { 0 };
 		uint32_t mlen = sizeof(mi);
 		int fd = bpf_map_get_fd_by_id(map_ids[i]);
 
 		if (fd < 0)
 			continue;
-		if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && strcmp(mi.name, "rows") == 0 &&
-		    mi.value_size == sizeof(up) && bpf_map_lookup_elem(fd, &key, &up) == 0) {
-			for (int t = 0; t < XDPWG_CHAIN_SLOTS && !used; t++) {
-				const struct xdpwg_chain_owner *o = &up.slot[t];
-
-				if (o->tun[0] && o->pid &&
-				    (kill((pid_t)o->pid, 0) == 0 || errno != ESRCH)) {
-					snprintf(tun, len, "%.15s", o->tun);
-					used = true;
-				}
-			}
-		}
+		if (bpf_obj_get_info_by_fd(fd, &mi, &mlen) == 0 && strcmp(mi.name, name) == 0)
+			return fd;
 		close(fd);
 	}
+	return -ENOENT;
+}
+
+bool pins_owner_live(const struct xdpwg_chain_owner *o)
+{
+	return o->tun[0] && o->pid && (kill((pid_t)o->pid, 0) == 0 || errno != ESRCH);
+}
+
+/* The tunnel of a live daemon in the chain behind entry program mux_id on ifindex, if any: its
+ * name into tun. */
+static bool pins_mux_in_use(uint32_t mux_id, int ifindex, char *tun, size_t len)
+{
+	uint32_t key = (uint32_t)ifindex;
+	struct xdpwg_uplink up;
+	bool used = false;
+	int fd = pins_prog_map(mux_id, "rows");
+
+	if (fd < 0)
+		return false;
+	if (bpf_map_lookup_elem(fd, &key, &up) == 0) {
+		for (int t = 0; t < XDPWG_CHAIN_SLOTS && !used; t++) {
+			if (pins_owner_live(&up.slot[t])) {
+				snprintf(tun, len, "%.15s", up.slot[t].tun);
+				used = true;
+			}
+		}
+	}
+	close(fd);
 	return used;
 }
 
@@ -302,8 +318,7 @@ int pins_detach_ours(int ifindex, uint32_t keep_id, uint32_t keep_mode_flags)
 
 			if (pins_mux_in_use(modes[i].id, ifindex, tun, sizeof(tun))) {
 				log_err("pins: ifindex %d: %s (id %u) still serves %s, whose "
-					"daemon "
-					"runs: not detached",
+					"daemon runs: not detached",
 					ifindex, name, modes[i].id, tun);
 				close(fd);
 				return -EBUSY;

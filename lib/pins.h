@@ -23,6 +23,7 @@ struct bpf_object;
 extern const char *const pins_maps[];
 enum pins_constants {
 	PINS_NMAPS = 15,
+	PINS_PROG_MAX_MAPS = 32, /* maps of one program pins_prog_map looks at */
 };
 
 /* A counter's name in stats, metrics and the drop log ("unknown" past the end). */
@@ -36,6 +37,12 @@ enum pins_stat_action {
 	PINS_STAT_REDIRECT, /* into an AF_XDP socket */
 };
 enum pins_stat_action pins_stat_action(enum xdpwg_stat s);
+
+/* The map named name among those program prog_id uses: an fd, -ENOENT when it has none of that
+ * name (PINS_PROG_MAX_MAPS are looked at), or -errno. */
+int pins_prog_map(uint32_t prog_id, const char *name);
+/* Whether a slot of an uplink's chain (rows map) is held by a daemon that still runs. */
+bool pins_owner_live(const struct xdpwg_chain_owner *o);
 
 /* Mount bpffs at /sys/fs/bpf unless one is there already (ip netns exec remounts /sys). */
 int pins_ensure_bpffs(void);

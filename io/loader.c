@@ -145,12 +145,8 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 		/* libxdp's dispatcher is there already: our program becomes one of its programs,
 		 * loaded by libxdp (as an extension) as it attaches; a frame that is not ours
 		 * goes on to the dispatcher's next program */
-		err = uplink_dispatcher_attach(ld->skel->obj, ifindexes[0],
-					       opts->mode == LOADER_MODE_NATIVE ? UPLINK_MODE_NATIVE
-					       : opts->mode == LOADER_MODE_GENERIC
-						       ? UPLINK_MODE_GENERIC
-						       : UPLINK_MODE_AUTO,
-					       &ld->disp, &ld->disp_native);
+		err = uplink_dispatcher_attach(ld->skel->obj, ifindexes[0], opts->mode, &ld->disp,
+					       &ld->disp_native);
 		if (err) {
 			log_err("loader: joining libxdp's dispatcher on %s: %s", opts->ifaces[0],
 				strerror(-err));
@@ -305,10 +301,7 @@ int loader_attach(struct xdpwg_loader *ld, const char *ifname, enum loader_mode 
 		goto out;
 	}
 	err = uplink_join(ld->up, ifindex, chain_at, bpf_program__fd(ld->skel->progs.xdpwg_rx),
-			  mode == LOADER_MODE_NATIVE	? UPLINK_MODE_NATIVE
-			  : mode == LOADER_MODE_GENERIC ? UPLINK_MODE_GENERIC
-							: UPLINK_MODE_AUTO,
-			  &native);
+			  mode, &native);
 	if (err) {
 		bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.ifaces), &key);
 		goto out;

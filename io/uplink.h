@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "loader.h"
+
 struct bpf_object;
 struct uplink;
 struct xdp_program;
@@ -38,12 +40,6 @@ int uplink_reuse_maps(struct uplink *u, struct bpf_object *obj);
 /* After it is loaded: where there were none, its maps become the shared ones (and are pinned). */
 int uplink_adopt_maps(struct uplink *u, struct bpf_object *obj);
 
-enum uplink_mode {
-	UPLINK_MODE_AUTO = 0, /* native, else generic with a warning */
-	UPLINK_MODE_NATIVE,
-	UPLINK_MODE_GENERIC,
-};
-
 /* Reserve a slot on ifindex for tunnel tun (listen port port): *chain_at gets row * SLOTS +
  * slot. -EADDRINUSE if a live tunnel on this uplink has the same port, -ENOSPC when the row is
  * full. The caller then writes chain_at into its ifaces map and calls uplink_join. */
@@ -53,7 +49,7 @@ int uplink_reserve(struct uplink *u, int ifindex, const char *tun, uint16_t port
  * first attach; a tunnel alone on the uplink re-attaches it in its mode). *native: the mode
  * the uplink's entry program runs in. */
 int uplink_join(struct uplink *u, int ifindex, uint32_t chain_at, int prog_fd,
-		enum uplink_mode mode, bool *native);
+		enum loader_mode mode, bool *native);
 /* Let other daemons join and leave (the lock is held from uplink_open). */
 void uplink_unlock(struct uplink *u);
 /* Clear our slot (takes the lock); the last tunnel out detaches the entry program. */
@@ -67,7 +63,7 @@ void uplink_close(struct uplink *u);
  * entry program: the kernel lets no dispatcher program tail-call ours. */
 bool uplink_dispatcher_on(int ifindex);
 /* Load obj (not loaded yet) through libxdp and attach its program to ifindex's dispatcher. */
-int uplink_dispatcher_attach(struct bpf_object *obj, int ifindex, enum uplink_mode mode,
+int uplink_dispatcher_attach(struct bpf_object *obj, int ifindex, enum loader_mode mode,
 			     struct xdp_program **out, bool *native);
 void uplink_dispatcher_detach(struct xdp_program *xp, int ifindex);
 

@@ -296,6 +296,14 @@ b_stats()
 		printf "%.6g %.6g %.6g %d\n", m, v[1], v[n], n }'
 }
 
+# b_fmt "median min max n" (b_stats' line): "med [min-max]", "-" when there is none.
+b_fmt()
+{
+	# shellcheck disable=SC2086
+	set -- $1
+	if [ "$4" = 0 ]; then echo "-"; else printf '%.3g [%.3g-%.3g]' "$1" "$2" "$3"; fi
+}
+
 # b_pct P: the P-th percentile (nearest rank) of numbers on stdin, or "-".
 b_pct()
 {

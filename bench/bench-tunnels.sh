@@ -228,12 +228,6 @@ stat_of() # IMPL COUNT DIR -> "median min max n"
 	awk -F'\t' -v i="$1" -v c="$2" -v d="$3" \
 		'$1 == i && $3 == c && $4 == d && $5 == "sum" { print $6 }' "$RAW" | b_stats
 }
-fmt() # "median min max n" -> "med [min-max]"
-{
-	# shellcheck disable=SC2086
-	set -- $1
-	if [ "$4" = 0 ]; then echo "-"; else printf '%.3g [%.3g-%.3g]' "$1" "$2" "$3"; fi
-}
 {
 	echo "xdpwg tunnels benchmark (two tunnels on two cores vs one), $STARTED, $(nproc) cores, kernel $(uname -r)"
 	echo "one = tunnel 0 alone, all its processes on CPU 0; two = tunnels 0 and 1 at once, each on its CPU"
@@ -245,7 +239,7 @@ fmt() # "median min max n" -> "med [min-max]"
 			sa=$(stat_of wireguard-go "$count" "${d%%|*}")
 			sb=$(stat_of xdpwgd "$count" "${d%%|*}")
 			printf '%-26s %-8s %-22s %-22s %s\n' "${d#*|}" "$([ "$count" = 1 ] && echo one || echo two)" \
-				"$(fmt "$sa")" "$(fmt "$sb")" "$(b_ratio "${sb%% *}" "${sa%% *}")"
+				"$(b_fmt "$sa")" "$(b_fmt "$sb")" "$(b_ratio "${sb%% *}" "${sa%% *}")"
 		done
 		ra=$(b_ratio "$(stat_of wireguard-go 2 "${d%%|*}" | cut -d' ' -f1)" \
 			"$(stat_of wireguard-go 1 "${d%%|*}" | cut -d' ' -f1)")

@@ -288,12 +288,6 @@ stat_of() # SIDE TEST METRIC -> "median min max n"
 	awk -F'\t' -v s="$1" -v t="$2" -v m="$3" \
 		'$1 == s && $3 == t && $4 == m && $5 != "-" { print $5 }' "$RAW" | b_stats
 }
-fmt() # "median min max n" -> "med [min-max]"
-{
-	# shellcheck disable=SC2086
-	set -- $1
-	if [ "$4" = 0 ]; then echo "-"; else printf '%.3g [%.3g-%.3g]' "$1" "$2" "$3"; fi
-}
 
 TABLE=$OUT/bench.txt
 PLOTDAT=$T_DIR/plot.dat
@@ -324,7 +318,7 @@ cmp_table()
 			sy=$(stat_of "$y" "$name" "$m")
 			[ "${sy##* }" = 0 ] || [ "${sx##* }" = 0 ] && continue
 			ratio=$(b_ratio "${sy%% *}" "${sx%% *}")
-			printf '%-26s %-12s %-22s %-22s %s\n' "$label" "$ml" "$(fmt "$sx")" "$(fmt "$sy")" "$ratio"
+			printf '%-26s %-12s %-22s %-22s %s\n' "$label" "$ml" "$(b_fmt "$sx")" "$(b_fmt "$sy")" "$ratio"
 			# shellcheck disable=SC2086
 			set -- $sx $sy
 			jq -nc --arg cmp "$y/$x" --arg test "$name" --arg lbl "$label" --arg metric "$m" \
@@ -360,13 +354,13 @@ cmp_table()
 		E B
 	if has_side D; then
 		cmp_table B D "== one active peer among $((SCALE + 1)) configured ==" "1 peer" "$((SCALE + 1)) peers"
-		printf '%-26s %-12s %-22s\n' "setconf $SCALE peers" "apply s" "$(fmt "$(stat_of D setup load_s)")"
-		printf '%-26s %-12s %-22s\n' "gateway after setconf" "RSS MB" "$(fmt "$(stat_of D setup rss_mb)")"
+		printf '%-26s %-12s %-22s\n' "setconf $SCALE peers" "apply s" "$(b_fmt "$(stat_of D setup load_s)")"
+		printf '%-26s %-12s %-22s\n' "gateway after setconf" "RSS MB" "$(b_fmt "$(stat_of D setup rss_mb)")"
 	fi
 	if has_side M; then
 		cmp_table B M "== one active peer among $((MILLION_N + 1)) configured ==" "1 peer" "$((MILLION_N + 1)) peers"
-		printf '%-26s %-12s %-22s\n' "setconf $MILLION_N peers" "apply s" "$(fmt "$(stat_of M setup load_s)")"
-		printf '%-26s %-12s %-22s\n' "gateway after setconf" "RSS MB" "$(fmt "$(stat_of M setup rss_mb)")"
+		printf '%-26s %-12s %-22s\n' "setconf $MILLION_N peers" "apply s" "$(b_fmt "$(stat_of M setup load_s)")"
+		printf '%-26s %-12s %-22s\n' "gateway after setconf" "RSS MB" "$(b_fmt "$(stat_of M setup rss_mb)")"
 	fi
 	echo
 	[ -n "$HS_LINE" ] && echo "responder handshakes (hs-bench, 1 core): $HS_LINE"

@@ -187,31 +187,16 @@ t_ns()
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 }
 
-# t_uplink GW PEER [QUEUES]: the gateway's uplink: a veth named eth0 in namespaces GW and PEER
-# (short names), QUEUES (1) RX and TX queues each way, 198.18.0.1/24 on GW's end and
-# 198.18.0.2/24 on PEER's, both up.
-t_uplink()
-{
-	local gw=$1 peer=$2 q=${3:-1} gwns peerns
-	gwns=$(t_nsname "$gw")
-	peerns=$(t_nsname "$peer")
-	ip -n "$gwns" link add eth0 numtxqueues "$q" numrxqueues "$q" type veth peer name eth0 \
-		numtxqueues "$q" numrxqueues "$q" netns "$peerns" || t_bail "veth eth0"
-	ip -n "$gwns" addr add 198.18.0.1/24 dev eth0
-	ip -n "$peerns" addr add 198.18.0.2/24 dev eth0
-	ip -n "$gwns" link set eth0 up
-	ip -n "$peerns" link set eth0 up
-}
-
 # t_gw_cl [QUEUES]: the XDP gateway tests' two namespaces, gw and cl (names in GWNS and CLNS),
-# joined by t_uplink gw cl QUEUES.
+# and the gateway's uplink: eth0 198.18.0.1/24 to the client's eth0 198.18.0.2/24, QUEUES (1)
+# queues each way.
 t_gw_cl()
 {
 	t_ns gw
 	t_ns cl
 	GWNS=$(t_nsname gw)
 	CLNS=$(t_nsname cl)
-	t_uplink gw cl "${1:-1}"
+	t_link -q "${1:-1}" gw eth0 198.18.0.1/24 cl eth0 198.18.0.2/24
 }
 
 # t_in SHORT CMD...: run CMD in the namespace (host mount namespace, host /run).
@@ -223,14 +208,20 @@ t_in()
 	ip netns exec "$ns" "$@"
 }
 
-# t_link NS1 IF1 ADDR1 NS2 IF2 ADDR2 [ADDR1b ADDR2b]: a veth between two namespaces, up,
-# with addresses (CIDR; "-" for none; an optional second pair, e.g. IPv6).
+# t_link [-q N] NS1 IF1 ADDR1 NS2 IF2 ADDR2 [ADDR1b ADDR2b]: a veth between two namespaces, up,
+# with addresses (CIDR; "-" for none; an optional second pair, e.g. IPv6); -q: N RX and TX
+# queues each way (1).
 t_link()
 {
-	local n1 n2
+	local n1 n2 q=1
+	if [ "$1" = -q ]; then
+		q=$2
+		shift 2
+	fi
 	n1=$(t_nsname "$1")
 	n2=$(t_nsname "$4")
-	ip -n "$n1" link add "$2" type veth peer name "$5" netns "$n2" || t_bail "veth $1/$2-$4/$5"
+	ip -n "$n1" link add "$2" numtxqueues "$q" numrxqueues "$q" type veth peer name "$5" \
+		numtxqueues "$q" numrxqueues "$q" netns "$n2" || t_bail "veth $1/$2-$4/$5"
 	[ "$3" = - ] || ip -n "$n1" addr add "$3" dev "$2" nodad 2>/dev/null ||
 		ip -n "$n1" addr add "$3" dev "$2"
 	[ "$6" = - ] || ip -n "$n2" addr add "$6" dev "$5" nodad 2>/dev/null ||
@@ -291,6 +282,18 @@ t_start_xdpwgd()
 	shift 2
 	[ "${T_VERBOSE:-0}" = 1 ] && v=(-v)
 	t_start "$short" "$tun" "xdpwgd-$short-$tun" "$XDPWG_BUILD/xdpwgd" -f "${v[@]}" "$@" "$tun"
+}
+
+# t_xdpwgd_refused SHORT ARGS...: xdpwgd -f ARGS in namespace SHORT with a private /run, for a
+# start that is expected to fail: its output in T_OUT; 0 when it exited non-zero (within 20 s).
+t_xdpwgd_refused()
+{
+	local short=$1
+	shift
+	T_OUT=$(ip netns exec "$(t_nsname "$short")" unshare -m --propagation private sh -c \
+		'mount -t tmpfs tmpfs /run && exec "$@"' sh timeout 20 "$XDPWG_BUILD/xdpwgd" -f \
+		"$@" 2>&1)
+	[ $? -ne 0 ]
 }
 
 # t_start_wggo SHORT TUN: wireguard-go in the foreground.

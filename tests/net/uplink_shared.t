@@ -109,13 +109,9 @@ t_in cl ping -q -c 10 -i 0.02 -W 2 192.0.2.65 >/dev/null
 t_ok "and through XDP" test "$(stat_of "$GW1" wg1 redirected)" -ge $((r1 + 10))
 
 # --- a third tunnel finds no queue of its own ---
-out=$(ip netns exec "$GWNS" unshare -m --propagation private sh -c \
-	'mount -t tmpfs tmpfs /run && exec "$@"' sh timeout 20 "$XDPWG_BUILD/xdpwgd" -f \
-	--attach eth0 wg2 2>&1)
-rc=$?
-t_ok "a third tunnel without a free queue is refused" test "$rc" -ne 0
-t_like "$out" "no RX queue left" "and says why"
-t_diag "$(echo "$out" | grep -m1 "RX queue")"
+t_ok "a third tunnel without a free queue is refused" t_xdpwgd_refused gw --attach eth0 wg2
+t_like "$T_OUT" "no RX queue left" "and says why"
+t_diag "$(echo "$T_OUT" | grep -m1 "RX queue")"
 t_ok "the other two still work" sh -c "ip netns exec $CLNS ping -c1 -W2 192.0.2.1 &&
 	ip netns exec $CLNS ping -c1 -W2 192.0.2.65"
 

@@ -44,13 +44,10 @@ t_diag "$status"
 
 if ! grep -q xdp_dispatcher <<<"$status"; then
 	# --- no dispatcher: one program per interface ---
-	out=$(ip netns exec "$GWNS" unshare -m --propagation private sh -c \
-		'mount -t tmpfs tmpfs /run && exec "$@"' sh timeout 20 "$XDPWG_BUILD/xdpwgd" -f \
-		--attach eth0 wg0 2>&1)
-	rc=$?
-	t_ok "no dispatcher: xdpwgd does not start beside xdp-filter" test "$rc" -ne 0
-	t_like "$out" "another XDP program, 'xdpfilt_[a-z_]*'" "and names the program in the way"
-	t_diag "$(grep -m1 "another XDP program" <<<"$out")"
+	t_ok "no dispatcher: xdpwgd does not start beside xdp-filter" \
+		t_xdpwgd_refused gw --attach eth0 wg0
+	t_like "$T_OUT" "another XDP program, 'xdpfilt_[a-z_]*'" "and names the program in the way"
+	t_diag "$(grep -m1 "another XDP program" <<<"$T_OUT")"
 	t_like "$(loader_status)" "xdpfilt" "xdp-filter is left in place"
 	t_in gw xdp-filter unload eth0
 	t_ok "alone, xdpwgd starts" start_gw

@@ -159,7 +159,7 @@ t_ok "generic attachment removed on exit" sh -c "! ip -n '$GW' link show eth0 | 
 
 # --- two queues ---
 ip -n "$GW" link del eth0
-t_uplink gw peer 2
+t_link -q 2 gw eth0 198.18.0.1/24 peer eth0 198.18.0.2/24
 t_ok "xsk-echo on a two-queue veth" start_echo echo3 eth0 || t_show_log
 L=$T_DIR/echo3.log
 t_like "$(cat "$L")" "queue 1: socket bound" "queue 1 has a socket too"

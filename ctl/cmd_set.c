@@ -2,7 +2,7 @@
 /*
  * set: wg(8)'s argument grammar, turned into one change request and sent in one set=1, so a
  * bad argument anywhere changes nothing: every argument is checked before we connect.
- * xdpwg adds, per peer: roam-policy roam|pinned|within, roam-within CIDR[,CIDR...]; per
+ * xdpwg adds, per peer: roam-policy roam|pinned|within|multipath|redundant, roam-within CIDR[,CIDR...]; per
  * interface: allow-source CIDR[,CIDR...] (the source allowlist; "" or any clears it).
  */
 #include <ctype.h>
@@ -193,7 +193,9 @@ static int set_parse(int argc, char **argv, struct conf_dev *c)
 			p->flags |= CONF_PEER_HAS_PRESHARED_KEY;
 		} else if (p && !strcmp(a, "roam-policy")) {
 			if (conf_parse_roam_policy(val, &p->roam_policy)) {
-				ctl_err("roam-policy: \"%s\" is not roam, pinned or within", val);
+				ctl_err("roam-policy: \"%s\" is not roam, pinned, within, "
+					"multipath or redundant",
+					val);
 				return -1;
 			}
 			p->flags |= CONF_PEER_HAS_ROAM_POLICY;
@@ -248,6 +250,7 @@ CTL_COMMAND(set, .name = "set", .run = set_main,
 		     "[peer <base64 public key> [remove] [preshared-key <file path>] "
 		     "[endpoint <ip>:<port>] [persistent-keepalive <interval seconds>] "
 		     "[allowed-ips <ip1>/<cidr1>[,<ip2>/<cidr2>]...] "
-		     "[roam-policy roam|pinned|within] [roam-within <ip>/<cidr>[,...]] ]...",
+		     "[roam-policy roam|pinned|within|multipath|redundant] [roam-within "
+		     "<ip>/<cidr>[,...]] ]...",
 	    .summary = "Change the current configuration, add peers, remove peers, or change "
 		       "peers");

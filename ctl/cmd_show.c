@@ -191,6 +191,7 @@ static void show_pretty(const char *iface, const struct ctl_snap *snap)
 			}
 			printf("\n");
 		}
+		show_paths_text(p);
 		if (i + 1 < snap->n_peers)
 			printf("\n");
 	}
@@ -389,8 +390,10 @@ static void show_json(const char *iface, const struct ctl_snap *snap)
 		       p->persistent_keepalive);
 		show_json_str("roam_policy", conf_roam_policy_name(p->roam_policy), true);
 		show_json_cidrs("roam_within", p->roam_cidrs, p->n_roam_cidrs);
-		printf(",\"endpoint_moves\":%" PRIu64 ",\"last_move\":%" PRId64 "}%s",
-		       p->endpoint_moves, p->last_move_sec, i + 1 < snap->n_peers ? "," : "");
+		printf(",\"endpoint_moves\":%" PRIu64 ",\"last_move\":%" PRId64, p->endpoint_moves,
+		       p->last_move_sec);
+		show_paths_json(p);
+		printf("}%s", i + 1 < snap->n_peers ? "," : "");
 	}
 	printf("]}");
 	crypto_wipe(k, sizeof(k));

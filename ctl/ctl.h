@@ -77,4 +77,9 @@ int ctl_read_key_arg(const char *arg, const char *file, uint8_t key[32]);
 /* Sync a parsed file against the running config, as `wg syncconf` does (cmd_conf.c). */
 int ctl_sync_conf(const char *iface, struct conf_dev *file);
 
+/* show_paths.c: a multipath peer's paths in `show` (text lines, or JSON members after the
+ * peer's others, each with its leading comma) */
+void show_paths_text(const struct conf_peer *p);
+void show_paths_json(const struct conf_peer *p);
+
 #endif

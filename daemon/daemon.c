@@ -285,6 +285,9 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 	if (!d->xdp && (ret = daemon_watch(d, d->tun.fds[0], DAEMON_EV_TUN)) < 0)
 		goto err;
 	daemon_roam_init(d);
+	/* the same: after the monitor is open */
+	if ((ret = daemon_paths_init(d, o->uplinks, o->path_probe_ms)) < 0)
+		goto err;
 	/* after the monitor is open, so that no address change falls in between */
 	if (d->xdp)
 		io_xdp_local_addrs_refresh(d->xdp);

@@ -41,6 +41,10 @@ struct daemon_opts {
 	unsigned int n_queues;
 	/* --metrics ADDR:PORT: serve GET /metrics there (daemon/metrics_http.c); NULL: not */
 	const struct wg_endpoint *metrics;
+	/* --uplinks LIST (validated by main) / "none"; NULL: every interface with a default route.
+	 * --path-probe MS; 0: the default (daemon/paths.c) */
+	const char *uplinks;
+	unsigned int path_probe_ms;
 };
 
 struct xdpwgd;

@@ -42,6 +42,9 @@ enum main_constants {
 	MAIN_OPT_VERSION,
 	MAIN_OPT_MTU,
 	MAIN_OPT_METRICS,
+	MAIN_OPT_UPLINKS,
+	MAIN_OPT_PATH_PROBE,
+	MAIN_MAX_UPLINKS = 4, /* the engine's paths per peer */
 	/* The TUN's MTU: IPv6 inside needs 1280; the largest outer datagram (65535 bytes of IP)
 	 * must still carry it with WireGuard's IPv6 overhead (80). */
 	MAIN_MTU_MIN = 1280,
@@ -66,7 +69,9 @@ struct main_args {
 	unsigned int n_hs_cpus;
 	unsigned int n_worker_cpus;
 	const char *ifname;
-	char *attach_env; /* a copy of XDPWG_ATTACH that attach[] points into */
+	char *attach_env;	    /* a copy of XDPWG_ATTACH that attach[] points into */
+	const char *uplinks;	    /* --uplinks; NULL: automatic */
+	unsigned int path_probe_ms; /* --path-probe; 0: the default */
 };
 
 static void usage(FILE *f)
@@ -104,6 +109,12 @@ static void usage(FILE *f)
 		"                         2-3; default: every queue no other tunnel holds); also\n"
 		"                         XDPWG_QUEUES=LIST. Tunnels sharing an uplink each take\n"
 		"                         their own queues; steer their ports to them\n"
+		"      --uplinks LIST     a multipath client's uplinks, preferred first (e.g.\n"
+		"                         wifi,lte; default: every interface with a default\n"
+		"                         route, by metric, when there are two or more; none:\n"
+		"                         never act as a multipath client); also XDPWG_UPLINKS\n"
+		"      --path-probe MS    probe each path of a multipath peer every MS ms\n"
+		"                         (default 1000, 50..3600000); also XDPWG_PATH_PROBE_MS\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -121,6 +132,63 @@ static int main_add_attach(struct main_args *a, const char *name)
 		return -1;
 	}
 	a->attach[a->n_attach++] = name;
+	return 0;
+}
+
+/* --uplinks LIST / XDPWG_UPLINKS: "none", or up to MAIN_MAX_UPLINKS interface names separated
+ * by commas. The interfaces need not exist yet (an LTE modem comes and goes). */
+static int main_parse_uplinks(const char *what, const char *s, struct main_args *a)
+{
+	const char *p = s;
+	unsigned int n = 0;
+
+	if (!strcmp(s, "none")) {
+		a->uplinks = s;
+		return 0;
+	}
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (!len || len >= IFNAMSIZ || strchr(" /", p[0]) || memchr(p, ' ', len) ||
+		    memchr(p, '/', len)) {
+			fprintf(stderr, "xdpwgd: %s %s: \"%.*s\" is not an interface name\n", what,
+				s, (int)len, p);
+			return -1;
+		}
+		if (++n > MAIN_MAX_UPLINKS) {
+			fprintf(stderr, "xdpwgd: %s %s: at most %d uplinks\n", what, s,
+				MAIN_MAX_UPLINKS);
+			return -1;
+		}
+		p += len;
+		if (*p == ',' && !*++p) {
+			fprintf(stderr, "xdpwgd: %s %s: a trailing comma\n", what, s);
+			return -1;
+		}
+	}
+	if (!n) {
+		fprintf(stderr, "xdpwgd: %s: empty (use none for no uplinks)\n", what);
+		return -1;
+	}
+	a->uplinks = s;
+	return 0;
+}
+
+/* --path-probe MS / XDPWG_PATH_PROBE_MS: milliseconds in the engine's bounds. */
+static int main_parse_path_probe(const char *what, const char *s, struct main_args *a)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < WG_PATH_PROBE_MIN_MS ||
+	    v > WG_PATH_PROBE_MAX_MS) {
+		fprintf(stderr, "xdpwgd: %s %s: not a number of milliseconds in %d..%d\n", what, s,
+			WG_PATH_PROBE_MIN_MS, WG_PATH_PROBE_MAX_MS);
+		return -1;
+	}
+	a->path_probe_ms = (unsigned int)v;
 	return 0;
 }
 
@@ -223,6 +291,8 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "worker-cpus", required_argument, NULL, MAIN_OPT_WORKER_CPUS },
 		{ "queues", required_argument, NULL, MAIN_OPT_QUEUES },
 		{ "handshake-cpus", required_argument, NULL, MAIN_OPT_HANDSHAKE_CPUS },
+		{ "uplinks", required_argument, NULL, MAIN_OPT_UPLINKS },
+		{ "path-probe", required_argument, NULL, MAIN_OPT_PATH_PROBE },
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
 		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
@@ -279,6 +349,14 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 					    &a->n_hs_cpus, MAIN_MAX_WORKER_CPUS) < 0)
 				return -1;
 			break;
+		case MAIN_OPT_UPLINKS:
+			if (main_parse_uplinks("--uplinks", optarg, a) < 0)
+				return -1;
+			break;
+		case MAIN_OPT_PATH_PROBE:
+			if (main_parse_path_probe("--path-probe", optarg, a) < 0)
+				return -1;
+			break;
 		case MAIN_OPT_QUEUES:
 			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue",
 					    a->queues, &a->n_queues, XDPWG_MAX_QUEUES) < 0)
@@ -296,6 +374,13 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	env = getenv("XDPWG_METRICS");
 	if (env && *env && !endpoint_is_set(&a->metrics) &&
 	    main_parse_metrics("XDPWG_METRICS", env, a) < 0)
+		return -1;
+	env = getenv("XDPWG_UPLINKS");
+	if (env && *env && !a->uplinks && main_parse_uplinks("XDPWG_UPLINKS", env, a) < 0)
+		return -1;
+	env = getenv("XDPWG_PATH_PROBE_MS");
+	if (env && *env && !a->path_probe_ms &&
+	    main_parse_path_probe("XDPWG_PATH_PROBE_MS", env, a) < 0)
 		return -1;
 	env = getenv("XDPWG_WORKER_CPUS");
 	if (env && *env && !a->n_worker_cpus &&
@@ -468,6 +553,8 @@ int main(int argc, char **argv)
 	dopts.metrics = endpoint_is_set(&args.metrics) ? &args.metrics : NULL;
 	dopts.worker_cpus = args.worker_cpus;
 	dopts.n_worker_cpus = args.n_worker_cpus;
+	dopts.uplinks = args.uplinks;
+	dopts.path_probe_ms = args.path_probe_ms;
 	dopts.queues = args.queues;
 	dopts.n_queues = args.n_queues;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO

@@ -241,6 +241,8 @@ void daemon_on_netlink(struct xdpwgd *d)
 		return;
 	if (d->xdp && (bits & NL_CHANGE_ADDR))
 		io_xdp_local_addrs_refresh(d->xdp);
+	/* before the route check: an announce goes out on the uplink chosen now */
+	daemon_paths_refresh(d);
 	if (daemon_route_holding(d)) {
 		d->route_armed = true;
 		return;

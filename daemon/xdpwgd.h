@@ -120,6 +120,10 @@ struct xdpwgd {
 	size_t n_allow_src;
 	struct allowedips *allow_trie; /* NULL: any source */
 	uint64_t src_not_allowed;      /* datagrams the kernel-socket path dropped for it */
+	/* a multipath client's uplinks (paths.c): --uplinks names, or none at all */
+	char uplink_names[4][IFNAMSIZ];
+	size_t n_uplink_names;
+	bool uplinks_off;
 	/* observability on the tick: drop bursts logged */
 	struct droplog *droplog;
 };
@@ -153,6 +157,13 @@ void daemon_arm_route_timer(struct xdpwgd *d);
 void daemon_on_moves(struct xdpwgd *d);
 void daemon_on_netlink(struct xdpwgd *d);
 void daemon_on_route_timer(struct xdpwgd *d);
+
+/* paths.c */
+/* --uplinks LIST ("none": no multipath client role; NULL: automatic) and --path-probe MS (0:
+ * the default). -EINVAL with a log line. */
+int daemon_paths_init(struct xdpwgd *d, const char *uplinks, unsigned int probe_ms);
+/* Tell the engine the uplinks as they are now (links, addresses, default routes). */
+void daemon_paths_refresh(struct xdpwgd *d);
 
 /* observe.c */
 /* Tell the engine the TUN's MTU when it changed. */

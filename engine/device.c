@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "log.h"
+#include "multipath.h"
 #include "peer.h"
 #include "ratelimiter.h"
 #include "receive.h"
@@ -193,6 +194,7 @@ struct wg_device *wg_device_new(const struct wg_device_opts *opts)
 	dev->wall_offset_ns = (int64_t)ts.tv_sec * (int64_t)NSEC_PER_SEC + ts.tv_nsec -
 			      (int64_t)wg_device_now(dev);
 	atomic_init(&dev->mtu, DEVICE_DEFAULT_MTU);
+	atomic_init(&dev->path_probe_ms, MPATH_PROBE_DEFAULT_MS);
 	pthread_rwlock_init(&dev->lock, NULL);
 	pthread_mutex_init(&dev->queue_lock, NULL);
 	pthread_mutex_init(&dev->gone_lock, NULL);
@@ -347,6 +349,16 @@ void wg_device_announce(struct wg_device *dev, struct wg_peer *peer)
 	struct wg_peer *p;
 
 	for (p = peer ? peer : dev->peers; p; p = peer ? NULL : p->next_peer) {
+		bool mp_client;
+
+		pthread_spin_lock(&p->endpoint_lock);
+		mp_client = mpath_client_locked(p);
+		pthread_spin_unlock(&p->endpoint_lock);
+		/* a multipath client announces on the path it chose, after the uplinks moved */
+		if (mp_client) {
+			mpath_announce(p);
+			continue;
+		}
 		peer_clear_endpoint_src(p);
 		if (send_session_valid(p)) {
 			/* armed first: the answer may come back on a worker before send returns */
@@ -394,6 +406,7 @@ const char *wg_drop_reason_name(enum wg_drop_reason r)
 		[WG_DROP_QUEUE_FULL] = "queue_full",
 		[WG_DROP_DECRYPT] = "decrypt",
 		[WG_DROP_REPLAY] = "replay",
+		[WG_DROP_DUPLICATE] = "duplicate",
 		[WG_DROP_KEY_EXPIRED] = "key_expired",
 		[WG_DROP_BAD_INNER] = "bad_inner",
 		[WG_DROP_ALLOWEDIPS] = "allowedips",

@@ -49,6 +49,7 @@ enum wg_drop_reason {
 	WG_DROP_ALLOWEDIPS,	   /* inner source not an allowed IP of the sending peer */
 	WG_DROP_NO_PEER,	   /* outgoing packet matched no peer (tx) */
 	WG_DROP_NO_ENDPOINT,	   /* peer has no endpoint (tx) */
+	WG_DROP_DUPLICATE,	   /* a redundant peer's copy already received on another path */
 	WG_DROP_REASON_MAX,
 };
 
@@ -123,6 +124,22 @@ struct wg_device_opts {
 	void *clock_ctx;
 	/* name for logs */
 	const char *name;
+};
+
+/* A multipath peer's probe interval (wg_device_set_path_probe). */
+enum wg_path_probe_limits {
+	WG_PATH_PROBE_MIN_MS = 50,
+	WG_PATH_PROBE_MAX_MS = 3600000,
+	WG_PATH_PROBE_DEFAULT_MS = 1000,
+};
+
+/* One uplink of a client device (wg_device_set_uplinks): a path for its multipath peers. */
+struct wg_uplink {
+	int ifindex;
+	char name[16];
+	bool has4, has6;
+	struct in_addr addr4; /* the source address to use on it */
+	struct in6_addr addr6;
 };
 
 struct wg_device *wg_device_new(const struct wg_device_opts *opts);
@@ -227,6 +244,11 @@ void wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *out);
 
 /* The TUN's MTU: padding never grows a packet past it (default 1420). Any thread. */
 void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu);
+/* The uplinks of a multipath client, in order of preference (at most 4 are used; n 0: a
+ * gateway, whose paths are its peers' sources). Control thread. */
+void wg_device_set_uplinks(struct wg_device *dev, const struct wg_uplink *up, size_t n);
+/* How often each path of a multipath peer is probed (ms, 50..3600000). -EINVAL. */
+int wg_device_set_path_probe(struct wg_device *dev, unsigned int ms);
 /* Tests only: behave as under load (cookie replies for messages without a valid mac2) until
  * switched off. */
 void wg_device_set_under_load_for_test(struct wg_device *dev, bool on);

@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "internal.h"
 #include "log.h"
+#include "multipath.h"
 #include "peer.h"
 #include "send.h"
 #include "timers.h"
@@ -68,8 +69,7 @@ static int device_validate(struct wg_device *dev, const struct conf_dev *req, ch
 						    "peer %s: allowed_ip %zu: bad family or cidr",
 						    key, j);
 		if (p->flags & CONF_PEER_HAS_ROAM_POLICY) {
-			if (p->roam_policy != CONF_ROAM_ANY && p->roam_policy != CONF_ROAM_PINNED &&
-			    p->roam_policy != CONF_ROAM_WITHIN)
+			if (!conf_roam_policy_name(p->roam_policy))
 				return device_error(err, errlen, -EINVAL,
 						    "peer %s: roam_policy: unknown policy %d", key,
 						    (int)p->roam_policy);
@@ -171,6 +171,7 @@ struct apply_step {
 	size_t prev;	       /* the previous step with the same key, or SIZE_MAX */
 	bool create;	       /* peer was made at prepare: commit links it */
 	struct conf_allowedip *roam_cidrs; /* the copy commit installs (HAS_ROAM_POLICY) */
+	struct mpath_set *mp;		   /* a multipath policy's set, when the peer has none */
 };
 
 struct apply_plan {
@@ -198,6 +199,7 @@ static void apply_plan_free(struct wg_device *dev, const struct conf_dev *req,
 			if (!committed && s->create)
 				peer_put(s->peer);
 			free(s->roam_cidrs); /* NULL once installed */
+			free(s->mp);
 		}
 		free(plan->steps);
 	}
@@ -356,6 +358,12 @@ static int apply_prepare(struct wg_device *dev, const struct conf_dev *req, stru
 			memcpy(s->roam_cidrs, cp->roam_cidrs,
 			       cp->n_roam_cidrs * sizeof(*s->roam_cidrs));
 		}
+		/* the path set now, so that the commit cannot fail */
+		if ((cp->flags & CONF_PEER_HAS_ROAM_POLICY) && mpath_policy(cp->roam_policy) &&
+		    (!s->peer || !s->peer->mp) && !(s->mp = mpath_set_new())) {
+			ret = -ENOMEM;
+			goto fail;
+		}
 	}
 	pthread_rwlock_wrlock(&dev->lock);
 	ret = allowedips_reserve(dev->allowedips, inserts, owners);
@@ -465,9 +473,16 @@ static void apply_commit_peer(struct wg_device *dev, const struct conf_peer *cp,
 		peer->roam_policy = cp->roam_policy;
 		peer->roam_cidrs = s->roam_cidrs;
 		peer->n_roam_cidrs = s->roam_cidrs ? cp->n_roam_cidrs : 0;
+		if (!peer->mp && s->mp) {
+			peer->mp = s->mp;
+			s->mp = NULL;
+		}
+		atomic_store(&peer->mp_mode, mpath_mode(cp->roam_policy));
 		pthread_spin_unlock(&peer->endpoint_lock);
 		s->roam_cidrs = NULL;
 		free(old_cidrs);
+		if (mpath_policy(cp->roam_policy))
+			mpath_uplinks_changed(peer);
 	}
 	if (flags & CONF_PEER_HAS_PERSISTENT_KEEPALIVE) {
 		old_ka = atomic_exchange(&peer->persistent_keepalive_interval,
@@ -587,6 +602,7 @@ int device_snapshot_peer(struct wg_device *dev, struct wg_peer *p, struct conf_d
 		return -ENOMEM;
 	pthread_spin_lock(&p->endpoint_lock);
 	cp->roam_policy = p->roam_policy;
+	mpath_snapshot_locked(p, cp, wg_device_now(dev));
 	for (i = 0; i < p->n_roam_cidrs; i++) {
 		if (conf_peer_add_roam_cidr(cp, &p->roam_cidrs[i])) {
 			pthread_spin_unlock(&p->endpoint_lock);

@@ -90,6 +90,10 @@ struct wg_device {
 	uint32_t fwmark;
 	bool bound;
 	atomic_uint mtu;
+	/* a multipath client's uplinks (control thread) and the probe interval (ms) */
+	struct wg_uplink uplinks[4];
+	unsigned int n_uplinks;
+	atomic_uint path_probe_ms;
 
 	/* handshake messages from workers to the control thread, under queue_lock: the queue, and
 	 * the priority lane drained before it (messages with a valid mac2) */

@@ -11,6 +11,7 @@
 #include "allowedips.h"
 #include "crypto.h"
 #include "log.h"
+#include "multipath.h"
 #include "peer.h"
 #include "send.h"
 #include "ticklist.h"
@@ -57,6 +58,7 @@ void peer_put(struct wg_peer *peer)
 	pthread_mutex_destroy(&peer->staged_lock);
 	pthread_spin_destroy(&peer->keypairs.lock);
 	free(peer->roam_cidrs);
+	free(peer->mp);
 	crypto_secure_free(peer);
 }
 
@@ -102,16 +104,26 @@ void peer_endpoint_copy(struct wg_peer *peer, struct wg_endpoint *out)
 
 void peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
 {
+	bool mp;
+
 	pthread_spin_lock(&peer->endpoint_lock);
 	peer->endpoint = *ep;
+	mp = mpath_on_locked(peer);
 	pthread_spin_unlock(&peer->endpoint_lock);
+	/* a multipath client's paths all lead to the endpoint */
+	if (mp)
+		mpath_uplinks_changed(peer);
 }
 
 void peer_clear_endpoint_src(struct wg_peer *peer)
 {
 	pthread_spin_lock(&peer->endpoint_lock);
-	memset(&peer->endpoint.src6, 0, sizeof(peer->endpoint.src6));
-	peer->endpoint.src_ifindex = 0;
+	/* a multipath client's source is its chosen uplink's, not the kernel's to pick */
+	if (!mpath_client_locked(peer)) {
+		memset(&peer->endpoint.src6, 0, sizeof(peer->endpoint.src6));
+		peer->endpoint.src_ifindex = 0;
+		peer->endpoint.out_ifindex = 0;
+	}
 	pthread_spin_unlock(&peer->endpoint_lock);
 }
 
@@ -160,6 +172,9 @@ static bool peer_roam_allowed_locked(const struct wg_peer *peer, const struct wg
 			if (peer_prefix_contains(&peer->roam_cidrs[i], src))
 				return true;
 		return false;
+	case CONF_ROAM_MULTIPATH:
+	case CONF_ROAM_REDUNDANT:
+		return true; /* decided by mpath_rx_locked */
 	}
 	return false;
 }
@@ -167,12 +182,12 @@ static bool peer_roam_allowed_locked(const struct wg_peer *peer, const struct wg
 /* The move itself: endpoint, counters, the back-end's copy. True on a real move, left in *m for
  * peer_roam_report. */
 bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *src,
-			struct wg_peer_move *m)
+			enum mpath_rx_kind kind, struct wg_peer_move *m)
 {
 	struct wg_device *dev = peer->dev;
 	char old_s[ENDPOINT_STRLEN], new_s[ENDPOINT_STRLEN];
 	struct wg_endpoint old;
-	bool moved, src_changed;
+	bool moved, src_changed, allowed;
 	uint64_t sent = 0;
 
 	/* Removed while this packet was being authenticated (a worker holds its own reference):
@@ -187,7 +202,12 @@ bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct
 	pthread_spin_lock(&peer->endpoint_lock);
 	moved = !endpoint_eq(&peer->endpoint, src);
 	src_changed = !endpoint_same_src(&peer->endpoint, src);
-	if ((!moved && !src_changed) || !peer_roam_allowed_locked(peer, src)) {
+	/* a multipath peer's set notes every packet, also from the current source */
+	if (mpath_on_locked(peer))
+		allowed = mpath_rx_locked(peer, src, kind, wg_device_now(dev));
+	else
+		allowed = (moved || src_changed) && peer_roam_allowed_locked(peer, src);
+	if ((!moved && !src_changed) || !allowed) {
 		pthread_spin_unlock(&peer->endpoint_lock);
 		return false;
 	}
@@ -241,7 +261,7 @@ bool peer_roam(struct wg_peer *peer, const struct wg_endpoint *src)
 {
 	struct wg_peer_move m;
 
-	if (!peer_roam_deferred(peer->dev->path, peer, src, &m))
+	if (!peer_roam_deferred(peer->dev->path, peer, src, MPATH_RX_HANDSHAKE, &m))
 		return false;
 	peer_roam_report(peer, &m);
 	return true;
@@ -293,6 +313,8 @@ int peer_set_roam_policy(struct wg_peer *peer, enum conf_roam_policy policy,
 {
 	struct conf_allowedip *copy = NULL, *old;
 
+	if (mpath_policy(policy) && mpath_enable(peer))
+		return -ENOMEM;
 	if (n) {
 		copy = calloc(n, sizeof(*copy));
 		if (!copy)
@@ -304,8 +326,11 @@ int peer_set_roam_policy(struct wg_peer *peer, enum conf_roam_policy policy,
 	peer->roam_policy = policy;
 	peer->roam_cidrs = copy;
 	peer->n_roam_cidrs = n;
+	atomic_store(&peer->mp_mode, mpath_mode(policy));
 	pthread_spin_unlock(&peer->endpoint_lock);
 	free(old);
+	if (mpath_policy(policy))
+		mpath_uplinks_changed(peer);
 	return 0;
 }
 

@@ -27,9 +27,11 @@
 #include "device.h"
 #include "endpoint.h"
 #include "internal.h"
+#include "multipath.h"
 #include "noise.h"
 
 struct allowedips;
+struct mpath_set;
 struct ratelimiter;
 
 /* See the table at the top of timers.c. */
@@ -40,6 +42,7 @@ enum timers_id {
 	TIMER_ZERO_KEY_MATERIAL,
 	TIMER_PERSISTENT_KEEPALIVE,
 	TIMER_REANNOUNCE,
+	TIMER_PATH,
 	TIMER_MAX,
 };
 
@@ -73,6 +76,12 @@ enum peer_hs_cause {
 	PEER_HS_CAUSE_NONE,	  /* nothing sent yet */
 	PEER_HS_CAUSE_SEND_ERROR, /* every initiation was refused locally (errno) */
 	PEER_HS_CAUSE_NO_REPLY,	  /* no authenticated reply */
+};
+
+enum peer_mp_mode {
+	PEER_MP_OFF = 0,
+	PEER_MP_MULTIPATH = 1,
+	PEER_MP_REDUNDANT = 2,
 };
 
 struct peer_staged_packet {
@@ -131,6 +140,13 @@ struct wg_peer {
 	 * ends it. */
 	atomic_uint announce_state;
 
+	/* several paths (multipath.h): the set under endpoint_lock, made when the policy first
+	 * asks for it; the mode and counters for the data path without the lock */
+	struct mpath_set *mp;
+	atomic_uchar mp_mode; /* enum peer_mp_mode */
+	atomic_uint_fast64_t mp_last_data_ns;
+	atomic_uint_fast64_t mp_copy_bytes, mp_dups;
+
 	pthread_mutex_t staged_lock;
 	/* A ring of WG_MAX_STAGED_PACKETS, allocated by the first packet staged and freed when it
 	 * drains: inline it was 1 KiB of a 2 KiB peer, a gigabyte over a million idle peers. */
@@ -155,7 +171,7 @@ bool peer_roam(struct wg_peer *peer, const struct wg_endpoint *src);
 /* peer_roam for transport data: a real move is left in *m, not yet reported, for
  * peer_roam_ack once the packet's keypair is confirmed. */
 bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *src,
-			struct wg_peer_move *m);
+			enum mpath_rx_kind kind, struct wg_peer_move *m);
 /* Acknowledge the move in m with a keepalive to the new endpoint (only under a valid sending
  * keypair), then report it (the peer_moved hook). The thread that authenticated the packet. */
 void peer_roam_ack(struct wg_path *path, struct wg_peer *peer, struct wg_peer_move *m);

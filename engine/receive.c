@@ -15,6 +15,7 @@
 #include "allowedips.h"
 #include "crypto.h"
 #include "log.h"
+#include "multipath.h"
 #include "peer.h"
 #include "send.h"
 #include "timers.h"
@@ -94,7 +95,8 @@ static void receive_data_done(struct wg_path *path, struct wg_peer *peer, struct
 	bool moved;
 
 	/* Authenticated and fresh: the only kind of packet allowed to move the endpoint. */
-	moved = peer_roam_deferred(path, peer, src, &move);
+	moved = peer_roam_deferred(path, peer, src, plain_len ? MPATH_RX_DATA : MPATH_RX_KEEPALIVE,
+				   &move);
 	if (noise_received_with_keypair(&peer->keypairs, kp)) {
 		/* The responder's key confirmation: the session is now usable for sending. */
 		timers_handshake_complete(peer);
@@ -113,6 +115,9 @@ static void receive_data_done(struct wg_path *path, struct wg_peer *peer, struct
 	if (!plain_len) {
 		atomic_fetch_add(&peer->rx_bytes, msg_len);
 		log_debug("%s: receiving keepalive packet from peer %s", dev->name, peer->name);
+		/* a multipath peer's probe: answered on its path (a move has its own answer) */
+		if (!moved)
+			mpath_echo(path, peer, src);
 		return;
 	}
 	timers_data_received(peer);
@@ -174,6 +179,11 @@ bool receive_data(struct wg_path *path, uint8_t *buf, size_t len, const struct w
 	fresh = replay_check(&kp->replay, counter);
 	pthread_spin_unlock(&kp->replay_lock);
 	if (!fresh) {
+		/* a redundant peer's second copy of a packet is no attack: counted apart */
+		if (mpath_count_dup(kp->entry.peer)) {
+			wg_device_count_drop(dev, WG_DROP_DUPLICATE);
+			goto out;
+		}
 		wg_device_count_drop(dev, WG_DROP_REPLAY);
 		log_debug("%s: packet has invalid nonce %llu", dev->name,
 			  (unsigned long long)counter);

@@ -11,6 +11,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "multipath.h"
 #include "peer.h"
 #include "send.h"
 #include "timers.h"
@@ -159,7 +160,10 @@ static size_t send_build(struct wg_path *path, struct wg_peer *peer, struct nois
 
 	/* Straight into the frame that will carry it when the back-end lends one (an AF_XDP
 	 * worker's UMEM): one copy of the packet fewer. The scratch buffer otherwise. */
-	if (path->ops.tx_room)
+	/* A redundant peer's message goes out more than once: not into a frame the first send
+	 * consumes. */
+	if (path->ops.tx_room &&
+	    atomic_load_explicit(&peer->mp_mode, memory_order_relaxed) != PEER_MP_REDUNDANT)
 		out = path->ops.tx_room(path->ctx, total);
 	if (!out)
 		out = path->scratch;
@@ -189,6 +193,8 @@ static int send_encrypt_one(struct wg_path *path, struct wg_peer *peer, struct n
 	peer_endpoint_copy(peer, &ep);
 	if (endpoint_is_set(&ep))
 		ret = path_send_data(path, &ep, out, total);
+	if (!ret && len)
+		mpath_send_copies(path, peer, out, total);
 	if (!ret) {
 		atomic_fetch_add(&peer->tx_bytes, total);
 		atomic_fetch_add_explicit(&peer->tx_packets, 1, memory_order_relaxed);
@@ -325,6 +331,8 @@ size_t send_packets_fast(struct wg_path *path, struct wg_peer *peer, const struc
 					  peer->name, strerror(-ret));
 				continue;
 			}
+			if (len)
+				mpath_send_copies(path, peer, out, total);
 			ok++;
 			bytes += total;
 			data_sent |= len != 0;
@@ -338,8 +346,10 @@ size_t send_packets_fast(struct wg_path *path, struct wg_peer *peer, const struc
 		atomic_fetch_add_explicit(&peer->tx_packets, ok, memory_order_relaxed);
 		atomic_fetch_add_explicit(&peer->tx_since_rx, ok, memory_order_relaxed);
 	}
-	if (data_sent)
+	if (data_sent) {
 		timers_data_sent(peer);
+		mpath_note_data(peer);
+	}
 	if (sent)
 		send_keep_key_fresh(peer, kp);
 	noise_keypair_put(kp, false);

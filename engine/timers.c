@@ -20,7 +20,11 @@
  *                       | after each re-send); disarmed: any | (TIMERS_REANNOUNCE_*),  | TIMERS_REANNOUNCE_MAX times,
  *                       | authenticated packet received      | then a last wait        | then log it unanswered
  *
- * The last row is xdpwg's, not the kernel's (docs/roaming.md, "Move acknowledgment and
+ * path                  | a multipath client peer's uplinks  | MPATH_TICK_MS (10 ms)   | probe its paths, time the
+ *                       | are set (multipath.c); re-armed by | while it has uplinks    | answers, leave a dead or
+ *                       | each run                           |                         | much worse path
+ *
+ * The last two rows are xdpwg's, not the kernel's (docs/roaming.md, "Move acknowledgment and
  * re-announce").
  * "Armed" is a deadline != 0 in peer->timers[]; jitter is drawn when arming, so that peers set up
  * together do not retransmit in lockstep.
@@ -31,6 +35,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "multipath.h"
 #include "peer.h"
 #include "send.h"
 #include "ticklist.h"
@@ -221,6 +226,9 @@ void timers_session_derived(struct wg_peer *peer)
 	if (timers_active(peer))
 		timers_mod(peer, TIMER_ZERO_KEY_MATERIAL,
 			   (uint64_t)REJECT_AFTER_TIME * 3 * NSEC_PER_SEC);
+	/* a multipath client's probes need a session: (re)start its tick */
+	if (atomic_load_explicit(&peer->mp_mode, memory_order_relaxed))
+		timers_path_arm(peer, (uint64_t)MPATH_TICK_MS * NSEC_PER_MSEC);
 }
 
 /* Should be called before a packet with authentication, whether keepalive, data, or handshake,
@@ -483,6 +491,19 @@ static void timers_expired_reannounce(struct wg_peer *peer)
 	send_keepalive(peer->dev->path, peer);
 }
 
+static void timers_expired_path(struct wg_peer *peer)
+{
+	uint64_t now = timers_now(peer), next = mpath_tick(peer, now);
+
+	if (next)
+		timers_mod(peer, TIMER_PATH, next > now ? next - now : 1);
+}
+
+void timers_path_arm(struct wg_peer *peer, uint64_t delay_ns)
+{
+	timers_mod_if_idle(peer, TIMER_PATH, delay_ns);
+}
+
 static void (*const timers_handlers[TIMER_MAX])(struct wg_peer *) = {
 	[TIMER_RETRANSMIT_HANDSHAKE] = timers_expired_retransmit_handshake,
 	[TIMER_SEND_KEEPALIVE] = timers_expired_send_keepalive,
@@ -490,6 +511,7 @@ static void (*const timers_handlers[TIMER_MAX])(struct wg_peer *) = {
 	[TIMER_ZERO_KEY_MATERIAL] = timers_expired_zero_key_material,
 	[TIMER_PERSISTENT_KEEPALIVE] = timers_expired_persistent_keepalive,
 	[TIMER_REANNOUNCE] = timers_expired_reannounce,
+	[TIMER_PATH] = timers_expired_path,
 };
 
 uint64_t timers_run(struct wg_peer *peer, uint64_t now)

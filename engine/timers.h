@@ -24,6 +24,8 @@ void timers_stop(struct wg_peer *peer);
 /* A keepalive announce went out (control thread): re-send it on a short backoff until any
  * authenticated packet comes back. */
 void timers_announce_sent(struct wg_peer *peer);
+/* Run the multipath tick after delay_ns, unless it is armed already (multipath.c). */
+void timers_path_arm(struct wg_peer *peer, uint64_t delay_ns);
 /* Forget an announce in progress (a handshake initiation replaced it). */
 void timers_announce_cancel(struct wg_peer *peer);
 /* Fire what is due for peer; returns the next deadline (0: none). Control thread. */

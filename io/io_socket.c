@@ -206,10 +206,12 @@ static int io_sendmsg(int fd, const struct wg_endpoint *dst, const uint8_t *buf,
 		msg.msg_control = control.buf;
 	if (with_src) {
 		if (dst->addr.sa.sa_family == AF_INET) {
-			struct in_pktinfo pi = { .ipi_spec_dst = dst->src4 };
+			struct in_pktinfo pi = { .ipi_spec_dst = dst->src4,
+						 .ipi_ifindex = dst->out_ifindex };
 
 			/* Only the source: forcing the interface too would pin the route
-			 * (ipi_ifindex), which the kernel driver does not do either. */
+			 * (ipi_ifindex), which the kernel driver does not do either; except
+			 * for a multipath client's uplink, which is chosen on purpose. */
 			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
 			cm->cmsg_level = IPPROTO_IP;
 			cm->cmsg_type = IP_PKTINFO;
@@ -221,6 +223,8 @@ static int io_sendmsg(int fd, const struct wg_endpoint *dst, const uint8_t *buf,
 			/* a link-local source is only meaningful with its interface */
 			if (IN6_IS_ADDR_LINKLOCAL(&dst->src6))
 				pi.ipi6_ifindex = (unsigned int)dst->src_ifindex;
+			if (dst->out_ifindex)
+				pi.ipi6_ifindex = (unsigned int)dst->out_ifindex;
 			msg.msg_controllen = CMSG_SPACE(sizeof(pi));
 			cm->cmsg_level = IPPROTO_IPV6;
 			cm->cmsg_type = IPV6_PKTINFO;

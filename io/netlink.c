@@ -433,3 +433,45 @@ int nl_monitor_read(struct nl_monitor *m)
 	}
 	return bits;
 }
+
+struct nl_defaults_ctx {
+	int family;
+	nl_default_cb cb;
+	void *cb_ctx;
+};
+
+static int nl_defaults_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_defaults_ctx *ctx = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	uint32_t table, metric = 0;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != ctx->family || rtm->rtm_dst_len ||
+	    rtm->rtm_type != RTN_UNICAST)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), nl_route_attr, tb);
+	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+	if (table != RT_TABLE_MAIN || !tb[RTA_OIF])
+		return MNL_CB_OK;
+	if (tb[RTA_PRIORITY])
+		metric = mnl_attr_get_u32(tb[RTA_PRIORITY]);
+	ctx->cb(ctx->cb_ctx, (int)mnl_attr_get_u32(tb[RTA_OIF]), metric);
+	return MNL_CB_OK;
+}
+
+int nl_default_routes(int family, nl_default_cb cb, void *cb_ctx)
+{
+	char buf[NL_BUF_LEN];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	struct nl_defaults_ctx ctx = { .family = family, .cb = cb, .cb_ctx = cb_ctx };
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)family;
+	return nl_request(nlh, nl_defaults_cb, &ctx);
+}

@@ -54,6 +54,11 @@ typedef int (*nl_addr_cb)(void *ctx, int family, int ifindex, const union nl_add
  * a point-to-point link, not the peer's. 0 or -errno (or the callback's error). */
 int nl_dump_addrs(int ifindex, nl_addr_cb cb, void *ctx);
 
+/* One default route of the main table: its interface and metric. */
+typedef void (*nl_default_cb)(void *ctx, int oif, uint32_t metric);
+/* Every default route of family in the main table (RTM_GETROUTE dump). 0 or -errno. */
+int nl_default_routes(int family, nl_default_cb cb, void *ctx);
+
 struct nl_monitor;
 /* Subscribe to link, IPv4/IPv6 address and route changes (and neighbours when want_neigh). */
 struct nl_monitor *nl_monitor_open(bool want_neigh);

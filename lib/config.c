@@ -258,6 +258,10 @@ const char *conf_roam_policy_name(enum conf_roam_policy p)
 		return "pinned";
 	case CONF_ROAM_WITHIN:
 		return "within";
+	case CONF_ROAM_MULTIPATH:
+		return "multipath";
+	case CONF_ROAM_REDUNDANT:
+		return "redundant";
 	}
 	return NULL;
 }
@@ -270,6 +274,10 @@ int conf_parse_roam_policy(const char *s, enum conf_roam_policy *p)
 		*p = CONF_ROAM_PINNED;
 	else if (!strcmp(s, "within"))
 		*p = CONF_ROAM_WITHIN;
+	else if (!strcmp(s, "multipath"))
+		*p = CONF_ROAM_MULTIPATH;
+	else if (!strcmp(s, "redundant"))
+		*p = CONF_ROAM_REDUNDANT;
 	else
 		return -EINVAL;
 	return 0;
@@ -371,4 +379,56 @@ bool conf_cidrs_contain(const struct conf_allowedip *ips, size_t n, int family, 
 		return true;
 	}
 	return false;
+}
+
+/* ---- multipath: a path in a get reply ---- */
+
+const char *conf_path_format(const struct conf_path *p, char buf[CONF_PATH_STRLEN])
+{
+	char ep[ENDPOINT_STRLEN], age[24];
+
+	if (p->age_ms == UINT64_MAX)
+		snprintf(age, sizeof(age), "-");
+	else
+		snprintf(age, sizeof(age), "%llu", (unsigned long long)p->age_ms);
+	snprintf(buf, CONF_PATH_STRLEN, "%s %s %s%s %s %u %u", endpoint_format(&p->endpoint, ep),
+		 p->uplink[0] ? p->uplink : "-",
+		 (p->flags & CONF_PATH_ACTIVE) ? "active" : "standby",
+		 (p->flags & CONF_PATH_DEAD)	  ? ",dead"
+		 : (p->flags & CONF_PATH_UNKNOWN) ? ",new"
+						  : "",
+		 age, p->rtt_us, p->loss);
+	return buf;
+}
+
+int conf_path_parse(struct conf_path *p, const char *s)
+{
+	char ep[ENDPOINT_STRLEN], up[16], state[32], age[24], *end;
+	unsigned int rtt, loss;
+
+	memset(p, 0, sizeof(*p));
+	if (sscanf(s, "%95s %15s %31s %23s %u %u", ep, up, state, age, &rtt, &loss) != 6 ||
+	    endpoint_parse(&p->endpoint, ep) || loss > 8)
+		return -EINVAL;
+	if (strcmp(up, "-"))
+		snprintf(p->uplink, sizeof(p->uplink), "%s", up);
+	if (!strncmp(state, "active", 6))
+		p->flags |= CONF_PATH_ACTIVE;
+	else if (strncmp(state, "standby", 7))
+		return -EINVAL;
+	if (strstr(state, ",dead"))
+		p->flags |= CONF_PATH_DEAD;
+	if (strstr(state, ",new"))
+		p->flags |= CONF_PATH_UNKNOWN;
+	if (!strcmp(age, "-")) {
+		p->age_ms = UINT64_MAX;
+	} else {
+		errno = 0;
+		p->age_ms = strtoull(age, &end, 10);
+		if (errno || *end)
+			return -EINVAL;
+	}
+	p->rtt_us = rtt;
+	p->loss = (uint8_t)loss;
+	return 0;
 }

@@ -46,6 +46,30 @@ enum conf_roam_policy {
 	CONF_ROAM_ANY = 0,    /* default: the kernel driver's behaviour */
 	CONF_ROAM_PINNED = 1, /* the endpoint never moves */
 	CONF_ROAM_WITHIN = 2, /* moves only to sources inside roam_cidrs */
+	/* several paths at once (engine/multipath.h): the gateway keeps every recent source and
+	 * answers probes, the client probes its uplinks and moves off a dead one */
+	CONF_ROAM_MULTIPATH = 3,
+	CONF_ROAM_REDUNDANT = 4, /* multipath, and every packet goes out on every live path */
+};
+
+/* A path of a multipath peer, as a get reply reports it (xdpwg extension, get-only). */
+enum conf_path_flags {
+	CONF_PATH_ACTIVE = 1U << 0,
+	CONF_PATH_DEAD = 1U << 1,
+	CONF_PATH_UNKNOWN = 1U << 2, /* never answered yet */
+};
+
+enum conf_path_limits {
+	CONF_PATHS_MAX = 4, /* = MPATH_MAX */
+};
+
+struct conf_path {
+	struct wg_endpoint endpoint; /* where it goes (a gateway: the source it came from) */
+	char uplink[16];	     /* a client's uplink; "" at a gateway */
+	unsigned int flags;	     /* enum conf_path_flags */
+	uint64_t age_ms; /* since the last authenticated packet over it; UINT64_MAX: never */
+	uint32_t rtt_us; /* smoothed probe round trip; 0: not known */
+	uint8_t loss;	 /* of the last 8 probes, unanswered */
 };
 
 struct conf_allowedip {
@@ -74,6 +98,12 @@ struct conf_peer {
 	unsigned int protocol_version;			 /* 1 */
 	uint64_t endpoint_moves;			 /* xdpwg extension, get-only */
 	int64_t last_move_sec;				 /* wall clock; 0 = never */
+	/* multipath (xdpwg extension, get-only) */
+	struct conf_path paths[CONF_PATHS_MAX];
+	size_t n_paths;
+	uint64_t path_moves;  /* a client's moves between its uplinks */
+	uint64_t copy_bytes;  /* redundant: bytes sent as extra copies */
+	uint64_t dup_packets; /* redundant: duplicate copies received and dropped */
 };
 
 /* A named counter (xdpwg extension, get-only): the engine's drops per reason. */
@@ -160,7 +190,17 @@ int conf_parse_file_mode(const char *path, bool append, struct conf_dev **out, c
 int conf_parse_string_mode(const char *text, const char *name, bool append, struct conf_dev **out,
 			   char *err, size_t errlen);
 
-/* "roam", "pinned", "within"; NULL for a value out of range. */
+enum {
+	CONF_PATH_STRLEN = ENDPOINT_STRLEN + 96
+};
+/* A path as the get reply's value: "ENDPOINT UPLINK STATE AGE_MS RTT_US LOSS", UPLINK "-" at a
+ * gateway, STATE "active" or "standby" and then ",dead" or ",new" when so, AGE_MS "-" for
+ * never; e.g. "198.51.100.2:51821 wifi active 12 350 0". */
+const char *conf_path_format(const struct conf_path *p, char buf[CONF_PATH_STRLEN]);
+/* The reverse; 0 or -EINVAL. */
+int conf_path_parse(struct conf_path *p, const char *s);
+
+/* "roam", "pinned", "within", "multipath", "redundant"; NULL for a value out of range. */
 const char *conf_roam_policy_name(enum conf_roam_policy p);
 /* 0 or -EINVAL. */
 int conf_parse_roam_policy(const char *s, enum conf_roam_policy *p);

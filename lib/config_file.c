@@ -214,8 +214,10 @@ static int conf_file_peer_line(struct conf_file_ctx *ctx, const char *key, const
 		p->flags |= CONF_PEER_HAS_PERSISTENT_KEEPALIVE;
 	} else if (!strcasecmp(key, "RoamPolicy")) {
 		if (conf_parse_roam_policy(value, &p->roam_policy))
-			return conf_file_error(ctx, "RoamPolicy",
-					       "\"%s\" is not roam, pinned or within", value);
+			return conf_file_error(
+				ctx, "RoamPolicy",
+				"\"%s\" is not roam, pinned, within, multipath or redundant",
+				value);
 		p->flags |= CONF_PEER_HAS_ROAM_POLICY;
 		ctx->roam_policy_given = true;
 	} else if (!strcasecmp(key, "RoamWithin")) {

@@ -27,6 +27,9 @@ struct wg_endpoint {
 		struct in6_addr src6;
 	}; /* cached local source; all zero: let the kernel choose */
 	int src_ifindex;
+	/* send through this interface (IP_PKTINFO's ifindex), whatever the routes prefer: a
+	 * multipath client's uplink; 0: let the route choose */
+	int out_ifindex;
 };
 
 static inline bool endpoint_is_set(const struct wg_endpoint *e)

@@ -7,7 +7,7 @@
  * Errors follow wireguard-go, which stock `wg` is tested against: a line without '=' is
  * -EPROTO, everything else malformed is -EINVAL; the daemon writes the value as "errno=-22".
  *
- * xdpwg's extension keys (per peer): roam_policy=roam|pinned|within, roam_cidr=CIDR
+ * xdpwg's extension keys (per peer): roam_policy=roam|pinned|within|multipath|redundant, roam_cidr=CIDR
  * (repeatable; set and get) and the get-only endpoint_moves=N, last_move_time_sec=N. In a set,
  * roam_policy resets the peer's roam_cidr list to the roam_cidr lines that follow it. See
  * config.h for why get replies carry them without an opt-in.
@@ -259,8 +259,10 @@ static int uapi_peer_line(struct uapi_ctx *ctx, const char *key, const char *val
 		enum conf_roam_policy pol;
 
 		if (conf_parse_roam_policy(value, &pol))
-			return uapi_error(ctx, -EINVAL, key, "\"%s\" is not roam, pinned or within",
-					  value);
+			return uapi_error(
+				ctx, -EINVAL, key,
+				"\"%s\" is not roam, pinned, within, multipath or redundant",
+				value);
 		p->roam_policy = pol;
 		p->flags |= CONF_PEER_HAS_ROAM_POLICY;
 		ctx->roam_policy_seen = true;
@@ -296,7 +298,9 @@ static int uapi_peer_line(struct uapi_ctx *ctx, const char *key, const char *val
 		} else if (!strcmp(key, "rx_bytes") || !strcmp(key, "tx_bytes") ||
 			   !strcmp(key, "last_handshake_time_sec") ||
 			   !strcmp(key, "last_handshake_time_nsec") ||
-			   !strcmp(key, "endpoint_moves") || !strcmp(key, "last_move_time_sec")) {
+			   !strcmp(key, "endpoint_moves") || !strcmp(key, "last_move_time_sec") ||
+			   !strcmp(key, "path") || !strcmp(key, "path_moves") ||
+			   !strcmp(key, "copy_bytes") || !strcmp(key, "dup_packets")) {
 			return uapi_error(ctx, -EINVAL, key,
 					  "read-only; only a get reply carries it");
 		} else if (!strcmp(key, "private_key") || !strcmp(key, "listen_port") ||
@@ -311,16 +315,29 @@ static int uapi_peer_line(struct uapi_ctx *ctx, const char *key, const char *val
 	} else {
 		/* get: the statistics, and anything newer is ignored */
 		if (!strcmp(key, "rx_bytes") || !strcmp(key, "tx_bytes") ||
-		    !strcmp(key, "endpoint_moves")) {
+		    !strcmp(key, "endpoint_moves") || !strcmp(key, "path_moves") ||
+		    !strcmp(key, "copy_bytes") || !strcmp(key, "dup_packets")) {
 			ret = uapi_uint_key(ctx, key, value, UINT64_MAX, "a number", &v);
 			if (ret)
 				return ret;
-			if (key[0] == 'r')
+			if (!strcmp(key, "rx_bytes"))
 				p->rx_bytes = v;
-			else if (key[0] == 't')
+			else if (!strcmp(key, "tx_bytes"))
 				p->tx_bytes = v;
-			else
+			else if (!strcmp(key, "endpoint_moves"))
 				p->endpoint_moves = v;
+			else if (!strcmp(key, "path_moves"))
+				p->path_moves = v;
+			else if (!strcmp(key, "copy_bytes"))
+				p->copy_bytes = v;
+			else
+				p->dup_packets = v;
+		} else if (!strcmp(key, "path")) {
+			if (p->n_paths < CONF_PATHS_MAX &&
+			    conf_path_parse(&p->paths[p->n_paths], value))
+				return uapi_error(ctx, -EINVAL, key, "\"%s\" is not a path", value);
+			if (p->n_paths < CONF_PATHS_MAX)
+				p->n_paths++;
 		} else if (!strcmp(key, "last_handshake_time_sec") ||
 			   !strcmp(key, "last_handshake_time_nsec") ||
 			   !strcmp(key, "last_move_time_sec")) {
@@ -568,6 +585,17 @@ int uapi_format_get(const struct conf_dev *c, FILE *out)
 		uapi_put_cidrs(out, "roam_cidr", p->roam_cidrs, p->n_roam_cidrs);
 		UAPI_PUT_U64(out, "endpoint_moves", p->endpoint_moves);
 		UAPI_PUT_I64(out, "last_move_time_sec", p->last_move_sec);
+		for (size_t j = 0; j < p->n_paths; j++) {
+			char line[CONF_PATH_STRLEN];
+
+			UAPI_PUT_STR(out, "path", conf_path_format(&p->paths[j], line));
+		}
+		if (p->n_paths || p->path_moves)
+			UAPI_PUT_U64(out, "path_moves", p->path_moves);
+		if (p->copy_bytes || p->dup_packets) {
+			UAPI_PUT_U64(out, "copy_bytes", p->copy_bytes);
+			UAPI_PUT_U64(out, "dup_packets", p->dup_packets);
+		}
 	}
 	return ferror(out) ? -EIO : 0;
 }

@@ -120,6 +120,18 @@ static __always_inline int endpoint_differs(const struct xdpwg_endpoint *ep,
 	       (ep->addr.v6w[2] ^ src->addr.v6w[2]) | (ep->addr.v6w[3] ^ src->addr.v6w[3]);
 }
 
+/* One of a multipath peer's other recent sources (the loader keeps them): a standby path's
+ * probe is no new source, and raises no event. An unused slot (family 0) never matches. */
+static __always_inline int known_path(const struct xdpwg_peer *peer,
+				      const struct xdpwg_endpoint *src)
+{
+#pragma unroll
+	for (int i = 0; i < XDPWG_PEER_PATHS; i++)
+		if (!endpoint_differs(&peer->paths[i], src))
+			return 1;
+	return 0;
+}
+
 static __always_inline void emit_new_source(struct xdp_md *ctx, struct xdpwg_peer *peer,
 					    __u32 peer_id, const struct pkt_info *pi, __u64 now)
 {

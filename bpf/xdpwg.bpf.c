@@ -180,7 +180,8 @@ int xdpwg_rx(struct xdp_md *ctx)
 			peer->last_seen_ns = now;
 			__sync_fetch_and_add(&peer->rx_packets, 1);
 			__sync_fetch_and_add(&peer->rx_bytes, plen);
-			if (endpoint_differs(&peer->endpoint, &pi.src)) {
+			if (endpoint_differs(&peer->endpoint, &pi.src) &&
+			    !known_path(peer, &pi.src)) {
 				pi.meta_flags |= XDPWG_META_F_NEW_SOURCE;
 				emit_new_source(ctx, peer, peer_id, &pi, now);
 			}

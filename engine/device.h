@@ -126,6 +126,10 @@ struct wg_device_opts {
 	const char *name;
 };
 
+/* A multipath peer's sources other than its endpoint, as a gateway keeps them (at most max;
+ * none for a client, whose paths are its own uplinks). -1 for a peer that keeps one path. */
+int wg_peer_get_paths(struct wg_peer *peer, struct wg_endpoint *out, size_t max);
+
 /* A multipath peer's probe interval (wg_device_set_path_probe). */
 enum wg_path_probe_limits {
 	WG_PATH_PROBE_MIN_MS = 50,

@@ -251,15 +251,39 @@ static bool mpath_rx_gateway_locked(struct wg_peer *peer, const struct wg_endpoi
 }
 
 bool mpath_rx_locked(struct wg_peer *peer, const struct wg_endpoint *src, enum mpath_rx_kind kind,
-		     uint64_t now)
+		     uint64_t now, bool *set_changed)
 {
+	unsigned int gen;
+	bool move;
+
+	*set_changed = false;
 	if (!peer->mp)
 		return true;
 	if (peer->mp->client) {
 		mpath_rx_client_locked(peer, src, kind, now);
 		return false; /* the client's endpoint follows its own choice of path */
 	}
-	return mpath_rx_gateway_locked(peer, src, kind, now);
+	gen = peer->mp->generation;
+	move = mpath_rx_gateway_locked(peer, src, kind, now);
+	*set_changed = gen != peer->mp->generation;
+	return move;
+}
+
+int wg_peer_get_paths(struct wg_peer *peer, struct wg_endpoint *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_spin_lock(&peer->endpoint_lock);
+	if (!mpath_on_locked(peer)) {
+		pthread_spin_unlock(&peer->endpoint_lock);
+		return -1;
+	}
+	if (!peer->mp->client)
+		for (unsigned int i = 0; i < peer->mp->n && n < max; i++)
+			if (!endpoint_eq(&peer->mp->p[i].ep, &peer->endpoint))
+				out[n++] = peer->mp->p[i].ep;
+	pthread_spin_unlock(&peer->endpoint_lock);
+	return (int)n;
 }
 
 void mpath_echo(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *src)

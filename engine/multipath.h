@@ -111,9 +111,10 @@ int mpath_mode(int roam_policy);
  * endpoint_lock). -ENOMEM. */
 int mpath_enable(struct wg_peer *peer);
 /* Caller holds endpoint_lock. An authenticated packet of kind from src: note it; true when the
- * peer's endpoint may move to src (gateway role only; the caller then moves it). */
+ * peer's endpoint may move to src (gateway role only; the caller then moves it). *set_changed:
+ * a source joined the set (the back-end's copy needs it). */
 bool mpath_rx_locked(struct wg_peer *peer, const struct wg_endpoint *src, enum mpath_rx_kind kind,
-		     uint64_t now);
+		     uint64_t now, bool *set_changed);
 /* After an authenticated keepalive from src: answer it on its path (gateway role). Any thread. */
 void mpath_echo(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *src);
 /* Data was sent to the peer (client role: the active path is busy). Any thread. */

@@ -187,7 +187,7 @@ bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct
 	struct wg_device *dev = peer->dev;
 	char old_s[ENDPOINT_STRLEN], new_s[ENDPOINT_STRLEN];
 	struct wg_endpoint old;
-	bool moved, src_changed, allowed;
+	bool moved, src_changed, allowed, set_changed = false;
 	uint64_t sent = 0;
 
 	/* Removed while this packet was being authenticated (a worker holds its own reference):
@@ -204,11 +204,15 @@ bool peer_roam_deferred(struct wg_path *path, struct wg_peer *peer, const struct
 	src_changed = !endpoint_same_src(&peer->endpoint, src);
 	/* a multipath peer's set notes every packet, also from the current source */
 	if (mpath_on_locked(peer))
-		allowed = mpath_rx_locked(peer, src, kind, wg_device_now(dev));
+		allowed = mpath_rx_locked(peer, src, kind, wg_device_now(dev), &set_changed);
 	else
 		allowed = (moved || src_changed) && peer_roam_allowed_locked(peer, src);
 	if ((!moved && !src_changed) || !allowed) {
+		old = peer->endpoint;
 		pthread_spin_unlock(&peer->endpoint_lock);
+		/* a multipath peer's new standby source: the back-end's copy learns it */
+		if (set_changed && dev->ops.endpoint_moved && !atomic_load(&peer->is_dead))
+			dev->ops.endpoint_moved(dev->io_ctx, peer, &old, &old);
 		return false;
 	}
 	old = peer->endpoint;

@@ -195,6 +195,10 @@ _Static_assert(__builtin_offsetof(struct xdpwg_endpoint, family) == 16, "endpoin
 _Static_assert(__builtin_offsetof(struct xdpwg_endpoint, port) == 18, "endpoint.port");
 _Static_assert(__builtin_offsetof(struct xdpwg_endpoint, reserved) == 20, "endpoint.reserved");
 
+enum xdpwg_peer_constants {
+	XDPWG_PEER_PATHS = 3, /* a multipath peer's sources besides its endpoint (MPATH_MAX - 1) */
+};
+
 enum xdpwg_peer_flags {
 	/* roaming pinned: packets from another source are still redirected (and flagged in the
 	 * metadata) but raise no new-source events; userspace keeps the endpoint */
@@ -218,8 +222,11 @@ struct xdpwg_peer {
 	__u64 last_event_ns; /* rate limit of new-source events */
 	__u32 flags;	     /* enum xdpwg_peer_flags */
 	__u32 reserved;
+	/* a multipath peer's other recent sources (roam policy multipath/redundant, gateway side):
+	 * packets from them are no new source. family 0: unused. Written by the loader. */
+	struct xdpwg_endpoint paths[XDPWG_PEER_PATHS];
 };
-_Static_assert(sizeof(struct xdpwg_peer) == 112, "xdpwg_peer size");
+_Static_assert(sizeof(struct xdpwg_peer) == 184, "xdpwg_peer size");
 _Static_assert(__builtin_offsetof(struct xdpwg_peer, endpoint) == 0, "peer.endpoint");
 _Static_assert(__builtin_offsetof(struct xdpwg_peer, local_src) == 24, "peer.local_src");
 _Static_assert(__builtin_offsetof(struct xdpwg_peer, local_ifindex) == 40, "peer.local_ifindex");
@@ -233,6 +240,7 @@ _Static_assert(__builtin_offsetof(struct xdpwg_peer, tx_bytes) == 88, "peer.tx_b
 _Static_assert(__builtin_offsetof(struct xdpwg_peer, last_event_ns) == 96, "peer.last_event_ns");
 _Static_assert(__builtin_offsetof(struct xdpwg_peer, flags) == 104, "peer.flags");
 _Static_assert(__builtin_offsetof(struct xdpwg_peer, reserved) == 108, "peer.reserved");
+_Static_assert(__builtin_offsetof(struct xdpwg_peer, paths) == 112, "peer.paths");
 
 /* ifaces map: HASH, key = ifindex. Interfaces sharing the program get disjoint XSK slots:
  * xsks key = slot_base + rx queue index. An interface without an entry uses slot_base 0.

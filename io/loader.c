@@ -696,6 +696,33 @@ int loader_peer_update(struct xdpwg_loader *ld, uint32_t peer_id, const struct w
 	return 0;
 }
 
+int loader_peer_set_paths(struct xdpwg_loader *ld, uint32_t peer_id, const struct wg_endpoint *eps,
+			  size_t n)
+{
+	int fd = bpf_map__fd(ld->skel->maps.peers);
+	struct xdpwg_peer p;
+
+	if (bpf_map_lookup_elem(fd, &peer_id, &p))
+		return -errno;
+	memset(p.paths, 0, sizeof(p.paths));
+	for (size_t i = 0; i < n && i < XDPWG_PEER_PATHS; i++) {
+		const struct wg_endpoint *ep = &eps[i];
+
+		if (ep->addr.sa.sa_family == AF_INET) {
+			p.paths[i].family = XDPWG_FAMILY_INET;
+			p.paths[i].addr.v4 = ep->addr.in4.sin_addr.s_addr;
+			p.paths[i].port = ep->addr.in4.sin_port;
+		} else if (ep->addr.sa.sa_family == AF_INET6) {
+			p.paths[i].family = XDPWG_FAMILY_INET6;
+			memcpy(p.paths[i].addr.v6, &ep->addr.in6.sin6_addr, 16);
+			p.paths[i].port = ep->addr.in6.sin6_port;
+		}
+	}
+	if (bpf_map_update_elem(fd, &peer_id, &p, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
 int loader_peer_delete(struct xdpwg_loader *ld, uint32_t peer_id)
 {
 	if (bpf_map_delete_elem(bpf_map__fd(ld->skel->maps.peers), &peer_id))

@@ -109,6 +109,10 @@ int loader_session_del(struct xdpwg_loader *ld, uint32_t index);
  * local_mac may be NULL (keep). flags: enum xdpwg_peer_flags. */
 int loader_peer_update(struct xdpwg_loader *ld, uint32_t peer_id, const struct wg_endpoint *ep,
 		       const uint8_t nexthop_mac[6], const uint8_t local_mac[6], uint32_t flags);
+/* A multipath peer's other recent sources (n <= XDPWG_PEER_PATHS; the rest cleared) into its
+ * existing entry, so that XDP takes their packets for no new source. 0 or -errno. */
+int loader_peer_set_paths(struct xdpwg_loader *ld, uint32_t peer_id, const struct wg_endpoint *eps,
+			  size_t n);
 int loader_peer_delete(struct xdpwg_loader *ld, uint32_t peer_id);
 /* The peer's map entry as it is now (counters, last seen, endpoint). */
 int loader_peer_get(const struct xdpwg_loader *ld, uint32_t peer_id, struct xdpwg_peer *out);

@@ -59,8 +59,9 @@ void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 {
 	struct wg_endpoint ep;
 	struct nexthop ne;
+	struct wg_endpoint paths[XDPWG_PEER_PATHS];
 	union nl_addr ip;
-	int family, ret;
+	int family, ret, n;
 	uint32_t flags = wg_peer_roam_pinned(peer) ? XDPWG_PEER_F_ROAM_PINNED : 0;
 
 	/* A worker may still hold a peer the control thread removed: its entry is gone (the
@@ -104,6 +105,10 @@ void io_xdp_peer_update(struct io_xdp *x, struct wg_peer *peer)
 				 ne.used ? ne.local_mac : NULL, flags);
 	if (ret < 0)
 		log_warn("xdp: peers map: update failed: %s", strerror(-ret));
+	/* a multipath peer's standby sources, so that their probes are no new source */
+	n = wg_peer_get_paths(peer, paths, XDPWG_PEER_PATHS);
+	if (!ret && n >= 0 && (ret = loader_peer_set_paths(x->ld, wg_peer_id(peer), paths, n)) < 0)
+		log_warn("xdp: peers map: paths update failed: %s", strerror(-ret));
 	io_xdp_peer_recheck(x, peer);
 }
 

@@ -144,7 +144,8 @@ int main(void)
 	wgh_set_addr(&elsewhere, "198.51.100.8:4001");
 	dev_moved = dev_peer_moved = path_moved = 0;
 	memset(&m, 0, sizeof(m));
-	ok(!peer_roam_deferred(worker, held, &elsewhere, MPATH_RX_DATA, &m), "no move for a dead peer");
+	ok(!peer_roam_deferred(worker, held, &elsewhere, MPATH_RX_DATA, &m),
+	   "no move for a dead peer");
 	peer_roam_ack(worker, held, &m);
 	is_int(dev_moved, 0, "no endpoint_moved hook for a dead peer (no BPF peers map write)");
 	is_int(path_moved, 0, "no path endpoint_moved for a dead peer");

@@ -227,8 +227,12 @@ static bool mpath_rx_gateway_locked(struct wg_peer *peer, const struct wg_endpoi
 	p->last_rx_ns = now;
 	p->rx_packets++;
 	p->state = MPATH_LIVE;
+	/* An announce: a second keepalive right after one. Or a client that probes nothing (a
+	 * stock one, whose keepalives are persistent ones): its second keepalive from here while
+	 * the active source stayed silent since the first one. */
 	pair = kind == MPATH_RX_KEEPALIVE && p->last_ka_ns &&
-	       now - p->last_ka_ns < ms_ns(MPATH_ANNOUNCE_PAIR_MS);
+	       (now - p->last_ka_ns < ms_ns(MPATH_ANNOUNCE_PAIR_MS) ||
+		(active >= 0 && mp->p[active].last_rx_ns < p->last_ka_ns));
 	if (kind == MPATH_RX_KEEPALIVE)
 		p->last_ka_ns = now;
 	/* the active source itself (a new cached source at most), or a first one */

@@ -5,6 +5,8 @@
  *   - a single keepalive from another source is a standby probe: the endpoint stays, the
  *     source joins the peer's paths, and it is answered with one keepalive on that path;
  *   - two keepalives back to back from there are the client's announce: the endpoint moves;
+ *     so does a second keepalive from there while the active source stayed silent (a stock
+ *     client's persistent keepalives after it moved);
  *   - data from another source moves it at once (the client sends data on its active path);
  *   - a replayed or forged packet from anywhere adds no path and is answered by nothing;
  *   - redundant: the second copy of a packet is counted as a duplicate, not as a replay, and
@@ -119,11 +121,14 @@ static void test_probe_and_announce(void)
 	   "the answer goes to lte, where the probe came from");
 	is_int((int)snap.endpoint_moves, 0, "no move counted");
 
-	/* another probe a probe interval later: still no move */
-	wgh_advance_ms(1000);
+	/* the active path's own probe, then lte's next one: still no move */
+	wgh_advance_ms(500);
+	k = a_keepalive();
+	deliver_from(&k, WIFI);
+	wgh_advance_ms(500);
 	k = a_keepalive();
 	deliver_from(&k, LTE);
-	is_str(b_endpoint(ep), WIFI, "a probe a second later does not move it either");
+	is_str(b_endpoint(ep), WIFI, "a probe a second later, wifi heard meanwhile: no move");
 
 	/* the announce: two keepalives back to back */
 	wgh_advance_ms(1000);
@@ -142,6 +147,24 @@ static void test_probe_and_announce(void)
 	wgh_pump();
 	is_str(b_endpoint(ep), OTHER, "data from a third source moves it at once");
 	is_int((int)wgh_peer_snap(B).n_paths, 3, "three paths known");
+}
+
+/* A client that probes nothing (stock, with persistent keepalive) and moved: its second
+ * keepalive from the new source, the old one silent since the first, moves it. */
+static void test_stock_keepalives(void)
+{
+	char ep[ENDPOINT_STRLEN];
+	struct wgh_pkt k;
+
+	setup(CONF_ROAM_MULTIPATH);
+	a_from(LTE);
+	k = a_keepalive();
+	deliver_from(&k, LTE);
+	is_str(b_endpoint(ep), WIFI, "stock client: its first keepalive from lte does not move it");
+	wgh_advance_ms(25000);
+	k = a_keepalive();
+	deliver_from(&k, LTE);
+	is_str(b_endpoint(ep), LTE, "its next one, wifi silent since, does");
 }
 
 static void test_forged(void)
@@ -220,6 +243,7 @@ static void test_roam_default(void)
 int main(void)
 {
 	test_probe_and_announce();
+	test_stock_keepalives();
 	test_forged();
 	test_redundant_dups();
 	test_roam_default();

@@ -51,6 +51,22 @@ done
 out=$(XDPWG_MTU=99 "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:xdpwgd: XDPWG_MTU '99': not an MTU" "XDPWG_MTU is validated too"
 t_like "$("$D" --help)" "--mtu N" "--help documents --mtu"
+for bad in 49 3600001 10x "" -5; do
+	out=$("$D" -f --path-probe "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --path-probe $bad: not a number of milliseconds in 50\\.\\.3600000" \
+		"--path-probe '$bad' is refused, naming it"
+done
+out=$(XDPWG_PATH_PROBE_MS=7 "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_PATH_PROBE_MS 7: not a number" "XDPWG_PATH_PROBE_MS is validated"
+for bad in "wifi,,lte" "wifi," "a,b,c,d,e" "averyveryverylongname0" "wi fi"; do
+	out=$("$D" -f --uplinks "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --uplinks $bad: " "--uplinks '$bad' is refused"
+	t_is "$(wc -l <<<"$out")" 1 "... with one line of error"
+done
+out=$(XDPWG_UPLINKS=",x" "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_UPLINKS ,x: " "XDPWG_UPLINKS is validated"
+t_like "$("$D" --help)" "--uplinks LIST" "--help documents --uplinks"
+t_like "$("$D" --help)" "--path-probe MS" "--help documents --path-probe"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:.*nonexistent0: no such interface" "XDPWG_ATTACH is read and validated"
 

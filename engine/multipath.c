@@ -371,15 +371,24 @@ static bool mpath_rebuild_locked(struct wg_peer *peer, char *from, char *to)
 	unsigned int n_old = mp->n;
 	int old_active = mp->active, old_uplink = 0, family = peer->endpoint.addr.sa.sa_family;
 
-	/* a gateway's set is its peer's sources: learned, not built */
-	if (!dev->n_uplinks && !mp->client)
+	/* A gateway's set is its peer's sources: learned, not built. We are the client of a peer
+	 * only when we have uplinks and were told where the peer is (a gateway learns where its
+	 * clients are, even one with two default routes). */
+	if ((!dev->n_uplinks || !peer->endpoint_configured) && !mp->client)
 		return false;
 	if (old_active >= 0 && old_active < (int)n_old)
 		old_uplink = mp->p[old_active].uplink;
 	memcpy(old, mp->p, sizeof(old));
 	mp->n = 0;
 	mp->active = -1;
-	mp->client = dev->n_uplinks > 0;
+	mp->client = dev->n_uplinks > 0 && peer->endpoint_configured;
+	if (!mp->client) {
+		/* no uplinks any more: the kernel chooses the source and the way again */
+		memset(&peer->endpoint.src6, 0, sizeof(peer->endpoint.src6));
+		peer->endpoint.src_ifindex = 0;
+		peer->endpoint.out_ifindex = 0;
+		return false;
+	}
 	if (!endpoint_is_set(&peer->endpoint))
 		return false;
 	for (unsigned int u = 0; u < dev->n_uplinks && mp->n < MPATH_MAX; u++) {

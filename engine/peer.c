@@ -108,6 +108,7 @@ void peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
 
 	pthread_spin_lock(&peer->endpoint_lock);
 	peer->endpoint = *ep;
+	peer->endpoint_configured = endpoint_is_set(ep);
 	mp = mpath_on_locked(peer);
 	pthread_spin_unlock(&peer->endpoint_lock);
 	/* a multipath client's paths all lead to the endpoint */

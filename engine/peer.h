@@ -107,6 +107,9 @@ struct wg_peer {
 
 	pthread_spinlock_t endpoint_lock;
 	struct wg_endpoint endpoint;
+	/* the endpoint was configured (set, a config file), not learned: we reach out to this peer
+	 * (a multipath client's role needs it) */
+	bool endpoint_configured;
 	enum conf_roam_policy roam_policy;
 	struct conf_allowedip *roam_cidrs;
 	size_t n_roam_cidrs;

@@ -115,3 +115,138 @@ r_log_since()
 {
 	tail -n +"$(($2 + 1))" "$1"
 }
+
+# --- a path that dies silently (tests/net/roam_paths.t, bench/bench-paths.sh) ---
+# The failure is injected on the router only: the client's uplink stays up, its address and its
+# routes stay; what the router forwards from or to the client's address on that uplink is gone.
+
+# r_uplink_addr UPLINK: the client's address on UPLINK (wifi, lte).
+r_uplink_addr()
+{
+	case $1 in
+	wifi) echo 198.51.100.2 ;;
+	lte) echo 203.0.113.2 ;;
+	*) return 1 ;;
+	esac
+}
+
+# r_uplink_of ADDR[:PORT]: the client uplink ADDR belongs to (wifi, lte; "-" for another).
+r_uplink_of()
+{
+	case $1 in
+	198.51.100.2 | 198.51.100.2:*) echo wifi ;;
+	203.0.113.2 | 203.0.113.2:*) echo lte ;;
+	*) echo - ;;
+	esac
+}
+
+# r_blackhole UPLINK: the router drops everything it forwards from or to the client's address
+# on UPLINK (an nft table of its own, xwbh_UPLINK, with counters); the link stays up.
+r_blackhole()
+{
+	local a
+	a=$(r_uplink_addr "$1") || return 1
+	r_unblackhole "$1"
+	ip netns exec "$RTNS" nft -f - <<EOT
+table ip xwbh_$1 {
+	chain blackhole {
+		type filter hook forward priority -10; policy accept;
+		ip saddr $a counter drop
+		ip daddr $a counter drop
+	}
+}
+EOT
+}
+
+# r_unblackhole UPLINK: the router forwards UPLINK's traffic again (no error when it did).
+r_unblackhole()
+{
+	ip netns exec "$RTNS" nft delete table ip "xwbh_$1" 2>/dev/null
+	return 0
+}
+
+# r_blackhole_drops UPLINK: packets the blackhole on UPLINK dropped so far (both directions).
+r_blackhole_drops()
+{
+	ip netns exec "$RTNS" nft list table ip "xwbh_$1" 2>/dev/null |
+		awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") n += $(i + 1) }
+			END { print n + 0 }'
+}
+
+# r_active [PID]: the uplink the gateway (GW, or PID) sends to: its endpoint's uplink.
+r_active()
+{
+	r_uplink_of "$(t_wg "${1:-$GW}" show wg0 endpoints | awk 'NR == 1 { print $2 }')"
+}
+
+# r_json PID FILTER: jq -r FILTER over `xdpwgctl show wg0 --json` of the daemon PID.
+r_json()
+{
+	t_at "$1" "$CTL" show wg0 --json 2>/dev/null | jq -r "$2" 2>/dev/null
+}
+
+# r_ping_bg NS DST INTERVAL SECONDS LOG: ping -D (timestamped replies) from namespace NS to
+# DST every INTERVAL s for at most SECONDS s, in the background, tracked; R_PING_PID its pid.
+r_ping_bg()
+{
+	ip netns exec "$(t_nsname "$1")" stdbuf -oL ping -D -n -i "$3" -W 1 -w "$4" "$2" \
+		>"$5" 2>&1 &
+	R_PING_PID=$!
+	t_track "$R_PING_PID"
+}
+
+# r_now: the wall clock in seconds (ping -D's clock).
+r_now()
+{
+	echo "${EPOCHREALTIME/,/.}"
+}
+
+# r_until SECONDS CMD...: run CMD every 0.1 s until it succeeds, for at most SECONDS (may be
+# fractional) of wall clock, however long CMD itself takes (t_wait counts tries: a CMD that
+# waits a second, ping -W1, would stretch its bound tenfold). 1 on timeout.
+r_until()
+{
+	local now end
+	end=$((${EPOCHREALTIME//[!0-9]/} + $(awk -v s="$1" 'BEGIN { printf "%d", s * 1000000 }')))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		now=${EPOCHREALTIME//[!0-9]/}
+		[ "$now" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# r_reply_after LOG T: LOG (ping -D) has an echo reply later than T.
+r_reply_after()
+{
+	sed -n 's/^\[\([0-9.]*\)\] .*bytes from.*/\1/p' "$1" 2>/dev/null |
+		awk -v t="$2" '$1 > t { f = 1 } END { exit !f }'
+}
+
+# r_wait_reply_after LOG T SECONDS: until LOG has a reply later than T (at most SECONDS).
+r_wait_reply_after()
+{
+	r_until "$3" r_reply_after "$1" "$2"
+}
+
+# r_blackout LOG T0 T1: the longest gap in ms between echo replies in LOG from the last reply
+# before T0 (the failure started) to the first one 50 ms after T1 (it was in place: a reply
+# already past the router then cannot arrive that late), as bench-roam.sh measures it; "-" when
+# no reply came after that.
+r_blackout()
+{
+	sed -n 's/^\[\([0-9.]*\)\] .*bytes from.*/\1/p' "$1" 2>/dev/null |
+		awk -v s="$2" -v s1="$3" '$1 < s { last = $1; next }
+			last != "" { g = $1 - last; if (g > max) max = g }
+			{ last = $1 }
+			$1 > s1 + 0.05 { printf "%.3f\n", max * 1000; done = 1; exit }
+			END { if (!done) print "-" }'
+}
+
+# r_ping_lost LOG: transmitted - received in a finished ping's summary ("-" without one).
+r_ping_lost()
+{
+	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1" |
+		awk '{ print $1 - $2; f = 1 } END { if (!f) print "-" }'
+}

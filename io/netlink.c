@@ -279,21 +279,30 @@ static int nl_addrs_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nl_dump_addrs(int ifindex, nl_addr_cb cb, void *cb_ctx)
+/* A dump of type whose request header (hdrlen bytes: struct ifaddrmsg, struct rtmsg, ...)
+ * starts with its family byte, as all of rtnetlink's do. */
+static int nl_dump_family(uint16_t type, size_t hdrlen, int family, mnl_cb_t cb, void *data)
 {
 	char buf[NL_BUF_LEN];
 	struct nlmsghdr *nlh;
-	struct ifaddrmsg *ifa;
-	struct nl_addrs_ctx ctx = { .ifindex = ifindex, .cb = cb, .cb_ctx = cb_ctx };
-	int ret;
+	uint8_t *hdr;
 
 	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = AF_UNSPEC; /* both families in one dump */
-	ret = nl_request(nlh, nl_addrs_cb, &ctx);
+	hdr = mnl_nlmsg_put_extra_header(nlh, hdrlen);
+	hdr[0] = (uint8_t)family;
+	return nl_request(nlh, cb, data);
+}
+
+int nl_dump_addrs(int ifindex, nl_addr_cb cb, void *cb_ctx)
+{
+	struct nl_addrs_ctx ctx = { .ifindex = ifindex, .cb = cb, .cb_ctx = cb_ctx };
+	/* both families in one dump */
+	int ret =
+		nl_dump_family(RTM_GETADDR, sizeof(struct ifaddrmsg), AF_UNSPEC, nl_addrs_cb, &ctx);
+
 	return ret < 0 ? ret : ctx.err;
 }
 
@@ -462,16 +471,7 @@ static int nl_defaults_cb(const struct nlmsghdr *nlh, void *data)
 
 int nl_default_routes(int family, nl_default_cb cb, void *cb_ctx)
 {
-	char buf[NL_BUF_LEN];
-	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
 	struct nl_defaults_ctx ctx = { .family = family, .cb = cb, .cb_ctx = cb_ctx };
 
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)family;
-	return nl_request(nlh, nl_defaults_cb, &ctx);
+	return nl_dump_family(RTM_GETROUTE, sizeof(struct rtmsg), family, nl_defaults_cb, &ctx);
 }

@@ -565,6 +565,21 @@ uint64_t mpath_tick(struct wg_peer *peer, uint64_t now)
 		probes[n_probes++] = p->ep;
 	}
 	b = mpath_pick_locked(mp, now, &why);
+	/* Without a session there is nothing to probe with, and the handshake itself is the probe:
+	 * an initiation unanswered for almost REKEY_TIMEOUT moves us to the next uplink, so that
+	 * its retransmit goes there. Or a client whose session expired while idle would knock
+	 * on a dead path forever. */
+	if (!usable) {
+		uint64_t sent = atomic_load(&peer->last_sent_handshake);
+
+		if (b < 0 && sent && sent != mp->hs_rotated && mp->n > 1 && mp->active >= 0 &&
+		    now - sent >=
+			    (uint64_t)REKEY_TIMEOUT * NSEC_PER_SEC - ms_ns(MPATH_HS_EARLY_MS)) {
+			b = (mp->active + 1) % (int)mp->n;
+			why = "handshake unanswered";
+			mp->hs_rotated = sent;
+		}
+	}
 	if (b >= 0) {
 		memcpy(from, mp->p[mp->active].ifname, sizeof(from));
 		memcpy(to, mp->p[b].ifname, sizeof(to));

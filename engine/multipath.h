@@ -56,6 +56,9 @@ enum mpath_constants {
 	MPATH_LIVE_MS = 10000,
 	/* gateway: a source not heard for this long is forgotten */
 	MPATH_FORGET_MS = 180000,
+	/* client without a session: this long before an unanswered initiation's retransmit
+	 * (REKEY_TIMEOUT plus jitter), move to the next uplink */
+	MPATH_HS_EARLY_MS = 100,
 	/* default probe interval, and its bounds */
 	MPATH_PROBE_DEFAULT_MS = WG_PATH_PROBE_DEFAULT_MS,
 	MPATH_PROBE_MIN_MS = WG_PATH_PROBE_MIN_MS,
@@ -100,6 +103,7 @@ struct mpath_set {
 	uint64_t moved_ns;	 /* client: the last move */
 	uint64_t moves;		 /* client: path moves (xdpwgctl show "path moves") */
 	uint64_t last_data_ns;	 /* client: data sent or received on the active path */
+	uint64_t hs_rotated;	 /* client: the initiation (its send time) whose silence moved us */
 };
 
 /* Whether the policy keeps several paths. */

@@ -202,6 +202,9 @@ void timers_handshake_initiated(struct wg_peer *peer)
 	if (timers_active(peer))
 		timers_mod(peer, TIMER_RETRANSMIT_HANDSHAKE,
 			   (uint64_t)REKEY_TIMEOUT * NSEC_PER_SEC + timers_jitter());
+	/* a multipath client tries its next uplink when this goes unanswered */
+	if (atomic_load_explicit(&peer->mp_mode, memory_order_relaxed))
+		timers_path_arm(peer, (uint64_t)MPATH_TICK_MS * NSEC_PER_MSEC);
 }
 
 /* Should be called after a handshake response is received and processed (initiator), or after

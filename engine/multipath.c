@@ -198,13 +198,34 @@ static void mpath_rx_client_locked(struct wg_peer *peer, const struct wg_endpoin
 	}
 }
 
+/* Gateway: forget the sources not heard for MPATH_FORGET_MS, except the endpoint's. */
+static void mpath_forget_locked(struct wg_peer *peer, uint64_t now)
+{
+	struct mpath_set *mp = peer->mp;
+	unsigned int i = 0;
+
+	while (i < mp->n) {
+		if (now - mp->p[i].last_rx_ns > ms_ns(MPATH_FORGET_MS) &&
+		    !endpoint_eq(&mp->p[i].ep, &peer->endpoint)) {
+			mp->p[i] = mp->p[--mp->n];
+			mp->generation++;
+		} else {
+			i++;
+		}
+	}
+}
+
 static bool mpath_rx_gateway_locked(struct wg_peer *peer, const struct wg_endpoint *src,
 				    enum mpath_rx_kind kind, uint64_t now)
 {
 	struct mpath_set *mp = peer->mp;
-	int i = mpath_find_src(mp, src), active = mpath_find_src(mp, &peer->endpoint);
+	int i, active;
 	struct mpath *p;
 	bool pair;
+
+	mpath_forget_locked(peer, now);
+	i = mpath_find_src(mp, src);
+	active = mpath_find_src(mp, &peer->endpoint);
 
 	if (i < 0) {
 		/* a new source: a free slot, else the one heard from longest ago (never the

@@ -54,8 +54,9 @@ enum mpath_constants {
 	MPATH_ECHO_MIN_MS = 20,
 	/* gateway: a source heard within this is live (redundant copies go to it) */
 	MPATH_LIVE_MS = 10000,
-	/* gateway: a source not heard for this long is forgotten */
-	MPATH_FORGET_MS = 180000,
+	/* gateway: a source not heard for this long is forgotten (a client probes every path
+	 * every second by default; a stock one keeps alive every 25 s at most) */
+	MPATH_FORGET_MS = 90000,
 	/* client without a session: this long before an unanswered initiation's retransmit
 	 * (REKEY_TIMEOUT plus jitter), move to the next uplink */
 	MPATH_HS_EARLY_MS = 100,

@@ -11,6 +11,7 @@
  *   - a replayed or forged packet from anywhere adds no path and is answered by nothing;
  *   - redundant: the second copy of a packet is counted as a duplicate, not as a replay, and
  *     delivered once;
+ *   - sources not heard for 90 s are forgotten;
  *   - policy roam (the default) stays WireGuard's: a keepalive moves, nothing is echoed.
  */
 #include <stdio.h>
@@ -147,6 +148,14 @@ static void test_probe_and_announce(void)
 	wgh_pump();
 	is_str(b_endpoint(ep), OTHER, "data from a third source moves it at once");
 	is_int((int)wgh_peer_snap(B).n_paths, 3, "three paths known");
+
+	/* 90 s later only the active source is heard: the others are forgotten */
+	wgh_advance_ms(91000);
+	k = a_keepalive();
+	deliver_from(&k, OTHER);
+	snap = wgh_peer_snap(B);
+	is_int((int)snap.n_paths, 1, "sources not heard for 90 s are forgotten");
+	is_str(endpoint_format(&snap.paths[0].endpoint, ep), OTHER, "the active one stays");
 }
 
 /* A client that probes nothing (stock, with persistent keepalive) and moved: its second

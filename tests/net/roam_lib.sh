@@ -173,10 +173,10 @@ r_blackhole_drops()
 			END { print n + 0 }'
 }
 
-# r_active [PID]: the uplink the gateway (GW, or PID) sends to: its endpoint's uplink.
+# r_active: the uplink the gateway (GW) sends to: its endpoint's uplink ("-": neither).
 r_active()
 {
-	r_uplink_of "$(t_wg "${1:-$GW}" show wg0 endpoints | awk 'NR == 1 { print $2 }')"
+	r_uplink_of "$(t_wg "$GW" show wg0 endpoints | awk 'NR == 1 { print $2 }')"
 }
 
 # r_json PID FILTER: jq -r FILTER over `xdpwgctl show wg0 --json` of the daemon PID.
@@ -217,10 +217,11 @@ r_until()
 	done
 }
 
-# r_reply_after LOG T: LOG (ping -D) has an echo reply later than T.
+# r_reply_after LOG T: LOG (ping -D) has an echo reply later than T (replies are appended in
+# the order they arrive: the last one in the file's tail decides, however long the log).
 r_reply_after()
 {
-	sed -n 's/^\[\([0-9.]*\)\] .*bytes from.*/\1/p' "$1" 2>/dev/null |
+	tail -n 20 "$1" 2>/dev/null | sed -n 's/^\[\([0-9.]*\)\] .*bytes from.*/\1/p' |
 		awk -v t="$2" '$1 > t { f = 1 } END { exit !f }'
 }
 

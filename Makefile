@@ -5,8 +5,8 @@
 #   make test       build and run every test (TAP through prove); SAN=1 for ASan+UBSan
 #   make check      clang-format, cppcheck and the layering check clean
 #   make demo       the roaming demo (namespaces, needs root)
-#   make bench      throughput benchmark against wireguard-go (bench-tunnels last); bench-roam,
-#                   bench-flood, bench-tunnels alone too
+#   make bench      throughput benchmark against wireguard-go (bench-tunnels last); bench-roam
+#                   (then bench-paths), bench-flood, bench-tunnels, bench-paths alone too
 #   make vmtest     the suite inside a VM with the kernel's WireGuard as peer
 #   make install    DESTDIR and PREFIX honoured
 
@@ -78,7 +78,7 @@ SKELS       := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 BINS := $(BUILD)/xdpwgd $(BUILD)/xdpwgctl
 
 .PHONY: all deps deps-vm test test-unit check format demo bench bench-roam bench-flood \
-	bench-tunnels fuzz vmtest install clean
+	bench-tunnels bench-paths fuzz vmtest install clean
 .DEFAULT_GOAL := all
 # keep the BPF object and skeleton when a later step fails
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -167,9 +167,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@XDPWG_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
-bench-roam bench-flood bench-tunnels: deps
+bench-flood bench-tunnels bench-paths: deps
 	@$(MAKE) --no-print-directory all
 	@XDPWG_BUILD=$(abspath $(BUILD)) bench/$@.sh
+
+# make bench-roam: bench/bench-roam.sh (the client's uplink goes away), then bench/bench-paths.sh
+# (the path dies while the link stays up, ~13 min); BENCH_PATHS=0 leaves the second out
+bench-roam: deps
+	@$(MAKE) --no-print-directory all
+	@XDPWG_BUILD=$(abspath $(BUILD)) bench/bench-roam.sh
+	@[ "$(BENCH_PATHS)" = 0 ] || XDPWG_BUILD=$(abspath $(BUILD)) bench/bench-paths.sh
 
 # make bench ends with bench/bench-tunnels.sh (two tunnels on two cores vs one, ~1.5-2 min), its
 # table appended to bench.txt; BENCH_TUNNELS=0 leaves it out

@@ -304,6 +304,25 @@ b_fmt()
 	if [ "$4" = 0 ]; then echo "-"; else printf '%.3g [%.3g-%.3g]' "$1" "$2" "$3"; fi
 }
 
+# b_fmt_fixed "median min max n" DIGITS: b_fmt with DIGITS decimals, for values whose size
+# varies (ms from 10 to 30,000: %.3g would print 3.01e+04).
+b_fmt_fixed()
+{
+	local d=$2
+	# shellcheck disable=SC2086
+	set -- $1
+	if [ "$4" = 0 ]; then echo "-"; else printf '%.*f [%.*f-%.*f]' "$d" "$1" "$d" "$2" "$d" "$3"; fi
+}
+
+# b_num V DIGITS: V with DIGITS decimals, "-" stays "-".
+b_num()
+{
+	case $1 in
+	- | "") echo "-" ;;
+	*) printf '%.*f\n' "$2" "$1" ;;
+	esac
+}
+
 # b_pct P: the P-th percentile (nearest rank) of numbers on stdin, or "-".
 b_pct()
 {

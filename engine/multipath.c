@@ -198,6 +198,19 @@ static void mpath_rx_client_locked(struct wg_peer *peer, const struct wg_endpoin
 	}
 }
 
+/* Gateway: whether a source still answers, by the client's own probe spacing: three intervals
+ * without a word and it is gone (a blackholed path stops costing redundant copies). */
+static bool mpath_live(const struct mpath *p, uint64_t now)
+{
+	uint64_t window = p->ka_gap_ns * 3;
+
+	if (window < ms_ns(MPATH_LIVE_MIN_MS))
+		window = ms_ns(MPATH_LIVE_MIN_MS);
+	if (window > ms_ns(MPATH_LIVE_MAX_MS))
+		window = ms_ns(MPATH_LIVE_MAX_MS);
+	return now - p->last_rx_ns <= window;
+}
+
 /* Gateway: forget the sources not heard for MPATH_FORGET_MS, except the endpoint's. */
 static void mpath_forget_locked(struct wg_peer *peer, uint64_t now)
 {
@@ -254,8 +267,12 @@ static bool mpath_rx_gateway_locked(struct wg_peer *peer, const struct wg_endpoi
 	pair = kind == MPATH_RX_KEEPALIVE && p->last_ka_ns &&
 	       (now - p->last_ka_ns < ms_ns(MPATH_ANNOUNCE_PAIR_MS) ||
 		(active >= 0 && mp->p[active].last_rx_ns < p->last_ka_ns));
-	if (kind == MPATH_RX_KEEPALIVE)
+	if (kind == MPATH_RX_KEEPALIVE) {
+		/* the spacing of probes, not of an announce's pair */
+		if (p->last_ka_ns && now - p->last_ka_ns >= ms_ns(MPATH_ANNOUNCE_PAIR_MS))
+			p->ka_gap_ns = now - p->last_ka_ns;
 		p->last_ka_ns = now;
+	}
 	/* the active source itself (a new cached source at most), or a first one */
 	if (i == active || !endpoint_is_set(&peer->endpoint))
 		return true;
@@ -268,7 +285,7 @@ static bool mpath_rx_gateway_locked(struct wg_peer *peer, const struct wg_endpoi
 		 * silence. */
 		if (peer->roam_policy != CONF_ROAM_REDUNDANT || active < 0)
 			return true;
-		return now - mp->p[active].last_rx_ns > ms_ns(MPATH_LIVE_MS);
+		return !mpath_live(&mp->p[active], now);
 	case MPATH_RX_KEEPALIVE:
 		return pair;
 	}
@@ -359,9 +376,9 @@ void mpath_send_copies(struct wg_path *path, struct wg_peer *peer, const uint8_t
 		for (unsigned int i = 0; i < mp->n; i++) {
 			struct mpath *p = &mp->p[i];
 
-			if (mp->client ? (int)i == mp->active || p->state == MPATH_DEAD
-				       : endpoint_eq(&p->ep, &peer->endpoint) ||
-						 now - p->last_rx_ns > ms_ns(MPATH_LIVE_MS))
+			if (mp->client
+				    ? (int)i == mp->active || p->state == MPATH_DEAD
+				    : endpoint_eq(&p->ep, &peer->endpoint) || !mpath_live(p, now))
 				continue;
 			p->tx_packets++;
 			eps[n++] = p->ep;

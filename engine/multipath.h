@@ -52,8 +52,12 @@ enum mpath_constants {
 	/* gateway: at most one answer per path this often (a flood of replayed keepalives cannot
 	 * happen, they do not authenticate, but a buggy client must not make us a reflector) */
 	MPATH_ECHO_MIN_MS = 20,
-	/* gateway: a source heard within this is live (redundant copies go to it) */
-	MPATH_LIVE_MS = 10000,
+	/* gateway: a source is live (redundant copies go to it) while heard within three of the
+	 * client's probe intervals as its keepalives show them, at least MPATH_LIVE_MIN_MS (a
+	 * probe every second: 3 s) and at most MPATH_LIVE_MAX_MS (a stock client's 25 s
+	 * keepalive, or none at all) */
+	MPATH_LIVE_MIN_MS = 3000,
+	MPATH_LIVE_MAX_MS = 10000,
 	/* gateway: a source not heard for this long is forgotten (a client probes every path
 	 * every second by default; a stock one keeps alive every 25 s at most) */
 	MPATH_FORGET_MS = 90000,
@@ -86,6 +90,7 @@ struct mpath {
 	enum mpath_state state;
 	uint64_t last_rx_ns;	/* last authenticated packet over it */
 	uint64_t last_ka_ns;	/* gateway: last keepalive over it (announce pairs) */
+	uint64_t ka_gap_ns;	/* gateway: between its last two keepalives (the probe interval) */
 	uint64_t last_echo_ns;	/* gateway: last answer to a probe */
 	uint64_t probe_ns;	/* client: the outstanding probe's send time, 0: none */
 	uint64_t last_probe_ns; /* client: the last probe's send time */

@@ -323,7 +323,7 @@ static void show_field(const char *iface, const struct ctl_snap *snap, const cha
 	crypto_wipe(k, sizeof(k));
 }
 
-static void show_json_str(const char *key, const char *v, bool comma)
+void show_json_str(const char *key, const char *v, bool comma)
 {
 	/* every string here is a key, an address or an interface name: nothing to escape but
 	 * quotes and backslashes, which interface names could in theory hold */

@@ -80,6 +80,8 @@ int ctl_sync_conf(const char *iface, struct conf_dev *file);
 /* show_paths.c: a multipath peer's paths in `show` (text lines, or JSON members after the
  * peer's others, each with its leading comma) */
 void show_paths_text(const struct conf_peer *p);
+/* cmd_show.c: "key":"value" with the value escaped, and a comma after it when asked */
+void show_json_str(const char *key, const char *v, bool comma);
 void show_paths_json(const struct conf_peer *p);
 
 #endif

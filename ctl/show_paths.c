@@ -55,12 +55,11 @@ void show_paths_json(const struct conf_peer *p)
 	for (size_t i = 0; i < p->n_paths; i++) {
 		const struct conf_path *c = &p->paths[i];
 
-		printf("%s{\"endpoint\":\"%s\",\"uplink\":", i ? "," : "",
-		       endpoint_format(&c->endpoint, ep));
+		printf("%s{\"endpoint\":\"%s\",", i ? "," : "", endpoint_format(&c->endpoint, ep));
 		if (c->uplink[0])
-			printf("\"%s\"", c->uplink);
+			show_json_str("uplink", c->uplink, false);
 		else
-			printf("null");
+			printf("\"uplink\":null");
 		printf(",\"active\":%s,\"state\":\"%s\",\"age_ms\":",
 		       c->flags & CONF_PATH_ACTIVE ? "true" : "false",
 		       c->flags & CONF_PATH_DEAD      ? "dead"

@@ -3,10 +3,11 @@
  * A multipath client's uplinks (docs/roaming.md, "Silent path failures"): which interfaces the
  * engine may use as paths to its multipath peers, in order of preference, each with the source
  * address to send from. From --uplinks (XDPWG_UPLINKS) when given, else every interface with an
- * IPv4 or IPv6 default route in the main table, by metric; an automatic list of one is none (a
- * gateway, or a client with nothing to fail over to). Refreshed on every link, address or route
- * change, before the route check that may announce, so that an uplink going away is left at
- * once, and one coming back is probed again.
+ * IPv4 or IPv6 default route in the main table, by metric. Only peers whose endpoint was
+ * configured use them (a gateway learns where its clients are). Refreshed with the route check
+ * after link, address, route and configuration changes (coalesced), before it may announce, so
+ * that an uplink going away is left at once and one coming back is probed again; and only
+ * while some peer is multipath, since the dumps cost a gateway with big routing tables.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -103,7 +104,8 @@ void daemon_paths_refresh(struct xdpwgd *d)
 	struct wg_uplink up[PATHS_MAX];
 	size_t n = 0;
 
-	if (d->uplinks_off)
+	/* the dumps cost a gateway with big routing tables: only for multipath peers */
+	if (d->uplinks_off || !wg_device_multipath_peers(d->dev))
 		return;
 	if (d->n_uplink_names) {
 		for (size_t i = 0; i < d->n_uplink_names && n < PATHS_MAX; i++) {
@@ -123,9 +125,6 @@ void daemon_paths_refresh(struct xdpwgd *d)
 			if (if_indextoname((unsigned int)defs.c[i].ifindex, name) &&
 			    paths_uplink(defs.c[i].ifindex, name, &up[n]))
 				n++;
-		/* one default route: a gateway, or a client with nowhere else to go */
-		if (n < 2)
-			n = 0;
 	}
 	wg_device_set_uplinks(d->dev, up, n);
 }

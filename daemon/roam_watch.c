@@ -176,6 +176,8 @@ static void daemon_check_routes(struct xdpwgd *d)
 	bool flushed = false;
 
 	atomic_store(&d->routes_stale, false);
+	/* first: an announce below goes out on the uplink chosen now */
+	daemon_paths_refresh(d);
 	/* counted before the snapshot: a gateway with 100k peers must not copy them all (keys
 	 * included, into locked memory) on every route change only to skip them */
 	if (wg_device_peer_count(d->dev) > DAEMON_ROUTE_MAX_PEERS) {
@@ -241,8 +243,6 @@ void daemon_on_netlink(struct xdpwgd *d)
 		return;
 	if (d->xdp && (bits & NL_CHANGE_ADDR))
 		io_xdp_local_addrs_refresh(d->xdp);
-	/* before the route check: an announce goes out on the uplink chosen now */
-	daemon_paths_refresh(d);
 	if (daemon_route_holding(d)) {
 		d->route_armed = true;
 		return;

@@ -127,7 +127,8 @@ struct wg_device_opts {
 };
 
 /* A multipath peer's sources other than its endpoint, as a gateway keeps them (at most max;
- * none for a client, whose paths are its own uplinks). -1 for a peer that keeps one path. */
+ * none for a client, whose paths are its own uplinks, nor for a peer that left the policy).
+ * -1 for a peer that never kept several paths. */
 int wg_peer_get_paths(struct wg_peer *peer, struct wg_endpoint *out, size_t max);
 
 /* A multipath peer's probe interval (wg_device_set_path_probe). */
@@ -251,6 +252,8 @@ void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu);
 /* The uplinks of a multipath client, in order of preference (at most 4 are used; n 0: a
  * gateway, whose paths are its peers' sources). Control thread. */
 void wg_device_set_uplinks(struct wg_device *dev, const struct wg_uplink *up, size_t n);
+/* How many peers have the multipath or redundant policy (any thread). */
+unsigned int wg_device_multipath_peers(struct wg_device *dev);
 /* How often each path of a multipath peer is probed (ms, 50..3600000). -EINVAL. */
 int wg_device_set_path_probe(struct wg_device *dev, unsigned int ms);
 /* Tests only: behave as under load (cookie replies for messages without a valid mac2) until

@@ -477,7 +477,7 @@ static void apply_commit_peer(struct wg_device *dev, const struct conf_peer *cp,
 			peer->mp = s->mp;
 			s->mp = NULL;
 		}
-		atomic_store(&peer->mp_mode, mpath_mode(cp->roam_policy));
+		mpath_set_mode_locked(peer, cp->roam_policy);
 		pthread_spin_unlock(&peer->endpoint_lock);
 		s->roam_cidrs = NULL;
 		free(old_cidrs);

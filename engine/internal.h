@@ -94,6 +94,7 @@ struct wg_device {
 	struct wg_uplink uplinks[4];
 	unsigned int n_uplinks;
 	atomic_uint path_probe_ms;
+	atomic_uint mp_peers; /* peers with a multipath policy */
 
 	/* handshake messages from workers to the control thread, under queue_lock: the queue, and
 	 * the priority lane drained before it (messages with a valid mac2) */

@@ -123,6 +123,23 @@ int mpath_mode(int roam_policy)
 						    : PEER_MP_OFF;
 }
 
+void mpath_leave_locked(struct wg_peer *peer)
+{
+	struct mpath_set *mp = peer->mp;
+
+	if (!mp)
+		return;
+	if (mp->client) {
+		memset(&peer->endpoint.src6, 0, sizeof(peer->endpoint.src6));
+		peer->endpoint.src_ifindex = 0;
+		peer->endpoint.out_ifindex = 0;
+	}
+	mp->n = 0;
+	mp->client = false;
+	mp->active = -1;
+	mp->generation++;
+}
+
 int mpath_enable(struct wg_peer *peer)
 {
 	struct mpath_set *mp;
@@ -262,15 +279,18 @@ static bool mpath_rx_gateway_locked(struct wg_peer *peer, const struct wg_endpoi
 	p->rx_packets++;
 	p->state = MPATH_LIVE;
 	/* An announce: a second keepalive right after one. Or a client that probes nothing (a
-	 * stock one, whose keepalives are persistent ones): its second keepalive from here while
-	 * the active source stayed silent since the first one. */
+	 * stock one, whose keepalives are persistent ones): its third keepalive from here while
+	 * the active source stayed silent since the first, two of its intervals (one would not
+	 * do: a client's probes on two paths arrive in either order, and one active probe may
+	 * be lost). */
 	pair = kind == MPATH_RX_KEEPALIVE && p->last_ka_ns &&
 	       (now - p->last_ka_ns < ms_ns(MPATH_ANNOUNCE_PAIR_MS) ||
-		(active >= 0 && mp->p[active].last_rx_ns < p->last_ka_ns));
+		(active >= 0 && p->prev_ka_ns && mp->p[active].last_rx_ns < p->prev_ka_ns));
 	if (kind == MPATH_RX_KEEPALIVE) {
 		/* the spacing of probes, not of an announce's pair */
 		if (p->last_ka_ns && now - p->last_ka_ns >= ms_ns(MPATH_ANNOUNCE_PAIR_MS))
 			p->ka_gap_ns = now - p->last_ka_ns;
+		p->prev_ka_ns = p->last_ka_ns;
 		p->last_ka_ns = now;
 	}
 	/* the active source itself (a new cached source at most), or a first one */
@@ -316,9 +336,15 @@ int wg_peer_get_paths(struct wg_peer *peer, struct wg_endpoint *out, size_t max)
 	size_t n = 0;
 
 	pthread_spin_lock(&peer->endpoint_lock);
-	if (!mpath_on_locked(peer)) {
+	/* never multipath: nothing to clear either */
+	if (!peer->mp) {
 		pthread_spin_unlock(&peer->endpoint_lock);
 		return -1;
+	}
+	/* no longer multipath: none, so that the back-end clears what it had */
+	if (!mpath_on_locked(peer)) {
+		pthread_spin_unlock(&peer->endpoint_lock);
+		return 0;
 	}
 	if (!peer->mp->client)
 		for (unsigned int i = 0; i < peer->mp->n && n < max; i++)
@@ -339,7 +365,10 @@ void mpath_echo(struct wg_path *path, struct wg_peer *peer, const struct wg_endp
 		return;
 	now = wg_device_now(peer->dev);
 	pthread_spin_lock(&peer->endpoint_lock);
-	if (!mpath_on_locked(peer) || peer->mp->client || (i = mpath_find_src(peer->mp, src)) < 0 ||
+	/* Only the side that was not told where the peer is answers (a gateway): the side that
+	 * was told probes, and two answering sides would answer each other's answers forever. */
+	if (!mpath_on_locked(peer) || peer->mp->client || peer->endpoint_configured ||
+	    (i = mpath_find_src(peer->mp, src)) < 0 ||
 	    (peer->mp->p[i].last_echo_ns &&
 	     now - peer->mp->p[i].last_echo_ns < ms_ns(MPATH_ECHO_MIN_MS))) {
 		pthread_spin_unlock(&peer->endpoint_lock);
@@ -390,9 +419,12 @@ void mpath_send_copies(struct wg_path *path, struct wg_peer *peer, const uint8_t
 			atomic_fetch_add_explicit(&peer->mp_copy_bytes, len, memory_order_relaxed);
 }
 
-bool mpath_count_dup(struct wg_peer *peer)
+bool mpath_count_dup(struct wg_peer *peer, uint64_t counter, uint64_t top)
 {
-	if (atomic_load_explicit(&peer->mp_mode, memory_order_relaxed) != PEER_MP_REDUNDANT)
+	/* a copy from the other path arrives a round-trip difference later: within the last
+	 * MPATH_DUP_WINDOW counters; an older one is a replay like any other */
+	if (atomic_load_explicit(&peer->mp_mode, memory_order_relaxed) != PEER_MP_REDUNDANT ||
+	    counter + MPATH_DUP_WINDOW < top)
 		return false;
 	atomic_fetch_add_explicit(&peer->mp_dups, 1, memory_order_relaxed);
 	return true;
@@ -407,7 +439,7 @@ static bool mpath_rebuild_locked(struct wg_peer *peer, char *from, char *to)
 	struct mpath_set *mp = peer->mp;
 	struct mpath old[MPATH_MAX];
 	unsigned int n_old = mp->n;
-	int old_active = mp->active, old_uplink = 0, family = peer->endpoint.addr.sa.sa_family;
+	int old_active = mp->active, old_uplink = 0, family = peer->endpoint.addr.sa.sa_family, b;
 
 	/* A gateway's set is its peer's sources: learned, not built. We are the client of a peer
 	 * only when we have uplinks and were told where the peer is (a gateway learns where its
@@ -461,8 +493,10 @@ static bool mpath_rebuild_locked(struct wg_peer *peer, char *from, char *to)
 		mpath_pin_locked(peer, mp->active);
 		return false;
 	}
-	/* first pick: the preferred uplink; after losing the active one: the best other */
-	mpath_pin_locked(peer, old_uplink ? mpath_best_locked(mp, -1) : 0);
+	/* first pick: the preferred uplink; after losing the active one: the best other, or the
+	 * first when every one left is dead (it is probed again and may come back) */
+	b = old_uplink ? mpath_best_locked(mp, -1) : 0;
+	mpath_pin_locked(peer, b < 0 ? 0 : b);
 	if (!old_uplink)
 		return false;
 	for (unsigned int j = 0; j < n_old; j++)
@@ -485,10 +519,12 @@ static void mpath_send_announce(struct wg_peer *peer)
 	send_keepalive(peer->dev->path, peer);
 }
 
-static void mpath_moved(struct wg_peer *peer, const char *from, const char *to, const char *why)
+static void mpath_moved(struct wg_peer *peer, const char *from, const char *to, const char *why,
+			bool announce)
 {
 	log_info("%s: peer %s path %s -> %s (%s)", peer->dev->name, peer->name, from, to, why);
-	mpath_send_announce(peer);
+	if (announce)
+		mpath_send_announce(peer);
 }
 
 void mpath_uplinks_changed(struct wg_peer *peer)
@@ -507,7 +543,7 @@ void mpath_uplinks_changed(struct wg_peer *peer)
 	client = mpath_client_locked(peer);
 	pthread_spin_unlock(&peer->endpoint_lock);
 	if (moved)
-		mpath_moved(peer, from, to, "uplink gone");
+		mpath_moved(peer, from, to, "uplink gone", true);
 	if (client)
 		timers_path_arm(peer, ms_ns(MPATH_TICK_MS));
 }
@@ -632,8 +668,10 @@ uint64_t mpath_tick(struct wg_peer *peer, uint64_t now)
 			 died[i], MPATH_DEAD_MISSES);
 	for (unsigned int i = 0; i < n_probes; i++)
 		send_packets_fast(dev->path, peer, &probes[i], &none, 1);
+	/* after an unanswered initiation, its own retransmit (due within a few hundred ms) is the
+	 * announce: another one now would restart the attempt count, and the give-up never came */
 	if (b >= 0)
-		mpath_moved(peer, from, to, why);
+		mpath_moved(peer, from, to, why, usable);
 	return now + ms_ns(MPATH_TICK_MS);
 }
 
@@ -646,12 +684,31 @@ void wg_device_set_uplinks(struct wg_device *dev, const struct wg_uplink *up, si
 	if (n == dev->n_uplinks && !memcmp(dev->uplinks, up, n * sizeof(*up)))
 		return;
 	memcpy(dev->uplinks, up, n * sizeof(*up));
+	for (size_t i = 0; i < n; i++)
+		dev->uplinks[i].name[sizeof(dev->uplinks[i].name) - 1] = '\0';
 	dev->n_uplinks = (unsigned int)n;
 	pthread_rwlock_rdlock(&dev->lock);
 	for (p = dev->peers; p; p = p->next_peer)
 		if (atomic_load(&p->mp_mode))
 			mpath_uplinks_changed(p);
 	pthread_rwlock_unlock(&dev->lock);
+}
+
+unsigned int wg_device_multipath_peers(struct wg_device *dev)
+{
+	return atomic_load(&dev->mp_peers);
+}
+
+void mpath_set_mode_locked(struct wg_peer *peer, int roam_policy)
+{
+	int mode = mpath_mode(roam_policy), old = atomic_exchange(&peer->mp_mode, mode);
+
+	if (!old && mode)
+		atomic_fetch_add(&peer->dev->mp_peers, 1);
+	else if (old && !mode)
+		atomic_fetch_sub(&peer->dev->mp_peers, 1);
+	if (!mode)
+		mpath_leave_locked(peer);
 }
 
 int wg_device_set_path_probe(struct wg_device *dev, unsigned int ms)

@@ -57,6 +57,9 @@ enum mpath_constants {
 	 * probe every second: 3 s) and at most MPATH_LIVE_MAX_MS (a stock client's 25 s
 	 * keepalive, or none at all) */
 	MPATH_LIVE_MIN_MS = 3000,
+	/* redundant: a counter seen again this close to the newest is the other path's copy, not
+	 * a replay (a path's lead, at 100,000 packets a second, of 2.5 ms) */
+	MPATH_DUP_WINDOW = 256,
 	MPATH_LIVE_MAX_MS = 10000,
 	/* gateway: a source not heard for this long is forgotten (a client probes every path
 	 * every second by default; a stock one keeps alive every 25 s at most) */
@@ -90,6 +93,7 @@ struct mpath {
 	enum mpath_state state;
 	uint64_t last_rx_ns;	/* last authenticated packet over it */
 	uint64_t last_ka_ns;	/* gateway: last keepalive over it (announce pairs) */
+	uint64_t prev_ka_ns;	/* gateway: the keepalive before that */
 	uint64_t ka_gap_ns;	/* gateway: between its last two keepalives (the probe interval) */
 	uint64_t last_echo_ns;	/* gateway: last answer to a probe */
 	uint64_t probe_ns;	/* client: the outstanding probe's send time, 0: none */
@@ -114,6 +118,12 @@ struct mpath_set {
 
 /* Whether the policy keeps several paths. */
 bool mpath_policy(int roam_policy);
+/* The policy no longer keeps several paths: forget them, and a client's uplink is the kernel's
+ * to choose again. Caller holds endpoint_lock. */
+void mpath_leave_locked(struct wg_peer *peer);
+/* The peer's policy is now roam_policy: its mode, the device's count of multipath peers, and
+ * leaving the paths when it keeps one. Caller holds endpoint_lock. A removed peer: OFF. */
+void mpath_set_mode_locked(struct wg_peer *peer, int roam_policy);
 /* An empty set (NULL on ENOMEM), and the peer_mp_mode of a roam policy. */
 struct mpath_set *mpath_set_new(void);
 int mpath_mode(int roam_policy);
@@ -132,9 +142,9 @@ void mpath_note_data(struct wg_peer *peer);
 /* A data message just went to the active endpoint: redundant peers send copies on every other
  * live path. Any thread. */
 void mpath_send_copies(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf, size_t len);
-/* A replayed counter from a redundant peer: a duplicate copy, counted (true) rather than a
- * replay. Any thread. */
-bool mpath_count_dup(struct wg_peer *peer);
+/* A replayed counter from a redundant peer, within MPATH_DUP_WINDOW of the greatest seen (top:
+ * one more than it): a duplicate copy, counted (true) rather than a replay. Any thread. */
+bool mpath_count_dup(struct wg_peer *peer, uint64_t counter, uint64_t top);
 /* Client role: probes, timeouts, moves. Control thread; the next deadline (ns) or 0. */
 uint64_t mpath_tick(struct wg_peer *peer, uint64_t now);
 /* Client role: the device's uplinks changed (control thread). */

@@ -85,6 +85,10 @@ void peer_remove_locked(struct wg_peer *peer)
 	wg_device_unhash_peer(dev, peer);
 	allowedips_remove_by_owner(dev->allowedips, peer);
 	timers_stop(peer);
+	/* no longer counted among the device's multipath peers */
+	pthread_spin_lock(&peer->endpoint_lock);
+	mpath_set_mode_locked(peer, CONF_ROAM_ANY);
+	pthread_spin_unlock(&peer->endpoint_lock);
 	/* No new packet can find it now; drop what it holds. Keypairs still in use by a worker
 	 * are freed by that worker's put. */
 	noise_handshake_clear(&peer->handshake, dev->index);
@@ -331,7 +335,7 @@ int peer_set_roam_policy(struct wg_peer *peer, enum conf_roam_policy policy,
 	peer->roam_policy = policy;
 	peer->roam_cidrs = copy;
 	peer->n_roam_cidrs = n;
-	atomic_store(&peer->mp_mode, mpath_mode(policy));
+	mpath_set_mode_locked(peer, policy);
 	pthread_spin_unlock(&peer->endpoint_lock);
 	free(old);
 	if (mpath_policy(policy))

@@ -180,7 +180,7 @@ bool receive_data(struct wg_path *path, uint8_t *buf, size_t len, const struct w
 	pthread_spin_unlock(&kp->replay_lock);
 	if (!fresh) {
 		/* a redundant peer's second copy of a packet is no attack: counted apart */
-		if (mpath_count_dup(kp->entry.peer)) {
+		if (mpath_count_dup(kp->entry.peer, counter, kp->replay.counter)) {
 			wg_device_count_drop(dev, WG_DROP_DUPLICATE);
 			goto out;
 		}

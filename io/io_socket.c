@@ -270,8 +270,11 @@ static int io_send_locked(const struct io_socket *s, const struct wg_endpoint *d
 	/* The cached source no longer belongs to this host (address removed, moved network):
 	 * let the kernel pick one, as the kernel driver does. IPv6 says so with EINVAL; IPv4's
 	 * route lookup with a foreign source fails with ENETUNREACH first. The engine's cache is
-	 * refreshed by the peer's next datagram, which comes to the address the kernel chose. */
-	if (has_src && (ret == -EINVAL || ret == -ENETUNREACH || ret == -EADDRNOTAVAIL))
+	 * refreshed by the peer's next datagram, which comes to the address the kernel chose.
+	 * Not for a multipath client's uplink (out_ifindex): that datagram is meant for that
+	 * uplink, and its failure is what the path's probes are for. */
+	if (has_src && !dst->out_ifindex &&
+	    (ret == -EINVAL || ret == -ENETUNREACH || ret == -EADDRNOTAVAIL))
 		ret = io_sendmsg(fd, dst, buf, len, false, gso);
 	return ret;
 }

@@ -251,3 +251,36 @@ r_ping_lost()
 	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1" |
 		awk '{ print $1 - $2; f = 1 } END { if (!f) print "-" }'
 }
+
+# r_sniff_start MAX IDLE: on the router's end of the gateway link, the UDP payloads of up to MAX
+# datagrams to the gateway's port (198.18.0.1:51820) into $T_DIR/captured, one hex line each,
+# until IDLE s pass without one. Sets SNIFF (the capture's pid) once it listens.
+r_sniff_start()
+{
+	t_in rt timeout $(($2 + 25)) python3 - "$T_DIR/captured" "$1" "$2" <<'PY' >"$T_DIR/sniff.log" 2>&1 &
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL
+s.bind(("gw", 3))
+s.settimeout(float(sys.argv[3]))
+out = open(sys.argv[1], "w")
+print("listening", flush=True)
+n = 0
+while n < int(sys.argv[2]):
+    try:
+        f, addr = s.recvfrom(4096)
+    except socket.timeout:
+        break
+    if len(f) < 42 or f[12:14] != b"\x08\x00" or f[23] != 17:
+        continue
+    ihl = (f[14] & 15) * 4
+    udp = f[14 + ihl:]
+    if f[30:34] != socket.inet_aton("198.18.0.1") or struct.unpack("!H", udp[2:4])[0] != 51820:
+        continue
+    out.write(udp[8:].hex() + "\n")
+    out.flush()
+    n += 1
+PY
+	SNIFF=$!
+	t_track "$SNIFF"
+	t_wait 5 grep -q listening "$T_DIR/sniff.log"
+}

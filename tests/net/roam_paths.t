@@ -23,6 +23,8 @@
 #   5  (e) wireguard-go client, the gateway's peer multipath: pings both ways, and the client's
 #      ordinary roaming (wifi gone) is still followed
 #   6  (e) xdpwgd client, multipath then redundant towards a wireguard-go gateway: pings both ways
+#   7  (h) wifi blackholed before the client starts (configured from a file, RoamPolicy =
+#      multipath): its first initiation is lost, the retransmit goes out on lte, the tunnel is up
 # Runtime ~45 s on the 2-core host with the feature in (each session's seconds are printed as
 # comments); a daemon without it fails the feature's assertions after their bounded waits (~80 s).
 . "$(dirname "$0")/lib.sh"
@@ -150,38 +152,6 @@ p_wifi_back()
 	ip -n "$CLNS" route replace default via 198.51.100.1 dev wifi metric 100
 }
 
-# sniffer: what reaches the gateway's port from the client (roam_spoof.t's capture, on the
-# router's end of the gateway link), UDP payloads as hex lines
-sniff_start()
-{
-	t_in rt timeout 30 python3 - "$T_DIR/captured" <<'PY' >"$T_DIR/sniff.log" 2>&1 &
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL
-s.bind(("gw", 3))
-s.settimeout(5)
-out = open(sys.argv[1], "w")
-print("listening", flush=True)
-n = 0
-while n < 150:
-    try:
-        f, addr = s.recvfrom(4096)
-    except socket.timeout:
-        break
-    if len(f) < 42 or f[12:14] != b"\x08\x00" or f[23] != 17:
-        continue
-    ihl = (f[14] & 15) * 4
-    udp = f[14 + ihl:]
-    if f[30:34] != socket.inet_aton("198.18.0.1") or struct.unpack("!H", udp[2:4])[0] != 51820:
-        continue
-    out.write(udp[8:].hex() + "\n")
-    out.flush()
-    n += 1
-PY
-	SNIFF=$!
-	t_track "$SNIFF"
-	r_until 5 grep -q listening "$T_DIR/sniff.log"
-}
-
 # spoof: the captured datagrams replayed from the spoofer (203.0.113.130), with forged counters
 # and cookie replies on a valid receiver index; prints how many were sent
 spoof()
@@ -215,7 +185,7 @@ PY
 session1()
 {
 	local out n np0 lines act other
-	sniff_start
+	r_sniff_start 150 5
 	p_up 1 "$MAIN_MODE" multipath || return
 	out=$(t_in cl ping -n -q -c 150 -i 0.02 -W 1 192.0.2.1 2>&1)
 	t_like "$out" ' 150 received' "1: 150 pings over 3 s, both paths healthy: all answered"
@@ -385,6 +355,40 @@ session6()
 	p_down
 }
 
+# --- 7: wifi dead from the start: the handshake is the probe ---
+session7()
+{
+	t_ok "h: gateway xdpwgd ($MAIN_MODE) up" r_start_gw || return
+	t_ok "h: gateway: roam-policy multipath for the client" \
+		t_at "$GW" "$CTL" set wg0 peer "$CL_PUB" roam-policy multipath
+	r_blackhole wifi
+	XDPWG_UPLINKS=wifi,lte XDPWG_PATH_PROBE_MS=$PROBE_MS t_start_xdpwgd cl wg0 || return
+	CL=$T_PID
+	# the client's policy from a configuration file this time (RoamPolicy)
+	cat >"$T_DIR/cl.conf" <<-EOF
+		[Interface]
+		PrivateKey = $(cat "$T_DIR/cl.key")
+		ListenPort = 51821
+
+		[Peer]
+		PublicKey = $GW_PUB
+		Endpoint = 198.18.0.1:51820
+		AllowedIPs = 192.0.2.0/24
+		RoamPolicy = multipath
+	EOF
+	t_ok "h: client configured from a file with RoamPolicy = multipath" \
+		t_at "$CL" "$CTL" setconf wg0 "$T_DIR/cl.conf"
+	ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0 && ip -n "$CLNS" link set wg0 up
+	# the first initiation goes out on wifi, into the blackhole; the retransmit (REKEY_TIMEOUT,
+	# 5 s) on lte: up well within 15 s, where a stock client waits for wifi to come back
+	t_ok "h: wifi dead from the start: the tunnel comes up over lte" \
+		r_until 15 t_in cl ping -c1 -W1 192.0.2.1
+	t_like "$(grep 'path wifi -> lte' "$CL_LOG")" "handshake unanswered" \
+		"h: the client moved to lte because its initiation went unanswered"
+	t_ok "h: the gateway sends to lte" r_until 3 r_gw_at "$LTE_EP"
+	p_down
+}
+
 # timed: each session's seconds in a comment, for the runtime budget (docs/testing.md)
 timed()
 {
@@ -399,5 +403,6 @@ timed session3
 [ "$MAIN_MODE" = socket ] || timed session4
 timed session5
 timed session6
+timed session7
 t_no_sanitizer_reports
 t_done

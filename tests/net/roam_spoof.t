@@ -13,32 +13,7 @@ r_topology
 t_ok "gateway up" r_start_gw
 
 # capture what the client sends to the gateway, from its first packet on
-t_in rt timeout 20 python3 - "$T_DIR/captured" <<'PY' >"$T_DIR/sniff.log" 2>&1 &
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL
-s.bind(("gw", 3))
-s.settimeout(15)
-out = open(sys.argv[1], "w")
-print("listening", flush=True)
-n = 0
-while n < 60:
-    try:
-        f, addr = s.recvfrom(4096)
-    except socket.timeout:
-        break
-    if len(f) < 42 or f[12:14] != b"\x08\x00" or f[23] != 17:
-        continue
-    ihl = (f[14] & 15) * 4
-    udp = f[14 + ihl:]
-    if f[30:34] != socket.inet_aton("198.18.0.1") or struct.unpack("!H", udp[2:4])[0] != 51820:
-        continue
-    out.write(udp[8:].hex() + "\n")
-    out.flush()
-    n += 1
-PY
-SNIFF=$!
-t_track "$SNIFF"
-t_wait 5 grep -q listening "$T_DIR/sniff.log"
+r_sniff_start 60 15
 t_ok "client up" r_start_cl "${ROAM_CL:-xdpwgd}"
 t_ok "tunnel up" t_wait 3 t_in cl ping -c1 -W1 192.0.2.1
 t_in cl ping -c 60 -i 0.02 -W1 192.0.2.1 >/dev/null 2>&1

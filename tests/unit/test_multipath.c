@@ -11,6 +11,8 @@
  *   - a replayed or forged packet from anywhere adds no path and is answered by nothing;
  *   - redundant: the second copy of a packet is counted as a duplicate, not as a replay, and
  *     delivered once;
+ *   - probes from two paths in either order, or an active probe lost, move nothing;
+ *   - both ends multipath without uplinks: an answer is never answered (no ping-pong);
  *   - sources not heard for 90 s are forgotten;
  *   - policy roam (the default) stays WireGuard's: a keepalive moves, nothing is echoed.
  */
@@ -173,7 +175,55 @@ static void test_stock_keepalives(void)
 	wgh_advance_ms(25000);
 	k = a_keepalive();
 	deliver_from(&k, LTE);
-	is_str(b_endpoint(ep), LTE, "its next one, wifi silent since, does");
+	is_str(b_endpoint(ep), WIFI, "nor its second (one interval of silence proves little)");
+	wgh_advance_ms(25000);
+	k = a_keepalive();
+	deliver_from(&k, LTE);
+	is_str(b_endpoint(ep), LTE, "its third, wifi silent for two intervals, does");
+}
+
+/* A client's probes on two paths arrive in either order from one round to the next, and an
+ * active path's probe may be lost: neither is the active path's silence. */
+static void test_probe_order(void)
+{
+	char ep[ENDPOINT_STRLEN];
+	struct wgh_pkt k;
+
+	setup(CONF_ROAM_MULTIPATH);
+	for (int round = 0; round < 4; round++) {
+		const char *first = round % 2 ? LTE : WIFI, *second = round % 2 ? WIFI : LTE;
+
+		k = a_keepalive();
+		deliver_from(&k, first);
+		wgh_advance_ms(5);
+		k = a_keepalive();
+		/* round 2: the wifi probe is lost */
+		if (round != 2 || strcmp(second, WIFI))
+			deliver_from(&k, second);
+		wgh_advance_ms(995);
+	}
+	is_str(b_endpoint(ep), WIFI, "probes in either order, one lost: the endpoint stays");
+	is_int((int)wgh_peer_snap(B).endpoint_moves, 0, "no move");
+}
+
+/* Both ends multipath and neither with uplinks: only the side that was not told where the
+ * other is (the gateway) answers keepalives, so answers are never answered. */
+static void test_no_ping_pong(void)
+{
+	size_t before;
+
+	setup(CONF_ROAM_MULTIPATH);
+	set_policy(A, B, CONF_ROAM_MULTIPATH);
+	wgh_advance_ms(1000);
+	before = A->sent_keepalives + B->sent_keepalives;
+	if (!wg_device_announce_key(A->dev, B->pub))
+		abort();
+	for (int i = 0; i < 50; i++) {
+		wgh_advance_ms(30);
+		wgh_pump();
+	}
+	is_int((int)(A->sent_keepalives + B->sent_keepalives - before), 2,
+	       "one keepalive, one answer, and quiet");
 }
 
 static void test_forged(void)
@@ -229,6 +279,17 @@ static void test_redundant_dups(void)
 	is_int((int)wgh_drops(B, WG_DROP_DUPLICATE), 1, "its second copy counts as a duplicate");
 	is_int((int)(wgh_drops(B, WG_DROP_REPLAY) - replays), 0, "not as a replay");
 	is_int((int)wgh_peer_snap(B).dup_packets, 1, "and in the peer's dup_packets");
+
+	/* an old packet replayed long after (300 newer ones since): a replay, not a copy */
+	for (int i = 0; i < 300; i++) {
+		tx4(A, "192.0.2.1", "192.0.2.2", 9);
+		wgh_pump();
+	}
+	replays = wgh_drops(B, WG_DROP_REPLAY);
+	deliver_from(&d, LTE);
+	is_int((int)(wgh_drops(B, WG_DROP_REPLAY) - replays), 1,
+	       "a copy 300 counters old counts as a replay");
+	is_int((int)wgh_drops(B, WG_DROP_DUPLICATE), 1, "not as a duplicate");
 }
 
 static void test_roam_default(void)
@@ -253,6 +314,8 @@ int main(void)
 {
 	test_probe_and_announce();
 	test_stock_keepalives();
+	test_probe_order();
+	test_no_ping_pong();
 	test_forged();
 	test_redundant_dups();
 	test_roam_default();

@@ -181,86 +181,21 @@ p_steady()
 }
 
 # --- the delay line: lossy, slow uplink, router side, both directions ---
+# roam_lib.sh's r_impair_on / r_impair_off (tests/helpers/delayline.py), at PATHS_LOSS % and
+# PATHS_DELAY_MS each way; IMPAIR_T0 is taken just before the router's rules take effect.
 
-DL_PY=$T_DIR/delayline.py
-cat >"$DL_PY" <<'PY'
-# delayline.py TUN LOSS_PCT DELAY_MS LIFETIME_S: read packets from a new TUN, drop LOSS_PCT %,
-# write the others back after DELAY_MS (routed on from there); exits after LIFETIME_S.
-import collections, fcntl, os, random, select, signal, struct, sys, time
-name, loss, delay, life = sys.argv[1], float(sys.argv[2]) / 100, float(sys.argv[3]) / 1000, float(sys.argv[4])
-fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
-fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", name.encode(), 0x0001 | 0x1000))  # TUNSETIFF, IFF_TUN | IFF_NO_PI
-rnd = random.Random(18)
-q = collections.deque()
-end = time.monotonic() + life
-stop = False
-def term(*_):
-    global stop
-    stop = True
-signal.signal(signal.SIGTERM, term)
-print("ready", flush=True)
-passed = dropped = 0
-while not stop:
-    now = time.monotonic()
-    if now >= end:
-        break
-    wait = 0.2 if not q else max(0.0, q[0][0] - now)
-    try:
-        r, _, _ = select.select([fd], [], [], min(wait, end - now))
-    except InterruptedError:
-        continue
-    now = time.monotonic()
-    if r:
-        while True:
-            try:
-                p = os.read(fd, 65536)
-            except BlockingIOError:
-                break
-            if rnd.random() < loss:
-                dropped += 1
-            else:
-                q.append((now + delay, p))
-    while q and q[0][0] <= now:
-        try:
-            os.write(fd, q.popleft()[1])
-            passed += 1
-        except OSError:
-            pass
-print("passed %d dropped %d" % (passed, dropped), flush=True)
-PY
-DL_PID=
-IMPAIR_T0=
-
-# impair_on UPLINK: UPLINK's traffic through the delay line (routes in table 218; the rules
-# last, one ip process: IMPAIR_T0 is taken just before them)
 impair_on()
 {
-	local up=$1 a
-	a=$(r_uplink_addr "$up") || return 1
-	impair_off
-	: >"$T_DIR/delayline.log"
-	b_bg rt "$T_DIR/delayline.log" python3 "$DL_PY" dly0 "$LOSS" "$DELAY" 3600
-	DL_PID=$B_BG_PID
-	r_until 5 grep -q ready "$T_DIR/delayline.log" || {
+	r_impair_on "$1" "$LOSS" "$DELAY" || {
 		b_log "delay line did not start: $(cat "$T_DIR/delayline.log")"
 		return 1
 	}
-	ip -n "$RTNS" link set dly0 up &&
-		ip -n "$RTNS" route add default dev dly0 table 218 || return 1
-	IMPAIR_T0=$(r_now)
-	ip -n "$RTNS" -batch - <<EOF
-rule add iif $up from $a lookup 218 pref 218
-rule add iif gw to $a lookup 218 pref 219
-EOF
+	IMPAIR_T0=$R_IMPAIR_T0
 }
 
 impair_off()
 {
-	ip -n "$RTNS" rule del pref 218 2>/dev/null
-	ip -n "$RTNS" rule del pref 219 2>/dev/null
-	[ -n "$DL_PID" ] && b_kill "$DL_PID"
-	DL_PID=
-	return 0
+	r_impair_off
 }
 
 # p_underlay UPLINK: "rtt_avg_ms loss%" of 20 pings to the gateway's address through UPLINK

@@ -284,3 +284,40 @@ PY
 	t_track "$SNIFF"
 	t_wait 5 grep -q listening "$T_DIR/sniff.log"
 }
+
+R_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../helpers" && pwd)
+R_DL_PID=
+
+# r_impair_on UPLINK LOSS_PCT DELAY_MS: the router sends the client's traffic on UPLINK, both
+# directions, through a delay line (tests/helpers/delayline.py on a TUN, dly0: LOSS_PCT % lost,
+# DELAY_MS each way; policy rules to table 218), since this kernel has no sch_netem. Sets
+# R_IMPAIR_T0 (r_now) just before the rules take effect.
+r_impair_on()
+{
+	local a
+	a=$(r_uplink_addr "$1") || return 1
+	r_impair_off
+	: >"$T_DIR/delayline.log"
+	ip netns exec "$RTNS" python3 "$R_HELPERS/delayline.py" dly0 "$2" "$3" 3600 \
+		>>"$T_DIR/delayline.log" 2>&1 &
+	R_DL_PID=$!
+	t_track "$R_DL_PID"
+	r_until 5 grep -q ready "$T_DIR/delayline.log" || return 1
+	ip -n "$RTNS" link set dly0 up && ip -n "$RTNS" route add default dev dly0 table 218 ||
+		return 1
+	R_IMPAIR_T0=$(r_now)
+	ip -n "$RTNS" -batch - <<EOT
+rule add iif $1 from $a lookup 218 pref 218
+rule add iif gw to $a lookup 218 pref 219
+EOT
+}
+
+# r_impair_off: the router's rules and the delay line gone (the TUN and its route with it)
+r_impair_off()
+{
+	ip -n "$RTNS" rule del pref 218 2>/dev/null
+	ip -n "$RTNS" rule del pref 219 2>/dev/null
+	[ -n "$R_DL_PID" ] && t_stop "$R_DL_PID" 3 >/dev/null 2>&1
+	R_DL_PID=
+	return 0
+}

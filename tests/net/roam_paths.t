@@ -25,7 +25,9 @@
 #   6  (e) xdpwgd client, multipath then redundant towards a wireguard-go gateway: pings both ways
 #   7  (h) wifi blackholed before the client starts (configured from a file, RoamPolicy =
 #      multipath): its first initiation is lost, the retransmit goes out on lte, the tunnel is up
-# Runtime ~45 s on the 2-core host with the feature in (each session's seconds are printed as
+#   8  (g) wifi degraded next to a clean lte (the router's delay line: 30% lost, 300 ms each
+#      way): the client moves to lte within 5 s (about 0.35 s in make bench-paths)
+# Runtime ~55 s on the 2-core host with the feature in (each session's seconds are printed as
 # comments); a daemon without it fails the feature's assertions after their bounded waits (~80 s).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/roam_lib.sh"
@@ -389,6 +391,21 @@ session7()
 	p_down
 }
 
+# --- 8: the active path degrades (satellite-like) next to a clean one ---
+session8()
+{
+	p_up g "$MAIN_MODE" multipath || return
+	t_in cl ping -i 0.02 -w 8 -W1 192.0.2.1 >/dev/null 2>&1 &
+	t_track $!
+	t_ok "g: wifi through the router's delay line (30% lost, 300 ms each way)" \
+		r_impair_on wifi 30 300
+	t_ok "g: the client leaves it for the clean lte within 5 s" r_until 5 r_gw_at "$LTE_EP"
+	t_like "$(grep 'path wifi -> lte' "$CL_LOG")" "round trip|loss|no answer" \
+		"g: the client logs why it left wifi"
+	r_impair_off
+	p_down
+}
+
 # timed: each session's seconds in a comment, for the runtime budget (docs/testing.md)
 timed()
 {
@@ -404,5 +421,6 @@ timed session3
 timed session5
 timed session6
 timed session7
+timed session8
 t_no_sanitizer_reports
 t_done

@@ -101,6 +101,16 @@ static void deliver_from(const struct wgh_pkt *p, const char *src)
 	wgh_inject(B, p->data, p->len, &s);
 }
 
+/* after ms, one keepalive from a delivered as if from src */
+static void keepalive_from(uint64_t ms, const char *src)
+{
+	struct wgh_pkt k;
+
+	wgh_advance_ms(ms);
+	k = a_keepalive();
+	deliver_from(&k, src);
+}
+
 static void test_probe_and_announce(void)
 {
 	char ep[ENDPOINT_STRLEN];
@@ -125,21 +135,13 @@ static void test_probe_and_announce(void)
 	is_int((int)snap.endpoint_moves, 0, "no move counted");
 
 	/* the active path's own probe, then lte's next one: still no move */
-	wgh_advance_ms(500);
-	k = a_keepalive();
-	deliver_from(&k, WIFI);
-	wgh_advance_ms(500);
-	k = a_keepalive();
-	deliver_from(&k, LTE);
+	keepalive_from(500, WIFI);
+	keepalive_from(500, LTE);
 	is_str(b_endpoint(ep), WIFI, "a probe a second later, wifi heard meanwhile: no move");
 
 	/* the announce: two keepalives back to back */
-	wgh_advance_ms(1000);
-	k = a_keepalive();
-	deliver_from(&k, LTE);
-	wgh_advance_ms(1);
-	k = a_keepalive();
-	deliver_from(&k, LTE);
+	keepalive_from(1000, LTE);
+	keepalive_from(1, LTE);
 	is_str(b_endpoint(ep), LTE, "two keepalives back to back (an announce) move it to lte");
 	is_int((int)wgh_peer_snap(B).endpoint_moves, 1, "one move counted");
 
@@ -152,16 +154,14 @@ static void test_probe_and_announce(void)
 	is_int((int)wgh_peer_snap(B).n_paths, 3, "three paths known");
 
 	/* 90 s later only the active source is heard: the others are forgotten */
-	wgh_advance_ms(91000);
-	k = a_keepalive();
-	deliver_from(&k, OTHER);
+	keepalive_from(91000, OTHER);
 	snap = wgh_peer_snap(B);
 	is_int((int)snap.n_paths, 1, "sources not heard for 90 s are forgotten");
 	is_str(endpoint_format(&snap.paths[0].endpoint, ep), OTHER, "the active one stays");
 }
 
-/* A client that probes nothing (stock, with persistent keepalive) and moved: its second
- * keepalive from the new source, the old one silent since the first, moves it. */
+/* A client that probes nothing (stock, with persistent keepalive) and moved: its third
+ * keepalive from the new source, the old one silent for two of its intervals, moves it. */
 static void test_stock_keepalives(void)
 {
 	char ep[ENDPOINT_STRLEN];
@@ -172,13 +172,9 @@ static void test_stock_keepalives(void)
 	k = a_keepalive();
 	deliver_from(&k, LTE);
 	is_str(b_endpoint(ep), WIFI, "stock client: its first keepalive from lte does not move it");
-	wgh_advance_ms(25000);
-	k = a_keepalive();
-	deliver_from(&k, LTE);
+	keepalive_from(25000, LTE);
 	is_str(b_endpoint(ep), WIFI, "nor its second (one interval of silence proves little)");
-	wgh_advance_ms(25000);
-	k = a_keepalive();
-	deliver_from(&k, LTE);
+	keepalive_from(25000, LTE);
 	is_str(b_endpoint(ep), LTE, "its third, wifi silent for two intervals, does");
 }
 

@@ -8,7 +8,7 @@ pkgs=(
 	libsodium-dev libssl-dev libmnl-dev libelf-dev zlib1g-dev pkg-config
 	clang-format cppcheck libclang-rt-14-dev valgrind
 	wireguard-go wireguard-tools iproute2 iputils-ping iperf3 ethtool socat netcat-openbsd
-	tcpdump jq gnuplot-nox man-db util-linux perl procps conntrack nftables curl prometheus
+	tcpdump jq gnuplot-nox man-db util-linux perl procps conntrack nftables curl prometheus python3
 )
 if [ "${1:-}" = "--vm" ]; then
 	pkgs+=(qemu-system-x86 busybox-static linux-image-amd64 tiny-initramfs cpio kmod xz-utils)

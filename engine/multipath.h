@@ -22,7 +22,6 @@
 
 #include "device.h"
 #include "endpoint.h"
-#include "messages.h"
 
 struct wg_path;
 struct wg_peer;
@@ -113,19 +112,9 @@ struct mpath_set {
 	unsigned int generation; /* gateway: bumped when the set of sources changes */
 	uint64_t moved_ns;	 /* client: the last move */
 	uint64_t moves;		 /* client: path moves (xdpwgctl show "path moves") */
+	uint64_t last_data_ns;	 /* client: data sent or received on the active path */
 	uint64_t hs_rotated;	 /* client: the initiation (its send time) whose silence moved us */
 };
-
-static inline uint64_t mpath_ms_ns(uint64_t ms)
-{
-	return ms * NSEC_PER_MSEC;
-}
-
-/* Of a path's last 8 probes, how many went unanswered. */
-static inline unsigned int mpath_loss8(const struct mpath *p)
-{
-	return (unsigned int)__builtin_popcount(p->loss_bits);
-}
 
 /* Whether the policy keeps several paths. */
 bool mpath_policy(int roam_policy);
@@ -156,10 +145,6 @@ void mpath_send_copies(struct wg_path *path, struct wg_peer *peer, const uint8_t
 /* A replayed counter from a redundant peer, within MPATH_DUP_WINDOW of the greatest seen (top:
  * one more than it): a duplicate copy, counted (true) rather than a replay. Any thread. */
 bool mpath_count_dup(struct wg_peer *peer, uint64_t counter, uint64_t top);
-/* Client role (multipath_client.c): an authenticated packet of kind arrived over one of our
- * uplinks. Caller holds endpoint_lock. */
-void mpath_client_rx_locked(struct wg_peer *peer, const struct wg_endpoint *src,
-			    enum mpath_rx_kind kind, uint64_t now);
 /* Client role: probes, timeouts, moves. Control thread; the next deadline (ns) or 0. */
 uint64_t mpath_tick(struct wg_peer *peer, uint64_t now);
 /* Client role: the device's uplinks changed (control thread). */
@@ -170,9 +155,8 @@ bool mpath_on_locked(const struct wg_peer *peer);
 /* Client role: whether the peer's endpoint belongs to the path set (its cached source is
  * pinned to the active uplink, not the kernel's choice). Caller holds endpoint_lock. */
 bool mpath_client_locked(const struct wg_peer *peer);
-/* Client role: announce ourselves on the active path (a move, a route change): two keepalives
- * back to back, then the re-announce schedule; an initiation without a valid session. Control
- * thread. */
+/* Client role: a route change asked to announce: re-pick if the active uplink is gone, and
+ * announce on the active path. Control thread. */
 void mpath_announce(struct wg_peer *peer);
 
 /* Fill cp's paths and counters (get replies). Caller holds endpoint_lock. */

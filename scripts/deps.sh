@@ -9,6 +9,7 @@ pkgs=(
 	clang-format cppcheck libclang-rt-14-dev valgrind
 	wireguard-go wireguard-tools iproute2 iputils-ping iperf3 ethtool socat netcat-openbsd
 	tcpdump jq gnuplot-nox man-db util-linux perl procps conntrack nftables curl prometheus python3
+	etcd-server etcd-client bird2 libcurl4-openssl-dev libjson-c-dev
 )
 if [ "${1:-}" = "--vm" ]; then
 	pkgs+=(qemu-system-x86 busybox-static linux-image-amd64 tiny-initramfs cpio kmod xz-utils)
@@ -30,9 +31,13 @@ echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian's prometheus package enables and starts a system-wide server: the tests run their own,
-# in a namespace, with a temporary data directory, so the one the package started is not
-# wanted. Only when this run installed it: an operator's own Prometheus is left alone.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-	systemctl disable --now prometheus >/dev/null 2>&1 || true
+# Debian's prometheus, etcd-server and bird2 packages enable and start a system-wide server: the
+# tests run their own, in namespaces, with temporary data directories, so the ones the packages
+# started are not wanted. Only for what this run installed: an operator's own are left alone.
+if [ -d /run/systemd/system ]; then
+	for ps in prometheus:prometheus etcd-server:etcd bird2:bird; do
+		if [[ " ${missing[*]} " == *" ${ps%%:*} "* ]]; then
+			systemctl disable --now "${ps#*:}" >/dev/null 2>&1 || true
+		fi
+	done
 fi

@@ -14,7 +14,7 @@
  *
  * Timeline of a client's failover (the active path blackholed while data flows):
  *   t0        last packet heard on the active path
- *   t0 + T    silence: a probe (T = the probe timeout, 2 * srtt + 30 ms, at least 60 ms)
+ *   t0 + T    silence: a probe (T = the probe timeout: srtt + max(4 * rttvar, 30 ms), at least 60 ms)
  *   t0 + 2T   unanswered: a second probe
  *   t0 + 3T   unanswered, nothing heard: dead; move to the best live path, announce there
  * While idle, the active path is probed every interval, so the bound is interval + 2T.
@@ -49,10 +49,19 @@ bool mpath_client_locked(const struct wg_peer *peer)
 	return mpath_on_locked(peer) && peer->mp->client;
 }
 
-/* The probe timeout of a path: twice its smoothed round trip and a margin, bounded. */
+/* The probe timeout of a path: its smoothed round trip and four times the round trip's
+ * variation, or a margin when the path is steadier than that, bounded. A fixed multiple of
+ * the round trip would call a jittery path (WiFi in power save, a loaded host) dead on its
+ * first late answer while it still works; the variation learns the jitter. */
 static uint64_t mpath_timeout_ns(const struct mpath *p)
 {
-	uint64_t t = (uint64_t)p->srtt_us * 2 * 1000 + ms_ns(MPATH_TIMEOUT_MARGIN_MS);
+	uint64_t var = (uint64_t)p->rttvar_us * 4 * 1000, t;
+
+	if (!p->srtt_us)
+		return ms_ns(MPATH_TIMEOUT_INIT_MS);
+	if (var < ms_ns(MPATH_TIMEOUT_MARGIN_MS))
+		var = ms_ns(MPATH_TIMEOUT_MARGIN_MS);
+	t = (uint64_t)p->srtt_us * 1000 + var;
 
 	if (t < ms_ns(MPATH_TIMEOUT_MIN_MS))
 		t = ms_ns(MPATH_TIMEOUT_MIN_MS);
@@ -208,7 +217,17 @@ static void mpath_rx_client_locked(struct wg_peer *peer, const struct wg_endpoin
 		if (sample) {
 			uint32_t us = (uint32_t)(sample / 1000);
 
-			p->srtt_us = p->srtt_us ? (p->srtt_us + us) / 2 : us;
+			if (!us)
+				us = 1; /* 0 means unknown */
+			if (p->srtt_us) {
+				uint32_t dev = p->srtt_us > us ? p->srtt_us - us : us - p->srtt_us;
+
+				p->rttvar_us = (3 * p->rttvar_us + dev) / 4;
+				p->srtt_us = (p->srtt_us + us) / 2;
+			} else {
+				p->srtt_us = us;
+				p->rttvar_us = us / 2;
+			}
 		}
 	} else if (kind == MPATH_RX_DATA && i == mp->active) {
 		mp->last_data_ns = now;

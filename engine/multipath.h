@@ -31,11 +31,13 @@ enum mpath_constants {
 	MPATH_MAX = 4, /* paths per peer: uplinks of a client, sources at a gateway */
 	/* client: the tick that sends probes and reads their timeouts */
 	MPATH_TICK_MS = 10,
-	/* client: a probe unanswered this long is lost: twice the smoothed round trip and a
-	 * margin for a busy receiver, within these bounds */
+	/* client: a probe unanswered this long is lost: the smoothed round trip plus four times
+	 * its variation (RFC 6298's retransmission timeout), at least a margin for a busy
+	 * receiver, within these bounds; before the first answer, MPATH_TIMEOUT_INIT_MS */
 	MPATH_TIMEOUT_MIN_MS = 60,
 	MPATH_TIMEOUT_MAX_MS = 1500,
 	MPATH_TIMEOUT_MARGIN_MS = 30,
+	MPATH_TIMEOUT_INIT_MS = 500,
 	/* client: this many unanswered probes in a row, nothing else heard: the path is dead */
 	MPATH_DEAD_MISSES = 2,
 	/* client: while data flows on the active path, it is probed this much more often, so
@@ -99,6 +101,7 @@ struct mpath {
 	uint64_t probe_ns;	/* client: the outstanding probe's send time, 0: none */
 	uint64_t last_probe_ns; /* client: the last probe's send time */
 	uint32_t srtt_us;	/* client: smoothed round trip of probe answers, 0: unknown */
+	uint32_t rttvar_us;	/* client: its mean deviation (how jittery the path is) */
 	uint8_t misses;		/* client: unanswered probes in a row with nothing heard */
 	uint8_t loss_bits;	/* client: the last 8 probes, a bit set for each unanswered */
 	uint64_t rx_packets, tx_packets;

@@ -53,7 +53,7 @@ c_sysctls()
 	for n in $(seq "$C_NGW"); do
 		# the service address is on lo, replies leave by eth0; ARP answers and asks only
 		# with the address of the interface it is about
-		t_in "gw$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 \
+		t_in "gw$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
 			net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.all.arp_ignore=1 \
 			net.ipv4.conf.all.arp_announce=2
 	done
@@ -188,6 +188,12 @@ c_gw_table_add()
 c_gw_table_del()
 {
 	ip -n "$(t_nsname "gw$1")" route del "$2" table "$C_TABLE"
+}
+
+# c_gw_table N: gateway N's table C_TABLE, one route a line ("" when empty).
+c_gw_table()
+{
+	ip -n "$(t_nsname "gw$1")" -4 route show table "$C_TABLE" 2>/dev/null
 }
 
 # c_kill_gw N: gateway N dies at once: SIGKILL to everything in its namespace (xdpwgd, BIRD),

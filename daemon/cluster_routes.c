@@ -349,15 +349,17 @@ static int cr_sync(struct cluster_routes *cr, struct cr_peer *p)
 		if (cr_contains(done, n_done, &ips[i]))
 			continue;
 		ret = nl_table_replace(cr->nt, ips[i].family, &ips[i].ip6, ips[i].cidr, cr->oif);
-		if (ret < 0) {
-			/* -ENETDOWN while the tunnel device is down: the tick tries again */
-			if (ret != -ENETDOWN) {
-				conf_format_allowedip(&ips[i], pfx, sizeof(pfx));
-				log_warn("%s: peer %s: cannot add the route to %s to table %u: %s",
-					 cr->ifname, cr_name(p, name), pfx, cr->table,
-					 strerror(-ret));
-			}
+		if (ret == -ENETDOWN || ret == -ENOMEM || ret == -ENOBUFS) {
+			/* the tunnel device is down, or memory is short: the tick tries again */
 			err = ret;
+			continue;
+		}
+		if (ret < 0) {
+			/* what the kernel refuses for good (IPv6 off on the device, say) is said
+			 * once and not retried every tick */
+			conf_format_allowedip(&ips[i], pfx, sizeof(pfx));
+			log_warn("%s: peer %s: cannot add the route to %s to table %u: %s",
+				 cr->ifname, cr_name(p, name), pfx, cr->table, strerror(-ret));
 			continue;
 		}
 		done[n_done++] = ips[i];

@@ -1,13 +1,13 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2015
 # The gateway cluster's namespace lab (tests/net/cluster_*.t, issue #17). Source lib.sh first.
 #
-#   cl  wifi 198.51.100.2/24 ----- wifi 198.51.100.1  rt  br0 198.18.0.1/24 --+-- gw1 eth0 198.18.0.11
-#       lte  203.0.113.2/25  ----- lte  203.0.113.1       (ports gw1..gw3)    +-- gw2 eth0 198.18.0.12
-#                                                                             +-- gw3 eth0 198.18.0.13
-#                                  in  eth0 198.18.2.2 -- in 198.18.2.1
-#                                                         br3 198.18.3.254/24 --- e1 198.18.3.1
-#                                                         (ports e1..e3)      --- e2 198.18.3.2
-#                                                                             --- e3 198.18.3.3
+#   cl  wifi 198.51.100.2/24 --- wifi 198.51.100.1  rt  br0 198.18.0.1/24 -+- gw1 eth0 198.18.0.11
+#       lte  203.0.113.2/25  --- lte  203.0.113.1       (ports gw1..gw3)   +- gw2 eth0 198.18.0.12
+#                                                                          +- gw3 eth0 198.18.0.13
+#                              in  eth0 198.18.2.2 --- in 198.18.2.1
+#                                                      br3 198.18.3.254/24 -+- e1 198.18.3.1
+#                                                      (ports e1..e3)       +- e2 198.18.3.2
+#                                                                           +- e3 198.18.3.3
 #
 # Every gateway has the service address 198.18.1.1/32 on lo: the kernel and the XDP program
 # take it as local whichever interface it is on, it comes in on eth0 all the same (the router's
@@ -29,6 +29,7 @@ C_TABLE=${C_TABLE:-200}
 C_RTPROT=88
 C_NGW=3
 C_ETCD_ENDPOINTS=http://198.18.3.1:2379,http://198.18.3.2:2379,http://198.18.3.3:2379
+C_ETCD_PEERS=e1=http://198.18.3.1:2380,e2=http://198.18.3.2:2380,e3=http://198.18.3.3:2380
 RTNS=$(t_nsname rt)
 CLNS=$(t_nsname cl)
 
@@ -38,10 +39,15 @@ c_gw_addr()
 	echo "198.18.0.1$1"
 }
 
-# c_now: seconds since the epoch with ns.
+# c_now: seconds since the epoch with ns; c_since T: seconds since T (c_now), 3 decimals.
 c_now()
 {
 	date +%s.%N
+}
+
+c_since()
+{
+	awk -v a="$(c_now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'
 }
 
 c_sysctls()
@@ -116,6 +122,7 @@ c_bird_start()
 	ip netns exec "$(t_nsname "$short")" bird -f -c "$conf" -s "$T_DIR/bird-$short.ctl" \
 		-P "$T_DIR/bird-$short.pid" >>"$T_DIR/bird-$short.out" 2>&1 &
 	pid=$!
+	disown "$pid"
 	t_track "$pid"
 	printf -v "C_BIRD_PID_${short}" '%s' "$pid"
 	t_wait 5 c_birdc "$short" show status || {
@@ -258,10 +265,12 @@ c_etcd_start()
 	ip netns exec "$(t_nsname "e$n")" etcd --name "e$n" --data-dir "$T_DIR/etcd-e$n" \
 		--listen-peer-urls "http://$a:2380" --listen-client-urls "http://$a:2379" \
 		--advertise-client-urls "http://$a:2379" --initial-advertise-peer-urls "http://$a:2380" \
-		--initial-cluster "e1=http://198.18.3.1:2380,e2=http://198.18.3.2:2380,e3=http://198.18.3.3:2380" \
+		--initial-cluster "$C_ETCD_PEERS" \
 		--initial-cluster-state new --initial-cluster-token "$T_PFX" \
 		--logger zap --log-outputs stderr >>"$T_DIR/etcd-e$n.out" 2>&1 &
 	pid=$!
+	# killed on purpose by tests: no "Killed" notice from the shell (cleanup kills it by pid)
+	disown "$pid"
 	t_track "$pid"
 	printf -v "C_ETCD_PID_$n" '%s' "$pid"
 }

@@ -3,7 +3,8 @@
 # service address from the three gateways' BIRDs and installs one ECMP route hashed on the
 # 5-tuple, so the client's flows spread over the gateways; a /32 in one gateway's table 200 is
 # routed to that gateway and withdrawn after its deletion; a gateway whose link is cut leaves
-# the ECMP set through BFD; the three-member etcd cluster keeps working with one member killed.
+# the ECMP set through BFD, a killed one at once; the three-member etcd cluster keeps working
+# with one member killed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
 t_require_root
@@ -59,6 +60,13 @@ t_ok "gw3 cut: the service address is left with 2 next hops (BFD, within 3 s)" \
 dt=$(c_since "$t0")
 t_diag "link cut -> out of the ECMP set: $dt s (BFD 100 ms x 3)"
 t_is "$(c_rt_nexthops "$C_SVC" | tr '\n' ' ')" "198.18.0.11 198.18.0.12 " "gw1 and gw2 remain"
+
+# gw1 killed (everything in it, BIRD included): its BGP session closes with it
+t0=$(c_now)
+c_kill_gw 1
+t_ok "gw1 killed: the service address is left with gw2 alone (within 3 s)" \
+	t_wait 3 c_rt_via "$C_SVC" 198.18.0.12
+t_diag "SIGKILL -> out of the ECMP set: $(c_since "$t0") s"
 
 # one etcd member killed: the other two still form a quorum
 t_ok "etcd put" c_etcdctl put /xdpwg-lab/before 1

@@ -20,7 +20,8 @@
 #
 # Helpers: c_topology, c_bird_up / c_bird_start NS CONF / c_birdc NS CMD, c_etcd_up /
 # c_etcd_start N / c_etcdctl ARGS, c_gw_table_add N PREFIX / c_gw_table_del N PREFIX,
-# c_rt_nexthops PREFIX, c_kill_gw N, c_cut_gw N, c_udp_flows, c_now.
+# c_rt_nexthops PREFIX, c_holder PREFIX, c_kill_gw N, c_cut_gw N, c_udp_flows, c_now, c_since;
+# xdpwgd: c_start_gw N [ARGS], c_gw_pid N, c_gw_handshakes N, c_start_cl IMPL [ENDPOINT].
 
 C_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/cluster
 C_SVC=198.18.1.1
@@ -253,6 +254,67 @@ EOT
 c_gw_count()
 {
 	t_in "gw$1" nft list counter inet xwcl flows | awk '/packets/ { print $2 }'
+}
+
+# --- xdpwgd gateways and clients ---
+
+# c_start_gw N [XDPWGD ARGS...]: xdpwgd on gateway N (default --attach eth0), with
+# --cluster-table C_TABLE, the cluster's key (gw.key), port 51820, wg0 192.0.2.1/24 up; its
+# pid in T_PID and C_GW_PID_N.
+c_start_gw()
+{
+	local n=$1
+	shift
+	[ $# -gt 0 ] || set -- --attach eth0
+	t_start_xdpwgd "gw$n" wg0 "$@" --cluster-table "$C_TABLE" || return 1
+	printf -v "C_GW_PID_$n" '%s' "$T_PID"
+	t_wg "$T_PID" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 || return 1
+	ip -n "$(t_nsname "gw$n")" addr add 192.0.2.1/24 dev wg0 &&
+		ip -n "$(t_nsname "gw$n")" link set wg0 up
+}
+
+# c_gw_pid N: gateway N's xdpwgd.
+c_gw_pid()
+{
+	local v="C_GW_PID_$1"
+	echo "${!v}"
+}
+
+# c_start_cl IMPL [ENDPOINT]: the client, xdpwgd (socket mode) or wireguard-go, port 51821, one
+# peer: the cluster (GW_PUB) at ENDPOINT (default the service address, 198.18.1.1:51820) for
+# the tunnel and the inside network; tunnel address 192.0.2.2/24. Its pid in T_PID and CL.
+c_start_cl()
+{
+	if [ "$1" = xdpwgd ]; then
+		t_start_xdpwgd cl wg0 || return 1
+	else
+		t_start_wggo cl wg0 || return 1
+	fi
+	CL=$T_PID
+	t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port 51821 \
+		peer "$GW_PUB" endpoint "${2:-$C_SVC:51820}" allowed-ips 192.0.2.0/24,198.18.2.0/24 ||
+		return 1
+	ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0 && ip -n "$CLNS" link set wg0 up &&
+		ip -n "$CLNS" route add 198.18.2.0/24 dev wg0
+}
+
+# c_holder PREFIX: the number of the gateway the router sends PREFIX to ("" for none, "many"
+# for several next hops).
+c_holder()
+{
+	local nh
+	nh=$(c_rt_nexthops "$1")
+	case $nh in
+	"") echo "" ;;
+	198.18.0.1[0-9]) echo "${nh#198.18.0.1}" ;;
+	*) echo many ;;
+	esac
+}
+
+# c_gw_handshakes N: how many peers have had a handshake with gateway N's xdpwgd.
+c_gw_handshakes()
+{
+	t_wg "$(c_gw_pid "$1")" show wg0 latest-handshakes | awk '$2 > 0' | grep -c .
 }
 
 # --- etcd ---

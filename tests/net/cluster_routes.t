@@ -4,7 +4,9 @@
 # so the router sends the client's tunnel address to that gateway and the inside host reaches
 # the client through it. Allowed IPs changed while held: the routes follow. The peer removed,
 # the daemon stopped: withdrawn. What a killed daemon left is flushed at the next start, and
-# only that. Bad table numbers are refused.
+# only that. Bad table numbers are refused. In socket mode on gw1, with XDP on gw2; then on all
+# three gateways with the client at the service address: the one the router's hash picks holds
+# the session and alone announces it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
 t_require_root
@@ -110,6 +112,27 @@ routes_case()
 
 routes_case 1 "socket mode"
 routes_case 2 "XDP on eth0" --attach eth0
+
+# all three gateways with XDP on eth0, the client to the service address: whichever gateway
+# the router's hash picks answers the handshake, holds the session and alone announces it
+t_stop "$CL"
+ip -n "$CLNS" link del wg0 2>/dev/null
+t_diag "--- three gateways, the client at the service address"
+for n in 1 2 3; do
+	t_ok "gw$n: xdpwgd --attach eth0 --cluster-table $C_TABLE" c_start_gw "$n"
+	t_wg "$(c_gw_pid "$n")" set wg0 peer "$CL_PUB" allowed-ips 192.0.2.2/32
+done
+t_ok "wireguard-go client to $C_SVC:51820" c_start_cl wireguard-go
+t_ok "handshake through the service address" t_wait 5 t_in cl ping -c1 -W1 192.0.2.1
+t_ok "the router routes the client's address via one gateway" \
+	t_wait 3 sh -c "ip -n $RTNS -4 route show exact 192.0.2.2 | grep -q '^192.0.2.2 via'"
+holder=$(c_holder 192.0.2.2)
+hs=$(for n in 1 2 3; do c_gw_handshakes "$n"; done | tr '\n' ' ')
+t_diag "handshakes per gateway: $hs; routed via gw$holder"
+t_is "$hs" "$(for n in 1 2 3; do [ "$n" = "$holder" ] && printf '1 ' || printf '0 '; done)" \
+	"the gateway routed to is the one that has the handshake, the only one"
+t_is "$(for n in 1 2 3; do c_gw_table "$n"; done | grep -c .)" 1 "one route in all tables"
+t_ok "the inside host reaches the client through it" t_in in ping -c2 -i0.2 -W2 192.0.2.2
 t_no_sanitizer_reports
 
 [ "$T_FAILED" -eq 0 ] || t_show_log 15

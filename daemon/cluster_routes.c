@@ -52,9 +52,10 @@ struct cluster_routes {
 	char ifname[IFNAMSIZ];
 	uint32_t table;
 	int oif;
-	int ioctl_fd; /* for the tunnel device's flags */
-	bool link_up; /* at the last tick */
-	bool retry;   /* a flush could not do everything: again on the tick */
+	int ioctl_fd;	       /* for the tunnel device's flags */
+	bool link_up;	       /* at the last tick */
+	bool retry;	       /* a flush could not do everything: again on the tick */
+	uint64_t last_walk_ns; /* the tick's last walk over every held peer */
 	unsigned int n_held;
 	struct cr_peer *pending;
 	struct cr_peer *by_key[CLUSTER_ROUTES_BUCKETS];
@@ -431,33 +432,39 @@ static bool cr_link_up(struct cluster_routes *cr)
 
 void cluster_routes_tick(struct cluster_routes *cr, uint64_t now_ns)
 {
-	const uint64_t max_age = (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC;
-	bool up;
+	const int64_t max_age = (int64_t)REJECT_AFTER_TIME * (int64_t)NSEC_PER_SEC;
+	bool up, came_up;
 
 	if (!cr)
 		return;
 	up = cr_link_up(cr);
-	for (size_t b = 0; b < CLUSTER_ROUTES_BUCKETS && cr->n_held; b++) {
-		struct cr_peer *p = cr->by_key[b], *next;
+	came_up = up && !cr->link_up;
+	cr->link_up = up;
+	/* a walk over every held peer: once a second is enough for sessions of 180 s (a tick
+	 * comes as often as every few ms) */
+	if (came_up || (int64_t)(now_ns - cr->last_walk_ns) >= (int64_t)NSEC_PER_SEC) {
+		cr->last_walk_ns = now_ns;
+		for (size_t b = 0; b < CLUSTER_ROUTES_BUCKETS && cr->n_held; b++) {
+			struct cr_peer *p = cr->by_key[b], *next;
 
-		for (; p; p = next) {
-			next = p->next_by_key;
-			/* no handshake here for REJECT_AFTER_TIME: the session cannot carry data
-			 * any more, whoever holds the client now */
-			if (now_ns - p->session_ns > max_age) {
-				cr_release(cr, p);
-				continue;
-			}
-			/* the device came back up: the kernel took our routes away with it */
-			if (up && !cr->link_up) {
-				free(p->ips);
-				p->ips = NULL;
-				p->n_ips = 0;
-				cr_mark_pending(cr, p);
+			for (; p; p = next) {
+				next = p->next_by_key;
+				/* no handshake here for REJECT_AFTER_TIME: the session cannot carry
+				 * data any more, whoever holds the client now */
+				if ((int64_t)(now_ns - p->session_ns) > max_age) {
+					cr_release(cr, p);
+					continue;
+				}
+				/* the device came back up: the kernel took our routes with it */
+				if (came_up) {
+					free(p->ips);
+					p->ips = NULL;
+					p->n_ips = 0;
+					cr_mark_pending(cr, p);
+				}
 			}
 		}
 	}
-	cr->link_up = up;
 	if (up && (cr->retry || cr->pending))
 		cluster_routes_flush(cr);
 }

@@ -21,8 +21,8 @@
 
 #include "cluster_routes.h"
 #include "config.h"
-#include "device.h"
 #include "crypto.h"
+#include "device.h"
 #include "log.h"
 #include "nl_table.h"
 
@@ -32,6 +32,7 @@ struct cr_peer {
 	struct cr_peer *next_by_key;
 	struct cr_peer *next_pending; /* on cr->pending while pending */
 	bool pending;		      /* its routes are to be (re)computed at the next flush */
+	bool told;		      /* the held hook was told it is held */
 	uint64_t session_ns;	      /* the last session_add */
 	uint32_t idx[CLUSTER_ROUTES_MAX_INDEXES];
 	unsigned int n_idx;
@@ -58,6 +59,8 @@ struct cluster_routes {
 	uint64_t last_walk_ns; /* the tick's last walk over every held peer */
 	unsigned int n_held;
 	struct cr_peer *pending;
+	cluster_routes_held_fn held_fn;
+	void *held_ctx;
 	struct cr_peer *by_key[CLUSTER_ROUTES_BUCKETS];
 	struct cr_index *by_index[CLUSTER_ROUTES_BUCKETS];
 };
@@ -119,8 +122,8 @@ static void cr_route_del(struct cluster_routes *cr, const struct cr_peer *p,
 	}
 }
 
-/* Take every route of p away and forget it. */
-static void cr_release(struct cluster_routes *cr, struct cr_peer *p)
+/* Take every route of p away and forget it; tell the held hook unless the cluster asked. */
+static void cr_release(struct cluster_routes *cr, struct cr_peer *p, bool tell)
 {
 	struct cr_peer **pp;
 	char name[CRYPTO_KEY_BASE64_LEN + 1];
@@ -146,6 +149,8 @@ static void cr_release(struct cluster_routes *cr, struct cr_peer *p)
 	log_debug("%s: peer %s: session no longer held here, %zu route%s withdrawn", cr->ifname,
 		  cr_name(p, name), p->n_ips, p->n_ips == 1 ? "" : "s");
 	cr->n_held--;
+	if (tell && p->told && cr->held_fn)
+		cr->held_fn(cr->held_ctx, p->pub, false);
 	free(p->ips);
 	free(p);
 }
@@ -207,7 +212,7 @@ void cluster_routes_free(struct cluster_routes *cr)
 		return;
 	for (size_t b = 0; b < CLUSTER_ROUTES_BUCKETS; b++) {
 		while (cr->by_key[b])
-			cr_release(cr, cr->by_key[b]);
+			cr_release(cr, cr->by_key[b], true);
 	}
 	nl_table_close(cr->nt);
 	if (cr->ioctl_fd >= 0)
@@ -279,7 +284,7 @@ void cluster_routes_session_del(struct cluster_routes *cr, uint32_t index)
 	}
 	/* the last keypair that could receive here is gone: so is the session */
 	if (!p->n_idx)
-		cr_release(cr, p);
+		cr_release(cr, p, true);
 }
 
 void cluster_routes_peer_removed(struct cluster_routes *cr, struct wg_peer *peer)
@@ -290,7 +295,7 @@ void cluster_routes_peer_removed(struct cluster_routes *cr, struct wg_peer *peer
 		return;
 	p = cr_lookup(cr, wg_peer_public_key(peer));
 	if (p)
-		cr_release(cr, p);
+		cr_release(cr, p, true);
 }
 
 bool cluster_routes_release(struct cluster_routes *cr, const uint8_t pub[WG_KEY_LEN])
@@ -302,8 +307,16 @@ bool cluster_routes_release(struct cluster_routes *cr, const uint8_t pub[WG_KEY_
 	p = cr_lookup(cr, pub);
 	if (!p)
 		return false;
-	cr_release(cr, p);
+	cr_release(cr, p, false);
 	return true;
+}
+
+void cluster_routes_set_held_fn(struct cluster_routes *cr, cluster_routes_held_fn fn, void *ctx)
+{
+	if (!cr)
+		return;
+	cr->held_fn = fn;
+	cr->held_ctx = ctx;
 }
 
 unsigned int cluster_routes_held(const struct cluster_routes *cr)
@@ -390,8 +403,14 @@ void cluster_routes_flush(struct cluster_routes *cr)
 		p->pending = false;
 		ret = cr_sync(cr, p);
 		if (ret == -ENOENT) {
-			cr_release(cr, p);
-		} else if (ret < 0) {
+			cr_release(cr, p, true);
+			continue;
+		}
+		if (!p->told && cr->held_fn) {
+			p->told = true;
+			cr->held_fn(cr->held_ctx, p->pub, true);
+		}
+		if (ret < 0) {
 			p->pending = true;
 			p->next_pending = again;
 			again = p;
@@ -452,7 +471,7 @@ void cluster_routes_tick(struct cluster_routes *cr, uint64_t now_ns)
 				/* no handshake here for REJECT_AFTER_TIME: the session cannot carry
 				 * data any more, whoever holds the client now */
 				if ((int64_t)(now_ns - p->session_ns) > max_age) {
-					cr_release(cr, p);
+					cr_release(cr, p, true);
 					continue;
 				}
 				/* the device came back up: the kernel took our routes with it */

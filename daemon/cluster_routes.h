@@ -56,6 +56,13 @@ void cluster_routes_tick(struct cluster_routes *cr, uint64_t now_ns);
 /* Another gateway holds this peer's session now (the cluster's store said so): our routes for
  * it go at once. True when it was held here. A later handshake here holds it again. */
 bool cluster_routes_release(struct cluster_routes *cr, const uint8_t pub[WG_KEY_LEN]);
+/* Told when a peer becomes held here (held true: a handshake completed here while it was not;
+ * at the flush after it) and when it stops being held (false: its session here is gone,
+ * expired or removed, or the daemon stops), so that the cluster's store can say which gateway
+ * holds whom. Not told of a cluster_routes_release: the caller knows. The false call may come
+ * from the engine's peer_removed hook, with the device's lock held: no engine call from it. */
+typedef void (*cluster_routes_held_fn)(void *ctx, const uint8_t pub[WG_KEY_LEN], bool held);
+void cluster_routes_set_held_fn(struct cluster_routes *cr, cluster_routes_held_fn fn, void *ctx);
 /* How many peers are held (routes installed or pending). */
 unsigned int cluster_routes_held(const struct cluster_routes *cr);
 

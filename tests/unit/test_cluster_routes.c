@@ -146,6 +146,18 @@ static const struct wg_io_ops gw_ops = {
 };
 
 static struct wgh_host *CL, *GW;
+static unsigned int told_held, told_gone;
+
+static void held_hook(void *ctx, const uint8_t pub[WG_KEY_LEN], bool held)
+{
+	(void)ctx;
+	if (memcmp(pub, CL->pub, WG_KEY_LEN))
+		abort();
+	if (held)
+		told_held++;
+	else
+		told_gone++;
+}
 
 /* The client sends to the gateway (a handshake when it needs one), everything delivered, then
  * what the daemon does after handshakes: the flush. */
@@ -199,6 +211,7 @@ int main(void)
 	cr = cluster_routes_new(GW->dev, "lo", 200, FAKE_OIF);
 	ok(cr != NULL, "cluster_routes_new");
 	is_int(n_flushed, 1, "what an earlier run left is flushed at start");
+	cluster_routes_set_held_fn(cr, held_hook, NULL);
 	wgh_pair(CL, GW, NULL, NULL, true, false);
 	is_int(cluster_routes_held(cr), 0, "nothing held before a handshake");
 	is_int(n_routes, 0, "no route before a handshake");
@@ -210,6 +223,7 @@ int main(void)
 	is_int(n_routes, 2, "two routes");
 	ok(has_route("192.0.2.1/32") && has_route("2001:db8::1/128"), "its allowed IPs");
 	ok(routes[0].oif == FAKE_OIF && routes[1].oif == FAKE_OIF, "on the tunnel device");
+	ok(told_held == 1 && told_gone == 0, "the held hook told: held");
 
 	/* rekeys: the older keypairs go (session_del), the peer stays held, its routes too */
 	for (int i = 0; i < 3; i++) {
@@ -219,6 +233,7 @@ int main(void)
 	ok(GW->sessions >= 1, "rekeyed sessions (%u keypairs)", GW->sessions);
 	is_int(cluster_routes_held(cr), 1, "still held after three rekeys");
 	is_int(n_routes, 2, "the same two routes");
+	ok(told_held == 1 && told_gone == 0, "the held hook not told again");
 
 	/* the engine zeroes every keypair (3 x REJECT_AFTER_TIME without a handshake): the last
 	 * index gone, the peer is let go */
@@ -226,6 +241,7 @@ int main(void)
 	is_int(GW->sessions, 0, "the gateway's keypairs zeroed");
 	is_int(cluster_routes_held(cr), 0, "the last session gone: no longer held");
 	is_int(n_routes, 0, "  ... its routes withdrawn");
+	ok(told_held == 1 && told_gone == 1, "the held hook told: gone");
 
 	/* held again; its session unused for REJECT_AFTER_TIME (the daemon's clock): let go */
 	client_sends();
@@ -247,6 +263,8 @@ int main(void)
 	is_int(n_routes, 0, "  ... its routes withdrawn");
 	ok(!cluster_routes_release(cr, CL->pub), "released twice: not held any more");
 	ok(!cluster_routes_release(cr, GW->pub), "an unknown key: not held");
+	ok(told_held == 3 && told_gone == 2, "a release is not told to the held hook (%u, %u)",
+	   told_held, told_gone);
 
 	/* allowed IPs changed while held */
 	wgh_run_ms((uint64_t)(REKEY_AFTER_TIME + 1) * 1000, 1000);
@@ -260,6 +278,7 @@ int main(void)
 	/* the peer removed */
 	gw_set_client_ips(two_v4, true);
 	is_int(cluster_routes_held(cr), 0, "peer removed: not held");
+	ok(told_held == 4 && told_gone == 3, "the held hook told of the removal");
 	is_int(n_routes, 0, "  ... its routes withdrawn");
 
 	/* a device that is down: the routes wait for the tick */
@@ -280,6 +299,7 @@ int main(void)
 	cluster_routes_free(cr);
 	cr = NULL; /* the device's teardown below still calls the hooks */
 	is_int(n_routes, 0, "cluster_routes_free withdraws everything");
+	ok(told_held == 5 && told_gone == 4, "  ... and tells the held hook");
 	wgh_reset();
 	return done_testing();
 }

@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "cluster_routes.h"
 #include "crypto.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -89,6 +90,8 @@ static void daemon_on_handshake(struct xdpwgd *d)
 		    DAEMON_HANDSHAKE_BUDGET)
 			break;
 	}
+	/* the sessions these handshakes made held here: their routes */
+	cluster_routes_flush(d->croutes);
 }
 
 int daemon_run(struct xdpwgd *d)
@@ -235,6 +238,14 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 		goto err;
 	}
 	daemon_sync_mtu(d);
+	if (o->cluster_table) {
+		d->croutes =
+			cluster_routes_new(d->dev, d->ifname, o->cluster_table, d->tun.ifindex);
+		if (!d->croutes) {
+			ret = -EINVAL;
+			goto err;
+		}
+	}
 	ret = daemon_initial_bind(d);
 	if (ret < 0)
 		goto err;
@@ -328,6 +339,8 @@ void daemon_free(struct xdpwgd *d)
 	d->events = NULL;
 	io_sockpath_free(d->sockpath);
 	wg_device_free(d->dev);
+	/* after the engine: its teardown reports every session and peer gone */
+	cluster_routes_free(d->croutes);
 	io_socket_close(&d->sock);
 	tun_close(&d->tun);
 	if (d->epfd >= 0)

@@ -45,6 +45,9 @@ struct daemon_opts {
 	 * --path-probe MS; 0: the default (daemon/paths.c) */
 	const char *uplinks;
 	unsigned int path_probe_ms;
+	/* --cluster-table N (validated by main): the kernel table for the routes of the sessions
+	 * held here (daemon/cluster_routes.c); 0: none */
+	uint32_t cluster_table;
 };
 
 struct xdpwgd;

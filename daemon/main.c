@@ -44,6 +44,7 @@ enum main_constants {
 	MAIN_OPT_METRICS,
 	MAIN_OPT_UPLINKS,
 	MAIN_OPT_PATH_PROBE,
+	MAIN_OPT_CLUSTER_TABLE,
 	MAIN_MAX_UPLINKS = 4, /* the engine's paths per peer */
 	/* The TUN's MTU: IPv6 inside needs 1280; the largest outer datagram (65535 bytes of IP)
 	 * must still carry it with WireGuard's IPv6 overhead (80). */
@@ -51,6 +52,9 @@ enum main_constants {
 	MAIN_MTU_MAX = 65535 - 80,
 	/* a longer list than io_xdp has workers (IO_XDP_MAX_WORKERS) names CPUs no worker uses */
 	MAIN_MAX_WORKER_CPUS = 64,
+	/* the kernel's own routing tables: default (253), main (254), local (255) */
+	MAIN_TABLE_KERNEL_FIRST = 253,
+	MAIN_TABLE_KERNEL_LAST = 255,
 };
 
 struct main_args {
@@ -72,6 +76,7 @@ struct main_args {
 	char *attach_env;	    /* a copy of XDPWG_ATTACH that attach[] points into */
 	const char *uplinks;	    /* --uplinks; NULL: automatic */
 	unsigned int path_probe_ms; /* --path-probe; 0: the default */
+	uint32_t cluster_table;	    /* --cluster-table; 0: none */
 };
 
 static void usage(FILE *f)
@@ -115,6 +120,10 @@ static void usage(FILE *f)
 		"                         client); also XDPWG_UPLINKS\n"
 		"      --path-probe MS    probe each path of a multipath peer every MS ms\n"
 		"                         (default 1000, 50..3600000); also XDPWG_PATH_PROBE_MS\n"
+		"      --cluster-table N  a cluster gateway: keep a route to every allowed IP of\n"
+		"                         the peers whose session is held here in kernel table N\n"
+		"                         (1..4294967295 but 253-255), for BIRD to announce;\n"
+		"                         also XDPWG_CLUSTER_TABLE\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -189,6 +198,32 @@ static int main_parse_path_probe(const char *what, const char *s, struct main_ar
 		return -1;
 	}
 	a->path_probe_ms = (unsigned int)v;
+	return 0;
+}
+
+/* --cluster-table N / XDPWG_CLUSTER_TABLE: a kernel routing table of our own; not 0 (none) nor
+ * the kernel's default (253), main (254) or local (255) table, whose routes are not ours to
+ * flush. */
+static int main_parse_cluster_table(const char *what, const char *s, struct main_args *a)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v == 0 || v > UINT32_MAX) {
+		fprintf(stderr, "xdpwgd: %s %s: not a routing table number in 1..%u\n", what, s,
+			UINT32_MAX);
+		return -1;
+	}
+	if (v >= MAIN_TABLE_KERNEL_FIRST && v <= MAIN_TABLE_KERNEL_LAST) {
+		fprintf(stderr,
+			"xdpwgd: %s %s: a table of the kernel's own (default, main, local); "
+			"give the cluster's routes one of their own, e.g. 200\n",
+			what, s);
+		return -1;
+	}
+	a->cluster_table = (uint32_t)v;
 	return 0;
 }
 
@@ -293,6 +328,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "handshake-cpus", required_argument, NULL, MAIN_OPT_HANDSHAKE_CPUS },
 		{ "uplinks", required_argument, NULL, MAIN_OPT_UPLINKS },
 		{ "path-probe", required_argument, NULL, MAIN_OPT_PATH_PROBE },
+		{ "cluster-table", required_argument, NULL, MAIN_OPT_CLUSTER_TABLE },
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
 		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
@@ -357,6 +393,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 			if (main_parse_path_probe("--path-probe", optarg, a) < 0)
 				return -1;
 			break;
+		case MAIN_OPT_CLUSTER_TABLE:
+			if (main_parse_cluster_table("--cluster-table", optarg, a) < 0)
+				return -1;
+			break;
 		case MAIN_OPT_QUEUES:
 			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue",
 					    a->queues, &a->n_queues, XDPWG_MAX_QUEUES) < 0)
@@ -381,6 +421,10 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	env = getenv("XDPWG_PATH_PROBE_MS");
 	if (env && *env && !a->path_probe_ms &&
 	    main_parse_path_probe("XDPWG_PATH_PROBE_MS", env, a) < 0)
+		return -1;
+	env = getenv("XDPWG_CLUSTER_TABLE");
+	if (env && *env && !a->cluster_table &&
+	    main_parse_cluster_table("XDPWG_CLUSTER_TABLE", env, a) < 0)
 		return -1;
 	env = getenv("XDPWG_WORKER_CPUS");
 	if (env && *env && !a->n_worker_cpus &&
@@ -555,6 +599,7 @@ int main(int argc, char **argv)
 	dopts.n_worker_cpus = args.n_worker_cpus;
 	dopts.uplinks = args.uplinks;
 	dopts.path_probe_ms = args.path_probe_ms;
+	dopts.cluster_table = args.cluster_table;
 	dopts.queues = args.queues;
 	dopts.n_queues = args.n_queues;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO

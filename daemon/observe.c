@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "cluster_routes.h"
 #include "droplog.h"
 #include "log.h"
 #include "xdpwgd.h"
@@ -84,5 +85,6 @@ bool daemon_observe_tick(struct xdpwgd *d)
 	droplog_tick(d->droplog, d->dev, have_stats ? xdp_stats : NULL, d->src_not_allowed, now);
 	if (d->xdp)
 		io_xdp_tick(d->xdp, now);
+	cluster_routes_tick(d->croutes, now);
 	return true;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cluster_routes.h"
 #include "log.h"
 #include "xdpwgd.h"
 
@@ -52,6 +53,7 @@ static void daemon_session_add(void *ctx, uint32_t index, struct wg_peer *peer)
 
 	if (d->xdp)
 		io_xdp_session_add(d->xdp, index, peer);
+	cluster_routes_session_add(d->croutes, index, peer);
 }
 
 static void daemon_session_del(void *ctx, uint32_t index)
@@ -60,6 +62,7 @@ static void daemon_session_del(void *ctx, uint32_t index)
 
 	if (d->xdp)
 		io_xdp_session_del(d->xdp, index);
+	cluster_routes_session_del(d->croutes, index);
 }
 
 static void daemon_endpoint_moved(void *ctx, struct wg_peer *peer, const struct wg_endpoint *old,
@@ -99,6 +102,7 @@ static void daemon_peer_removed(void *ctx, struct wg_peer *peer)
 
 	if (d->xdp)
 		io_xdp_peer_removed(d->xdp, peer);
+	cluster_routes_peer_removed(d->croutes, peer);
 }
 
 const struct wg_io_ops daemon_io_ops = {

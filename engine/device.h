@@ -26,6 +26,7 @@
 #include "endpoint.h"
 #include "messages.h"
 
+struct conf_allowedip;
 struct conf_dev;
 struct wg_device;
 struct wg_peer;
@@ -220,6 +221,11 @@ size_t wg_device_peer_count(const struct wg_device *dev);
 
 /* wg_device_announce for the peer with this public key (control thread). false: no such peer. */
 bool wg_device_announce_key(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN]);
+
+/* The allowed IPs of the peer with this public key, into *out (an array to free(), *n entries;
+ * NULL and 0 for none). 0, -ENOENT when there is no such peer, or -ENOMEM. Control thread. */
+int wg_device_peer_allowedips(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN],
+			      struct conf_allowedip **out, size_t *n);
 
 /* Per-reason drop counters (racy reads are fine). */
 void wg_device_drop_counts(const struct wg_device *dev, uint64_t out[WG_DROP_REASON_MAX]);

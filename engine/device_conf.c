@@ -553,6 +553,57 @@ static int device_snapshot_ip(void *ctx, int family, const uint8_t *addr, uint8_
 	return w->ret;
 }
 
+struct allowedips_walk {
+	struct conf_allowedip *ips;
+	size_t n, cap;
+};
+
+static int device_peer_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
+{
+	struct allowedips_walk *w = ctx;
+	struct conf_allowedip *ip;
+
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 4;
+		struct conf_allowedip *a = realloc(w->ips, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		w->ips = a;
+		w->cap = cap;
+	}
+	ip = &w->ips[w->n++];
+	memset(ip, 0, sizeof(*ip));
+	ip->family = family;
+	ip->cidr = cidr;
+	memcpy(&ip->ip6, addr, family == AF_INET ? 4 : 16);
+	return 0;
+}
+
+int wg_device_peer_allowedips(struct wg_device *dev, const uint8_t pub[WG_KEY_LEN],
+			      struct conf_allowedip **out, size_t *n)
+{
+	struct allowedips_walk w = { 0 };
+	struct wg_peer *p;
+	int ret = -ENOENT;
+
+	*out = NULL;
+	*n = 0;
+	pthread_rwlock_rdlock(&dev->lock);
+	p = wg_device_lookup_peer(dev, pub);
+	if (p)
+		ret = allowedips_walk_by_owner(dev->allowedips, p, device_peer_ip, &w) ? -ENOMEM
+										       : 0;
+	pthread_rwlock_unlock(&dev->lock);
+	if (ret < 0) {
+		free(w.ips);
+		return ret;
+	}
+	*out = w.ips;
+	*n = w.n;
+	return 0;
+}
+
 /* The device's own fields (identity, port, fwmark) into c. */
 void device_snapshot_dev(struct wg_device *dev, struct conf_dev *c)
 {

@@ -67,6 +67,15 @@ out=$(XDPWG_UPLINKS=",x" "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:xdpwgd: XDPWG_UPLINKS ,x: " "XDPWG_UPLINKS is validated"
 t_like "$("$D" --help)" "--uplinks LIST" "--help documents --uplinks"
 t_like "$("$D" --help)" "--path-probe MS" "--help documents --path-probe"
+for bad in 0 253 254 255 4294967296 x -2; do
+	out=$("$D" -f --cluster-table "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --cluster-table $bad: " "--cluster-table '$bad' is refused"
+	t_is "$(wc -l <<<"$out")" 1 "... with one line of error"
+done
+out=$(XDPWG_CLUSTER_TABLE=254 "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_CLUSTER_TABLE 254: a table of the kernel's own" \
+	"XDPWG_CLUSTER_TABLE is validated"
+t_like "$("$D" --help)" "--cluster-table N" "--help documents --cluster-table"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:.*nonexistent0: no such interface" "XDPWG_ATTACH is read and validated"
 

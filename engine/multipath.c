@@ -401,6 +401,16 @@ void mpath_echo(struct wg_path *path, struct wg_peer *peer, const struct wg_endp
 		send_packets_fast(path, peer, &ep, &none, 1);
 }
 
+void mpath_note_initiation(struct wg_peer *peer, uint64_t now)
+{
+	if (!atomic_load_explicit(&peer->mp_mode, memory_order_relaxed))
+		return;
+	pthread_spin_lock(&peer->endpoint_lock);
+	if (mpath_client_locked(peer))
+		peer->mp->hs_sent_ns = now;
+	pthread_spin_unlock(&peer->endpoint_lock);
+}
+
 void mpath_note_data(struct wg_peer *peer)
 {
 	if (atomic_load_explicit(&peer->mp_mode, memory_order_relaxed))
@@ -662,8 +672,10 @@ uint64_t mpath_tick(struct wg_peer *peer, uint64_t now)
 	 * an initiation unanswered for almost REKEY_TIMEOUT moves us to the next uplink, so that
 	 * its retransmit goes there. Or a client whose session expired while idle would knock
 	 * on a dead path forever. */
-	if (!usable) {
-		uint64_t sent = atomic_load(&peer->last_sent_handshake);
+	if (usable) {
+		mp->hs_sent_ns = 0;
+	} else {
+		uint64_t sent = mp->hs_sent_ns;
 
 		if (b < 0 && sent && sent != mp->hs_rotated && mp->n > 1 && mp->active >= 0 &&
 		    now - sent >=

@@ -117,6 +117,10 @@ struct mpath_set {
 	uint64_t moves;		 /* client: path moves (xdpwgctl show "path moves") */
 	uint64_t last_data_ns;	 /* client: data sent or received on the active path */
 	uint64_t hs_rotated;	 /* client: the initiation (its send time) whose silence moved us */
+	/* client: when our last initiation went, until a session is usable (0: none in flight).
+	 * Not the peer's last_sent_handshake: that one starts REKEY_TIMEOUT in the past so that
+	 * the first initiation may go at once, and also counts responses. */
+	uint64_t hs_sent_ns;
 };
 
 /* Whether the policy keeps several paths. */
@@ -142,6 +146,9 @@ bool mpath_rx_locked(struct wg_peer *peer, const struct wg_endpoint *src, enum m
 void mpath_echo(struct wg_path *path, struct wg_peer *peer, const struct wg_endpoint *src);
 /* Data was sent to the peer (client role: the active path is busy). Any thread. */
 void mpath_note_data(struct wg_peer *peer);
+/* We sent an initiation to the peer (client role: unanswered, it moves us to another uplink).
+ * Any thread. */
+void mpath_note_initiation(struct wg_peer *peer, uint64_t now);
 /* A data message just went to the active endpoint: redundant peers send copies on every other
  * live path. Any thread. */
 void mpath_send_copies(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf, size_t len);

@@ -47,6 +47,7 @@ static void send_initiation_now(struct wg_peer *peer, uint64_t now)
 	int ret;
 
 	atomic_store(&peer->last_sent_handshake, now);
+	mpath_note_initiation(peer, now);
 	log_debug("%s: sending handshake initiation to peer %s", dev->name, peer->name);
 	if (!noise_handshake_create_initiation(&msg, &peer->handshake, dev->index,
 					       (uint64_t)wg_device_wall_ns(dev)))

@@ -236,6 +236,31 @@ int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac
 	return ctx.found ? 0 : -ENOENT;
 }
 
+int nl_neigh_keep(int ifindex, int family, const union nl_addr *addr, bool on)
+{
+	char buf[NL_BUF_LEN];
+	struct nlmsghdr *nlh;
+	struct ndmsg *ndm;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = on ? RTM_NEWNEIGH : RTM_DELNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	if (on)
+		nlh->nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = (uint8_t)family;
+	ndm->ndm_ifindex = ifindex;
+	/* not permanent: the kernel refuses a managed entry that it could not re-resolve */
+	ndm->ndm_state = NUD_NONE;
+	mnl_attr_put(nlh, NDA_DST, family == AF_INET ? 4 : 16, addr->bytes);
+	if (on)
+		mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
+	return nl_request(nlh, NULL, NULL);
+}
+
 struct nl_addrs_ctx {
 	int ifindex;
 	nl_addr_cb cb;

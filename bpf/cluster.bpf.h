@@ -124,6 +124,8 @@ __noinline int xdpwg_cluster_encap(struct xdp_md *ctx, __u32 gid, __u32 type, __
 		return wg_verdict(ctx, XDPWG_STAT_CLUSTER_FWD_FAILED, XDP_DROP);
 	if (l3_off < ETH_HLEN || l3_off > CLUSTER_L2_MAX || inner_len > 0xffff - 40)
 		return wg_verdict(ctx, XDPWG_STAT_CLUSTER_FWD_FAILED, XDP_DROP);
+	/* bounds the verifier keeps (it sees a global function's arguments as any scalar) */
+	asm volatile("%0 &= 0x1f" : "+r"(l3_off));
 
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -241,6 +243,8 @@ __noinline int xdpwg_cluster_decap(struct xdp_md *ctx, __u32 l3_off, __u32 eth_p
 		return CLUSTER_NOT_ENCAP;
 	if (l3_off < ETH_HLEN || l3_off > CLUSTER_L2_MAX)
 		return CLUSTER_NOT_ENCAP;
+	/* bounds the verifier keeps (it sees a global function's arguments as any scalar) */
+	asm volatile("%0 &= 0x1f" : "+r"(l3_off));
 	if (eth_proto == bpf_htons(ETH_P_IP) && self->family == XDPWG_FAMILY_INET) {
 		struct iphdr *ip = data + l3_off;
 

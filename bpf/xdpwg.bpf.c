@@ -85,18 +85,20 @@ int xdpwg_rx(struct xdp_md *ctx)
 		case CLUSTER_DROPPED:
 			return XDP_DROP;
 		case CLUSTER_UNWRAPPED_NO_HOP:
-			pi.meta_flags = XDPWG_META_F_NO_HOP;
-			/* fall through */
-		default:
-			pi.meta_flags |= XDPWG_META_F_FORWARDED;
+			pi.meta_flags = XDPWG_META_F_FORWARDED | XDPWG_META_F_NO_HOP;
 			self_id = 0;
-			data = (void *)(long)ctx->data;
-			data_end = (void *)(long)ctx->data_end;
-			cur.pos = data;
-			proto = parse_eth(&cur, data_end, &pi.meta_flags);
-			l3_off = cur.pos - data;
+			break;
+		default:
+			pi.meta_flags = XDPWG_META_F_FORWARDED;
+			self_id = 0;
 			break;
 		}
+		/* the call may have moved the frame's start: no packet pointer survives it */
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		cur.pos = data;
+		proto = parse_eth(&cur, data_end, &pi.meta_flags);
+		l3_off = cur.pos - data;
 	}
 	if (proto == bpf_htons(ETH_P_IP))
 		reason = parse_ipv4(&cur, data_end, &pi, &ip_plen);

@@ -10,10 +10,12 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster_fwd.h"
 #include "loader.h"
@@ -317,6 +319,35 @@ unsigned int cluster_fwd_self_id(const struct cluster_fwd *cf)
 const struct sockaddr_storage *cluster_fwd_self_underlay(const struct cluster_fwd *cf)
 {
 	return &cf->self;
+}
+
+int cluster_fwd_enable_forwarding(const char *ifname, int family)
+{
+	char path[128], cur[8] = "";
+	ssize_t n;
+	int fd, ret = 0;
+
+	if (!ifname[0] || strchr(ifname, '/') || strlen(ifname) >= 16)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding",
+		 family == AF_INET6 ? "ipv6" : "ipv4", ifname);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, cur, sizeof(cur) - 1);
+	if (n > 0 && cur[0] == '1')
+		goto out;
+	if (pwrite(fd, "1\n", 2, 0) != 2) {
+		ret = -errno;
+		log_err("cluster: turning on %s forwarding on %s: %s",
+			family == AF_INET6 ? "IPv6" : "IPv4", ifname, strerror(errno));
+		goto out;
+	}
+	log_info("cluster: %s forwarding on %s turned on (XDP's route lookups need it)",
+		 family == AF_INET6 ? "IPv6" : "IPv4", ifname);
+out:
+	close(fd);
+	return ret;
 }
 
 void cluster_fwd_routes_changed(struct cluster_fwd *cf)

@@ -56,6 +56,12 @@ bool cluster_fwd_gateway_get(const struct cluster_fwd *cf, unsigned int id,
 			     struct sockaddr_storage *out);
 unsigned int cluster_fwd_self_id(const struct cluster_fwd *cf);
 const struct sockaddr_storage *cluster_fwd_self_underlay(const struct cluster_fwd *cf);
+/* Turn on forwarding of family (AF_INET, AF_INET6) on the uplink ifname: the XDP program's
+ * bpf_fib_lookup answers only on an interface that forwards (BPF_FIB_LKUP_RET_FWD_DISABLED
+ * otherwise), and a gateway routes between its TUN and its uplink anyway. IPv6: an interface
+ * that forwards ignores router advertisements unless accept_ra is 2; a cluster's underlay is
+ * configured statically. 0, or -errno (-ENOENT: no such interface). Logged when it changed. */
+int cluster_fwd_enable_forwarding(const char *ifname, int family);
 /* Routes changed: re-check every member's next hop and keep the right neighbours. */
 void cluster_fwd_routes_changed(struct cluster_fwd *cf);
 

@@ -45,9 +45,12 @@ struct daemon_opts {
 	 * --path-probe MS; 0: the default (daemon/paths.c) */
 	const char *uplinks;
 	unsigned int path_probe_ms;
+	/* --gateway-id, --cluster-gateway (daemon/cluster_opts.h); NULL or id 0: no cluster */
+	const struct cluster_opts *cluster;
 };
 
 struct xdpwgd;
+struct cluster_opts;
 
 /*
  * Everything up to readiness: the configuration socket (refusing to start when another daemon

@@ -9,6 +9,7 @@
  *   roam_watch.c      roaming besides the engine: move events, XDP sightings, route changes
  *   observe.c         the tick's housekeeping: MTU, a deleted TUN, drop bursts, counters
  *   metrics_http.c    GET /metrics for Prometheus (--metrics)
+ *   cluster_opts.c    a gateway cluster: --gateway-id, --cluster-gateway, their start
  *
  * Everything here runs on the control thread, except the hooks that ops.c marks otherwise.
  */
@@ -31,6 +32,7 @@
 #include "tun.h"
 #include "xdpwg_kern_user.h"
 
+struct cluster_fwd;
 struct droplog;
 struct metrics_http;
 struct io_sockpath;
@@ -126,6 +128,8 @@ struct xdpwgd {
 	bool uplinks_off;
 	/* observability on the tick: drop bursts logged */
 	struct droplog *droplog;
+	/* a gateway cluster's members and forwarding (cluster_opts.c), or NULL */
+	struct cluster_fwd *cluster;
 };
 
 /* daemon.c */

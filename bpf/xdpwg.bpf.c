@@ -3,8 +3,10 @@
  * xdpwg's XDP program, one per uplink. This file is the entry point and the order of the checks;
  * the pieces live in headers of their own, one concern each (the xdp-tools layout): maps.bpf.h
  * (maps and tunables), parse.bpf.h (the cursor, Ethernet/VLAN, IPv4, IPv6), harden.bpf.h
- * (allowlist, token buckets, mac1 with blake2s.bpf.h) and redirect.bpf.h (counters, capture,
- * events, metadata and the XSK redirect).
+ * (allowlist, token buckets, mac1 with blake2s.bpf.h), redirect.bpf.h (counters, capture,
+ * events, metadata and the XSK redirect) and cluster.bpf.h (a gateway cluster: a message for
+ * another member's receiver index sent there IP-in-IP, and IP-in-IP from a member unwrapped
+ * first and then classified as if direct; docs/cluster.md).
  *
  * It parses Ethernet (with up to two VLAN tags), IPv4 (with options) or IPv6 (through up to
  * XDPWG_IPV6_EXT_MAX extension headers) and UDP through a cursor. With XDPWG_CFG_F_LOCAL_ADDRS,

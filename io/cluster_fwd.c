@@ -146,6 +146,8 @@ static void cluster_hop_keep(struct cluster_fwd *cf, unsigned int id)
 		return;
 	cluster_hop_drop(cf, id);
 	err = nl_neigh_keep(want.ifindex, want.family, &want.addr, true);
+	if (err == -EEXIST)
+		return; /* a static entry: resolved, and not ours to remove later */
 	if (err < 0) {
 		if (!cf->managed_refused)
 			log_warn("cluster: the kernel keeps no managed neighbour for gateway %u "

@@ -619,6 +619,22 @@ static void report_verifier(void)
 			 info.verified_insns);
 }
 
+/* `ip neigh show ADDR dev DEV` contains what */
+static bool neigh_has(const char *addr, const char *dev, const char *what)
+{
+	char cmd[128], line[512] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ip neigh show %s dev %s", addr, dev);
+	p = popen(cmd, "r");
+	if (!p)
+		return false;
+	if (!fgets(line, sizeof(line), p))
+		line[0] = 0;
+	pclose(p);
+	return strstr(line, what) != NULL;
+}
+
 static void set4(struct sockaddr_storage *ss, const char *a)
 {
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
@@ -656,7 +672,9 @@ int main(void)
 	   "ip -6 addr add 2001:db8:1::1/128 dev lo && "
 	   "ip route add 203.0.113.0/24 via 198.18.0.253 && "
 	   "ip route add 198.18.5.0/24 via 198.18.0.254 && "
-	   "ip -6 route add 2001:db8:5::/48 via 2001:db8:9::fd");
+	   "ip -6 route add 2001:db8:5::/48 via 2001:db8:9::fd && "
+	   /* an operator's static entry for gateway 4: kept as it is */
+	   "ip neigh add 198.18.2.4 lladdr 02:00:00:00:00:04 dev cl2 nud permanent");
 	/* bpf_fib_lookup answers only on an interface that forwards (the daemon turns it on) */
 	is_int(cluster_fwd_enable_forwarding("cl0", AF_INET), 0, "IPv4 forwarding on cl0");
 	is_int(cluster_fwd_enable_forwarding("cl0", AF_INET6), 0, "IPv6 forwarding on cl0");
@@ -711,18 +729,25 @@ int main(void)
 			line[0] = 0;
 		pclose(p);
 	}
+	line[strcspn(line, "\n")] = 0;
 	ok(strstr(line, "managed") != NULL, "gateway 3's next hop kept as a managed neighbour");
 	tap_diag("  %s", line);
 	/* what a resolved network would have: gateway 2, gateway 4 and the router to clients */
 	sh("ip neigh replace 198.18.0.2 lladdr 02:00:00:00:00:02 dev cl0 nud permanent && "
-	   "ip neigh replace 198.18.2.4 lladdr 02:00:00:00:00:04 dev cl2 nud permanent && "
 	   "ip neigh replace 198.18.0.253 lladdr 02:00:00:00:00:fd dev cl0 nud permanent");
+
+	ok(neigh_has("198.18.2.4", "cl2", "PERMANENT") &&
+		   !neigh_has("198.18.2.4", "cl2", "managed"),
+	   "gateway 4's static neighbour entry left as it was");
 
 	test_forward();
 	test_local();
 	test_unwrap();
 	test_ipv6_underlay();
 	test_no_cluster();
+	ok(neigh_has("198.18.2.4", "cl2", "02:00:00:00:00:04 PERMANENT"),
+	   "the static entry outlives the cluster");
+	ok(!neigh_has("198.18.0.254", "cl0", "managed"), "the managed entries are gone with it");
 
 	loader_destroy(ld);
 	return done_testing();

@@ -164,4 +164,10 @@ t_is "$((unk1 - unk0))" 3 "data for gateway 9's index: dropped and counted at gw
 t_ok "the client still pings" t_in cl ping -c 2 -i 0.2 -W 2 192.0.2.1
 t_diag "$(t_at "$GW2" "$CTL" stats wg0 | grep -E 'cluster|redirected')"
 
+# a clean stop leaves no cluster behind: the managed neighbour goes with the daemon
+t_ok "gw2 stops on SIGTERM" t_stop "$GW2"
+t_result "$(t_in gw2 ip -d neigh show 198.18.2.254 dev eth0 | grep -c managed)" \
+	"gw2's managed neighbour removed at its stop"
+t_no_sanitizer_reports
+
 t_done

@@ -161,10 +161,7 @@ __noinline int xdpwg_cluster_encap(struct xdp_md *ctx, __u32 gid, __u32 type, __
 		return wg_verdict(ctx, XDPWG_STAT_CLUSTER_FWD_FAILED, XDP_DROP);
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	eth = data;
-	if (data + ETH_HLEN + sizeof(struct ipv6hdr) > data_end &&
-	    data + ETH_HLEN + sizeof(struct iphdr) > data_end)
-		return wg_verdict(ctx, XDPWG_STAT_CLUSTER_FWD_FAILED, XDP_DROP);
+	eth = data; /* within the bounds each branch checks for its outer header */
 	if (self->family == XDPWG_FAMILY_INET6) {
 		struct ipv6hdr *ip6 = data + ETH_HLEN;
 
@@ -294,9 +291,6 @@ __noinline int xdpwg_cluster_decap(struct xdp_md *ctx, __u32 l3_off, __u32 eth_p
 	/* the inner header: the version its protocol number says, and whole */
 	inner_v6 = proto == IPPROTO_IPV6;
 	inner = data + l3_off + ohl;
-	if ((void *)(inner + sizeof(struct ipv6hdr)) > data_end &&
-	    (inner_v6 || (void *)(inner + sizeof(struct iphdr)) > data_end))
-		goto bad;
 	if (inner_v6) {
 		struct ipv6hdr *i6 = (void *)inner;
 

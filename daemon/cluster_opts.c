@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "cluster_opts.h"
+#include "cluster_sock.h"
+#include "sock_path.h"
 #include "log.h"
 #include "xdpwgd.h"
 
@@ -252,11 +254,16 @@ int daemon_cluster_start(struct xdpwgd *d, const struct cluster_opts *o)
 			  : (const void *)&((struct sockaddr_in6 *)&self)->sin6_addr,
 		  a, sizeof(a));
 	log_info("%s: gateway %u of a cluster, underlay %s (%s)", d->ifname, o->gateway_id, a, how);
-	if (!d->xdp)
-		log_warn(
-			"%s: without --attach this gateway's indexes carry its id, but it forwards "
-			"no other member's packets",
-			d->ifname);
+	if (!d->xdp) {
+		/* the socket path forwards in userspace; unwrapping is XDP's */
+		d->cluster_sock = cluster_sock_new(d->cluster);
+		if (!d->cluster_sock)
+			return -errno;
+		io_sockpath_set_forward(d->sockpath, cluster_sock_forward, d->cluster_sock);
+		log_warn("%s: without --attach this gateway forwards other members' packets from "
+			 "its socket, but cannot unwrap what they forward to it",
+			 d->ifname);
+	}
 	/* bpf_fib_lookup answers only on interfaces that forward */
 	for (unsigned int i = 0; d->xdp && io_xdp_iface(d->xdp, i); i++) {
 		if (!if_indextoname((unsigned int)io_xdp_iface(d->xdp, i), ifname))
@@ -285,6 +292,11 @@ void daemon_cluster_routes_changed(struct xdpwgd *d)
 
 void daemon_cluster_stop(struct xdpwgd *d)
 {
+	if (d->cluster_sock) {
+		io_sockpath_set_forward(d->sockpath, NULL, NULL);
+		cluster_sock_free(d->cluster_sock);
+		d->cluster_sock = NULL;
+	}
 	cluster_fwd_free(d->cluster);
 	d->cluster = NULL;
 }

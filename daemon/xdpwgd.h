@@ -33,6 +33,7 @@
 #include "xdpwg_kern_user.h"
 
 struct cluster_fwd;
+struct cluster_sock;
 struct droplog;
 struct metrics_http;
 struct io_sockpath;
@@ -130,6 +131,7 @@ struct xdpwgd {
 	struct droplog *droplog;
 	/* a gateway cluster's members and forwarding (cluster_opts.c), or NULL */
 	struct cluster_fwd *cluster;
+	struct cluster_sock *cluster_sock; /* its forwarding on the socket path, without XDP */
 };
 
 /* daemon.c */

@@ -9,7 +9,8 @@
 #     forwarded, gw1's show it unwrapped; gw1 answers straight from the service address;
 #   - the client changes its source port behind gw2: gw1's endpoint follows, still no handshake;
 #   - captured data replayed from another source via gw2 reaches gw1 and moves nothing;
-#   - an index of a gateway id with no member is dropped and counted at gw2.
+#   - an index of a gateway id with no member is dropped and counted at gw2;
+#   - gw2 restarted without XDP forwards from its socket path (userspace, a raw socket).
 #
 #   cl eth0 203.0.113.2 --- 203.0.113.1 rt r1 198.18.0.254 --- 198.18.0.1 gw1 eth0
 #                                          r2 198.18.2.254 --- 198.18.2.1 gw2 eth0
@@ -168,6 +169,25 @@ t_diag "$(t_at "$GW2" "$CTL" stats wg0 | grep -E 'cluster|redirected')"
 t_ok "gw2 stops on SIGTERM" t_stop "$GW2"
 t_result "$(t_in gw2 ip -d neigh show 198.18.2.254 dev eth0 | grep -c managed)" \
 	"gw2's managed neighbour removed at its stop"
+
+# 6. gw2 again, without XDP: its socket path forwards in userspace (a raw IP-in-IP socket)
+start_gw_sock()
+{
+	t_start_xdpwgd gw2 wg0 --gateway-id 2 \
+		--cluster-gateway 1=198.18.0.1 --cluster-gateway 2=198.18.2.1 || return 1
+	t_wg "$T_PID" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 \
+		peer "$cl_pub" allowed-ips 192.0.2.2/32 || return 1
+	t_in gw2 ip addr add 192.0.2.1/24 dev wg0 && t_in gw2 ip link set wg0 up
+}
+t_ok "gw2 starts in socket mode (no --attach), id 2" start_gw_sock || t_bail "gw2 socket mode"
+GW2=$T_PID
+in0=$(stat_of "$GW1" cluster_forwarded_in)
+t_ok "pings through gw2's socket path" t_in cl ping -c 5 -i 0.2 -W 2 192.0.2.1
+in1=$(stat_of "$GW1" cluster_forwarded_in)
+t_result $(((in1 - in0) >= 5 ? 0 : 1)) "gw1 unwrapped what gw2 forwarded from userspace ($((in1 - in0)))"
+t_is "$(hs "$CL")" "$hs_cl" "still no new handshake"
+t_is "$(hs "$GW2")" 0 "gw2 in socket mode never had one either"
+t_is "$(ep "$CL")" 198.18.1.1:51820 "the client hears from the service address"
 t_no_sanitizer_reports
 
 t_done

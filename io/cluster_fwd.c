@@ -224,6 +224,7 @@ int cluster_fwd_gateway_set(struct cluster_fwd *cf, unsigned int id,
 	struct xdpwg_addr_key k;
 	struct xdpwg_gateway g;
 	uint32_t key = id, val = id;
+	int err;
 
 	if (id < 1 || id > XDPWG_GW_ID_MAX || id == cf->self_id) {
 		log_err("cluster: gateway %u: %s", id,
@@ -259,8 +260,7 @@ int cluster_fwd_gateway_set(struct cluster_fwd *cf, unsigned int id,
 			goto map_err;
 		cluster_gw_value(underlay, id, &g);
 		if (bpf_map_update_elem(loader_gateways_fd(cf->ld), &key, &g, BPF_ANY)) {
-			int err = -errno;
-
+			err = -errno;
 			bpf_map_delete_elem(loader_gateway_addrs_fd(cf->ld), &k);
 			errno = -err;
 			goto map_err;
@@ -276,8 +276,9 @@ int cluster_fwd_gateway_set(struct cluster_fwd *cf, unsigned int id,
 	log_info("cluster: gateway %u at %s", id, cluster_addr_str(underlay, buf, sizeof(buf)));
 	return 0;
 map_err:
-	log_err("cluster: gateway %u: writing the maps: %s", id, strerror(errno));
-	return -errno;
+	err = -errno;
+	log_err("cluster: gateway %u: writing the maps: %s", id, strerror(-err));
+	return err;
 }
 
 int cluster_fwd_gateway_del(struct cluster_fwd *cf, unsigned int id)

@@ -136,4 +136,21 @@ struct {
 	__type(value, struct xdpwg_capture_ctl);
 } capture_ctl SEC(".maps");
 
+/* A gateway cluster: see struct xdpwg_gateway. Entry 0 is this gateway, entry N member N. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XDPWG_GATEWAYS_MAX);
+	__type(key, __u32);
+	__type(value, struct xdpwg_gateway);
+} gateways SEC(".maps");
+
+/* The same members keyed by underlay address (struct xdpwg_addr_key, value: the gateway id):
+ * who may hand us IP-in-IP. Our own address is not in it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPWG_GATEWAYS_MAX);
+	__type(key, struct xdpwg_addr_key);
+	__type(value, __u32);
+} gateway_addrs SEC(".maps");
+
 #endif

@@ -3,8 +3,10 @@
  * xdpwg's XDP program, one per uplink. This file is the entry point and the order of the checks;
  * the pieces live in headers of their own, one concern each (the xdp-tools layout): maps.bpf.h
  * (maps and tunables), parse.bpf.h (the cursor, Ethernet/VLAN, IPv4, IPv6), harden.bpf.h
- * (allowlist, token buckets, mac1 with blake2s.bpf.h) and redirect.bpf.h (counters, capture,
- * events, metadata and the XSK redirect).
+ * (allowlist, token buckets, mac1 with blake2s.bpf.h), redirect.bpf.h (counters, capture,
+ * events, metadata and the XSK redirect) and cluster.bpf.h (a gateway cluster: a message for
+ * another member's receiver index sent there IP-in-IP, and IP-in-IP from a member unwrapped
+ * first and then classified as if direct; docs/cluster.md).
  *
  * It parses Ethernet (with up to two VLAN tags), IPv4 (with options) or IPv6 (through up to
  * XDPWG_IPV6_EXT_MAX extension headers) and UDP through a cursor. With XDPWG_CFG_F_LOCAL_ADDRS,
@@ -50,6 +52,7 @@
 #include "parse.bpf.h"	  /* Ethernet, VLAN, IPv4, IPv6 up to the UDP header */
 #include "harden.bpf.h"	  /* allowlist, handshake buckets, mac1 */
 #include "redirect.bpf.h" /* counters, capture, events, metadata, XSK redirect */
+#include "cluster.bpf.h"  /* a gateway cluster: forward by receiver index, unwrap */
 
 SEC("xdp")
 int xdpwg_rx(struct xdp_md *ctx)
@@ -62,7 +65,7 @@ int xdpwg_rx(struct xdp_md *ctx)
 	struct xdpwg_session *sess;
 	struct xdpwg_peer *peer = NULL;
 	struct udphdr *udph;
-	__u32 key = 0, ip_plen = 0, ulen, plen, type, reason, peer_id = 0, cflags;
+	__u32 key = 0, ip_plen = 0, ulen, plen, type, reason, peer_id = 0, cflags, l3_off, self_id;
 	__u64 now;
 	__be16 proto;
 	void *payload;
@@ -73,6 +76,32 @@ int xdpwg_rx(struct xdp_md *ctx)
 	cflags = cfg->flags;
 
 	proto = parse_eth(&cur, data_end, &pi.meta_flags);
+	l3_off = cur.pos - data;
+	/* In a cluster, IP-in-IP from another member is unwrapped and then classified as if it
+	 * had come straight from the client; it is never forwarded again (self_id 0). */
+	self_id = cluster_self_id();
+	if (self_id && (proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6))) {
+		switch (xdpwg_cluster_decap(ctx, l3_off, proto)) {
+		case CLUSTER_NOT_ENCAP:
+			break;
+		case CLUSTER_DROPPED:
+			return XDP_DROP;
+		case CLUSTER_UNWRAPPED_NO_HOP:
+			pi.meta_flags = XDPWG_META_F_FORWARDED | XDPWG_META_F_NO_HOP;
+			self_id = 0;
+			break;
+		default:
+			pi.meta_flags = XDPWG_META_F_FORWARDED;
+			self_id = 0;
+			break;
+		}
+		/* the call may have moved the frame's start: no packet pointer survives it */
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		cur.pos = data;
+		proto = parse_eth(&cur, data_end, &pi.meta_flags);
+		l3_off = cur.pos - data;
+	}
 	if (proto == bpf_htons(ETH_P_IP))
 		reason = parse_ipv4(&cur, data_end, &pi, &ip_plen);
 	else if (proto == bpf_htons(ETH_P_IPV6))
@@ -154,6 +183,18 @@ int xdpwg_rx(struct xdp_md *ctx)
 		break;
 	default:
 		return wg_verdict(ctx, XDPWG_STAT_BAD_TYPE, XDP_DROP);
+	}
+
+	/* In a cluster: a message for another member's receiver index goes there as it is; an
+	 * initiation names no index of ours and is answered here. */
+	if (self_id && type != WG_MSG_HANDSHAKE_INITIATION) {
+		__u32 idx;
+
+		if (cluster_receiver(payload, data_end, type, &idx) < 0)
+			return wg_verdict(ctx, XDPWG_STAT_TRUNCATED, XDP_DROP);
+		if (idx >> XDPWG_GW_ID_SHIFT != self_id)
+			return xdpwg_cluster_encap(ctx, idx >> XDPWG_GW_ID_SHIFT, type, l3_off,
+						   (__u32)((void *)udph - data) - l3_off + ip_plen);
 	}
 
 	now = bpf_ktime_get_ns();

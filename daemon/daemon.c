@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cluster_routes.h"
+#include "cluster_opts.h"
 #include "crypto.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -283,6 +284,10 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 		if (ret < 0)
 			goto err;
 	}
+	/* a cluster's index owner and forwarding: before any peer is configured */
+	ret = daemon_cluster_start(d, o->cluster);
+	if (ret < 0)
+		goto err;
 
 	/* TSO from the TUN and GRO into it in socket mode too (io_xdp does its own) */
 	if (!d->xdp && !getenv("XDPWG_NO_TUN_OFFLOAD") && (ret = tun_enable_offload(&d->tun)) < 0)
@@ -331,6 +336,8 @@ void daemon_free(struct xdpwgd *d)
 	/* before the engine's teardown: no more move events, no more announcements */
 	daemon_roam_free(d);
 	daemon_observe_free(d);
+	/* the maps say "no cluster" and the kept neighbours go while the program is there */
+	daemon_cluster_stop(d);
 	/* workers use the engine: they stop first; then the program leaves the uplinks */
 	io_xdp_stop(d->xdp);
 	d->xdp = NULL; /* the engine's teardown still calls the hooks */

@@ -48,9 +48,12 @@ struct daemon_opts {
 	/* --cluster-table N (validated by main): the kernel table for the routes of the sessions
 	 * held here (daemon/cluster_routes.c); 0: none */
 	uint32_t cluster_table;
+	/* --gateway-id, --cluster-gateway (daemon/cluster_opts.h); NULL or id 0: no cluster */
+	const struct cluster_opts *cluster;
 };
 
 struct xdpwgd;
+struct cluster_opts;
 
 /*
  * Everything up to readiness: the configuration socket (refusing to start when another daemon

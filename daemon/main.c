@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster_opts.h"
 #include "daemon.h"
 #include "io_xdp.h"
 #include "loader.h"
@@ -45,6 +46,8 @@ enum main_constants {
 	MAIN_OPT_UPLINKS,
 	MAIN_OPT_PATH_PROBE,
 	MAIN_OPT_CLUSTER_TABLE,
+	MAIN_OPT_GATEWAY_ID,
+	MAIN_OPT_CLUSTER_GATEWAY,
 	MAIN_MAX_UPLINKS = 4, /* the engine's paths per peer */
 	/* The TUN's MTU: IPv6 inside needs 1280; the largest outer datagram (65535 bytes of IP)
 	 * must still carry it with WireGuard's IPv6 overhead (80). */
@@ -73,10 +76,14 @@ struct main_args {
 	unsigned int n_hs_cpus;
 	unsigned int n_worker_cpus;
 	const char *ifname;
-	char *attach_env;	    /* a copy of XDPWG_ATTACH that attach[] points into */
-	const char *uplinks;	    /* --uplinks; NULL: automatic */
-	unsigned int path_probe_ms; /* --path-probe; 0: the default */
-	uint32_t cluster_table;	    /* --cluster-table; 0: none */
+	char *attach_env;	     /* a copy of XDPWG_ATTACH that attach[] points into */
+	const char *uplinks;	     /* --uplinks; NULL: automatic */
+	unsigned int path_probe_ms;  /* --path-probe; 0: the default */
+	uint32_t cluster_table;	     /* --cluster-table; 0: none */
+	char *attach_env;	     /* a copy of XDPWG_ATTACH that attach[] points into */
+	const char *uplinks;	     /* --uplinks; NULL: automatic */
+	unsigned int path_probe_ms;  /* --path-probe; 0: the default */
+	struct cluster_opts cluster; /* --gateway-id, --cluster-gateway */
 };
 
 static void usage(FILE *f)
@@ -124,6 +131,14 @@ static void usage(FILE *f)
 		"                         the peers whose session is held here in kernel table N\n"
 		"                         (1..4294967295 but 253-255), for BIRD to announce;\n"
 		"                         also XDPWG_CLUSTER_TABLE\n"
+		"      --gateway-id N     this gateway's id in a cluster (1..63): carried in the\n"
+		"                         top bits of every receiver index it hands out; also\n"
+		"                         XDPWG_GATEWAY_ID=N\n"
+		"      --cluster-gateway ID=ADDR a member of the cluster and its underlay address\n"
+		"                         (repeatable; this gateway's own id gives its own\n"
+		"                         address); packets for a member's indexes are forwarded\n"
+		"                         there in XDP (needs --gateway-id); also\n"
+		"                         XDPWG_CLUSTER_GATEWAYS=ID=ADDR[,ID=ADDR]\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -332,6 +347,8 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
 		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
+		{ "gateway-id", required_argument, NULL, MAIN_OPT_GATEWAY_ID },
+		{ "cluster-gateway", required_argument, NULL, MAIN_OPT_CLUSTER_GATEWAY },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env;
@@ -397,6 +414,15 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 			if (main_parse_cluster_table("--cluster-table", optarg, a) < 0)
 				return -1;
 			break;
+		case MAIN_OPT_GATEWAY_ID:
+			if (cluster_opts_parse_id(&a->cluster, "--gateway-id", optarg) < 0)
+				return -1;
+			break;
+		case MAIN_OPT_CLUSTER_GATEWAY:
+			if (cluster_opts_parse_members(&a->cluster, "--cluster-gateway", optarg) <
+			    0)
+				return -1;
+			break;
 		case MAIN_OPT_QUEUES:
 			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue",
 					    a->queues, &a->n_queues, XDPWG_MAX_QUEUES) < 0)
@@ -440,6 +466,8 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	if (env && *env && !a->n_queues &&
 	    main_parse_list("XDPWG_QUEUES", env, XDPWG_MAX_QUEUES, "queue", a->queues, &a->n_queues,
 			    XDPWG_MAX_QUEUES) < 0)
+		return -1;
+	if (cluster_opts_finish(&a->cluster) < 0)
 		return -1;
 	env = getenv("XDPWG_ATTACH");
 	if (env && *env) {
@@ -602,6 +630,7 @@ int main(int argc, char **argv)
 	dopts.cluster_table = args.cluster_table;
 	dopts.queues = args.queues;
 	dopts.n_queues = args.n_queues;
+	dopts.cluster = &args.cluster;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO
 			 : !strcmp(args.xdp_mode, "native") ? LOADER_MODE_NATIVE
 							    : LOADER_MODE_GENERIC;

@@ -12,6 +12,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "cluster_opts.h"
 #include "log.h"
 #include "xdpwgd.h"
 
@@ -243,6 +244,9 @@ void daemon_on_netlink(struct xdpwgd *d)
 		return;
 	if (d->xdp && (bits & NL_CHANGE_ADDR))
 		io_xdp_local_addrs_refresh(d->xdp);
+	/* a member's next hop may have changed */
+	if (bits & (NL_CHANGE_ROUTE | NL_CHANGE_LINK))
+		daemon_cluster_routes_changed(d);
 	if (daemon_route_holding(d)) {
 		d->route_armed = true;
 		return;

@@ -10,6 +10,7 @@
  *   observe.c         the tick's housekeeping: MTU, a deleted TUN, drop bursts, counters
  *   metrics_http.c    GET /metrics for Prometheus (--metrics)
  *   cluster_routes.c  the routes of the sessions held here (--cluster-table)
+ *   cluster_opts.c    a gateway cluster: --gateway-id, --cluster-gateway, their start
  *
  * Everything here runs on the control thread, except the hooks that ops.c marks otherwise.
  */
@@ -33,6 +34,8 @@
 #include "xdpwg_kern_user.h"
 
 struct cluster_routes;
+struct cluster_fwd;
+struct cluster_sock;
 struct droplog;
 struct metrics_http;
 struct io_sockpath;
@@ -130,6 +133,9 @@ struct xdpwgd {
 	struct droplog *droplog;
 	/* --cluster-table: routes to the peers whose session is held here, or NULL */
 	struct cluster_routes *croutes;
+	/* a gateway cluster's members and forwarding (cluster_opts.c), or NULL */
+	struct cluster_fwd *cluster;
+	struct cluster_sock *cluster_sock; /* its forwarding on the socket path, without XDP */
 };
 
 /* daemon.c */

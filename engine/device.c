@@ -419,6 +419,16 @@ const char *wg_drop_reason_name(enum wg_drop_reason r)
 	return names[r];
 }
 
+int wg_device_set_gateway_id(struct wg_device *dev, unsigned int id)
+{
+	return index_table_set_owner(dev->index, id);
+}
+
+unsigned int wg_device_gateway_id(struct wg_device *dev)
+{
+	return index_table_owner(dev->index);
+}
+
 void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu)
 {
 	atomic_store(&dev->mtu, mtu);

@@ -253,6 +253,13 @@ void wg_peer_get_endpoint(struct wg_peer *peer, struct wg_endpoint *out);
 
 /* --- appended by the protocol engine --- */
 
+/* In a gateway cluster (docs/cluster.md): put this gateway's id (1..63; 0: no cluster, the
+ * default) in the top bits of every receiver index handed out from now on
+ * (XDPWG_GW_ID_SHIFT), so that any member can tell whose keys a packet needs. -EINVAL for an
+ * id out of range; -EBUSY when the id would change while receiver indexes are out (a handshake
+ * in flight or a session): set it before any peer talks. Control thread. */
+int wg_device_set_gateway_id(struct wg_device *dev, unsigned int id);
+unsigned int wg_device_gateway_id(struct wg_device *dev);
 /* The TUN's MTU: padding never grows a packet past it (default 1420). Any thread. */
 void wg_device_set_mtu(struct wg_device *dev, unsigned int mtu);
 /* The uplinks of a multipath client, in order of preference (at most 4 are used; n 0: a

@@ -9,17 +9,24 @@
 
 #include "crypto.h"
 #include "index.h"
+#include "xdpwg_kern_user.h"
 #include "noise.h"
 #include "peer.h"
 
 struct index_table {
 	pthread_rwlock_t lock;
+	/* In a cluster, the gateway id in the top XDPWG_GW_ID_BITS of every index we hand out, so
+	 * that any gateway can tell from a packet's receiver index which one holds its keys
+	 * (docs/cluster.md); 0 outside a cluster: all 32 bits random. */
+	uint32_t owner_bits;
+	size_t count; /* entries hashed: the owner id may change only while there are none */
 	struct index_entry *buckets[INDEX_BUCKETS];
 };
 
 static inline unsigned int index_bucket(uint32_t index)
 {
-	/* the indexes are random already: their low bits are as good as a hash */
+	/* the indexes are random already: their low bits are as good as a hash (the gateway id
+	 * sits in the top bits, far above the bucket bits) */
 	return index & (INDEX_BUCKETS - 1);
 }
 
@@ -66,6 +73,36 @@ static void index_unlink_locked(struct index_table *t, struct index_entry *entry
 	}
 	entry->next = NULL;
 	entry->hashed = false;
+	t->count--;
+}
+
+int index_table_set_owner(struct index_table *t, unsigned int gateway_id)
+{
+	uint32_t bits;
+	int ret = 0;
+
+	if (gateway_id > XDPWG_GW_ID_MAX)
+		return -EINVAL;
+	bits = (uint32_t)gateway_id << XDPWG_GW_ID_SHIFT;
+	pthread_rwlock_wrlock(&t->lock);
+	/* indexes already handed out carry the old id: peers would keep naming a gateway that is
+	 * no longer us, and the cluster would forward their packets away from their keys */
+	if (bits != t->owner_bits && t->count)
+		ret = -EBUSY;
+	else
+		t->owner_bits = bits;
+	pthread_rwlock_unlock(&t->lock);
+	return ret;
+}
+
+unsigned int index_table_owner(struct index_table *t)
+{
+	unsigned int id;
+
+	pthread_rwlock_rdlock(&t->lock);
+	id = t->owner_bits >> XDPWG_GW_ID_SHIFT;
+	pthread_rwlock_unlock(&t->lock);
+	return id;
 }
 
 uint32_t index_table_insert(struct index_table *t, struct index_entry *entry)
@@ -76,14 +113,18 @@ uint32_t index_table_insert(struct index_table *t, struct index_entry *entry)
 	if (entry->hashed)
 		index_unlink_locked(t, entry);
 	/* 2^32 indexes against at most a few per peer: a collision is rare, a second one rarer;
-	 * the loop ends with overwhelming probability within a couple of rounds. */
+	 * the loop ends with overwhelming probability within a couple of rounds.
+	 * With a gateway id, 2^26 low bits are left: still rare. */
 	do {
 		index = crypto_random_u32();
+		if (t->owner_bits)
+			index = (index & XDPWG_GW_INDEX_MASK) | t->owner_bits;
 	} while (index_find_locked(t, index));
 	entry->index = index;
 	entry->next = t->buckets[index_bucket(index)];
 	t->buckets[index_bucket(index)] = entry;
 	entry->hashed = true;
+	t->count++;
 	pthread_rwlock_unlock(&t->lock);
 	return index;
 }

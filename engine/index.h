@@ -38,6 +38,11 @@ struct index_table;
 
 struct index_table *index_table_new(void);
 void index_table_free(struct index_table *t);
+/* In a cluster, put gateway_id (1..XDPWG_GW_ID_MAX; 0: no cluster, indexes fully random) in
+ * the top bits of every index handed out from now on. -EINVAL for an id out of range, -EBUSY
+ * when indexes are out already and the id would change. */
+int index_table_set_owner(struct index_table *t, unsigned int gateway_id);
+unsigned int index_table_owner(struct index_table *t);
 /* Give entry a fresh random index nobody else holds and hash it. Returns the index. */
 uint32_t index_table_insert(struct index_table *t, struct index_entry *entry);
 /* new takes over old's index (a handshake becoming a keypair). False when old is not hashed. */

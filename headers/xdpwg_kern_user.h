@@ -84,6 +84,25 @@ enum xdpwg_stat {
 	/* IPv6 to one of our addresses whose extension-header chain is longer than
 	 * XDPWG_IPV6_EXT_MAX headers or runs past the frame: dropped */
 	XDPWG_STAT_IPV6_EXT_DEEP,
+	/* A gateway cluster (bpf/cluster.bpf.h, docs/cluster.md): a datagram whose receiver index
+	 * carries another member's gateway id, IP-in-IP encapsulated and sent to that member, per
+	 * message type */
+	XDPWG_STAT_CLUSTER_FWD_DATA,
+	XDPWG_STAT_CLUSTER_FWD_RESPONSE,
+	XDPWG_STAT_CLUSTER_FWD_COOKIE,
+	XDPWG_STAT_CLUSTER_UNKNOWN_GW, /* index of a gateway id with no member: dropped */
+	/* the member's underlay has no resolved neighbour yet (the daemon keeps them resolved):
+	 * dropped */
+	XDPWG_STAT_CLUSTER_NO_NEIGH,
+	/* no route to the member, the encapsulated packet over the route's MTU, or no headroom
+	 * for the outer header: dropped */
+	XDPWG_STAT_CLUSTER_FWD_FAILED,
+	XDPWG_STAT_CLUSTER_FWD_IN, /* IP-in-IP from a member, unwrapped and classified */
+	/* IP-in-IP to our underlay address from an address that is no member: dropped */
+	XDPWG_STAT_CLUSTER_NOT_MEMBER,
+	/* IP-in-IP from a member that is malformed (outer options or fragments, inner header
+	 * of the wrong version or truncated): dropped */
+	XDPWG_STAT_CLUSTER_BAD_ENCAP,
 	XDPWG_STAT_MAX,
 };
 
@@ -107,6 +126,42 @@ enum xdpwg_config_flags {
 	 * enforces the old list or the new one, never a mix of the two. */
 	XDPWG_CFG_F_ALLOW_SRC_B = 1u << 6,
 };
+
+/* A gateway cluster (docs/cluster.md): every receiver index a member hands out carries its
+ * gateway id in its top XDPWG_GW_ID_BITS bits; id 0 is "not in a cluster" (indexes fully
+ * random). The XDP program of a member that receives a data message, handshake response or
+ * cookie reply for another member's index sends it there IP-in-IP (bpf/cluster.bpf.h). */
+enum xdpwg_cluster_limits {
+	XDPWG_GW_ID_SHIFT = 26,
+	XDPWG_GW_ID_BITS = 6,
+	XDPWG_GW_ID_MAX = (1 << XDPWG_GW_ID_BITS) - 1, /* 63 */
+	XDPWG_GATEWAYS_MAX = XDPWG_GW_ID_MAX + 1,      /* gateways map: one entry per id */
+};
+#define XDPWG_GW_INDEX_MASK ((1u << XDPWG_GW_ID_SHIFT) - 1u) /* the random low bits */
+_Static_assert(XDPWG_GW_ID_SHIFT + XDPWG_GW_ID_BITS == 32, "the gateway id is the top bits");
+
+/* gateways map: an ARRAY of XDPWG_GATEWAYS_MAX, key = gateway id. Entry 0 is this gateway
+ * itself: id = our gateway id (0: not in a cluster, the program forwards and unwraps nothing)
+ * and addr its underlay address, the outer source of what it forwards and the outer
+ * destination it unwraps. Entry N (1..63, N != our id) is member N: family 0 for none. One
+ * writer, the daemon (io/cluster_fwd.c); gateway_addrs is the same set keyed by address. */
+struct xdpwg_gateway {
+	union {
+		__be32 v4;
+		__u8 v6[16];
+		__be32 v6w[4];
+	} addr;	      /* underlay address, network order; IPv4 in the first four bytes */
+	__u16 family; /* XDPWG_FAMILY_INET(6); 0: no such member */
+	__u8 id;      /* entry 0: our own gateway id; else the entry's own key */
+	__u8 reserved;
+	__u32 reserved2;
+};
+_Static_assert(sizeof(struct xdpwg_gateway) == 24, "xdpwg_gateway size");
+_Static_assert(__builtin_offsetof(struct xdpwg_gateway, addr) == 0, "gateway.addr");
+_Static_assert(__builtin_offsetof(struct xdpwg_gateway, family) == 16, "gateway.family");
+_Static_assert(__builtin_offsetof(struct xdpwg_gateway, id) == 18, "gateway.id");
+_Static_assert(__builtin_offsetof(struct xdpwg_gateway, reserved) == 19, "gateway.reserved");
+_Static_assert(__builtin_offsetof(struct xdpwg_gateway, reserved2) == 20, "gateway.reserved2");
 
 /* config map: an ARRAY with one entry, key 0. Written by the loader only (whole value).
  * mac1_key = HASH("mac1----" || our public key): derived from the public key only, no secret. */
@@ -287,6 +342,11 @@ enum xdpwg_meta_flags {
 	XDPWG_META_F_NEW_SOURCE = 1u << 1, /* outer source differs from the peer's endpoint */
 	XDPWG_META_F_IPV6 = 1u << 2,	   /* outer header is IPv6 */
 	XDPWG_META_F_VLAN = 1u << 3,	   /* frame carries one or two VLAN tags */
+	/* came IP-in-IP from another cluster member and was unwrapped (bpf/cluster.bpf.h) */
+	XDPWG_META_F_FORWARDED = 1u << 4,
+	/* ... and XDP found no next hop back to its source on this uplink: the frame's MACs are
+	 * not a next hop to learn, replies take the kernel's routing */
+	XDPWG_META_F_NO_HOP = 1u << 5,
 };
 
 /* In front of every redirected frame (bpf_xdp_adjust_meta): it ends where the frame starts. */

@@ -98,6 +98,10 @@ int io_xdp_set_allow_source(struct io_xdp *x, const struct conf_allowedip *list,
 void io_xdp_set_under_load(struct io_xdp *x, bool under_load);
 /* The ring buffer of the program's new-source sightings (ring_buffer__new on it). */
 int io_xdp_events_fd(const struct io_xdp *x);
+/* The program's loader, for a module that keeps maps of its own (io/cluster_fwd.c). */
+struct xdpwg_loader *io_xdp_loader(struct io_xdp *x);
+/* The ifindex of attached uplink i (0 past the last). */
+int io_xdp_iface(const struct io_xdp *x, unsigned int i);
 /* The program's per-reason counters, summed over CPUs. 0 or -errno. */
 int io_xdp_stats(const struct io_xdp *x, uint64_t out[XDPWG_STAT_MAX]);
 /* Our own addresses into the program (local_addrs: a datagram to any other is transit traffic,

@@ -646,6 +646,16 @@ int loader_local_addrs_fd(const struct xdpwg_loader *ld)
 	return bpf_map__fd(ld->skel->maps.local_addrs);
 }
 
+int loader_gateways_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.gateways);
+}
+
+int loader_gateway_addrs_fd(const struct xdpwg_loader *ld)
+{
+	return bpf_map__fd(ld->skel->maps.gateway_addrs);
+}
+
 int loader_session_add(struct xdpwg_loader *ld, uint32_t index, uint32_t peer_id)
 {
 	struct xdpwg_session s = { .peer_id = peer_id };

@@ -94,6 +94,9 @@ void loader_allow_source_tidy(struct xdpwg_loader *ld);
  * XDPWG_LOCAL_ADDRS_MAX. */
 int loader_set_local_addrs(struct xdpwg_loader *ld, const struct xdpwg_addr_key *keys, size_t n);
 int loader_local_addrs_fd(const struct xdpwg_loader *ld);
+/* A gateway cluster's maps (struct xdpwg_gateway); io/cluster_fwd.c is their only writer. */
+int loader_gateways_fd(const struct xdpwg_loader *ld);
+int loader_gateway_addrs_fd(const struct xdpwg_loader *ld);
 /* The configuration map's value as the loader last wrote it. */
 int loader_config_get(const struct xdpwg_loader *ld, struct xdpwg_config *out);
 /* The allowlist trie XDP reads now. */

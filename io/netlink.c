@@ -236,6 +236,73 @@ int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac
 	return ctx.found ? 0 : -ENOENT;
 }
 
+struct nl_static_ctx {
+	int ifindex;
+	int family;
+	const union nl_addr *addr;
+	bool found;
+};
+
+static int nl_static_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_static_ctx *ctx = data;
+	const struct nlattr *tb[NDA_MAX + 1] = { 0 };
+	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	size_t alen = ctx->family == AF_INET ? 4 : 16;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH || ndm->ndm_family != ctx->family ||
+	    ndm->ndm_ifindex != ctx->ifindex || !(ndm->ndm_state & (NUD_PERMANENT | NUD_NOARP)))
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ndm), nl_neigh_attr, tb);
+	if (tb[NDA_DST] && mnl_attr_get_payload_len(tb[NDA_DST]) == alen &&
+	    !memcmp(mnl_attr_get_payload(tb[NDA_DST]), ctx->addr->bytes, alen))
+		ctx->found = true;
+	return MNL_CB_OK;
+}
+
+int nl_neigh_keep(int ifindex, int family, const union nl_addr *addr, bool on)
+{
+	char buf[NL_BUF_LEN];
+	struct nlmsghdr *nlh;
+	struct ndmsg *ndm;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (on) {
+		/* an operator's static entry is resolved for good, and not ours to replace */
+		struct nl_static_ctx st = { .ifindex = ifindex, .family = family, .addr = addr };
+		int ret;
+
+		memset(buf, 0, sizeof(buf));
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = RTM_GETNEIGH;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+		ndm->ndm_family = (uint8_t)family;
+		ndm->ndm_ifindex = ifindex;
+		ret = nl_request(nlh, nl_static_cb, &st);
+		if (ret < 0)
+			return ret;
+		if (st.found)
+			return -EEXIST;
+	}
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = on ? RTM_NEWNEIGH : RTM_DELNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	if (on)
+		nlh->nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = (uint8_t)family;
+	ndm->ndm_ifindex = ifindex;
+	/* not permanent: the kernel refuses a managed entry that it could not re-resolve */
+	ndm->ndm_state = NUD_NONE;
+	mnl_attr_put(nlh, NDA_DST, family == AF_INET ? 4 : 16, addr->bytes);
+	if (on)
+		mnl_attr_put_u32(nlh, NDA_FLAGS_EXT, NTF_EXT_MANAGED);
+	return nl_request(nlh, NULL, NULL);
+}
+
 struct nl_addrs_ctx {
 	int ifindex;
 	nl_addr_cb cb;

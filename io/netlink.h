@@ -44,6 +44,12 @@ int nl_route_get_from(const struct sockaddr *dst, const union nl_addr *src, uint
 /* The neighbour table's MAC for addr on ifindex, if it is reachable, stale or permanent.
  * 0, -ENOENT when there is no usable entry, or -errno. */
 int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac[6]);
+/* Keep addr's neighbour entry on ifindex resolved (on) or forget it (off): a managed entry
+ * (NTF_EXT_MANAGED, Linux 5.16), which the kernel resolves at once and re-probes by itself, so
+ * an XDP program's bpf_fib_lookup towards addr finds a MAC without any traffic having gone
+ * there first. -EEXIST (and nothing changed) when a static entry (permanent, noarp) is there:
+ * resolved for good, and the operator's. 0 or -errno. */
+int nl_neigh_keep(int ifindex, int family, const union nl_addr *addr, bool on);
 /* The MAC address of an interface. 0 or -errno. */
 int nl_link_mac(int ifindex, uint8_t mac[6]);
 

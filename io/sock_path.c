@@ -16,6 +16,9 @@ struct io_sockpath {
 	struct tun_dev *tun;
 	bool (*allowed)(void *ctx, const struct wg_endpoint *src);
 	void *allowed_ctx;
+	/* a gateway cluster: another member's datagrams go there (io/cluster_sock.h) */
+	io_sockpath_forward_fn forward;
+	void *forward_ctx;
 	struct wg_path *rx_path, *tx_path;
 	struct io_rx_batch *rx;
 	uint8_t *pkt;		 /* one TUN read: a packet or a TSO super-packet */
@@ -122,6 +125,12 @@ void io_sockpath_free(struct io_sockpath *s)
 	free(s);
 }
 
+void io_sockpath_set_forward(struct io_sockpath *s, io_sockpath_forward_fn fn, void *ctx)
+{
+	s->forward = fn;
+	s->forward_ctx = ctx;
+}
+
 void io_sockpath_on_udp(struct io_sockpath *s, int fd)
 {
 	for (int round = 0; fd >= 0 && round < IO_SOCKPATH_UDP_BUDGET; ++round) {
@@ -133,6 +142,9 @@ void io_sockpath_on_udp(struct io_sockpath *s, int fd)
 		}
 		for (int i = 0; i < n; ++i) {
 			if (s->allowed && !s->allowed(s->allowed_ctx, &s->rx->src[i]))
+				continue;
+			if (s->forward && s->forward(s->forward_ctx, s->rx->data[i], s->rx->len[i],
+						     &s->rx->src[i], s->sock->port))
 				continue;
 			wg_device_rx(s->rx_path, s->rx->data[i], s->rx->len[i], &s->rx->src[i]);
 		}

@@ -37,8 +37,15 @@ struct io_sockpath_opts {
 
 struct io_sockpath;
 
+/* Takes a datagram from src to our port away from the engine (true), or leaves it (false). */
+typedef bool (*io_sockpath_forward_fn)(void *ctx, const uint8_t *msg, size_t len,
+				       const struct wg_endpoint *src, uint16_t port);
+
 struct io_sockpath *io_sockpath_new(const struct io_sockpath_opts *o);
 void io_sockpath_free(struct io_sockpath *s);
+/* After the allowlist, before the engine: fn sees every datagram (a gateway cluster's
+ * forwarding, io/cluster_sock.h). NULL: none. */
+void io_sockpath_set_forward(struct io_sockpath *s, io_sockpath_forward_fn fn, void *ctx);
 /* Read up to a budget of datagram batches from fd and hand them to the engine. */
 void io_sockpath_on_udp(struct io_sockpath *s, int fd);
 /* Read up to a budget of TUN packets and send them. 0, or -errno once the TUN is gone

@@ -144,6 +144,16 @@ void io_xdp_set_under_load(struct io_xdp *x, bool under_load)
 		x->under_load = under_load;
 }
 
+struct xdpwg_loader *io_xdp_loader(struct io_xdp *x)
+{
+	return x->ld;
+}
+
+int io_xdp_iface(const struct io_xdp *x, unsigned int i)
+{
+	return i < x->n_ifaces ? x->ifindex[i] : 0;
+}
+
 int io_xdp_events_fd(const struct io_xdp *x)
 {
 	return loader_events_fd(x->ld);

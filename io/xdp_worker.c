@@ -136,7 +136,7 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 		}
 		/* a tagged frame came through a VLAN device on the uplink, not the uplink: no
 		 * interface to pin replies to, the kernel routes them */
-		src.src_ifindex = p.vlans ? 0 : w->ifindex;
+		src.src_ifindex = p.vlans || p.no_hop ? 0 : w->ifindex;
 		/* the frame's source MAC is the next hop back towards this address */
 		ne.family = (uint8_t)p.family;
 		ne.ifindex = w->ifindex;
@@ -146,7 +146,7 @@ static unsigned int io_xdp_rx_burst(struct io_xdp_worker *w)
 		memcpy(ne.local_mac, w->has_mac ? w->mac : p.dst_mac, 6);
 		/* Our AF_XDP replies are untagged: a tagged frame's next hop is not one they can
 		 * reach, so replies to it take the kernel socket (routed out of the VLAN device). */
-		ne.used = !p.vlans;
+		ne.used = !p.vlans && !p.no_hop;
 		w->rx_hop = ne;
 		if (f[i].meta)
 			wg_path_set_rx_times(w->path, f[i].meta->rx_ns, picked_ns);

@@ -102,6 +102,9 @@ struct xsk_udp_params {
 	uint16_t dport;
 	uint8_t ttl;   /* 0: 64 */
 	uint8_t vlans; /* parse only: VLAN tags the frame carried (xsk_build_udp writes none) */
+	/* parse only: the frame came unwrapped from another cluster member and XDP found no next
+	 * hop back to its source (XDPWG_META_F_NO_HOP): its MACs are no next hop to learn */
+	uint8_t no_hop;
 };
 
 /* Bytes of headers xsk_build_udp writes for family (42 or 62), 0 for an unknown family. */

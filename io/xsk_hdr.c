@@ -227,6 +227,7 @@ int xsk_frame_udp(const struct xsk_frame *f, struct xsk_udp_params *p, size_t *p
 	if (f->len < off || poff < off + sizeof(uh) || poff + plen > f->len)
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
+	p->no_hop = !!(m->flags & XDPWG_META_F_NO_HOP);
 	memcpy(p->dst_mac, f->data, ETH_ALEN);
 	memcpy(p->src_mac, f->data + ETH_ALEN, ETH_ALEN);
 	proto = (uint16_t)(f->data[12] << 8 | f->data[13]);

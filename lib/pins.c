@@ -28,10 +28,11 @@
 #endif
 
 /* Pin names are the map names. */
-const char *const pins_maps[] = { "config",	 "sessions",	"peers",       "ifaces",
-				  "stats",	 "events",	"xsks",	       "allow_src",
-				  "hs_buckets",	 "capture",	"local_addrs", "frag_buckets",
-				  "capture_ctl", "allow_src_b", "capture_tx" };
+const char *const pins_maps[] = { "config",	  "sessions",	 "peers",	"ifaces",
+				  "stats",	  "events",	 "xsks",	"allow_src",
+				  "hs_buckets",	  "capture",	 "local_addrs", "frag_buckets",
+				  "capture_ctl",  "allow_src_b", "capture_tx",	"gateways",
+				  "gateway_addrs" };
 _Static_assert(sizeof(pins_maps) / sizeof(pins_maps[0]) == PINS_NMAPS, "pins_maps and PINS_NMAPS");
 
 static const char *const stat_names[XDPWG_STAT_MAX] = {
@@ -63,6 +64,15 @@ static const char *const stat_names[XDPWG_STAT_MAX] = {
 	[XDPWG_STAT_FRAG_PASSED] = "fragment_passed",
 	[XDPWG_STAT_FRAG_BUDGET] = "fragment_over_budget",
 	[XDPWG_STAT_IPV6_EXT_DEEP] = "ipv6_ext_too_deep",
+	[XDPWG_STAT_CLUSTER_FWD_DATA] = "cluster_forwarded_data",
+	[XDPWG_STAT_CLUSTER_FWD_RESPONSE] = "cluster_forwarded_response",
+	[XDPWG_STAT_CLUSTER_FWD_COOKIE] = "cluster_forwarded_cookie",
+	[XDPWG_STAT_CLUSTER_UNKNOWN_GW] = "cluster_unknown_gateway",
+	[XDPWG_STAT_CLUSTER_NO_NEIGH] = "cluster_no_neighbour",
+	[XDPWG_STAT_CLUSTER_FWD_FAILED] = "cluster_forward_failed",
+	[XDPWG_STAT_CLUSTER_FWD_IN] = "cluster_forwarded_in",
+	[XDPWG_STAT_CLUSTER_NOT_MEMBER] = "cluster_not_member",
+	[XDPWG_STAT_CLUSTER_BAD_ENCAP] = "cluster_bad_encap",
 };
 
 const char *pins_stat_name(enum xdpwg_stat s)
@@ -86,6 +96,10 @@ enum pins_stat_action pins_stat_action(enum xdpwg_stat s)
 	case XDPWG_STAT_FRAG_PASSED:
 		return PINS_STAT_PASS;
 	case XDPWG_STAT_REDIRECTED:
+	/* sent on to the member that holds the keys: out of XDP like a redirect */
+	case XDPWG_STAT_CLUSTER_FWD_DATA:
+	case XDPWG_STAT_CLUSTER_FWD_RESPONSE:
+	case XDPWG_STAT_CLUSTER_FWD_COOKIE:
 		return PINS_STAT_REDIRECT;
 	case XDPWG_STAT_BAD_SIZE_INITIATION:
 	case XDPWG_STAT_BAD_SIZE_RESPONSE:
@@ -99,6 +113,11 @@ enum pins_stat_action pins_stat_action(enum xdpwg_stat s)
 	case XDPWG_STAT_SRC_NOT_ALLOWED:
 	case XDPWG_STAT_FRAG_BUDGET:
 	case XDPWG_STAT_IPV6_EXT_DEEP:
+	case XDPWG_STAT_CLUSTER_UNKNOWN_GW:
+	case XDPWG_STAT_CLUSTER_NO_NEIGH:
+	case XDPWG_STAT_CLUSTER_FWD_FAILED:
+	case XDPWG_STAT_CLUSTER_NOT_MEMBER:
+	case XDPWG_STAT_CLUSTER_BAD_ENCAP:
 		return PINS_STAT_DROP;
 	default:
 		return PINS_STAT_INFO;

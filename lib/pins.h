@@ -22,7 +22,7 @@ struct bpf_object;
 /* The maps pinned under <XDPWG_PIN_ROOT>/<tun>/, by their map names. */
 extern const char *const pins_maps[];
 enum pins_constants {
-	PINS_NMAPS = 15,
+	PINS_NMAPS = 17,
 	PINS_PROG_MAX_MAPS = 32, /* maps of one program pins_prog_map looks at */
 };
 

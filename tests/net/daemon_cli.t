@@ -78,6 +78,36 @@ t_like "$?:$out" "^1:xdpwgd: XDPWG_CLUSTER_TABLE 254: a table of the kernel's ow
 t_like "$("$D" --help)" "--cluster-table N" "--help documents --cluster-table"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:.*nonexistent0: no such interface" "XDPWG_ATTACH is read and validated"
+# a gateway cluster's options (docs/cluster.md): one line naming the option and the fault
+for bad in 0 64 x 1x -3; do
+	out=$("$D" -f --gateway-id "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --gateway-id '$bad': not a gateway id \\(1\\.\\.63\\)$" \
+		"--gateway-id '$bad' is refused, naming it"
+done
+out=$("$D" -f --cluster-gateway 2=198.18.0.2 wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: --cluster-gateway needs --gateway-id" \
+	"--cluster-gateway without --gateway-id is refused"
+for bad in 2 =198.18.0.2 64=198.18.0.2 2=foo 2=198.18.0.2:51820; do
+	out=$("$D" -f --gateway-id 1 --cluster-gateway "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --cluster-gateway '$bad': " "--cluster-gateway '$bad' is refused"
+	t_is "$(wc -l <<<"$out")" 1 "... with one line of error"
+done
+out=$("$D" -f --gateway-id 1 --cluster-gateway 2=198.18.0.2 --cluster-gateway 2=198.18.0.3 wgx 2>&1)
+t_like "$?:$out" "^1:.*gateway 2 is listed twice" "a member listed twice is refused"
+out=$("$D" -f --gateway-id 1 --cluster-gateway 2=198.18.0.2 --cluster-gateway 3=198.18.0.2 wgx 2>&1)
+t_like "$?:$out" "^1:.*198.18.0.2 is gateway 2's address too" "two members at one address are refused"
+out=$("$D" -f --gateway-id 1 --cluster-gateway 2=198.18.0.2 --cluster-gateway 3=2001:db8::3 wgx 2>&1)
+t_like "$?:$out" "^1:.*one address family for the whole cluster" "a cluster of two families is refused"
+out=$(XDPWG_GATEWAY_ID=99 "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_GATEWAY_ID '99': not a gateway id" "XDPWG_GATEWAY_ID is validated"
+out=$(XDPWG_CLUSTER_GATEWAYS="1=198.18.0.1,,2=198.18.0.2" "$D" -f --gateway-id 1 wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_CLUSTER_GATEWAYS '.*': an empty item" \
+	"XDPWG_CLUSTER_GATEWAYS is validated"
+out=$(XDPWG_CLUSTER_GATEWAYS="2=198.18.0.2" "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: --cluster-gateway needs --gateway-id" \
+	"XDPWG_CLUSTER_GATEWAYS without an id is refused"
+t_like "$("$D" --help)" "--gateway-id N" "--help documents --gateway-id"
+t_like "$("$D" --help)" "--cluster-gateway ID=ADDR" "--help documents --cluster-gateway"
 
 # --- daemonized, in a namespace with a private /run ---
 t_ns a

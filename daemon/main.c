@@ -80,9 +80,6 @@ struct main_args {
 	const char *uplinks;	     /* --uplinks; NULL: automatic */
 	unsigned int path_probe_ms;  /* --path-probe; 0: the default */
 	uint32_t cluster_table;	     /* --cluster-table; 0: none */
-	char *attach_env;	     /* a copy of XDPWG_ATTACH that attach[] points into */
-	const char *uplinks;	     /* --uplinks; NULL: automatic */
-	unsigned int path_probe_ms;  /* --path-probe; 0: the default */
 	struct cluster_opts cluster; /* --gateway-id, --cluster-gateway */
 };
 

@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "crypto.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -149,6 +150,9 @@ int daemon_run(struct xdpwgd *d)
 				break;
 			case DAEMON_EV_METRICS:
 				metrics_http_poll(d->metrics, d);
+				break;
+			case DAEMON_EV_CLUSTER:
+				cluster_on_event(d);
 				break;
 			}
 		}
@@ -298,6 +302,9 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 		    (ret = daemon_watch(d, metrics_http_fd(d->metrics), DAEMON_EV_METRICS)) < 0)
 			goto err;
 	}
+	/* last: the peers it applies find the device complete */
+	if (o->cluster && (ret = cluster_start(d, o->cluster)) < 0)
+		goto err;
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);
 	*out = d;
@@ -314,7 +321,10 @@ void daemon_free(struct xdpwgd *d)
 {
 	if (!d)
 		return;
-	/* The socket goes first, so nobody configures a device that is being torn down. */
+	/* The socket and the cluster go first, so nobody configures a device that is being torn
+	 * down. */
+	cluster_free(d->cluster);
+	d->cluster = NULL;
 	uapi_server_free(d->uapi);
 	metrics_http_free(d->metrics);
 	/* before the engine's teardown: no more move events, no more announcements */

@@ -45,8 +45,11 @@ struct daemon_opts {
 	 * --path-probe MS; 0: the default (daemon/paths.c) */
 	const char *uplinks;
 	unsigned int path_probe_ms;
+	/* --cluster NAME --etcd URLS (daemon/cluster.h); NULL or no name: not in a cluster */
+	const struct cluster_opts *cluster;
 };
 
+struct cluster_opts;
 struct xdpwgd;
 
 /*

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "daemon.h"
 #include "io_xdp.h"
 #include "loader.h"
@@ -44,6 +45,8 @@ enum main_constants {
 	MAIN_OPT_METRICS,
 	MAIN_OPT_UPLINKS,
 	MAIN_OPT_PATH_PROBE,
+	MAIN_OPT_CLUSTER,
+	MAIN_OPT_ETCD,
 	MAIN_MAX_UPLINKS = 4, /* the engine's paths per peer */
 	/* The TUN's MTU: IPv6 inside needs 1280; the largest outer datagram (65535 bytes of IP)
 	 * must still carry it with WireGuard's IPv6 overhead (80). */
@@ -72,6 +75,8 @@ struct main_args {
 	char *attach_env;	    /* a copy of XDPWG_ATTACH that attach[] points into */
 	const char *uplinks;	    /* --uplinks; NULL: automatic */
 	unsigned int path_probe_ms; /* --path-probe; 0: the default */
+	const char *cluster, *etcd; /* --cluster, --etcd as given */
+	struct cluster_opts cluster_opts;
 };
 
 static void usage(FILE *f)
@@ -115,6 +120,12 @@ static void usage(FILE *f)
 		"                         client); also XDPWG_UPLINKS\n"
 		"      --path-probe MS    probe each path of a multipath peer every MS ms\n"
 		"                         (default 1000, 50..3600000); also XDPWG_PATH_PROBE_MS\n"
+		"      --cluster NAME     a gateway of cluster NAME: its peers come from etcd,\n"
+		"                         under /xdpwg/NAME/ (needs --etcd); also XDPWG_CLUSTER.\n"
+		"                         XDPWG_GATEWAY_ID=N and XDPWG_UNDERLAY=ADDR register the\n"
+		"                         gateway in the cluster's membership\n"
+		"      --etcd URL[,URL]   the etcd members (e.g. http://198.18.3.1:2379,...);\n"
+		"                         also XDPWG_ETCD\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -296,6 +307,8 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "version", no_argument, NULL, MAIN_OPT_VERSION },
 		{ "mtu", required_argument, NULL, MAIN_OPT_MTU },
 		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
+		{ "cluster", required_argument, NULL, MAIN_OPT_CLUSTER },
+		{ "etcd", required_argument, NULL, MAIN_OPT_ETCD },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env;
@@ -357,6 +370,12 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 			if (main_parse_path_probe("--path-probe", optarg, a) < 0)
 				return -1;
 			break;
+		case MAIN_OPT_CLUSTER:
+			a->cluster = optarg;
+			break;
+		case MAIN_OPT_ETCD:
+			a->etcd = optarg;
+			break;
 		case MAIN_OPT_QUEUES:
 			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue",
 					    a->queues, &a->n_queues, XDPWG_MAX_QUEUES) < 0)
@@ -396,6 +415,8 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	if (env && *env && !a->n_queues &&
 	    main_parse_list("XDPWG_QUEUES", env, XDPWG_MAX_QUEUES, "queue", a->queues, &a->n_queues,
 			    XDPWG_MAX_QUEUES) < 0)
+		return -1;
+	if (cluster_parse_opts(&a->cluster_opts, a->cluster, a->etcd) < 0)
 		return -1;
 	env = getenv("XDPWG_ATTACH");
 	if (env && *env) {
@@ -555,6 +576,7 @@ int main(int argc, char **argv)
 	dopts.n_worker_cpus = args.n_worker_cpus;
 	dopts.uplinks = args.uplinks;
 	dopts.path_probe_ms = args.path_probe_ms;
+	dopts.cluster = &args.cluster_opts;
 	dopts.queues = args.queues;
 	dopts.n_queues = args.n_queues;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO

@@ -9,6 +9,7 @@
  *   roam_watch.c      roaming besides the engine: move events, XDP sightings, route changes
  *   observe.c         the tick's housekeeping: MTU, a deleted TUN, drop bursts, counters
  *   metrics_http.c    GET /metrics for Prometheus (--metrics)
+ *   cluster.c         the cluster's peer set and membership from etcd (--cluster)
  *
  * Everything here runs on the control thread, except the hooks that ops.c marks otherwise.
  */
@@ -31,6 +32,7 @@
 #include "tun.h"
 #include "xdpwg_kern_user.h"
 
+struct cluster;
 struct droplog;
 struct metrics_http;
 struct io_sockpath;
@@ -51,6 +53,7 @@ enum daemon_source {
 	DAEMON_EV_ROUTE_TIMER, /* the coalescing timer after a change */
 	DAEMON_EV_RINGBUF,     /* the XDP program's new-source events */
 	DAEMON_EV_METRICS,     /* a scraper connected to --metrics */
+	DAEMON_EV_CLUSTER,     /* the etcd watcher queued changes (cluster.c) */
 };
 
 enum daemon_roam_constants {
@@ -126,6 +129,8 @@ struct xdpwgd {
 	bool uplinks_off;
 	/* observability on the tick: drop bursts logged */
 	struct droplog *droplog;
+	/* the peer set and membership from etcd (cluster.c), or NULL */
+	struct cluster *cluster;
 };
 
 /* daemon.c */

@@ -289,7 +289,7 @@ static int cluster_list(struct etcd *e, const struct cluster_args *a, bool gatew
 	size_t n = 0, plen = strlen(a->prefix);
 	int64_t rev = 0;
 	const char *sub = gateways ? "gateways/" : "peers/";
-	int ret = 1, n_bad = 0;
+	int ret = 1, n_bad = 0, n_shown = 0;
 
 	if (!out || !arr || !bad) {
 		ctl_err("out of memory");
@@ -341,7 +341,7 @@ static int cluster_list(struct etcd *e, const struct cluster_args *a, bool gatew
 				json_object_array_add(arr, rec ? json_tokener_parse(rec) : NULL);
 				free(rec);
 			} else {
-				if (i)
+				if (n_shown++)
 					printf("\n");
 				cluster_print_peer(&c->peers[0]);
 			}

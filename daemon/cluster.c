@@ -44,6 +44,18 @@ struct cluster_item {
 	char key[CLUSTER_PREFIX_MAX + 64]; /* for the log */
 };
 
+/* A set of public keys: open addressing, linear probing, at most half full. A gateway of
+ * 100,000 peers adds and removes them one watch event at a time: no per-event O(n). */
+struct cluster_slot {
+	cluster_key k;
+	bool used;
+};
+
+struct cluster_keyset {
+	struct cluster_slot *slots;
+	size_t cap, n; /* cap: a power of two, or 0 */
+};
+
 struct cluster_member {
 	bool alive;
 	struct sockaddr_storage underlay;
@@ -64,8 +76,7 @@ struct cluster {
 	struct cluster_item *head, *tail;
 	int efd;
 	/* control thread only: the keys applied from etcd (sorted), the membership */
-	cluster_key *managed;
-	size_t n_managed, cap_managed;
+	struct cluster_keyset managed;
 	struct cluster_member members[CLUSTER_GATEWAY_ID_MAX + 1];
 	bool synced;
 };
@@ -461,53 +472,81 @@ static void *cluster_registrar(void *arg)
 
 /* --- the control thread: items applied --- */
 
-static cluster_key *cluster_managed_find(struct cluster *c, const uint8_t *pub)
+static size_t cluster_hash(const uint8_t *k, size_t cap)
 {
-	return c->n_managed ? bsearch(pub, c->managed, c->n_managed, sizeof(*c->managed),
-				      cluster_key_cmp)
-			    : NULL;
+	uint64_t h;
+
+	/* public keys are uniformly distributed: their first bytes are hash enough */
+	memcpy(&h, k, sizeof(h));
+	return (size_t)((h * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
 }
 
-static int cluster_managed_add(struct cluster *c, const uint8_t *pub)
+static struct cluster_slot *cluster_keyset_find(const struct cluster_keyset *s, const uint8_t *k)
 {
-	size_t lo = 0, hi = c->n_managed;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int cmp = memcmp(c->managed[mid], pub, WG_KEY_LEN);
-
-		if (!cmp)
-			return 0;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (!s->cap)
+		return NULL;
+	for (size_t i = cluster_hash(k, s->cap);; i = (i + 1) & (s->cap - 1)) {
+		if (!s->slots[i].used)
+			return NULL;
+		if (!memcmp(s->slots[i].k, k, WG_KEY_LEN))
+			return &s->slots[i];
 	}
-	if (c->n_managed == c->cap_managed) {
-		size_t cap = c->cap_managed ? c->cap_managed * 2 : 64;
-		cluster_key *p = realloc(c->managed, cap * sizeof(*p));
+}
 
-		if (!p)
+static int cluster_keyset_add(struct cluster_keyset *s, const uint8_t *k)
+{
+	size_t i;
+
+	if (cluster_keyset_find(s, k))
+		return 0;
+	if ((s->n + 1) * 2 > s->cap) {
+		struct cluster_keyset g = { .cap = s->cap ? s->cap * 2 : 64 };
+
+		g.slots = calloc(g.cap, sizeof(*g.slots));
+		if (!g.slots)
 			return -ENOMEM;
-		c->managed = p;
-		c->cap_managed = cap;
+		for (i = 0; i < s->cap; i++) {
+			if (s->slots[i].used)
+				cluster_keyset_add(&g, s->slots[i].k); /* fits: no growth */
+		}
+		free(s->slots);
+		*s = g;
 	}
-	memmove(&c->managed[lo + 1], &c->managed[lo], (c->n_managed - lo) * sizeof(*c->managed));
-	memcpy(c->managed[lo], pub, WG_KEY_LEN);
-	c->n_managed++;
+	for (i = cluster_hash(k, s->cap); s->slots[i].used; i = (i + 1) & (s->cap - 1))
+		;
+	memcpy(s->slots[i].k, k, WG_KEY_LEN);
+	s->slots[i].used = true;
+	s->n++;
 	return 0;
 }
 
-static void cluster_managed_del(struct cluster *c, const uint8_t *pub)
+/* Backward-shift deletion: the entries after the hole that probed past it move into it. */
+static void cluster_keyset_del(struct cluster_keyset *s, const uint8_t *k)
 {
-	cluster_key *k = cluster_managed_find(c, pub);
+	struct cluster_slot *slot = cluster_keyset_find(s, k);
+	size_t i, j, mask = s->cap - 1;
 
-	if (k) {
-		size_t i = (size_t)(k - c->managed);
+	if (!slot)
+		return;
+	i = (size_t)(slot - s->slots);
+	s->slots[i].used = false;
+	s->n--;
+	for (j = (i + 1) & mask; s->slots[j].used; j = (j + 1) & mask) {
+		size_t h = cluster_hash(s->slots[j].k, s->cap);
 
-		memmove(k, k + 1, (c->n_managed - i - 1) * sizeof(*k));
-		c->n_managed--;
+		/* j stays when its home h lies cyclically in (i, j] */
+		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+			continue;
+		s->slots[i] = s->slots[j];
+		s->slots[j].used = false;
+		i = j;
 	}
+}
+
+static void cluster_keyset_free(struct cluster_keyset *s)
+{
+	free(s->slots);
+	memset(s, 0, sizeof(*s));
 }
 
 static int cluster_set(struct cluster *c, const struct conf_dev *req, char *err, size_t errlen)
@@ -536,9 +575,9 @@ static void cluster_apply_one(struct cluster *c, const struct conf_peer *p)
 		snprintf(key, sizeof(key), "%speers/%s", c->prefix, name);
 		cluster_log_refused(c, key, ret, err);
 	} else if (!(p->flags & CONF_PEER_REMOVE)) {
-		cluster_managed_add(c, p->public_key);
+		cluster_keyset_add(&c->managed, p->public_key);
 	} else {
-		cluster_managed_del(c, p->public_key);
+		cluster_keyset_del(&c->managed, p->public_key);
 	}
 }
 
@@ -578,18 +617,19 @@ static void cluster_apply_sync(struct cluster *c, struct cluster_item *it)
 	char err[CLUSTER_ERR_LEN];
 	int ret;
 
-	for (size_t i = 0; i < c->n_managed; i++) {
+	for (size_t i = 0; i < c->managed.cap; i++) {
+		const struct cluster_slot *sl = &c->managed.slots[i];
 		struct conf_peer *p;
 
-		if (bsearch(c->managed[i], it->present, it->n_present, sizeof(*it->present),
-			    cluster_key_cmp))
+		if (!sl->used || bsearch(sl->k, it->present, it->n_present, sizeof(*it->present),
+					 cluster_key_cmp))
 			continue;
 		p = conf_add_peer(req);
 		if (!p) {
 			log_err("%s: cluster: sync: out of memory", c->d->ifname);
 			return;
 		}
-		memcpy(p->public_key, c->managed[i], WG_KEY_LEN);
+		memcpy(p->public_key, sl->k, WG_KEY_LEN);
 		p->flags = CONF_PEER_REMOVE;
 		removed++;
 	}
@@ -597,24 +637,24 @@ static void cluster_apply_sync(struct cluster *c, struct cluster_item *it)
 	if (ret == 0) {
 		/* managed = what this request set, plus managed keys kept because their new
 		 * record was refused */
-		cluster_key *keep = NULL;
-		size_t n_keep = 0;
+		struct cluster_keyset next = { 0 };
+		bool oom = false;
 
-		if (c->n_managed && !(keep = calloc(c->n_managed, sizeof(*keep)))) {
-			log_err("%s: cluster: sync: out of memory", c->d->ifname);
-			return;
+		for (size_t i = 0; i < c->managed.cap; i++) {
+			const struct cluster_slot *sl = &c->managed.slots[i];
+
+			if (sl->used && bsearch(sl->k, it->present, it->n_present,
+						sizeof(*it->present), cluster_key_cmp))
+				oom |= cluster_keyset_add(&next, sl->k) < 0;
 		}
-		for (size_t i = 0; i < c->n_managed; i++) {
-			if (bsearch(c->managed[i], it->present, it->n_present, sizeof(*it->present),
-				    cluster_key_cmp))
-				memcpy(keep[n_keep++], c->managed[i], WG_KEY_LEN);
-		}
-		c->n_managed = 0;
-		for (size_t i = 0; i < n_keep; i++)
-			cluster_managed_add(c, keep[i]);
-		free(keep);
 		for (size_t i = 0; i < n_set; i++)
-			cluster_managed_add(c, req->peers[i].public_key);
+			oom |= cluster_keyset_add(&next, req->peers[i].public_key) < 0;
+		if (oom)
+			log_err("%s: cluster: sync: out of memory: some peers from etcd will not "
+				"be removed when deleted",
+				c->d->ifname);
+		cluster_keyset_free(&c->managed);
+		c->managed = next;
 		log_info("%s: cluster %s: synced at revision %lld: %zu peer%s set, %zu removed",
 			 c->d->ifname, c->name, (long long)it->revision, n_set,
 			 n_set == 1 ? "" : "s", removed);
@@ -645,7 +685,10 @@ static void cluster_apply(struct cluster *c, struct cluster_item *it)
 			cluster_log_refused(c, it->key, ret, err);
 			break;
 		}
-		cluster_managed_add(c, it->conf->peers[0].public_key);
+		if (cluster_keyset_add(&c->managed, it->conf->peers[0].public_key) < 0)
+			log_err("%s: cluster: %s: out of memory: it will not be removed when "
+				"deleted",
+				c->d->ifname, it->key);
 		log_info("%s: cluster: %s applied (revision %lld)", c->d->ifname, it->key,
 			 (long long)it->revision);
 		break;
@@ -653,7 +696,7 @@ static void cluster_apply(struct cluster *c, struct cluster_item *it)
 		struct conf_peer p = { .flags = CONF_PEER_REMOVE };
 		struct conf_dev one = { .peers = &p, .n_peers = 1 };
 
-		if (!cluster_managed_find(c, it->pub)) {
+		if (!cluster_keyset_find(&c->managed, it->pub)) {
 			log_debug("%s: cluster: %s deleted, not a peer from etcd here",
 				  c->d->ifname, it->key);
 			break;
@@ -664,7 +707,7 @@ static void cluster_apply(struct cluster *c, struct cluster_item *it)
 			cluster_log_refused(c, it->key, ret, err);
 			break;
 		}
-		cluster_managed_del(c, it->pub);
+		cluster_keyset_del(&c->managed, it->pub);
 		log_info("%s: cluster: %s removed (revision %lld)", c->d->ifname, it->key,
 			 (long long)it->revision);
 		break;
@@ -790,6 +833,6 @@ void cluster_free(struct cluster *c)
 	if (c->efd >= 0)
 		close(c->efd);
 	pthread_mutex_destroy(&c->lock);
-	free(c->managed);
+	cluster_keyset_free(&c->managed);
 	free(c);
 }

@@ -423,8 +423,16 @@ static int cluster_register(struct cluster *c, struct etcd *e, int64_t *lease)
 		return -ENOMEM;
 	snprintf(key, sizeof(key), "%sgateways/%u", c->prefix, c->self_id);
 	ret = etcd_lease_grant(e, CLUSTER_LEASE_TTL_S, lease);
+	/* never over another gateway's registration: two gateways with one id would take each
+	 * other's forwarded packets. A gateway restarted after a crash waits for its old lease
+	 * (CLUSTER_LEASE_TTL_S at most). */
 	if (ret == 0)
-		ret = etcd_put(e, key, val, strlen(val), *lease);
+		ret = etcd_create(e, key, val, strlen(val), *lease);
+	if (ret < 0 && *lease) {
+		if (etcd_lease_revoke(e, *lease) < 0)
+			log_debug("%s: cluster: lease revoke: %s", c->d->ifname, etcd_error(e));
+		*lease = 0;
+	}
 	free(val);
 	if (ret == 0)
 		log_info("%s: cluster %s: registered as gateway %u (%s, lease %llx, TTL %d s)",
@@ -448,6 +456,15 @@ static void *cluster_registrar(void *arg)
 	while (!atomic_load(&c->stop)) {
 		int ret = lease ? etcd_lease_keepalive(e, lease) : cluster_register(c, e, &lease);
 
+		if (ret == -EEXIST) {
+			if (!failing)
+				log_warn("%s: cluster: gateway id %u is taken (another gateway, or "
+					 "this one before a crash): waiting for it to go",
+					 c->d->ifname, c->self_id);
+			failing = true;
+			cluster_sleep_ms(c, CLUSTER_KEEPALIVE_MS);
+			continue;
+		}
 		if (ret == -ENOENT) {
 			/* expired (etcd unreachable longer than the TTL): register again */
 			log_warn("%s: cluster: membership lease expired; registering again",
@@ -458,8 +475,6 @@ static void *cluster_registrar(void *arg)
 		if (ret < 0 && !failing)
 			log_warn("%s: cluster: cannot %s the membership: %s", c->d->ifname,
 				 lease ? "renew" : "register", etcd_error(e));
-		if (ret < 0 && !lease)
-			lease = 0;
 		failing = ret < 0;
 		cluster_sleep_ms(c, CLUSTER_KEEPALIVE_MS);
 	}

@@ -582,6 +582,50 @@ int etcd_put(struct etcd *e, const char *key, const char *value, size_t value_le
 	return ret;
 }
 
+int etcd_create(struct etcd *e, const char *key, const char *value, size_t value_len, int64_t lease)
+{
+	struct json_object *req = json_object_new_object(), *cmp = json_object_new_object(),
+			   *put = json_object_new_object(), *op = json_object_new_object(),
+			   *j = NULL, *cmps = json_object_new_array(),
+			   *ops = json_object_new_array();
+	char *body;
+	int ret = -ENOMEM;
+
+	if (!req || !cmp || !put || !op || !cmps || !ops ||
+	    etcd_add_b64(cmp, "key", key, strlen(key)) < 0 ||
+	    etcd_add_b64(put, "key", key, strlen(key)) < 0 ||
+	    etcd_add_b64(put, "value", value, value_len) < 0) {
+		json_object_put(req);
+		json_object_put(cmp);
+		json_object_put(put);
+		json_object_put(op);
+		json_object_put(cmps);
+		json_object_put(ops);
+		return -ENOMEM;
+	}
+	/* result EQUAL is the enum's zero: create_revision == 0, the key does not exist */
+	json_object_object_add(cmp, "target", json_object_new_string("CREATE"));
+	etcd_add_i64(cmp, "create_revision", 0);
+	if (lease)
+		etcd_add_i64(put, "lease", lease);
+	json_object_object_add(op, "request_put", put);
+	json_object_array_add(cmps, cmp);
+	json_object_array_add(ops, op);
+	json_object_object_add(req, "compare", cmps);
+	json_object_object_add(req, "success", ops);
+	body = etcd_body(req);
+	if (!body)
+		return -ENOMEM;
+	ret = etcd_post(e, "/v3/kv/txn", body, ETCD_REQUEST_MS, &j);
+	free(body);
+	if (ret == 0 && !etcd_json_bool(j, "succeeded")) {
+		etcd_seterr(e, "%s exists", key);
+		ret = -EEXIST;
+	}
+	json_object_put(j);
+	return ret;
+}
+
 int etcd_delete(struct etcd *e, const char *key, int64_t *deleted)
 {
 	struct json_object *req = json_object_new_object(), *j = NULL;

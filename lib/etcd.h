@@ -73,6 +73,10 @@ void etcd_kv_clear(struct etcd_kv *kv);
 void etcd_kvs_free(struct etcd_kv *kvs, size_t n);
 /* lease 0: none. 0 or -errno. */
 int etcd_put(struct etcd *e, const char *key, const char *value, size_t value_len, int64_t lease);
+/* The same, only when the key does not exist (a transaction comparing its create revision
+ * with 0): -EEXIST when it does. */
+int etcd_create(struct etcd *e, const char *key, const char *value, size_t value_len,
+		int64_t lease);
 /* *deleted (may be NULL): how many keys went (0 or 1). 0 or -errno. */
 int etcd_delete(struct etcd *e, const char *key, int64_t *deleted);
 

@@ -152,6 +152,15 @@ t_ok "gateway 2 killed: its key is gone after the lease" \
 	t_wait 10 members_are "gateway 1: 198.18.4.1;"
 t_ok "... and gateway 1 saw it leave" t_wait 5 log_has 1 "gateway 2 (198.18.4.5) left"
 
+# an id already registered is not taken over
+XDPWG_GATEWAY_ID=1 XDPWG_UNDERLAY=198.18.4.5 t_start_xdpwgd gw2 wg1 --cluster lab --etcd "$EURLS" ||
+	t_bail "a second gateway 1 did not start"
+DUP=$T_PID
+t_ok "a second gateway with id 1 waits for the id" \
+	t_wait 5 grep -qF "gateway id 1 is taken" "$T_DIR/xdpwgd-gw2-wg1.log"
+t_is "$(members)" "gateway 1: 198.18.4.1;" "... and the registration stays gateway 1's"
+t_stop "$DUP"
+
 # first sync of a new gateway: 1000 peers written straight through the JSON gateway
 t_ok "1000 peers written" t_in et python3 - <<'EOF'
 import base64, json, os, urllib.request

@@ -9,6 +9,8 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <json.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -828,6 +830,22 @@ static int etcd_watch_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_
 	return atomic_load(w->stop) ? 1 : 0;
 }
 
+/* The probe count curl has no option for, and a bound on unacknowledged data. */
+static int etcd_watch_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+	int cnt = ETCD_KEEPCNT;
+	unsigned int user_timeout = (ETCD_KEEPIDLE_S + ETCD_KEEPINTVL_S * ETCD_KEEPCNT) * 1000;
+
+	(void)ud;
+	if (purpose == CURLSOCKTYPE_IPCXN) {
+		/* best effort: without them the session time still bounds a dead stream */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
+				 sizeof(user_timeout));
+	}
+	return CURL_SOCKOPT_OK;
+}
+
 static void etcd_sleep_ms(long ms, const atomic_bool *stop)
 {
 	for (long t = 0; t < ms && !atomic_load(stop); t += 100)
@@ -882,6 +900,10 @@ int etcd_watch(struct etcd *e, const char *prefix, int64_t *next, etcd_watch_fn 
 		curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, etcd_watch_progress);
 		curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);
+		curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPIDLE, (long)ETCD_KEEPIDLE_S);
+		curl_easy_setopt(e->curl, CURLOPT_TCP_KEEPINTVL, (long)ETCD_KEEPINTVL_S);
+		curl_easy_setopt(e->curl, CURLOPT_SOCKOPTFUNCTION, etcd_watch_sockopt);
 		cc = curl_easy_perform(e->curl);
 		free(body);
 		if (atomic_load(stop))

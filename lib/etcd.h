@@ -28,6 +28,11 @@ enum etcd_limits {
 	ETCD_RANGE_MS = 30000,	       /* one page of a range */
 	ETCD_RANGE_PAGE = 5000,	       /* keys per page of a range */
 	ETCD_WATCH_SESSION_MS = 30000, /* a watch stream is renewed (resumed) this often */
+	/* an idle watch stream to a member cut off (not dead: no reset comes) is noticed by TCP
+	 * keepalive: idle 2 s, then 3 probes 1 s apart */
+	ETCD_KEEPIDLE_S = 2,
+	ETCD_KEEPINTVL_S = 1,
+	ETCD_KEEPCNT = 3,
 	ETCD_MAX_RESPONSE = 256 << 20, /* bytes of one reply (a range page) */
 	ETCD_MAX_LINE = 64 << 20,      /* bytes of one watch message */
 	ETCD_ERR_LEN = 256,

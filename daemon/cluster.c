@@ -372,6 +372,8 @@ static void *cluster_watcher(void *arg)
 		log_err("%s: cluster: etcd: %s", c->d->ifname, err);
 		return NULL;
 	}
+	/* a stop ends a range in flight too, not only the watch */
+	etcd_set_abort(e, &c->stop);
 	while (!atomic_load(&c->stop)) {
 		int ret;
 
@@ -380,6 +382,8 @@ static void *cluster_watcher(void *arg)
 
 			ret = cluster_sync(c, e, &rev);
 			if (ret < 0) {
+				if (atomic_load(&c->stop))
+					break;
 				if (!failing)
 					log_warn("%s: cluster: cannot read the peer set: %s; "
 						 "retrying every %d ms",
@@ -453,9 +457,12 @@ static void *cluster_registrar(void *arg)
 		log_err("%s: cluster: etcd: %s", c->d->ifname, err);
 		return NULL;
 	}
+	etcd_set_abort(e, &c->stop);
 	while (!atomic_load(&c->stop)) {
 		int ret = lease ? etcd_lease_keepalive(e, lease) : cluster_register(c, e, &lease);
 
+		if (atomic_load(&c->stop))
+			break;
 		if (ret == -EEXIST) {
 			if (!failing)
 				log_warn("%s: cluster: gateway id %u is taken (another gateway, or "
@@ -478,7 +485,10 @@ static void *cluster_registrar(void *arg)
 		failing = ret < 0;
 		cluster_sleep_ms(c, CLUSTER_KEEPALIVE_MS);
 	}
-	/* a clean stop leaves the membership at once rather than after the TTL */
+	/* a clean stop leaves the membership at once rather than after the TTL; bounded, so
+	 * that an unreachable etcd does not hold the daemon's exit */
+	etcd_set_abort(e, NULL);
+	etcd_set_timeout(e, CLUSTER_REVOKE_MS);
 	if (lease && etcd_lease_revoke(e, lease) < 0)
 		log_debug("%s: cluster: lease revoke: %s", c->d->ifname, etcd_error(e));
 	etcd_free(e);

@@ -26,6 +26,8 @@ struct etcd {
 	size_t n_urls;
 	size_t cur; /* the endpoint tried first */
 	CURL *curl;
+	const atomic_bool *abort;
+	long timeout_cap_ms;
 	char err[ETCD_ERR_LEN];
 };
 
@@ -51,6 +53,16 @@ static void etcd_seterr(struct etcd *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(e->err, sizeof(e->err), fmt, ap);
 	va_end(ap);
+}
+
+void etcd_set_abort(struct etcd *e, const atomic_bool *abort)
+{
+	e->abort = abort;
+}
+
+void etcd_set_timeout(struct etcd *e, long ms)
+{
+	e->timeout_cap_ms = ms;
 }
 
 const char *etcd_error(const struct etcd *e)
@@ -305,10 +317,25 @@ static size_t etcd_buf_write(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+static int etcd_abort_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const struct etcd *e = ud;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	return e->abort && atomic_load(e->abort) ? 1 : 0;
+}
+
 static void etcd_curl_setup(struct etcd *e, const char *url, const char *body,
 			    struct curl_slist *hdrs, long timeout_ms)
 {
+	if (e->timeout_cap_ms && timeout_ms > e->timeout_cap_ms)
+		timeout_ms = e->timeout_cap_ms;
 	curl_easy_reset(e->curl);
+	if (e->abort) {
+		curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, etcd_abort_progress);
+		curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, e);
+	}
 	curl_easy_setopt(e->curl, CURLOPT_URL, url);
 	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, hdrs);
@@ -355,6 +382,11 @@ static int etcd_post(struct etcd *e, const char *path, const char *body, long ti
 		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, etcd_buf_write);
 		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &b);
 		cc = curl_easy_perform(e->curl);
+		if (cc == CURLE_ABORTED_BY_CALLBACK) {
+			etcd_seterr(e, "stopped");
+			ret = -ECANCELED;
+			break;
+		}
 		if (cc != CURLE_OK) {
 			etcd_seterr(e, "%s: %s", e->urls[e->cur], curl_easy_strerror(cc));
 			e->cur = (e->cur + 1) % e->n_urls;

@@ -63,6 +63,11 @@ struct etcd *etcd_new(const char *urls, char *err, size_t errlen);
 void etcd_free(struct etcd *e);
 /* Validate a URL list as etcd_new would, without a client; 0 or -EINVAL with err. */
 int etcd_check_urls(const char *urls, char *err, size_t errlen);
+/* Requests end (-ECANCELED) within about a second once *abort is set (NULL: never). */
+void etcd_set_abort(struct etcd *e, const atomic_bool *abort);
+/* Every request's time capped at ms (0: the defaults above), e.g. for a last call on the
+ * way out. */
+void etcd_set_timeout(struct etcd *e, long ms);
 /* The last error of a call that failed, one line. */
 const char *etcd_error(const struct etcd *e);
 /* The endpoint the next request goes to first. */

@@ -127,6 +127,17 @@ rc=1" "xdpwgctl cluster add-peer refuses a bad CIDR"
 t_is "$(cctl add-peer "$KC" allowed-ips 192.0.2.2/32 preshared-key x 2>&1 | grep -c secrets)" 1 \
 	"... and a preshared key"
 
+t_is "$(t_in et env -u XDPWG_CLUSTER "$CTL" cluster --etcd "$EURLS" list 2>&1; echo "rc=$?")" \
+	"xdpwgctl: cluster: no cluster name: --cluster NAME or XDPWG_CLUSTER
+rc=1" "xdpwgctl cluster without a cluster name is refused"
+t_is "$(cctl add-peer not-a-key 2>&1; echo "rc=$?")" \
+	"xdpwgctl: cluster add-peer: not-a-key: not a public key (base64, 32 bytes)
+rc=1" "... a bad public key"
+t_like "$(t_in et "$CTL" cluster --etcd 198.18.3.1:2379 list 2>&1; echo "rc=$?")" \
+	"not an http:// or https:// URL.*rc=1" "... a bad --etcd"
+t_like "$(cctl frobnicate 2>&1; echo "rc=$?")" "unknown subcommand .*Usage: xdpwgctl cluster.*rc=1" \
+	"... an unknown subcommand, with the usage"
+
 # remove-peer: gone from both; the locally configured peer stays
 t_ok "xdpwgctl cluster remove-peer" cctl remove-peer "$KX"
 t_ok "... gone from gateway 1" t_wait 5 lacks_peer 1 "$KX"

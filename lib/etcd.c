@@ -953,6 +953,9 @@ int etcd_watch(struct etcd *e, const char *prefix, int64_t *next, etcd_watch_fn 
 					    curl_easy_strerror(cc));
 				e->cur = (e->cur + 1) % e->n_urls;
 			}
+			/* a member that ends every stream at once is not spun on */
+			if (cc != CURLE_OPERATION_TIMEDOUT)
+				etcd_sleep_ms(50, stop);
 			continue;
 		}
 		if (!w.ret)

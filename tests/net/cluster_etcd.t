@@ -191,17 +191,9 @@ t_is "$(members)" "gateway 1: 198.18.4.1;" "... and the registration stays gatew
 t_stop "$DUP"
 
 # first sync of a new gateway: 1000 peers written straight through the JSON gateway
-t_ok "1000 peers written" t_in et python3 - <<'EOF'
-import base64, json, os, urllib.request
-for i in range(1000):
-    k = base64.b64encode(os.urandom(32)).decode()
-    rec = {"public_key": k, "allowed_ips": ["10.%d.%d.0/24" % (i // 256, i % 256)]}
-    key = "/xdpwg/lab/peers/" + k.replace("+", "-").replace("/", "_")
-    body = json.dumps({"key": base64.b64encode(key.encode()).decode(),
-                       "value": base64.b64encode(json.dumps(rec).encode()).decode()})
-    urllib.request.urlopen(urllib.request.Request("http://198.18.3.2:2379/v3/kv/put",
-        data=body.encode(), headers={"Content-Type": "application/json"}), timeout=5).read()
-EOF
+# (tests/helpers/etcd-peers.py, in transactions of 128)
+t_ok "1000 peers written" t_in et python3 "$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/etcd-peers.py" \
+	1000 http://198.18.3.2:2379 lab
 start_gw 3 || t_bail "gateway 3 did not start"
 # every peer but the one whose record is malformed (put above and left so)
 t_ok "gateway 3's first sync: 1001 peers" t_wait 20 npeers_is 3 1001

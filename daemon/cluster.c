@@ -250,9 +250,11 @@ static struct cluster_item *cluster_event(struct cluster *c, const struct etcd_k
 		struct cluster_gateway gw;
 
 		if (kv->type == ETCD_DELETE) {
-			unsigned long id = strtoul(name, NULL, 10);
+			char *end;
+			unsigned long id = strtoul(name, &end, 10);
 
-			if (id < CLUSTER_GATEWAY_ID_MIN || id > CLUSTER_GATEWAY_ID_MAX)
+			/* only a name a gateway record could have had */
+			if (*end || name[0] < '1' || name[0] > '9' || id > CLUSTER_GATEWAY_ID_MAX)
 				return NULL;
 			it = cluster_item_new(CLUSTER_ITEM_GW_DEL, kv->key);
 			if (it)
@@ -367,6 +369,7 @@ static void *cluster_watcher(void *arg)
 	struct etcd *e = etcd_new(c->etcd, err, sizeof(err));
 	bool need_sync = true, failing = false;
 	int64_t next = 0;
+	time_t last_warn = 0;
 
 	if (!e) {
 		log_err("%s: cluster: etcd: %s", c->d->ifname, err);
@@ -402,13 +405,16 @@ static void *cluster_watcher(void *arg)
 				 etcd_error(e));
 			need_sync = true;
 		} else if (ret < 0) {
-			if (!failing)
+			/* the watch gives no word when it works again: a line now and then */
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (!last_warn || now.tv_sec - last_warn >= CLUSTER_WARN_EVERY_S) {
 				log_warn("%s: cluster: no etcd member answers (%s); retrying",
 					 c->d->ifname, etcd_error(e));
-			failing = true;
+				last_warn = now.tv_sec ? now.tv_sec : 1;
+			}
 			cluster_sleep_ms(c, CLUSTER_RETRY_MS);
-		} else {
-			failing = false;
 		}
 	}
 	etcd_free(e);

@@ -32,6 +32,7 @@ enum cluster_constants {
 	CLUSTER_KEEPALIVE_MS = 1000,
 	CLUSTER_REVOKE_MS = 500,      /* per member, on the way out */
 	CLUSTER_RETRY_MS = 1000,      /* after every etcd endpoint failed */
+	CLUSTER_WARN_EVERY_S = 30,    /* a watch failing all along: one line this often */
 	CLUSTER_ITEMS_PER_WAKE = 256, /* queued changes applied per loop round */
 };
 

@@ -69,6 +69,9 @@ struct cluster {
 	unsigned int self_id;
 	struct sockaddr_storage underlay;
 	atomic_bool stop;
+	/* wakes the watcher out of its watch: a stop, or a resync asked for */
+	atomic_bool wake, resync;
+	bool applying; /* control thread: the request going through is the cluster's own */
 	pthread_t watcher, registrar;
 	bool watcher_started, registrar_started;
 	/* the queue from the threads to the control thread */
@@ -380,6 +383,11 @@ static void *cluster_watcher(void *arg)
 	while (!atomic_load(&c->stop)) {
 		int ret;
 
+		/* cleared before looking, so that a resync asked for from here on ends the
+		 * watch below at once */
+		atomic_store(&c->wake, false);
+		if (atomic_exchange(&c->resync, false))
+			need_sync = true;
 		if (need_sync) {
 			int64_t rev = 0;
 
@@ -399,7 +407,7 @@ static void *cluster_watcher(void *arg)
 			failing = false;
 			next = rev + 1;
 		}
-		ret = etcd_watch(e, c->prefix, &next, cluster_on_watch, c, &c->stop);
+		ret = etcd_watch(e, c->prefix, &next, cluster_on_watch, c, &c->wake);
 		if (ret == -ESTALE) {
 			log_warn("%s: cluster: %s; reading the whole peer set again", c->d->ifname,
 				 etcd_error(e));
@@ -582,8 +590,33 @@ static void cluster_keyset_free(struct cluster_keyset *s)
 
 static int cluster_set(struct cluster *c, const struct conf_dev *req, char *err, size_t errlen)
 {
+	int ret;
+
 	err[0] = '\0';
-	return daemon_uapi_handler.set(c->d, req, err, errlen);
+	c->applying = true;
+	ret = daemon_uapi_handler.set(c->d, req, err, errlen);
+	c->applying = false;
+	return ret;
+}
+
+void cluster_on_local_set(struct xdpwgd *d, const struct conf_dev *req)
+{
+	struct cluster *c = d->cluster;
+	bool lost = false;
+
+	if (!c || c->applying || !c->managed.n)
+		return;
+	lost = req->flags & CONF_DEV_REPLACE_PEERS;
+	for (size_t i = 0; i < req->n_peers && !lost; i++)
+		lost = (req->peers[i].flags & CONF_PEER_REMOVE) &&
+		       cluster_keyset_find(&c->managed, req->peers[i].public_key);
+	if (!lost)
+		return;
+	/* etcd is where these peers are kept: read it again and put them back */
+	log_info("%s: cluster: a local set removed peers from etcd; reading the peer set again",
+		 d->ifname);
+	atomic_store(&c->resync, true);
+	atomic_store(&c->wake, true);
 }
 
 static void cluster_log_refused(struct cluster *c, const char *key, int ret, const char *err)
@@ -855,6 +888,7 @@ void cluster_free(struct cluster *c)
 	if (!c)
 		return;
 	atomic_store(&c->stop, true);
+	atomic_store(&c->wake, true);
 	if (c->watcher_started)
 		pthread_join(c->watcher, NULL);
 	if (c->registrar_started)

@@ -12,7 +12,8 @@
  *
  * Peers from etcd and peers configured locally (wg set, setconf) coexist: the daemon
  * remembers which public keys it applied from etcd and only ever removes those. A key that
- * appears in etcd while configured locally is taken over by etcd.
+ * appears in etcd while configured locally is taken over by etcd; a local request that
+ * removes a peer from etcd makes the daemon read etcd again and put it back.
  *
  * With a gateway id (XDPWG_GATEWAY_ID, 1-63) and an underlay address (XDPWG_UNDERLAY) the
  * gateway registers itself under /xdpwg/NAME/gateways/ID with a lease of
@@ -59,6 +60,15 @@ int cluster_start(struct xdpwgd *d, const struct cluster_opts *o);
 void cluster_on_event(struct xdpwgd *d);
 /* Stop the threads (revoking the membership lease), free everything. NULL is fine. */
 void cluster_free(struct cluster *c);
+
+/*
+ * A configuration request (UAPI set) was applied: if it removed peers that came from etcd
+ * (setconf's replace_peers, syncconf's or wg set's removals), read the peer set again so that
+ * they come back: etcd keeps them, and a local file must not take them away (the systemd
+ * unit runs setconf after every start). Control thread.
+ */
+struct conf_dev;
+void cluster_on_local_set(struct xdpwgd *d, const struct conf_dev *req);
 
 /*
  * A member gateway joined (alive, with its underlay address) or left (its lease expired, or

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "uapi.h"
 #include "xdpwgd.h"
@@ -66,6 +67,9 @@ static int daemon_uapi_set(void *ctx, const struct conf_dev *req, char *err, siz
 	/* new or changed endpoints: record their routes now, so the next change is seen */
 	if (ret == 0)
 		daemon_arm_route_timer(d);
+	/* peers from etcd removed by a local request come back (cluster.h) */
+	if (ret == 0)
+		cluster_on_local_set(d, req);
 	return ret;
 }
 

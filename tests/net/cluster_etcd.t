@@ -207,5 +207,17 @@ t_stop "${GPID[3]}"
 t_ok "gateway 3 stopped: its key is gone at once" \
 	t_wait 2 members_are "gateway 1: 198.18.4.1;"
 
+# a local request that removes peers from etcd (wg set ... remove, setconf) does not keep
+# them away: the gateway reads etcd again and puts them back
+t_ok "the client's record corrected in etcd" cctl add-peer "$KC" allowed-ips 192.0.2.2/32
+t_ok "... applied on gateway 1" t_wait 5 log_has 1 "/xdpwg/lab/peers/$(name_of "$KC") applied"
+t_ok "wg set removes a peer from etcd on gateway 1" t_wg "${GPID[1]}" set wg0 peer "$K3" remove
+t_ok "... it comes back from etcd" t_wait 5 has_peer 1 "$K3"
+printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\n' "$(cat "$T_DIR/gw.key")" >"$T_DIR/gw.conf"
+t_ok "setconf with a file without peers (as the systemd unit runs at start)" \
+	t_at "${GPID[1]}" wg setconf wg0 "$T_DIR/gw.conf"
+t_ok "... the peers from etcd come back (the local one is gone)" t_wait 10 npeers_is 1 1002
+t_ok "... named in the log" log_has 1 "a local set removed peers from etcd"
+
 t_no_sanitizer_reports
 t_done

@@ -29,6 +29,9 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initial
 	    -D_GNU_SOURCE -pthread $(SANFLAGS)
 LDFLAGS  += -pthread $(SANFLAGS)
 LDLIBS   := -lbpf -lxdp -lsodium -lcrypto -lmnl -lelf -lz
+# the etcd client (lib/etcd.c): libcurl for HTTP, json-c for etcd's JSON gateway
+CFLAGS   += $(shell pkg-config --cflags libcurl json-c)
+LDLIBS   += $(shell pkg-config --libs libcurl json-c)
 
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/x86_64-linux-gnu -Iheaders
 

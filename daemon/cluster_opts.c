@@ -19,7 +19,7 @@
 #include "log.h"
 #include "xdpwgd.h"
 
-static int cluster_opts_member(struct cluster_opts *o, const char *what, const char *item,
+static int cluster_opts_member(struct cluster_fwd_opts *o, const char *what, const char *item,
 			       size_t len)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *eq, *end;
@@ -96,7 +96,7 @@ bad:
 	return -1;
 }
 
-int cluster_opts_parse_members(struct cluster_opts *o, const char *what, const char *arg)
+int cluster_opts_parse_members(struct cluster_fwd_opts *o, const char *what, const char *arg)
 {
 	const char *p = arg;
 
@@ -122,7 +122,7 @@ int cluster_opts_parse_members(struct cluster_opts *o, const char *what, const c
 	return 0;
 }
 
-int cluster_opts_parse_id(struct cluster_opts *o, const char *what, const char *arg)
+int cluster_opts_parse_id(struct cluster_fwd_opts *o, const char *what, const char *arg)
 {
 	unsigned long v;
 	char *end;
@@ -139,7 +139,7 @@ int cluster_opts_parse_id(struct cluster_opts *o, const char *what, const char *
 	return 0;
 }
 
-int cluster_opts_finish(struct cluster_opts *o)
+int cluster_opts_finish(struct cluster_fwd_opts *o)
 {
 	const char *env;
 
@@ -187,7 +187,7 @@ static int cluster_first_addr(void *ctx, int family, int ifindex, const union nl
 	return 0;
 }
 
-static int cluster_self_underlay(struct xdpwgd *d, const struct cluster_opts *o,
+static int cluster_self_underlay(struct xdpwgd *d, const struct cluster_fwd_opts *o,
 				 struct sockaddr_storage *out, const char **how)
 {
 	int family = o->n_members ? o->members[0].underlay.ss_family : AF_INET;
@@ -222,7 +222,7 @@ static int cluster_self_underlay(struct xdpwgd *d, const struct cluster_opts *o,
 	return -EADDRNOTAVAIL;
 }
 
-int daemon_cluster_start(struct xdpwgd *d, const struct cluster_opts *o)
+int daemon_cluster_start(struct xdpwgd *d, const struct cluster_fwd_opts *o)
 {
 	struct sockaddr_storage self;
 	char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
@@ -245,7 +245,7 @@ int daemon_cluster_start(struct xdpwgd *d, const struct cluster_opts *o)
 		return ret;
 	}
 	ret = cluster_fwd_new(d->xdp ? io_xdp_loader(d->xdp) : NULL, o->gateway_id, &self,
-			      &d->cluster);
+			      &d->cfwd);
 	if (ret < 0)
 		return ret;
 	inet_ntop(self.ss_family,
@@ -256,7 +256,7 @@ int daemon_cluster_start(struct xdpwgd *d, const struct cluster_opts *o)
 	log_info("%s: gateway %u of a cluster, underlay %s (%s)", d->ifname, o->gateway_id, a, how);
 	if (!d->xdp) {
 		/* the socket path forwards in userspace; unwrapping is XDP's */
-		d->cluster_sock = cluster_sock_new(d->cluster);
+		d->cluster_sock = cluster_sock_new(d->cfwd);
 		if (!d->cluster_sock)
 			return -errno;
 		io_sockpath_set_forward(d->sockpath, cluster_sock_forward, d->cluster_sock);
@@ -277,8 +277,7 @@ int daemon_cluster_start(struct xdpwgd *d, const struct cluster_opts *o)
 	for (unsigned int i = 0; i < o->n_members; i++) {
 		if (o->members[i].id == o->gateway_id)
 			continue;
-		ret = cluster_fwd_gateway_set(d->cluster, o->members[i].id,
-					      &o->members[i].underlay);
+		ret = cluster_fwd_gateway_set(d->cfwd, o->members[i].id, &o->members[i].underlay);
 		if (ret < 0)
 			return ret;
 	}
@@ -287,7 +286,7 @@ int daemon_cluster_start(struct xdpwgd *d, const struct cluster_opts *o)
 
 void daemon_cluster_routes_changed(struct xdpwgd *d)
 {
-	cluster_fwd_routes_changed(d->cluster);
+	cluster_fwd_routes_changed(d->cfwd);
 }
 
 void daemon_cluster_stop(struct xdpwgd *d)
@@ -297,6 +296,6 @@ void daemon_cluster_stop(struct xdpwgd *d)
 		cluster_sock_free(d->cluster_sock);
 		d->cluster_sock = NULL;
 	}
-	cluster_fwd_free(d->cluster);
-	d->cluster = NULL;
+	cluster_fwd_free(d->cfwd);
+	d->cfwd = NULL;
 }

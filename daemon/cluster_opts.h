@@ -17,24 +17,24 @@
 
 struct xdpwgd;
 
-struct cluster_opts {
+struct cluster_fwd_opts {
 	unsigned int gateway_id; /* 0: not in a cluster */
 	struct cluster_member members[XDPWG_GW_ID_MAX];
 	unsigned int n_members;
 };
 
 /* --gateway-id / XDPWG_GATEWAY_ID (what names the source in the error). 0 or -1. */
-int cluster_opts_parse_id(struct cluster_opts *o, const char *what, const char *arg);
+int cluster_opts_parse_id(struct cluster_fwd_opts *o, const char *what, const char *arg);
 /* --cluster-gateway ID=ADDR, or XDPWG_CLUSTER_GATEWAYS's comma-separated list of them. 0 or -1.
  */
-int cluster_opts_parse_members(struct cluster_opts *o, const char *what, const char *arg);
+int cluster_opts_parse_members(struct cluster_fwd_opts *o, const char *what, const char *arg);
 /* After the command line: the environment where the command line said nothing, then the checks
  * across options (members need an id). 0 or -1. */
-int cluster_opts_finish(struct cluster_opts *o);
+int cluster_opts_finish(struct cluster_fwd_opts *o);
 
 /* The daemon's side: the engine's index owner, the maps, forwarding on the uplinks, the static
  * members. Nothing when o is NULL or has no id. 0 or -errno, logged. */
-int daemon_cluster_start(struct xdpwgd *d, const struct cluster_opts *o);
+int daemon_cluster_start(struct xdpwgd *d, const struct cluster_fwd_opts *o);
 /* Routes changed: keep the members' next hops resolved. */
 void daemon_cluster_routes_changed(struct xdpwgd *d);
 void daemon_cluster_stop(struct xdpwgd *d);

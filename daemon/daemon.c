@@ -18,6 +18,7 @@
 
 #include "cluster_routes.h"
 #include "cluster_opts.h"
+#include "cluster.h"
 #include "crypto.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -154,6 +155,9 @@ int daemon_run(struct xdpwgd *d)
 			case DAEMON_EV_METRICS:
 				metrics_http_poll(d->metrics, d);
 				break;
+			case DAEMON_EV_CLUSTER:
+				cluster_on_event(d);
+				break;
 			}
 		}
 		/* what this round encrypted or checked here (keepalives, staged packets, the
@@ -285,7 +289,7 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 			goto err;
 	}
 	/* a cluster's index owner and forwarding: before any peer is configured */
-	ret = daemon_cluster_start(d, o->cluster);
+	ret = daemon_cluster_start(d, o->cluster_fwd);
 	if (ret < 0)
 		goto err;
 
@@ -314,6 +318,9 @@ int daemon_new(const struct daemon_opts *o, struct xdpwgd **out)
 		    (ret = daemon_watch(d, metrics_http_fd(d->metrics), DAEMON_EV_METRICS)) < 0)
 			goto err;
 	}
+	/* last: the peers it applies find the device complete */
+	if (o->cluster && (ret = cluster_start(d, o->cluster)) < 0)
+		goto err;
 	log_info("%s: up (TUN ifindex %d, MTU %u, UDP port %u)", d->ifname, d->tun.ifindex,
 		 o->mtu ? o->mtu : TUN_DEFAULT_MTU, d->sock.port);
 	*out = d;
@@ -330,7 +337,10 @@ void daemon_free(struct xdpwgd *d)
 {
 	if (!d)
 		return;
-	/* The socket goes first, so nobody configures a device that is being torn down. */
+	/* The socket and the cluster go first, so nobody configures a device that is being torn
+	 * down. */
+	cluster_free(d->cluster);
+	d->cluster = NULL;
 	uapi_server_free(d->uapi);
 	metrics_http_free(d->metrics);
 	/* before the engine's teardown: no more move events, no more announcements */

@@ -49,11 +49,14 @@ struct daemon_opts {
 	 * held here (daemon/cluster_routes.c); 0: none */
 	uint32_t cluster_table;
 	/* --gateway-id, --cluster-gateway (daemon/cluster_opts.h); NULL or id 0: no cluster */
+	const struct cluster_fwd_opts *cluster_fwd;
+	/* --cluster NAME --etcd URLS (daemon/cluster.h); NULL or no name: not in a cluster */
 	const struct cluster_opts *cluster;
 };
 
-struct xdpwgd;
+struct cluster_fwd_opts;
 struct cluster_opts;
+struct xdpwgd;
 
 /*
  * Everything up to readiness: the configuration socket (refusing to start when another daemon

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cluster_opts.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "io_xdp.h"
 #include "loader.h"
@@ -48,6 +49,8 @@ enum main_constants {
 	MAIN_OPT_CLUSTER_TABLE,
 	MAIN_OPT_GATEWAY_ID,
 	MAIN_OPT_CLUSTER_GATEWAY,
+	MAIN_OPT_CLUSTER,
+	MAIN_OPT_ETCD,
 	MAIN_MAX_UPLINKS = 4, /* the engine's paths per peer */
 	/* The TUN's MTU: IPv6 inside needs 1280; the largest outer datagram (65535 bytes of IP)
 	 * must still carry it with WireGuard's IPv6 overhead (80). */
@@ -76,11 +79,13 @@ struct main_args {
 	unsigned int n_hs_cpus;
 	unsigned int n_worker_cpus;
 	const char *ifname;
-	char *attach_env;	     /* a copy of XDPWG_ATTACH that attach[] points into */
-	const char *uplinks;	     /* --uplinks; NULL: automatic */
-	unsigned int path_probe_ms;  /* --path-probe; 0: the default */
-	uint32_t cluster_table;	     /* --cluster-table; 0: none */
-	struct cluster_opts cluster; /* --gateway-id, --cluster-gateway */
+	char *attach_env;		     /* a copy of XDPWG_ATTACH that attach[] points into */
+	const char *uplinks;		     /* --uplinks; NULL: automatic */
+	unsigned int path_probe_ms;	     /* --path-probe; 0: the default */
+	uint32_t cluster_table;		     /* --cluster-table; 0: none */
+	struct cluster_fwd_opts cluster_fwd; /* --gateway-id, --cluster-gateway */
+	const char *cluster, *etcd;	     /* --cluster, --etcd as given */
+	struct cluster_opts cluster_opts;
 };
 
 static void usage(FILE *f)
@@ -136,6 +141,13 @@ static void usage(FILE *f)
 		"                         address); packets for a member's indexes are forwarded\n"
 		"                         there in XDP (needs --gateway-id); also\n"
 		"                         XDPWG_CLUSTER_GATEWAYS=ID=ADDR[,ID=ADDR]\n"
+		"      --cluster NAME     a gateway of cluster NAME: its peers come from etcd,\n"
+		"                         under /xdpwg/NAME/ (needs --etcd); also XDPWG_CLUSTER.\n"
+		"                         With --gateway-id the gateway registers in the\n"
+		"                         membership, at XDPWG_UNDERLAY=ADDR or else the address\n"
+		"                         it forwards from\n"
+		"      --etcd URL[,URL]   the etcd members (e.g. http://198.18.3.1:2379,...);\n"
+		"                         also XDPWG_ETCD\n"
 		"  -h, --help             this text\n"
 		"      --version          the version\n");
 }
@@ -346,6 +358,8 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 		{ "metrics", required_argument, NULL, MAIN_OPT_METRICS },
 		{ "gateway-id", required_argument, NULL, MAIN_OPT_GATEWAY_ID },
 		{ "cluster-gateway", required_argument, NULL, MAIN_OPT_CLUSTER_GATEWAY },
+		{ "cluster", required_argument, NULL, MAIN_OPT_CLUSTER },
+		{ "etcd", required_argument, NULL, MAIN_OPT_ETCD },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env;
@@ -412,13 +426,19 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 				return -1;
 			break;
 		case MAIN_OPT_GATEWAY_ID:
-			if (cluster_opts_parse_id(&a->cluster, "--gateway-id", optarg) < 0)
+			if (cluster_opts_parse_id(&a->cluster_fwd, "--gateway-id", optarg) < 0)
 				return -1;
 			break;
 		case MAIN_OPT_CLUSTER_GATEWAY:
-			if (cluster_opts_parse_members(&a->cluster, "--cluster-gateway", optarg) <
-			    0)
+			if (cluster_opts_parse_members(&a->cluster_fwd, "--cluster-gateway",
+						       optarg) < 0)
 				return -1;
+			break;
+		case MAIN_OPT_CLUSTER:
+			a->cluster = optarg;
+			break;
+		case MAIN_OPT_ETCD:
+			a->etcd = optarg;
 			break;
 		case MAIN_OPT_QUEUES:
 			if (main_parse_list("--queues", optarg, XDPWG_MAX_QUEUES, "queue",
@@ -464,8 +484,11 @@ static int main_parse(int argc, char **argv, struct main_args *a)
 	    main_parse_list("XDPWG_QUEUES", env, XDPWG_MAX_QUEUES, "queue", a->queues, &a->n_queues,
 			    XDPWG_MAX_QUEUES) < 0)
 		return -1;
-	if (cluster_opts_finish(&a->cluster) < 0)
+	if (cluster_opts_finish(&a->cluster_fwd) < 0)
 		return -1;
+	if (cluster_parse_opts(&a->cluster_opts, a->cluster, a->etcd) < 0)
+		return -1;
+	a->cluster_opts.gateway_id = a->cluster_fwd.gateway_id;
 	env = getenv("XDPWG_ATTACH");
 	if (env && *env) {
 		char *save = NULL, *tok;
@@ -625,9 +648,10 @@ int main(int argc, char **argv)
 	dopts.uplinks = args.uplinks;
 	dopts.path_probe_ms = args.path_probe_ms;
 	dopts.cluster_table = args.cluster_table;
+	dopts.cluster = &args.cluster_opts;
 	dopts.queues = args.queues;
 	dopts.n_queues = args.n_queues;
-	dopts.cluster = &args.cluster;
+	dopts.cluster_fwd = &args.cluster_fwd;
 	dopts.xdp_mode = !args.xdp_mode			    ? LOADER_MODE_AUTO
 			 : !strcmp(args.xdp_mode, "native") ? LOADER_MODE_NATIVE
 							    : LOADER_MODE_GENERIC;

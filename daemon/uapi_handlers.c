@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cluster_routes.h"
+#include "cluster.h"
 #include "log.h"
 #include "uapi.h"
 #include "xdpwgd.h"
@@ -70,6 +71,9 @@ static int daemon_uapi_set(void *ctx, const struct conf_dev *req, char *err, siz
 	/* changed allowed IPs of the sessions held here: their routes follow */
 	if (ret == 0)
 		cluster_routes_applied(d->croutes, req);
+	/* peers from etcd removed by a local request come back (cluster.h) */
+	if (ret == 0)
+		cluster_on_local_set(d, req);
 	return ret;
 }
 

@@ -11,6 +11,7 @@
  *   metrics_http.c    GET /metrics for Prometheus (--metrics)
  *   cluster_routes.c  the routes of the sessions held here (--cluster-table)
  *   cluster_opts.c    a gateway cluster: --gateway-id, --cluster-gateway, their start
+ *   cluster.c         the cluster's peer set and membership from etcd (--cluster)
  *
  * Everything here runs on the control thread, except the hooks that ops.c marks otherwise.
  */
@@ -36,6 +37,7 @@
 struct cluster_routes;
 struct cluster_fwd;
 struct cluster_sock;
+struct cluster;
 struct droplog;
 struct metrics_http;
 struct io_sockpath;
@@ -56,6 +58,7 @@ enum daemon_source {
 	DAEMON_EV_ROUTE_TIMER, /* the coalescing timer after a change */
 	DAEMON_EV_RINGBUF,     /* the XDP program's new-source events */
 	DAEMON_EV_METRICS,     /* a scraper connected to --metrics */
+	DAEMON_EV_CLUSTER,     /* the etcd watcher queued changes (cluster.c) */
 };
 
 enum daemon_roam_constants {
@@ -134,8 +137,10 @@ struct xdpwgd {
 	/* --cluster-table: routes to the peers whose session is held here, or NULL */
 	struct cluster_routes *croutes;
 	/* a gateway cluster's members and forwarding (cluster_opts.c), or NULL */
-	struct cluster_fwd *cluster;
+	struct cluster_fwd *cfwd;
 	struct cluster_sock *cluster_sock; /* its forwarding on the socket path, without XDP */
+	/* the peer set and membership from etcd (cluster.c), or NULL */
+	struct cluster *cluster;
 };
 
 /* daemon.c */

@@ -76,6 +76,27 @@ out=$(XDPWG_CLUSTER_TABLE=254 "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:xdpwgd: XDPWG_CLUSTER_TABLE 254: a table of the kernel's own" \
 	"XDPWG_CLUSTER_TABLE is validated"
 t_like "$("$D" --help)" "--cluster-table N" "--help documents --cluster-table"
+# --cluster / --etcd (daemon/cluster.c): each needs the other, both validated before start
+out=$("$D" -f --cluster grid wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: --cluster needs --etcd" "--cluster without --etcd is refused"
+out=$("$D" -f --etcd http://198.18.3.1:2379 wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: --etcd needs --cluster" "--etcd without --cluster is refused"
+for bad in "Grid" "-grid" "a/b" ""; do
+	out=$("$D" -f --cluster "$bad" --etcd http://198.18.3.1:2379 wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --cluster \"$bad\": a cluster name" "--cluster '$bad' is refused, naming it"
+done
+for bad in "198.18.3.1:2379" "http://" "http://a:1,,http://b:2" "http://a:1," "ftp://a:1" \
+	"http://a:1/v3"; do
+	out=$("$D" -f --cluster grid --etcd "$bad" wgx 2>&1)
+	t_like "$?:$out" "^1:xdpwgd: --etcd $bad: " "--etcd '$bad' is refused"
+	t_is "$(wc -l <<<"$out")" 1 "... with one line of error"
+done
+out=$(XDPWG_CLUSTER=grid XDPWG_ETCD=http://a:1 XDPWG_UNDERLAY=gw1 "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_UNDERLAY gw1: not a numeric" "XDPWG_UNDERLAY is validated"
+out=$(XDPWG_CLUSTER=Bad XDPWG_ETCD=http://a:1 "$D" -f wgx 2>&1)
+t_like "$?:$out" "^1:xdpwgd: XDPWG_CLUSTER \"Bad\"" "XDPWG_CLUSTER is validated"
+t_like "$("$D" --help)" "--cluster NAME" "--help documents --cluster"
+t_like "$("$D" --help)" "--etcd URL" "--help documents --etcd"
 out=$(XDPWG_ATTACH=nonexistent0 "$D" -f wgx 2>&1)
 t_like "$?:$out" "^1:.*nonexistent0: no such interface" "XDPWG_ATTACH is read and validated"
 # a gateway cluster's options (docs/cluster.md): one line naming the option and the fault

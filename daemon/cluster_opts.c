@@ -192,12 +192,26 @@ static int cluster_self_underlay(struct xdpwgd *d, const struct cluster_fwd_opts
 {
 	int family = o->n_members ? o->members[0].underlay.ss_family : AF_INET;
 	struct cluster_first_addr f = { .family = family, .out = out };
+	const char *env = getenv("XDPWG_UNDERLAY");
 	struct nl_route rt;
 
 	for (unsigned int i = 0; i < o->n_members; i++) {
 		if (o->members[i].id == o->gateway_id) {
 			*out = o->members[i].underlay;
 			*how = "listed";
+			return 0;
+		}
+	}
+	/* the address the cluster's membership registers (daemon/cluster.c), when given */
+	if (env && *env) {
+		memset(out, 0, sizeof(*out));
+		if (inet_pton(AF_INET, env, &((struct sockaddr_in *)out)->sin_addr) == 1) {
+			out->ss_family = AF_INET;
+		} else if (inet_pton(AF_INET6, env, &((struct sockaddr_in6 *)out)->sin6_addr) == 1) {
+			out->ss_family = AF_INET6;
+		}
+		if (out->ss_family) {
+			*how = "XDPWG_UNDERLAY";
 			return 0;
 		}
 	}

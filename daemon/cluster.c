@@ -16,6 +16,7 @@
 
 #include "cluster.h"
 #include "cluster_fwd.h"
+#include "cluster_held.h"
 #include "etcd.h"
 #include "log.h"
 #include "uapi.h"
@@ -27,6 +28,8 @@ enum cluster_item_type {
 	CLUSTER_ITEM_PEER_DEL, /* one peer deleted */
 	CLUSTER_ITEM_GW,       /* one gateway put */
 	CLUSTER_ITEM_GW_DEL,   /* one gateway deleted (or its lease expired) */
+	CLUSTER_ITEM_HELD,     /* a held/ claim: gw.id holds pub (cluster_held.c) */
+	CLUSTER_ITEM_HELD_DEL, /* a held/ claim went */
 };
 
 typedef uint8_t cluster_key[WG_KEY_LEN];
@@ -83,6 +86,8 @@ struct cluster {
 	struct cluster_keyset managed;
 	struct cluster_known members[CLUSTER_GATEWAY_ID_MAX + 1];
 	bool synced;
+	/* who holds a session (cluster_held.c): with a gateway id and --cluster-table */
+	struct cluster_held *held;
 };
 
 /* --- options --- */
@@ -208,6 +213,36 @@ static struct cluster_item *cluster_item_new(enum cluster_item_type type, const 
 	return it;
 }
 
+/* A held/ record (or its deletion) into an item; NULL when malformed (logged) or when this
+ * gateway does not claim sessions. */
+static struct cluster_item *cluster_held_event(struct cluster *c, const struct etcd_kv *kv,
+					       const char *name)
+{
+	char err[CLUSTER_ERR_LEN];
+	struct cluster_item *it;
+	uint8_t pub[WG_KEY_LEN];
+	unsigned int gw = 0;
+
+	if (!c->held)
+		return NULL;
+	if (kv->type == ETCD_DELETE) {
+		if (!cluster_key_from_name(pub, name))
+			return NULL;
+	} else if (cluster_held_parse(name, kv->value, kv->value_len, pub, &gw, err, sizeof(err)) <
+		   0) {
+		log_warn("%s: cluster: %s refused: %s; nothing changed", c->d->ifname, kv->key,
+			 err);
+		return NULL;
+	}
+	it = cluster_item_new(kv->type == ETCD_DELETE ? CLUSTER_ITEM_HELD_DEL : CLUSTER_ITEM_HELD,
+			      kv->key);
+	if (it) {
+		memcpy(it->pub, pub, WG_KEY_LEN);
+		it->gw.id = gw;
+	}
+	return it;
+}
+
 /* One event of the watch into an item; NULL when it changes nothing here (refused, logged). */
 static struct cluster_item *cluster_event(struct cluster *c, const struct etcd_kv *kv)
 {
@@ -264,6 +299,8 @@ static struct cluster_item *cluster_event(struct cluster *c, const struct etcd_k
 			it->gw = gw;
 		return it;
 	}
+	if ((name = cluster_sub(c, kv->key, "held/")))
+		return cluster_held_event(c, kv, name);
 	return NULL;
 enomem:
 	log_err("%s: cluster: %s: out of memory", c->d->ifname, kv->key);
@@ -289,7 +326,8 @@ static int cluster_on_watch(void *ctx, const struct etcd_kv *evs, size_t n)
 /* The whole prefix at one revision into one SYNC item. */
 static int cluster_sync(struct cluster *c, struct etcd *e, int64_t *revision)
 {
-	struct cluster_item *it = cluster_item_new(CLUSTER_ITEM_SYNC, c->prefix);
+	struct cluster_item *it = cluster_item_new(CLUSTER_ITEM_SYNC, c->prefix), *held = NULL,
+			    **held_tail = &held;
 	struct etcd_kv *kvs = NULL;
 	size_t n = 0, refused = 0;
 	int ret = -ENOMEM;
@@ -334,6 +372,14 @@ static int cluster_sync(struct cluster *c, struct etcd *e, int64_t *revision)
 				continue;
 			}
 			it->n_gws++;
+		} else if ((name = cluster_sub(c, kvs[i].key, "held/"))) {
+			/* the claims as they are now, applied after the peers (queued below) */
+			struct cluster_item *h = cluster_held_event(c, &kvs[i], name);
+
+			if (h) {
+				*held_tail = h;
+				held_tail = &h->next;
+			}
 		}
 	}
 	qsort(it->present, it->n_present, sizeof(*it->present), cluster_key_cmp);
@@ -345,12 +391,25 @@ static int cluster_sync(struct cluster *c, struct etcd *e, int64_t *revision)
 		 etcd_endpoint(e));
 	cluster_push(c, it);
 	it = NULL;
+	while (held) {
+		struct cluster_item *h = held;
+
+		held = h->next;
+		h->next = NULL;
+		cluster_push(c, h);
+	}
 	ret = 0;
 cleanup:
 	if (ret == -ENOMEM)
 		log_err("%s: cluster: first sync: out of memory", c->d->ifname);
 	etcd_kvs_free(kvs, n);
 	cluster_item_free(it);
+	while (held) {
+		struct cluster_item *h = held;
+
+		held = h->next;
+		cluster_item_free(h);
+	}
 	return ret;
 }
 
@@ -442,6 +501,8 @@ static int cluster_register(struct cluster *c, struct etcd *e, int64_t *lease)
 	}
 	free(val);
 	if (ret == 0)
+		cluster_held_set_lease(c->held, *lease);
+	if (ret == 0)
 		log_info("%s: cluster %s: registered as gateway %u (%s, lease %llx, TTL %d s)",
 			 c->d->ifname, c->name, c->self_id, key, (unsigned long long)*lease,
 			 CLUSTER_LEASE_TTL_S);
@@ -480,6 +541,7 @@ static void *cluster_registrar(void *arg)
 			log_warn("%s: cluster: membership lease expired; registering again",
 				 c->d->ifname);
 			lease = 0;
+			cluster_held_set_lease(c->held, 0);
 			continue;
 		}
 		if (ret < 0 && !failing)
@@ -777,6 +839,11 @@ static void cluster_apply(struct cluster *c, struct cluster_item *it)
 		}
 		break;
 	}
+	case CLUSTER_ITEM_HELD:
+	case CLUSTER_ITEM_HELD_DEL:
+		cluster_held_on_record(c->held, it->pub, it->gw.id,
+				       it->type == CLUSTER_ITEM_HELD_DEL);
+		break;
 	case CLUSTER_ITEM_GW_DEL:
 		if (it->gw.id != c->self_id && c->members[it->gw.id].alive) {
 			c->members[it->gw.id].alive = false;
@@ -871,6 +938,14 @@ int cluster_start(struct xdpwgd *d, const struct cluster_opts *o)
 	ret = daemon_watch(d, c->efd, DAEMON_EV_CLUSTER);
 	if (ret < 0)
 		goto fail;
+	/* before the threads: the watcher hands held/ records to it, the registrar its lease */
+	if (c->self_id && d->croutes) {
+		c->held = cluster_held_new(d->ifname, c->etcd, c->prefix, c->self_id, d->croutes);
+		if (!c->held) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
 	ret = -pthread_create(&c->watcher, NULL, cluster_watcher, c);
 	if (ret < 0)
 		goto fail;
@@ -900,6 +975,10 @@ void cluster_free(struct cluster *c)
 	atomic_store(&c->wake, true);
 	if (c->watcher_started)
 		pthread_join(c->watcher, NULL);
+	/* before the registrar revokes the lease (which takes our claims with it), so that no
+	 * claim is written after */
+	cluster_held_free(c->held);
+	c->held = NULL;
 	if (c->registrar_started)
 		pthread_join(c->registrar, NULL);
 	while ((it = cluster_pop(c)))

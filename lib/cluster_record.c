@@ -425,3 +425,59 @@ char *cluster_gateway_format(const struct cluster_gateway *g)
 		json_object_new_string(cluster_addr_format(&g->underlay, addr, sizeof(addr))));
 	return cluster_json_string(o);
 }
+
+int cluster_held_parse(const char *name, const char *json, size_t len, uint8_t pub[WG_KEY_LEN],
+		       unsigned int *gateway, char *err, size_t errlen)
+{
+	struct json_object *o;
+	int64_t id = 0;
+	bool seen = false;
+	int ret = -EINVAL;
+
+	if (!cluster_key_from_name(pub, name)) {
+		snprintf(err, errlen, "the key's name is not a public key in base64url");
+		return -EINVAL;
+	}
+	/* a claim is a few bytes: anything large is not one */
+	if (len > CLUSTER_HELD_MAX) {
+		snprintf(err, errlen, "larger than %d bytes", CLUSTER_HELD_MAX);
+		return -EINVAL;
+	}
+	o = cluster_json_object(json, len, err, errlen);
+	if (!o)
+		return -EINVAL;
+	json_object_object_foreach(o, k, v)
+	{
+		if (strcmp(k, "gateway")) {
+			snprintf(err, errlen, "%s: unknown field", k);
+			goto cleanup;
+		}
+		id = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || id < CLUSTER_GATEWAY_ID_MIN ||
+		    id > CLUSTER_GATEWAY_ID_MAX) {
+			snprintf(err, errlen, "gateway: not a gateway id %d-%d",
+				 CLUSTER_GATEWAY_ID_MIN, CLUSTER_GATEWAY_ID_MAX);
+			goto cleanup;
+		}
+		seen = true;
+	}
+	if (!seen) {
+		snprintf(err, errlen, "gateway: missing");
+		goto cleanup;
+	}
+	*gateway = (unsigned int)id;
+	ret = 0;
+cleanup:
+	json_object_put(o);
+	return ret;
+}
+
+char *cluster_held_format(unsigned int gateway)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "gateway", json_object_new_int((int)gateway));
+	return cluster_json_string(o);
+}

@@ -9,6 +9,8 @@
  *                                 _, since / separates a key's levels)
  *   /xdpwg/CLUSTER/gateways/ID    a gateway of the cluster, under a lease: {"id":N,
  *                                 "underlay":"ADDR"}, gone when the gateway stops renewing it
+ *   /xdpwg/CLUSTER/held/KEY       which gateway holds the peer KEY's current session:
+ *                                 {"gateway":N}, under that gateway's membership lease
  *
  * A peer's value: {"public_key":"BASE64","allowed_ips":["CIDR",...],
  * "persistent_keepalive":N,"roam_policy":"roam|pinned|within|multipath|redundant",
@@ -36,6 +38,7 @@ enum cluster_record_limits {
 	CLUSTER_GATEWAY_ID_MIN = 1,
 	CLUSTER_GATEWAY_ID_MAX = 63, /* the receiver index's top 6 bits (docs/cluster.md) */
 	CLUSTER_PREFIX_MAX = 7 + CLUSTER_NAME_MAX + 10 + CLUSTER_KEYNAME_LEN + 1,
+	CLUSTER_HELD_MAX = 256, /* bytes of a held record */
 	CLUSTER_ERR_LEN = 256,
 };
 
@@ -71,6 +74,12 @@ char *cluster_record_format(const struct conf_peer *p);
 int cluster_gateway_parse(const char *name, const char *json, size_t len, struct cluster_gateway *g,
 			  char *err, size_t errlen);
 char *cluster_gateway_format(const struct cluster_gateway *g);
+/* A held record filed under name (a peer's key name): the peer's key in pub, the holder's id
+ * (1-63) in *gateway. Strict as the others: 0 or -EINVAL with the reason in err. */
+int cluster_held_parse(const char *name, const char *json, size_t len, uint8_t pub[WG_KEY_LEN],
+		       unsigned int *gateway, char *err, size_t errlen);
+/* {"gateway":N}. Free with free(); NULL on ENOMEM. */
+char *cluster_held_format(unsigned int gateway);
 /* "ADDR" of an underlay address (no port). */
 const char *cluster_addr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 /* A numeric IPv4 or IPv6 address; 0 or -EINVAL. */

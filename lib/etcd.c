@@ -660,6 +660,47 @@ int etcd_create(struct etcd *e, const char *key, const char *value, size_t value
 	return ret;
 }
 
+int etcd_delete_if(struct etcd *e, const char *key, const char *value, size_t value_len)
+{
+	struct json_object *req = json_object_new_object(), *cmp = json_object_new_object(),
+			   *del = json_object_new_object(), *op = json_object_new_object(),
+			   *j = NULL, *cmps = json_object_new_array(),
+			   *ops = json_object_new_array();
+	char *body;
+	int ret = -ENOMEM;
+
+	if (!req || !cmp || !del || !op || !cmps || !ops ||
+	    etcd_add_b64(cmp, "key", key, strlen(key)) < 0 ||
+	    etcd_add_b64(cmp, "value", value, value_len) < 0 ||
+	    etcd_add_b64(del, "key", key, strlen(key)) < 0) {
+		json_object_put(req);
+		json_object_put(cmp);
+		json_object_put(del);
+		json_object_put(op);
+		json_object_put(cmps);
+		json_object_put(ops);
+		return -ENOMEM;
+	}
+	/* result EQUAL is the enum's zero; an absent key has no value and compares unequal */
+	json_object_object_add(cmp, "target", json_object_new_string("VALUE"));
+	json_object_object_add(op, "request_delete_range", del);
+	json_object_array_add(cmps, cmp);
+	json_object_array_add(ops, op);
+	json_object_object_add(req, "compare", cmps);
+	json_object_object_add(req, "success", ops);
+	body = etcd_body(req);
+	if (!body)
+		return -ENOMEM;
+	ret = etcd_post(e, "/v3/kv/txn", body, ETCD_REQUEST_MS, &j);
+	free(body);
+	if (ret == 0 && !etcd_json_bool(j, "succeeded")) {
+		etcd_seterr(e, "%s holds another value", key);
+		ret = -ESRCH;
+	}
+	json_object_put(j);
+	return ret;
+}
+
 int etcd_delete(struct etcd *e, const char *key, int64_t *deleted)
 {
 	struct json_object *req = json_object_new_object(), *j = NULL;

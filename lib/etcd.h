@@ -87,6 +87,9 @@ int etcd_put(struct etcd *e, const char *key, const char *value, size_t value_le
  * with 0): -EEXIST when it does. */
 int etcd_create(struct etcd *e, const char *key, const char *value, size_t value_len,
 		int64_t lease);
+/* Delete key only while its value is exactly value (a transaction comparing the value): 0
+ * when it went, -ESRCH when it holds something else or nothing, or -errno. */
+int etcd_delete_if(struct etcd *e, const char *key, const char *value, size_t value_len);
 /* *deleted (may be NULL): how many keys went (0 or 1). 0 or -errno. */
 int etcd_delete(struct etcd *e, const char *key, int64_t *deleted);
 

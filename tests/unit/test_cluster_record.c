@@ -284,6 +284,60 @@ static void test_gateways(void)
 	GW_BAD("2", "{\"id\":\"2\",\"underlay\":\"198.18.4.5\"}", "id");
 }
 
+/* held/KEY = {"gateway":N}: which gateway holds the peer's session (daemon/cluster_held.c) */
+static void test_held(void)
+{
+	static const struct {
+		const char *json, *why;
+	} bad[] = {
+		{ "", "not JSON" },
+		{ "not json", "not JSON" },
+		{ "[1]", "not a JSON object" },
+		{ "{}", "gateway: missing" },
+		{ "{\"gateway\":0}", "gateway: not a gateway id 1-63" },
+		{ "{\"gateway\":64}", "gateway: not a gateway id 1-63" },
+		{ "{\"gateway\":-1}", "gateway: not a gateway id 1-63" },
+		{ "{\"gateway\":\"2\"}", "gateway: not a gateway id 1-63" },
+		{ "{\"gateway\":2.5}", "gateway: not a gateway id 1-63" },
+		{ "{\"gateway\":2,\"lease\":1}", "lease: unknown field" },
+		{ "{\"gateway\":2} x", "" },
+	};
+	char err[CLUSTER_ERR_LEN], *s;
+	uint8_t pub[WG_KEY_LEN];
+	unsigned int gw = 0;
+
+	s = cluster_held_format(7);
+	ok(s && !strcmp(s, "{\"gateway\":7}"), "held record: %s", s ? s : "(null)");
+	ok(cluster_held_parse(name, s, strlen(s), pub, &gw, err, sizeof(err)) == 0 && gw == 7 &&
+		   !memcmp(pub, key, WG_KEY_LEN),
+	   "  ... parses back: gateway 7, the key of its name");
+	free(s);
+	ok(cluster_held_parse(name, "{\"gateway\":63}", 14, pub, &gw, err, sizeof(err)) == 0 &&
+		   gw == 63,
+	   "gateway 63, the highest id");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		gw = 42;
+		err[0] = '\0';
+		ok(cluster_held_parse(name, bad[i].json, strlen(bad[i].json), pub, &gw, err,
+				      sizeof(err)) == -EINVAL &&
+			   gw == 42 && strstr(err, bad[i].why),
+		   "held record '%s' refused: %s", bad[i].json, err);
+	}
+	err[0] = '\0';
+	ok(cluster_held_parse(b64, "{\"gateway\":1}", 13, pub, &gw, err, sizeof(err)) == -EINVAL &&
+		   strstr(err, "not a public key"),
+	   "a held record under a name that is not a key refused: %s", err);
+	s = calloc(1, CLUSTER_HELD_MAX + 2);
+	if (s) {
+		memset(s, ' ', CLUSTER_HELD_MAX + 1);
+		memcpy(s, "{\"gateway\":1}", 13);
+		ok(cluster_held_parse(name, s, strlen(s), pub, &gw, err, sizeof(err)) == -EINVAL &&
+			   strstr(err, "larger than"),
+		   "a held record over %d bytes refused: %s", CLUSTER_HELD_MAX, err);
+		free(s);
+	}
+}
+
 int main(void)
 {
 	crypto_init();
@@ -295,5 +349,6 @@ int main(void)
 	test_bad();
 	test_mismatch_and_size();
 	test_gateways();
+	test_held();
 	return done_testing();
 }

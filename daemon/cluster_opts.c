@@ -207,7 +207,8 @@ static int cluster_self_underlay(struct xdpwgd *d, const struct cluster_fwd_opts
 		memset(out, 0, sizeof(*out));
 		if (inet_pton(AF_INET, env, &((struct sockaddr_in *)out)->sin_addr) == 1) {
 			out->ss_family = AF_INET;
-		} else if (inet_pton(AF_INET6, env, &((struct sockaddr_in6 *)out)->sin6_addr) == 1) {
+		} else if (inet_pton(AF_INET6, env, &((struct sockaddr_in6 *)out)->sin6_addr) ==
+			   1) {
 			out->ss_family = AF_INET6;
 		}
 		if (out->ss_family) {

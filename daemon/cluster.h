@@ -19,6 +19,9 @@
  * gateway registers itself under /xdpwg/NAME/gateways/ID with a lease of
  * CLUSTER_LEASE_TTL_S seconds, kept alive every CLUSTER_KEEPALIVE_MS: a gateway that dies
  * leaves the membership by itself. Membership changes reach cluster_member_changed.
+ *
+ * With a gateway id and --cluster-table, the held/ claims (cluster_held.h): which gateway
+ * holds which peer's session, written under the same lease, read through the same watch.
  */
 #ifndef XDPWG_DAEMON_CLUSTER_H
 #define XDPWG_DAEMON_CLUSTER_H

@@ -12,6 +12,7 @@
  *   cluster_routes.c  the routes of the sessions held here (--cluster-table)
  *   cluster_opts.c    a gateway cluster: --gateway-id, --cluster-gateway, their start
  *   cluster.c         the cluster's peer set and membership from etcd (--cluster)
+ *   cluster_held.c    who holds a session, in etcd (held/ claims; releases the old holder)
  *
  * Everything here runs on the control thread, except the hooks that ops.c marks otherwise.
  */

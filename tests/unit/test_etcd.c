@@ -2,9 +2,9 @@
 /*
  * The etcd client (lib/etcd.c) against a fake member on 127.0.0.1 that answers as etcd 3.4's
  * JSON gateway does (shapes measured against the real server): URL validation, failover from
- * a member that refuses connections, a range in pages at one revision, put/create/delete,
- * leases (an expired one), an error reply, and a watch that delivers events, resumes after
- * the last revision it delivered, and reports a compacted revision. The namespace test
+ * a member that refuses connections, a range in pages at one revision, put/create/delete and
+ * delete-if-value, leases (an expired one), an error reply, and a watch that delivers events,
+ * resumes after the last revision it delivered, and reports a compacted revision. The namespace test
  * tests/net/cluster_etcd.t runs it against a real 3-member cluster.
  */
 #include <arpa/inet.h>
@@ -303,8 +303,17 @@ int main(void)
 	ok(ret >= 0 && strstr(fake.bodies[ret], "\"target\":\"CREATE\"") &&
 		   strstr(fake.bodies[ret], "\"create_revision\":\"0\""),
 	   "... a transaction comparing the create revision with 0");
+	ok(etcd_delete_if(e, "/p/h", "v", 1) == 0, "delete if the value is ours: done");
+	ret = last_req("/v3/kv/txn");
+	ok(ret >= 0 && strstr(fake.bodies[ret], "\"target\":\"VALUE\"") &&
+		   strstr(fake.bodies[ret], "\"value\":\"dg==\"") &&
+		   strstr(fake.bodies[ret], "\"request_delete_range\":{\"key\":\"L3AvaA==\"}"),
+	   "... a transaction comparing the value, deleting the key: %s",
+	   ret >= 0 ? fake.bodies[ret] : "");
 	fake.txn_fails = true;
 	ok(etcd_create(e, "/p/y", "v", 1, 0) == -EEXIST, "create of a taken key: -EEXIST");
+	ok(etcd_delete_if(e, "/p/h", "v", 1) == -ESRCH && strstr(etcd_error(e), "another value"),
+	   "delete if the value is ours, when it is not: -ESRCH: %s", etcd_error(e));
 	ok(etcd_delete(e, "/p/y", &deleted) == 0 && deleted == 1, "delete: 1 key");
 	ok(etcd_lease_grant(e, 3, &id) == 0 && id == 7587899422719469575LL, "lease grant");
 	ok(etcd_lease_keepalive(e, 1) == 0, "keepalive of a live lease");

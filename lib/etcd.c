@@ -616,89 +616,80 @@ int etcd_put(struct etcd *e, const char *key, const char *value, size_t value_le
 	return ret;
 }
 
-int etcd_create(struct etcd *e, const char *key, const char *value, size_t value_len, int64_t lease)
+/*
+ * One transaction: if cmp (on key; its "key" added here) holds, do the one operation op_name
+ * with body (which takes its own "key"). Takes cmp and body whatever happens. 0 when it held and
+ * was done; fail_ret with "KEY fail_what" as the error when it did not hold.
+ */
+static int etcd_txn_one(struct etcd *e, const char *key, struct json_object *cmp,
+			const char *op_name, struct json_object *body, int fail_ret,
+			const char *fail_what)
 {
-	struct json_object *req = json_object_new_object(), *cmp = json_object_new_object(),
-			   *put = json_object_new_object(), *op = json_object_new_object(),
-			   *j = NULL, *cmps = json_object_new_array(),
-			   *ops = json_object_new_array();
-	char *body;
-	int ret = -ENOMEM;
+	struct json_object *req = json_object_new_object(), *op = json_object_new_object(),
+			   *cmps = json_object_new_array(), *ops = json_object_new_array(),
+			   *j = NULL;
+	char *text;
+	int ret;
 
-	if (!req || !cmp || !put || !op || !cmps || !ops ||
+	if (!req || !cmp || !body || !op || !cmps || !ops ||
 	    etcd_add_b64(cmp, "key", key, strlen(key)) < 0 ||
-	    etcd_add_b64(put, "key", key, strlen(key)) < 0 ||
-	    etcd_add_b64(put, "value", value, value_len) < 0) {
+	    etcd_add_b64(body, "key", key, strlen(key)) < 0) {
 		json_object_put(req);
 		json_object_put(cmp);
-		json_object_put(put);
+		json_object_put(body);
 		json_object_put(op);
 		json_object_put(cmps);
 		json_object_put(ops);
 		return -ENOMEM;
 	}
-	/* result EQUAL is the enum's zero: create_revision == 0, the key does not exist */
-	json_object_object_add(cmp, "target", json_object_new_string("CREATE"));
-	etcd_add_i64(cmp, "create_revision", 0);
-	if (lease)
-		etcd_add_i64(put, "lease", lease);
-	json_object_object_add(op, "request_put", put);
+	json_object_object_add(op, op_name, body);
 	json_object_array_add(cmps, cmp);
 	json_object_array_add(ops, op);
 	json_object_object_add(req, "compare", cmps);
 	json_object_object_add(req, "success", ops);
-	body = etcd_body(req);
-	if (!body)
+	text = etcd_body(req);
+	if (!text)
 		return -ENOMEM;
-	ret = etcd_post(e, "/v3/kv/txn", body, ETCD_REQUEST_MS, &j);
-	free(body);
+	ret = etcd_post(e, "/v3/kv/txn", text, ETCD_REQUEST_MS, &j);
+	free(text);
 	if (ret == 0 && !etcd_json_bool(j, "succeeded")) {
-		etcd_seterr(e, "%s exists", key);
-		ret = -EEXIST;
+		etcd_seterr(e, "%s %s", key, fail_what);
+		ret = fail_ret;
 	}
 	json_object_put(j);
 	return ret;
 }
 
+int etcd_create(struct etcd *e, const char *key, const char *value, size_t value_len, int64_t lease)
+{
+	struct json_object *cmp = json_object_new_object(), *put = json_object_new_object();
+
+	if (!cmp || !put || etcd_add_b64(put, "value", value, value_len) < 0) {
+		json_object_put(cmp);
+		json_object_put(put);
+		return -ENOMEM;
+	}
+	if (lease)
+		etcd_add_i64(put, "lease", lease);
+	/* result EQUAL is the enum's zero: create_revision == 0, the key does not exist */
+	json_object_object_add(cmp, "target", json_object_new_string("CREATE"));
+	etcd_add_i64(cmp, "create_revision", 0);
+	return etcd_txn_one(e, key, cmp, "request_put", put, -EEXIST, "exists");
+}
+
 int etcd_delete_if(struct etcd *e, const char *key, const char *value, size_t value_len)
 {
-	struct json_object *req = json_object_new_object(), *cmp = json_object_new_object(),
-			   *del = json_object_new_object(), *op = json_object_new_object(),
-			   *j = NULL, *cmps = json_object_new_array(),
-			   *ops = json_object_new_array();
-	char *body;
-	int ret = -ENOMEM;
+	struct json_object *cmp = json_object_new_object(), *del = json_object_new_object();
 
-	if (!req || !cmp || !del || !op || !cmps || !ops ||
-	    etcd_add_b64(cmp, "key", key, strlen(key)) < 0 ||
-	    etcd_add_b64(cmp, "value", value, value_len) < 0 ||
-	    etcd_add_b64(del, "key", key, strlen(key)) < 0) {
-		json_object_put(req);
+	if (!cmp || !del || etcd_add_b64(cmp, "value", value, value_len) < 0) {
 		json_object_put(cmp);
 		json_object_put(del);
-		json_object_put(op);
-		json_object_put(cmps);
-		json_object_put(ops);
 		return -ENOMEM;
 	}
 	/* result EQUAL is the enum's zero; an absent key has no value and compares unequal */
 	json_object_object_add(cmp, "target", json_object_new_string("VALUE"));
-	json_object_object_add(op, "request_delete_range", del);
-	json_object_array_add(cmps, cmp);
-	json_object_array_add(ops, op);
-	json_object_object_add(req, "compare", cmps);
-	json_object_object_add(req, "success", ops);
-	body = etcd_body(req);
-	if (!body)
-		return -ENOMEM;
-	ret = etcd_post(e, "/v3/kv/txn", body, ETCD_REQUEST_MS, &j);
-	free(body);
-	if (ret == 0 && !etcd_json_bool(j, "succeeded")) {
-		etcd_seterr(e, "%s holds another value", key);
-		ret = -ESRCH;
-	}
-	json_object_put(j);
-	return ret;
+	return etcd_txn_one(e, key, cmp, "request_delete_range", del, -ESRCH,
+			    "holds another value");
 }
 
 int etcd_delete(struct etcd *e, const char *key, int64_t *deleted)

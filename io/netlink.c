@@ -209,11 +209,27 @@ static int nl_neigh_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac[6])
+/* The neighbours of family on ifindex, each through cb. A dump filtered by the callback rather
+ * than RTM_GETNEIGH for one entry: the single-entry get needs NDA_DST support that older kernels
+ * lack, and the table is small. */
+static int nl_neigh_dump(int ifindex, int family, mnl_cb_t cb, void *ctx)
 {
 	char buf[NL_BUF_LEN];
 	struct nlmsghdr *nlh;
 	struct ndmsg *ndm;
+
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+	ndm->ndm_family = (uint8_t)family;
+	ndm->ndm_ifindex = ifindex;
+	return nl_request(nlh, cb, ctx);
+}
+
+int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac[6])
+{
 	struct nl_neigh_ctx ctx = {
 		.ifindex = ifindex, .family = family, .addr = addr, .mac = mac
 	};
@@ -221,16 +237,7 @@ int nl_neigh_get(int ifindex, int family, const union nl_addr *addr, uint8_t mac
 
 	if (family != AF_INET && family != AF_INET6)
 		return -EAFNOSUPPORT;
-	memset(buf, 0, sizeof(buf));
-	/* A dump filtered here rather than RTM_GETNEIGH for one entry: the single-entry get needs
-	 * NDA_DST support that older kernels lack, and the table is small. */
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETNEIGH;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-	ndm->ndm_family = (uint8_t)family;
-	ndm->ndm_ifindex = ifindex;
-	ret = nl_request(nlh, nl_neigh_cb, &ctx);
+	ret = nl_neigh_dump(ifindex, family, nl_neigh_cb, &ctx);
 	if (ret < 0)
 		return ret;
 	return ctx.found ? 0 : -ENOENT;
@@ -273,14 +280,7 @@ int nl_neigh_keep(int ifindex, int family, const union nl_addr *addr, bool on)
 		struct nl_static_ctx st = { .ifindex = ifindex, .family = family, .addr = addr };
 		int ret;
 
-		memset(buf, 0, sizeof(buf));
-		nlh = mnl_nlmsg_put_header(buf);
-		nlh->nlmsg_type = RTM_GETNEIGH;
-		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-		ndm->ndm_family = (uint8_t)family;
-		ndm->ndm_ifindex = ifindex;
-		ret = nl_request(nlh, nl_static_cb, &st);
+		ret = nl_neigh_dump(ifindex, family, nl_static_cb, &st);
 		if (ret < 0)
 			return ret;
 		if (st.found)

@@ -15,10 +15,10 @@
 #     gateway), B does not notice (its pings continue, no new handshake).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
+. "$(dirname "$0")/cluster_roam_lib.sh"
 t_require_root
 t_require_cmd bird birdc wg wireguard-go python3
 t_require_xdpwgd
-CTL=$XDPWG_BUILD/xdpwgctl
 RP="python3 $(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/wgreplay.py"
 
 c_topology
@@ -26,29 +26,14 @@ t_ok "BIRD on the router and the three gateways, sessions established" c_bird_up
 	t_bail "BIRD"
 t_ok "the router routes the service address over 3 next hops" \
 	t_wait 10 c_rt_nnexthops "$C_SVC" 3 || t_bail "no ECMP route"
-# what a gateway forwards leaves its eth0 with XDP_TX: the router's ports need an XDP program
-for n in 1 2 3; do
-	ip -n "$RTNS" link set dev "gw$n" xdpdrv obj "$XDPWG_BUILD/xdpwg_mux.bpf.o" sec xdp ||
-		t_bail "no XDP program on the router's gw$n"
-done
-
-members=()
-for n in 1 2 3; do
-	members+=(--cluster-gateway "$n=$(c_gw_addr "$n")")
-done
+t_ok "an XDP program on the router's ports to the gateways (for their XDP_TX)" cr_mux_on ||
+	t_bail "router XDP"
 B_PUB=$(t_genkey clb)
-for n in 1 2 3; do
-	t_ok "gw$n: xdpwgd --attach eth0 --gateway-id $n, three members" \
-		c_start_gw "$n" --attach eth0 --gateway-id "$n" "${members[@]}" || t_bail "gw$n"
-	t_wg "$(c_gw_pid "$n")" set wg0 peer "$CL_PUB" allowed-ips 192.0.2.2/32 \
-		peer "$B_PUB" allowed-ips 192.0.2.3/32
-done
-
-# c_hash SRC IIF SPORT: the gateway the router's hash sends a client flow to (its own lookup).
+t_ok "gw1..gw3: xdpwgd --attach eth0 --gateway-id N, three members, one key" \
+	cr_start_gws xdpwgd "$CL_PUB@192.0.2.2/32" "$B_PUB@192.0.2.3/32" || t_bail "gateways"
 c_hash()
 {
-	ip -n "$RTNS" route get "$C_SVC" from "$1" iif "$2" ipproto udp sport "$3" dport 51820 |
-		grep -o 'via 198\.18\.0\.1[0-9]' | tail -c 2
+	cr_hash "$@"
 }
 
 # pick ports: A's wifi flow (port pa) and its lte flow (port pa2: a stock client that changes
@@ -91,18 +76,17 @@ t_ok "A: handshake through the service address" t_wait 5 t_in cl ping -c1 -W1 19
 t_ok "B: handshake through the service address" \
 	t_wait 5 t_in cl ping -c1 -W1 -I 192.0.2.3 198.18.2.2
 
-# gw_hs N PUB: gateway N's latest handshake with PUB (0: none); gw_ep N PUB: its endpoint
 gw_hs()
 {
-	t_wg "$(c_gw_pid "$1")" show wg0 latest-handshakes | awk -v k="$2" '$1 == k { print $2 }'
+	cr_gw_hs "$@"
 }
 gw_ep()
 {
-	t_wg "$(c_gw_pid "$1")" show wg0 endpoints | awk -v k="$2" '$1 == k { print $2 }'
+	cr_gw_ep "$@"
 }
 stat_of()
 {
-	t_at "$(c_gw_pid "$1")" "$CTL" stats wg0 | awk -v k="$2" '$1 == k || $1 == k":" { print $NF; exit }'
+	cr_stat "$@"
 }
 # all_hs: every gateway's latest handshake with A and B, one string
 all_hs()
@@ -137,9 +121,7 @@ t_in in ping -c 60 -i 0.1 -W 1 192.0.2.3 >"$T_DIR/push.txt" 2>&1 &
 PUSH=$!
 t_track "$PUSH"
 sleep 0.5
-ip -n "$CLNS" addr flush dev wifi
-ip -n "$CLNS" link set wifi down
-t_wg "$A" set wg0 listen-port "$pa2"
+t_at "$A" sh -c "ip addr flush dev wifi && ip link set wifi down && wg set wg0 listen-port $pa2"
 t_ok "A pings after wifi went away (lte, hashed to gw$ya)" \
 	t_in cl ping -c 20 -i 0.1 -W 2 192.0.2.1
 t_ok "gw$xa's endpoint for A moved to lte" t_wait 3 sh -c \

@@ -15,7 +15,8 @@
 #          replies across the move) and new handshakes (the client's latest handshake changed)
 #   push   B only (wireguard-go gateways announce no routes for their clients): the inside host
 #          pings a silent xdpwgd client every 10 ms; its wifi goes away, it moves to lte, hashed
-#          to another gateway: blackout
+#          to another gateway: blackout; then the control: the same with its lte flow hashed
+#          to the holder itself (a move without forwarding)
 #   kill   a stock wireguard-go client with persistent keepalive 25 s pings every 10 ms; the
 #          gateway that holds its session is SIGKILLed (xdpwgd or wireguard-go, and its BIRD):
 #          time until the replies are back, and handshakes (its own retry: a new handshake
@@ -77,19 +78,7 @@ cl_fresh() # IMPL PORT [KEEPALIVE]
 		t_wg "$(c_gw_pid "$n")" set wg0 peer "$CL_PUB" remove
 		t_wg "$(c_gw_pid "$n")" set wg0 peer "$CL_PUB" allowed-ips 192.0.2.2/32
 	done
-	# c_start_cl with the port from the start: a first packet (an IPv6 solicitation) from
-	# another port would be hashed to, and answered by, another gateway
-	if [ "$1" = xdpwgd ]; then
-		t_start_xdpwgd cl wg0 || return 1
-	else
-		t_start_wggo cl wg0 || return 1
-	fi
-	CL=$T_PID
-	t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port "$2" \
-		peer "$GW_PUB" endpoint "$C_SVC:51820" allowed-ips 192.0.2.0/24,198.18.2.0/24 ||
-		return 1
-	ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0 && ip -n "$CLNS" link set wg0 up &&
-		ip -n "$CLNS" route add 198.18.2.0/24 dev wg0 || return 1
+	cr_start_cl "$1" "$2" || return 1
 	[ -z "${3:-}" ] || t_wg "$CL" set wg0 peer "$GW_PUB" persistent-keepalive "$3"
 	t_wait 10 t_in cl ping -c1 -W1 192.0.2.1
 }
@@ -155,19 +144,27 @@ run_roam()
 	done
 }
 
-# run_push: the inside host pings a silent xdpwgd client across a move, REPS times (B only)
+# run_push [same]: the inside host pings a silent xdpwgd client across a move, REPS times (B
+# only); "same": the control, a port whose lte flow is hashed to the holder itself (the move
+# without forwarding)
 run_push()
 {
-	local k pb x y log t0 t1 capped bo
+	local k pb x y log t0 t1 capped bo metric=blackout_ms
+	[ "${1:-}" = same ] && metric=blackout_same_ms
 	for ((k = 1; k <= REPS; k++)); do
-		# one port whose wifi and lte flows hash to different gateways
+		# one port whose wifi and lte flows hash to different gateways (the same one)
 		pb=
 		for p in $(seq $((51900 + 20 * k)) $((51999 + 20 * k))); do
 			x=$(cr_hash 198.51.100.2 wifi "$p")
 			y=$(cr_hash 203.0.113.2 lte "$p")
-			[ -n "$x" ] && [ -n "$y" ] && [ "$x" != "$y" ] && pb=$p && break
+			[ -n "$x" ] && [ -n "$y" ] || continue
+			if [ "${1:-}" = same ]; then
+				[ "$x" = "$y" ] && pb=$p && break
+			else
+				[ "$x" != "$y" ] && pb=$p && break
+			fi
 		done
-		[ -n "$pb" ] || b_die "no port hashed to two gateways"
+		[ -n "$pb" ] || b_die "no port for the push scenario in 100 tries"
 		cl_fresh xdpwgd "$pb" || {
 			b_log "push B $k: no handshake"
 			continue
@@ -185,7 +182,7 @@ run_push()
 		sleep 0.3
 		b_kill "$R_PING_PID"
 		bo=$(r_blackout "$log" "$t0" "$t1")
-		rec push B xdpwgd "$k" blackout_ms "$bo" "$capped"
+		rec push B xdpwgd "$k" "$metric" "$bo" "$capped"
 		b_log "push B $k: gw$x holds, lte hashed to gw$y: blackout $bo ms"
 	done
 }
@@ -289,12 +286,12 @@ for side in A B; do
 	for scen in $SCENARIOS; do
 		case $scen in
 		roam) run_roam "$side" "$impl" ;;
-		push) [ "$side" = B ] && run_push ;;
+		push) [ "$side" = B ] && { run_push; run_push same; } ;;
 		kill) run_kill "$side" "$impl" ;;
 		fwd) [ "$side" = B ] && run_fwd ;;
 		esac
 	done
-	t_stop "$CL" 3 >/dev/null 2>&1
+	[ -z "${CL:-}" ] || t_stop "$CL" 3 >/dev/null 2>&1
 	CL=
 	ip -n "$CLNS" link del wg0 2>/dev/null
 	cr_stop_gws
@@ -344,7 +341,9 @@ TABLE=$OUT/bench-cluster.txt
 	esac
 	case " $SCENARIOS " in *" push "*)
 		row "gateway-pushed, silent xdpwgd client: blackout ms" push blackout_ms 0 \
-			"p99 <= 50: $(verdict "$(col push B blackout_ms | b_pct 99)" 50) (A: wireguard-go gateways announce no routes)" ;;
+			"p99 <= 50: $(verdict "$(col push B blackout_ms | b_pct 99)" 50) (A: wireguard-go gateways announce no routes)"
+		row "  ... control: lte hashed to the holder itself" push blackout_same_ms 0 \
+			"(the same move without forwarding)" ;;
 	esac
 	printf '%-52s %s\n' "peer added in etcd, usable on all gateways: p99" \
 		"n/a (needs --cluster/--etcd, not merged yet)"

@@ -49,7 +49,7 @@ set +x
 . "$here/../tests/net/cluster_roam_lib.sh"
 
 step=0
-bold= dim= plain=
+bold='' dim='' plain=''
 if [ -t 1 ]; then
 	bold=$(printf '\033[1m')
 	dim=$(printf '\033[2m')
@@ -106,8 +106,7 @@ done
 declare -A HASHED=([wifi]=$w [lte]=$l)
 
 say "Start the client: xdpwgd in socket mode, one peer: $C_SVC:51820, port $port"
-c_start_cl xdpwgd || die "the client did not start"
-t_wg "$CL" set wg0 listen-port "$port" || die "wg set on the client failed"
+cr_start_cl xdpwgd "$port" || die "the client did not start"
 note "from wifi the router hashes it to gw${HASHED[wifi]}, from lte to gw${HASHED[lte]}"
 t_wait 10 t_in cl ping -n -c 1 -W 1 198.18.2.2 || die "no reply through the tunnel"
 holder=$(cr_holder_of "$CL_PUB" | head -n 1)
@@ -216,8 +215,6 @@ tick "$SETTLE" "traffic over wifi; in a moment the wifi goes away"
 for ((s = 1; s <= SWITCHES; s++)); do
 	from=$uplink to=$other
 	[ "$PLAIN" = 1 ] && say "Switch $s of $SWITCHES: $from goes away"
-	sample
-	fwd0=$((${G[fwd1]:-0} + ${G[fwd2]:-0} + ${G[fwd3]:-0}))
 	t_wg "$(c_gw_pid "$holder")" show wg0 latest-handshakes >"$T_DIR/hs0"
 	ts=$(now)
 	log_event "switch $s: $from down at t=$(awk -v a="$T_START" -v b="$ts" 'BEGIN { printf "%.1f", b - a }') s; from $to the router hashes the client to gw${HASHED[$to]}, gw$holder holds its session"
@@ -230,16 +227,20 @@ for ((s = 1; s <= SWITCHES; s++)); do
 	tick 2 "switch $s: the client is on $to"
 	t_in cl ip link set "$from" up
 	t_in cl ip route replace default via "$via_from" dev "$from" \
-		metric $([ "$from" = wifi ] && echo 100 || echo 200) 2>/dev/null
+		metric "$([ "$from" = wifi ] && echo 100 || echo 200)" 2>/dev/null
 	te=$(now)
 	bo=$(blackout "$ts" "$te")
+	# what the gateways forward in the second after that, the client settled on $to
+	sample
+	fwd0=$((${G[fwd1]:-0} + ${G[fwd2]:-0} + ${G[fwd3]:-0}))
+	tick 1 "switch $s: the client is on $to"
 	sample
 	fwd1=$((${G[fwd1]:-0} + ${G[fwd2]:-0} + ${G[fwd3]:-0}))
 	new_hs=$(t_wg "$(c_gw_pid "$holder")" show wg0 latest-handshakes | cmp -s - "$T_DIR/hs0" && echo 0 || echo 1)
 	[ "$(hs_total)" -gt 1 ] && new_hs=1
 	echo "$s $from $to ${HASHED[$to]} $holder $ts $bo $new_hs $((fwd1 - fwd0))" >>"$T_DIR/switches"
-	log_event "switch $s: blackout $bo ms; received by gw${HASHED[$to]}, $([ "${HASHED[$to]}" = "$holder" ] && echo "the holder itself" || echo "forwarded to gw$holder ($((fwd1 - fwd0)) packets so far)"); new handshakes: $new_hs"
-	tick $((SETTLE - 2 > 0 ? SETTLE - 2 : 1)) "after switch $s: traffic over $uplink"
+	log_event "switch $s: blackout $bo ms; received by gw${HASHED[$to]}, $([ "${HASHED[$to]}" = "$holder" ] && echo "the holder itself" || echo "forwarded to gw$holder ($((fwd1 - fwd0)) packets in the next second)"); new handshakes: $new_hs"
+	tick $((SETTLE - 3 > 0 ? SETTLE - 3 : 1)) "after switch $s: traffic over $uplink"
 done
 
 say "Stop the traffic and work out what happened"
@@ -250,9 +251,9 @@ awk -v t0="$T_START" -F'[][ =]' '/bytes from/ {
 	rtt = $0; sub(/.*time=/, "", rtt); sub(/ ms.*/, "", rtt); printf "%.3f %s\n", $2 - t0, rtt }' \
 	"$T_DIR/ping.log" >"$OUT/ping.dat"
 {
-	printf '%-7s %-12s %-12s %-8s %12s %14s %10s\n' switch uplinks received_by holder blackout_ms new_handshakes forwarded
+	printf '%-7s %-12s %-12s %-8s %12s %14s %12s\n' switch uplinks received_by holder blackout_ms new_handshakes forwarded/s
 	while read -r n from to rcv hold ts bo hs fw; do
-		printf '%-7s %-12s %-12s %-8s %12s %14s %10s\n' "$n" "$from->$to" "gw$rcv" "gw$hold" "$bo" "$hs" "$fw"
+		printf '%-7s %-12s %-12s %-8s %12s %14s %12s\n' "$n" "$from->$to" "gw$rcv" "gw$hold" "$bo" "$hs" "$fw"
 	done <"$T_DIR/switches"
 } >"$OUT/summary.txt"
 awk -v t0="$T_START" '{ printf "%.3f\n", $6 - t0 }' "$T_DIR/switches" >"$OUT/switches.dat"
@@ -264,7 +265,7 @@ sed 's/^/    /' "$OUT/summary.txt"
 note ""
 note "pings: $got replies of about $sent sent over $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s; handshakes in all: $(hs_total) (gw$holder's, at the start)"
 note "received_by: the gateway the router's hash sends the client to; holder: the one with its keys"
-note "blackout: the longest gap between ping replies around the switch; forwarded: packets sent on to the holder"
+note "blackout: the longest gap between ping replies around the switch; forwarded/s: packets sent on to the holder, in the second after it"
 
 {
 	echo "set terminal pngcairo size 1000,500 noenhanced"

@@ -25,7 +25,9 @@ t_is "$rows" 2 "one row per switch, each with a blackout and no new handshake"
 # switch 1 (wifi -> lte) lands on another gateway than the holder (the demo picks the port so),
 # switch 2 back on the holder
 cross=$(awk 'NR > 1 && $3 != $4 && $7 > 0' "$T_DIR/demo/summary.txt" 2>/dev/null | wc -l)
-t_is "$cross" 1 "the switch to lte: received by another gateway, which forwarded to the holder"
+t_is "$cross" 1 "the switch to lte: received by another gateway, which forwards to the holder"
+same=$(awk 'NR > 1 && $3 == $4 && $7 == 0' "$T_DIR/demo/summary.txt" 2>/dev/null | wc -l)
+t_is "$same" 1 "the switch back to wifi: received by the holder, nothing forwarded"
 t_like "$(cat "$T_DIR/demo.out")" 'switch 1: blackout [0-9]+ ms; received by gw[1-3], forwarded to gw[1-3]' \
 	"the narration gives the blackout and who forwards to whom"
 t_like "$(file -b "$T_DIR/demo/demo.png" 2>/dev/null || head -c 8 "$T_DIR/demo/demo.png" | od -c)" \

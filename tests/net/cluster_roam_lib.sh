@@ -3,6 +3,7 @@
 # scripts/demo-cluster.sh). Source lib.sh and cluster_lib.sh first.
 #
 # Helpers: cr_mux_on, cr_hash SRC IIF SPORT, cr_start_gws IMPL PEERS..., cr_stop_gws,
+# cr_start_cl IMPL PORT,
 # cr_gw_hs N PUB, cr_gw_ep N PUB, cr_stat N KEY, cr_holder_of PUB, cr_pick_port SRC IIF FROM
 # NOT.
 
@@ -112,4 +113,22 @@ cr_holder_of()
 		h=$(cr_gw_hs "$n" "$1")
 		[ -z "$h" ] || [ "$h" = 0 ] || echo "$n"
 	done
+}
+
+# cr_start_cl IMPL PORT: c_start_cl with the client's listen port PORT from the start (a first
+# packet from another port, an IPv6 solicitation say, would be hashed to, and answered by,
+# another gateway than the one PORT's flow goes to). Sets CL.
+cr_start_cl()
+{
+	if [ "$1" = xdpwgd ]; then
+		t_start_xdpwgd cl wg0 || return 1
+	else
+		t_start_wggo cl wg0 || return 1
+	fi
+	CL=$T_PID
+	t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port "$2" \
+		peer "$GW_PUB" endpoint "$C_SVC:51820" allowed-ips 192.0.2.0/24,198.18.2.0/24 ||
+		return 1
+	ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0 && ip -n "$CLNS" link set wg0 up &&
+		ip -n "$CLNS" route add 198.18.2.0/24 dev wg0
 }

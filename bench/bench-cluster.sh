@@ -12,7 +12,8 @@
 #   roam   a stock wireguard-go client pings the gateway every 10 ms; its wifi goes away and it
 #          rebinds its socket (a new port) on lte, picked so that the router's hash lands it on
 #          ANOTHER gateway than the one holding its session: blackout (longest gap between echo
-#          replies across the move) and new handshakes (the client's latest handshake changed)
+#          replies across the move) and new handshakes (the client's latest handshake changed);
+#          then the control: the same with the new flow hashed to the holder itself
 #   push   B only (wireguard-go gateways announce no routes for their clients): the inside host
 #          pings a silent xdpwgd client every 10 ms; its wifi goes away, it moves to lte, hashed
 #          to another gateway: blackout; then the control: the same with its lte flow hashed
@@ -26,7 +27,7 @@
 #          session ("direct") and to another one that forwards everything to it ("forwarded"),
 #          alternated CLUSTER_TPUT_REPS times: forwarded / direct
 #
-# Environment (defaults): CLUSTER_REPS (3: roam, push), CLUSTER_KILL_REPS (1), CLUSTER_TPUT_REPS
+# Environment (defaults): CLUSTER_REPS (5: roam, push), CLUSTER_KILL_REPS (1), CLUSTER_TPUT_REPS
 # (2), CLUSTER_TPUT_S (4), CLUSTER_MAX_WAIT (25 s: cap on waiting for replies), CLUSTER_SCENARIOS
 # ("roam push kill fwd"), BENCH_OUT (build/bench). Runtime ~4 min, most of it wireguard-go's
 # 15 s handshake retry. Results: BENCH_OUT/bench-cluster.txt, bench-cluster.tsv.
@@ -41,7 +42,7 @@
 . "$B_TOP/tests/net/roam_lib.sh"
 
 b_require wireguard-go wg bird birdc iperf3 jq nsenter unshare ping stdbuf python3
-REPS=${CLUSTER_REPS:-3}
+REPS=${CLUSTER_REPS:-5}
 KREPS=${CLUSTER_KILL_REPS:-1}
 TREPS=${CLUSTER_TPUT_REPS:-2}
 TSECS=${CLUSTER_TPUT_S:-4}
@@ -83,11 +84,15 @@ cl_fresh() # IMPL PORT [KEEPALIVE]
 	t_wait 10 t_in cl ping -c1 -W1 192.0.2.1
 }
 
+# wifi back, and the client's route to the service address through it (bounded: 3 s): a
+# first packet out of lte would be hashed elsewhere
 wifi_back()
 {
 	ip -n "$CLNS" link set wifi up
 	ip -n "$CLNS" addr replace 198.51.100.2/24 dev wifi nodad 2>/dev/null
-	ip -n "$CLNS" route replace default via 198.51.100.1 dev wifi metric 100
+	t_wait 3 sh -c "ip -n $CLNS route replace default via 198.51.100.1 dev wifi metric 100 &&
+		ip -n $CLNS route get $C_SVC | grep -q 'dev wifi'" ||
+		b_log "wifi did not come back as the client's route"
 }
 
 wifi_gone()
@@ -107,10 +112,12 @@ steady()
 	r_until 5 r_reply_after "$1" "$(awk -v t="$(r_now)" 'BEGIN { printf "%.6f", t - 0.1 }')"
 }
 
-# run_roam SIDE IMPL: the stock client moved to another gateway, REPS times
+# run_roam SIDE IMPL [same]: the stock client moved to another gateway, REPS times; "same":
+# the control, its new lte flow hashed to the holder itself (the move without a gateway change)
 run_roam()
 {
-	local side=$1 impl=$2 k pa pa2 x log t0 t1 capped bo hs0 hs1 y
+	local side=$1 impl=$2 k pa pa2 x h log t0 t1 capped bo hs0 hs1 y sfx=
+	[ "${3:-}" = same ] && sfx=_same
 	pa=51821
 	x=$(cr_hash 198.51.100.2 wifi "$pa")
 	for ((k = 1; k <= REPS; k++)); do
@@ -118,8 +125,19 @@ run_roam()
 			b_log "roam $side $k: no handshake"
 			continue
 		}
+		h=$(cr_holder_of "$CL_PUB" | tail -n 1)
+		if [ "$h" != "$x" ]; then
+			b_log "roam $side $k: the session is on gw$h, not gw$x: repetition skipped"
+			continue
+		fi
 		# a new port on lte that the router hashes to another gateway (each repetition its own)
-		pa2=$(cr_pick_port 203.0.113.2 lte $((52821 + 100 * k)) "$x") || b_die "no lte port off gw$x"
+		if [ -n "$sfx" ]; then
+			pa2=$(cr_pick_port 203.0.113.2 lte $((52821 + 100 * k)) \
+				"$(seq "$C_NGW" | grep -vx "$x" | tr '\n' ' ')") || b_die "no lte port to gw$x"
+		else
+			pa2=$(cr_pick_port 203.0.113.2 lte $((52821 + 100 * k)) "$x") ||
+				b_die "no lte port off gw$x"
+		fi
 		y=$(cr_hash 203.0.113.2 lte "$pa2")
 		log=$T_DIR/roam-$side-$k.log
 		r_ping_bg cl 192.0.2.1 0.01 $((MAXWAIT + 10)) "$log"
@@ -138,8 +156,8 @@ run_roam()
 		b_kill "$R_PING_PID"
 		bo=$(r_blackout "$log" "$t0" "$t1")
 		hs1=$(cl_hs)
-		rec roam "$side" "$impl" "$k" blackout_ms "$bo" "$capped"
-		rec roam "$side" "$impl" "$k" handshakes "$([ "$hs1" = "$hs0" ] && echo 0 || echo 1)"
+		rec roam "$side" "$impl" "$k" "blackout${sfx}_ms" "$bo" "$capped"
+		rec roam "$side" "$impl" "$k" "handshakes$sfx" "$([ "$hs1" = "$hs0" ] && echo 0 || echo 1)"
 		b_log "roam $side $k: gw$x -> hashed to gw$y: blackout $bo ms, handshake $([ "$hs1" = "$hs0" ] && echo no || echo yes)"
 	done
 }
@@ -285,7 +303,7 @@ for side in A B; do
 	b_log "side $side: $impl gateways"
 	for scen in $SCENARIOS; do
 		case $scen in
-		roam) run_roam "$side" "$impl" ;;
+		roam) { run_roam "$side" "$impl"; run_roam "$side" "$impl" same; } ;;
 		push) [ "$side" = B ] && { run_push; run_push same; } ;;
 		kill) run_kill "$side" "$impl" ;;
 		fwd) [ "$side" = B ] && run_fwd ;;
@@ -337,7 +355,10 @@ TABLE=$OUT/bench-cluster.txt
 		row "cross-gateway roam, stock client: blackout ms" roam blackout_ms 0 \
 			"p99 <= 50: $(verdict "$(col roam B blackout_ms | b_pct 99)" 50) (capped A/B $(ncapped roam A blackout_ms)/$(ncapped roam B blackout_ms))"
 		row "  ... new handshakes per move" roam handshakes 0 \
-			"0: $(verdict "$(col roam B handshakes | b_pct 100)" 0)" ;;
+			"0: $(verdict "$(col roam B handshakes | b_pct 100)" 0)"
+		row "  ... control: lte hashed to the holder itself" roam blackout_same_ms 0 \
+			"(the same move on one gateway)"
+		row "  ... control: new handshakes" roam handshakes_same 0 "" ;;
 	esac
 	case " $SCENARIOS " in *" push "*)
 		row "gateway-pushed, silent xdpwgd client: blackout ms" push blackout_ms 0 \

@@ -112,11 +112,26 @@ steady()
 	r_until 5 r_reply_after "$1" "$(awk -v t="$(r_now)" 'BEGIN { printf "%.6f", t - 0.1 }')"
 }
 
+# landed_count IMPL Y: for xdpwgd, what all gateways forwarded (data); for wireguard-go, what
+# reached gateway Y's UDP port 51820 (nft counters: no XDP in front of it)
+landed_count()
+{
+	local n t=0
+	if [ "$1" = xdpwgd ]; then
+		for n in $(seq "$C_NGW"); do
+			t=$((t + $(cr_stat "$n" cluster_forwarded_data || echo 0)))
+		done
+		echo "$t"
+	else
+		c_gw_count "$2"
+	fi
+}
+
 # run_roam SIDE IMPL [same]: the stock client moved to another gateway, REPS times; "same":
 # the control, its new lte flow hashed to the holder itself (the move without a gateway change)
 run_roam()
 {
-	local side=$1 impl=$2 k pa pa2 x h log t0 t1 capped bo hs0 hs1 y sfx=
+	local side=$1 impl=$2 k pa pa2 x h log t0 t1 capped bo hs0 hs1 y c0 c1 sfx=
 	[ "${3:-}" = same ] && sfx=_same
 	pa=51821
 	x=$(cr_hash 198.51.100.2 wifi "$pa")
@@ -143,6 +158,7 @@ run_roam()
 		r_ping_bg cl 192.0.2.1 0.01 $((MAXWAIT + 10)) "$log"
 		steady "$log"
 		hs0=$(cl_hs)
+		c0=$(landed_count "$impl" "$y")
 		sleep 0.3
 		t0=$(r_now)
 		# in one go: the wifi uplink gone and the socket rebound (what a client's network
@@ -156,6 +172,17 @@ run_roam()
 		b_kill "$R_PING_PID"
 		bo=$(r_blackout "$log" "$t0" "$t1")
 		hs1=$(cl_hs)
+		# where the flow really went: the prediction (the router's route lookup) is checked
+		# against the receiving gateway's counters; a repetition that went elsewhere is dropped
+		c1=$(landed_count "$impl" "$y")
+		if [ -z "$sfx" ] && [ "$((c1 - c0))" -le 0 ]; then
+			b_log "roam $side $k: the flow did not reach gw$y as predicted: repetition dropped"
+			continue
+		fi
+		if [ -n "$sfx" ] && [ "$impl" = xdpwgd ] && [ "$((c1 - c0))" -gt 0 ]; then
+			b_log "roam $side $k: control forwarded after all: repetition dropped"
+			continue
+		fi
 		rec roam "$side" "$impl" "$k" "blackout${sfx}_ms" "$bo" "$capped"
 		rec roam "$side" "$impl" "$k" "handshakes$sfx" "$([ "$hs1" = "$hs0" ] && echo 0 || echo 1)"
 		b_log "roam $side $k: gw$x -> hashed to gw$y: blackout $bo ms, handshake $([ "$hs1" = "$hs0" ] && echo no || echo yes)"
@@ -295,6 +322,7 @@ c_topology
 c_bird_up || b_die "BIRD: BGP sessions not established"
 t_wait 10 c_rt_nnexthops "$C_SVC" 3 || b_die "no ECMP route to the service address"
 cr_mux_on || b_die "no XDP program on the router's ports"
+c_gw_count_start 51820 || b_die "no nft counters in the gateways"
 
 for side in A B; do
 	impl=wireguard-go

@@ -150,13 +150,16 @@ view()
 	t=$(now)
 	sample
 	el=$(awk -v a="$T_START" -v b="$t" 'BEGIN { printf "%.1f", b - a }')
-	# per-second deltas of forwarded packets, for the plot
+	# forwarded packets per second since the last sample (sampling takes its own time), for
+	# the plot
 	printf '%s' "$el" >>"$OUT/samples.dat"
 	for n in 1 2 3; do
 		d=$((${G[fwd$n]:-0} - ${PREV[fwd$n]:-0}))
-		printf ' %s' "$d" >>"$OUT/samples.dat"
+		awk -v d="$d" -v t="$el" -v p="${PREV[t]:-0}" \
+			'BEGIN { printf " %.0f", (t > p) ? d / (t - p) : 0 }' >>"$OUT/samples.dat"
 		PREV[fwd$n]=${G[fwd$n]:-0}
 	done
+	PREV[t]=$el
 	echo >>"$OUT/samples.dat"
 	[ "$PLAIN" = 1 ] && return
 	printf '\033[H\033[2J'
@@ -251,7 +254,7 @@ awk -v t0="$T_START" -F'[][ =]' '/bytes from/ {
 	rtt = $0; sub(/.*time=/, "", rtt); sub(/ ms.*/, "", rtt); printf "%.3f %s\n", $2 - t0, rtt }' \
 	"$T_DIR/ping.log" >"$OUT/ping.dat"
 {
-	printf '%-7s %-12s %-12s %-8s %12s %14s %12s\n' switch uplinks received_by holder blackout_ms new_handshakes forwarded/s
+	printf '%-7s %-12s %-12s %-8s %12s %14s %12s\n' switch uplinks received_by holder blackout_ms new_handshakes forwarded_1s
 	while read -r n from to rcv hold ts bo hs fw; do
 		printf '%-7s %-12s %-12s %-8s %12s %14s %12s\n' "$n" "$from->$to" "gw$rcv" "gw$hold" "$bo" "$hs" "$fw"
 	done <"$T_DIR/switches"
@@ -265,7 +268,7 @@ sed 's/^/    /' "$OUT/summary.txt"
 note ""
 note "pings: $got replies of about $sent sent over $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s; handshakes in all: $(hs_total) (gw$holder's, at the start)"
 note "received_by: the gateway the router's hash sends the client to; holder: the one with its keys"
-note "blackout: the longest gap between ping replies around the switch; forwarded/s: packets sent on to the holder, in the second after it"
+note "blackout: the longest gap between ping replies around the switch; forwarded_1s: packets sent on to the holder in the live view's next tick (about a second)"
 
 {
 	echo "set terminal pngcairo size 1000,500 noenhanced"
@@ -277,7 +280,7 @@ note "blackout: the longest gap between ping replies around the switch; forwarde
 	echo "set ytics nomirror"
 	echo "set y2tics"
 	echo "set grid"
-	echo "set key top left"
+	echo "set key below horizontal"
 	i=0
 	while read -r x; do
 		i=$((i + 1))
@@ -285,9 +288,9 @@ note "blackout: the longest gap between ping replies around the switch; forwarde
 		echo "set label $i 'switch $i' at $x, graph 0.95 left offset 0.5,0 tc rgb 'red'"
 	done <"$OUT/switches.dat"
 	echo "plot '$OUT/ping.dat' using 1:2 with points pt 7 ps 0.3 title 'ping RTT (ms)', \\"
-	echo "     '$OUT/samples.dat' using 1:2 axes x1y2 with steps lw 2 title 'gw1 forwarded', \\"
-	echo "     '$OUT/samples.dat' using 1:3 axes x1y2 with steps lw 2 title 'gw2 forwarded', \\"
-	echo "     '$OUT/samples.dat' using 1:4 axes x1y2 with steps lw 2 title 'gw3 forwarded'"
+	echo "     '$OUT/samples.dat' using 1:2 axes x1y2 with fsteps lw 2 title 'gw1 forwarded', \\"
+	echo "     '$OUT/samples.dat' using 1:3 axes x1y2 with fsteps lw 2 title 'gw2 forwarded', \\"
+	echo "     '$OUT/samples.dat' using 1:4 axes x1y2 with fsteps lw 2 title 'gw3 forwarded'"
 } >"$OUT/demo.gnuplot"
 gnuplot "$OUT/demo.gnuplot" 2>"$T_DIR/gnuplot.err" || die "gnuplot failed: $(cat "$T_DIR/gnuplot.err")"
 note ""

@@ -4,9 +4,10 @@
 #   make deps       install build and test dependencies from Debian 12 (apt-get, idempotent)
 #   make test       build and run every test (TAP through prove); SAN=1 for ASan+UBSan
 #   make check      clang-format, cppcheck and the layering check clean
-#   make demo       the roaming demo (namespaces, needs root)
+#   make demo       the roaming demo (namespaces, needs root); demo-cluster across three gateways
 #   make bench      throughput benchmark against wireguard-go (bench-tunnels last); bench-roam
-#                   (then bench-paths), bench-flood, bench-tunnels, bench-paths alone too
+#                   (then bench-paths), bench-flood, bench-tunnels, bench-paths, bench-cluster
+#                   (roaming across the gateways of a cluster) alone too
 #   make vmtest     the suite inside a VM with the kernel's WireGuard as peer
 #   make install    DESTDIR and PREFIX honoured
 
@@ -80,8 +81,8 @@ SKELS       := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 
 BINS := $(BUILD)/xdpwgd $(BUILD)/xdpwgctl
 
-.PHONY: all deps deps-vm test test-unit check format demo bench bench-roam bench-flood \
-	bench-tunnels bench-paths fuzz vmtest install clean
+.PHONY: all deps deps-vm test test-unit check format demo demo-cluster bench bench-roam \
+	bench-flood bench-tunnels bench-paths bench-cluster fuzz vmtest install clean
 .DEFAULT_GOAL := all
 # keep the BPF object and skeleton when a later step fails
 .SECONDARY: $(BPF_OBJS) $(SKELS)
@@ -170,9 +171,21 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@XDPWG_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
+demo-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@XDPWG_BUILD=$(abspath $(BUILD)) scripts/demo-cluster.sh
+
 bench-flood bench-tunnels bench-paths: deps
 	@$(MAKE) --no-print-directory all
 	@XDPWG_BUILD=$(abspath $(BUILD)) bench/$@.sh
+
+# make bench-cluster: roaming across gateways (bench/bench-cluster.sh), then the peer set in etcd
+# (bench/bench-cluster-etcd.sh, a lab of its own after the first is gone); BENCH_ETCD=0 leaves
+# the second out
+bench-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@XDPWG_BUILD=$(abspath $(BUILD)) bench/bench-cluster.sh
+	@[ "$(BENCH_ETCD)" = 0 ] || XDPWG_BUILD=$(abspath $(BUILD)) bench/bench-cluster-etcd.sh
 
 # make bench-roam: bench/bench-roam.sh (the client's uplink goes away), then bench/bench-paths.sh
 # (the path dies while the link stays up, ~13 min); BENCH_PATHS=0 leaves the second out

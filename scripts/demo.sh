@@ -49,34 +49,10 @@ esac
 set +x
 CTL=$XDPWG_BUILD/xdpwgctl
 
-step=0
-bold= dim= plain=
-if [ -t 1 ]; then
-	bold=$(printf '\033[1m')
-	dim=$(printf '\033[2m')
-	plain=$(printf '\033[0m')
-fi
-say()
-{
-	step=$((step + 1))
-	printf '\n%s==> %d. %s%s\n' "$bold" "$step" "$*" "$plain"
-}
-note()
-{
-	printf '    %s\n' "$*"
-}
-die()
-{
-	printf '\ndemo: %s\n' "$*" >&2
-	t_show_log 15 >&2
-	exit 1
-}
-now() { date +%s.%N; }
+DEMO_NAME=demo
+. "$here/demo_lib.sh"
 
-[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces); try: sudo make demo"
-for c in wg ping nsenter unshare gnuplot awk; do
-	command -v "$c" >/dev/null || die "needs $c (make deps)"
-done
+demo_require wg ping nsenter unshare gnuplot awk
 [ -x "$XDPWG_BUILD/xdpwgd" ] && [ -x "$CTL" ] || die "no $XDPWG_BUILD/xdpwgd (run make)"
 mkdir -p "$OUT" || die "cannot create $OUT"
 rm -f "$OUT/summary.txt" "$OUT/demo.png" "$OUT/ping.dat" "$OUT/samples.dat" "$OUT/switches.dat"

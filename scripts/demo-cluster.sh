@@ -151,22 +151,7 @@ view()
 			"${G[in$n]:-0}" "${G[hs$n]:-0}" "$([ "${G[holder]}" = "$n" ] && echo yes || echo no)" \
 			"$([ "${HASHED[$uplink]}" = "$n" ] && echo '<- the client' || echo)"
 	done
-	printf '\n%s  events:%s\n' "$dim" "$plain"
-	for e in "${events[@]}"; do printf '  %s\n' "$e"; done
-	printf '\n%s  %s%s\n' "$bold" "${1:-}" "$plain"
-}
-log_event()
-{
-	events+=("$*")
-	[ "$PLAIN" = 1 ] && note "$*"
-}
-tick()
-{
-	local i
-	for ((i = 0; i < $1; i++)); do
-		view "$2"
-		sleep 1
-	done
+	demo_view_events "${1:-}"
 }
 # blackout FROM UNTIL: the longest gap between ping replies around the switch, in ms
 blackout()

@@ -174,23 +174,7 @@ view()
 	printf '  throughput in     %s Mbit/s   (client -> gateway, through XDP)\n' "$rate"
 	printf '  ping rtt          %s ms\n' "$(last_rtt)"
 	printf '  XDP               %s redirected to AF_XDP, %s dropped\n' "${M[redir]:-0}" "${M[drops]:-0}"
-	printf '\n%s  events:%s\n' "$dim" "$plain"
-	for e in "${events[@]}"; do printf '  %s\n' "$e"; done
-	printf '\n%s  %s%s\n' "$bold" "${1:-}" "$plain"
-}
-log_event()
-{
-	events+=("$*")
-	[ "$PLAIN" = 1 ] && note "$*"
-}
-# tick SECONDS MESSAGE: the live view once a second for SECONDS
-tick()
-{
-	local i
-	for ((i = 0; i < $1; i++)); do
-		view "$2"
-		sleep 1
-	done
+	demo_view_events "${1:-}"
 }
 
 # the gateway's latest move event: "seq wall-time new-endpoint" (or nothing)

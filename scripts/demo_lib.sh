@@ -36,3 +36,27 @@ demo_require()
 		command -v "$c" >/dev/null || die "needs $c (make deps)"
 	done
 }
+
+# The live view's end: the events so far, then MESSAGE in bold. The demo defines view and keeps
+# events (an array) and PLAIN.
+demo_view_events()
+{
+	local e
+	printf '\n%s  events:%s\n' "$dim" "$plain"
+	for e in "${events[@]}"; do printf '  %s\n' "$e"; done
+	printf '\n%s  %s%s\n' "$bold" "$1" "$plain"
+}
+log_event()
+{
+	events+=("$*")
+	[ "$PLAIN" = 1 ] && note "$*"
+}
+# tick SECONDS MESSAGE: the live view once a second for SECONDS
+tick()
+{
+	local i
+	for ((i = 0; i < $1; i++)); do
+		view "$2"
+		sleep 1
+	done
+}

@@ -131,7 +131,7 @@ landed_count()
 # the control, its new lte flow hashed to the holder itself (the move without a gateway change)
 run_roam()
 {
-	local side=$1 impl=$2 k pa pa2 x h log t0 t1 capped bo hs0 hs1 y c0 c1 sfx=
+	local side=$1 impl=$2 k pa pa2 x h log capped bo hs0 hs1 y c0 c1 sfx=
 	[ "${3:-}" = same ] && sfx=_same
 	pa=51821
 	x=$(cr_hash 198.51.100.2 wifi "$pa")
@@ -159,18 +159,11 @@ run_roam()
 		steady "$log"
 		hs0=$(cl_hs)
 		c0=$(landed_count "$impl" "$y")
-		sleep 0.3
-		t0=$(r_now)
 		# in one go: the wifi uplink gone and the socket rebound (what a client's network
 		# manager hook would do), no process start in between
-		t_at "$CL" sh -c "ip addr flush dev wifi && ip link set wifi down &&
+		measure_move "$log" t_at "$CL" sh -c "ip addr flush dev wifi && ip link set wifi down &&
 			wg set wg0 listen-port $pa2"
-		t1=$(r_now)
-		capped=0
-		r_wait_reply_after "$log" "$t1" "$MAXWAIT" || capped=1
-		sleep 0.3
-		b_kill "$R_PING_PID"
-		bo=$(r_blackout "$log" "$t0" "$t1")
+		bo=$MOVE_BO capped=$MOVE_CAPPED
 		hs1=$(cl_hs)
 		# where the flow really went: the prediction (the router's route lookup) is checked
 		# against the receiving gateway's counters; a repetition that went elsewhere is dropped
@@ -194,7 +187,7 @@ run_roam()
 # without forwarding)
 run_push()
 {
-	local k pb x y log t0 t1 capped bo metric=blackout_ms
+	local k pb x y log capped bo metric=blackout_ms
 	[ "${1:-}" = same ] && metric=blackout_same_ms
 	for ((k = 1; k <= REPS; k++)); do
 		# one port whose wifi and lte flows hash to different gateways (the same one)
@@ -218,38 +211,38 @@ run_push()
 		log=$T_DIR/push-$k.log
 		r_ping_bg in 192.0.2.2 0.01 $((MAXWAIT + 10)) "$log"
 		steady "$log"
-		sleep 0.3
-		t0=$(r_now)
-		wifi_gone
-		t1=$(r_now)
-		capped=0
-		r_wait_reply_after "$log" "$t1" "$MAXWAIT" || capped=1
-		sleep 0.3
-		b_kill "$R_PING_PID"
-		bo=$(r_blackout "$log" "$t0" "$t1")
+		measure_move "$log" wifi_gone
+		bo=$MOVE_BO capped=$MOVE_CAPPED
 		rec push B xdpwgd "$k" "$metric" "$bo" "$capped"
 		b_log "push B $k: gw$x holds, lte hashed to gw$y: blackout $bo ms"
 	done
 }
 
+# measure_move LOG CMD...: with the pings of LOG (r_ping_bg, R_PING_PID) flowing, run CMD (the
+# move) and wait for a reply after it; MOVE_BO: the longest reply gap around it in ms,
+# MOVE_CAPPED 1 when none came within MAXWAIT. The pings are stopped.
+measure_move()
+{
+	local log=$1 t0 t1
+	shift
+	sleep 0.3
+	t0=$(r_now)
+	"$@"
+	t1=$(r_now)
+	MOVE_CAPPED=0
+	r_wait_reply_after "$log" "$t1" "$MAXWAIT" || MOVE_CAPPED=1
+	sleep 0.3
+	b_kill "$R_PING_PID"
+	MOVE_BO=$(r_blackout "$log" "$t0" "$t1")
+}
+
 # gw_restart N: gateway N back after a kill (its BIRD, its daemon), BGP up again
 gw_restart()
 {
-	local n=$1 members=() m
-	for m in $(seq "$C_NGW"); do
-		members+=(--cluster-gateway "$m=$(c_gw_addr "$m")")
-	done
+	local n=$1
 	ip -n "$(t_nsname "gw$n")" link del wg0 2>/dev/null
 	c_bird_start "gw$n" "$T_DIR/gw$n.conf" || return 1
-	if [ "$CR_GW_IMPL" = xdpwgd ]; then
-		c_start_gw "$n" --attach eth0 --gateway-id "$n" "${members[@]}" || return 1
-	else
-		t_start_wggo "gw$n" wg0 || return 1
-		printf -v "C_GW_PID_$n" '%s' "$T_PID"
-		t_wg "$T_PID" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 || return 1
-		ip -n "$(t_nsname "gw$n")" addr add 192.0.2.1/24 dev wg0 &&
-			ip -n "$(t_nsname "gw$n")" link set wg0 up
-	fi
+	cr_start_gw "$CR_GW_IMPL" "$n" || return 1
 	t_wg "$(c_gw_pid "$n")" set wg0 peer "$CL_PUB" allowed-ips 192.0.2.2/32
 	t_wait 20 c_bgp_established "$C_NGW" && t_wait 5 c_rt_nnexthops "$C_SVC" "$C_NGW"
 }

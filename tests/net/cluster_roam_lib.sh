@@ -46,26 +46,33 @@ cr_pick_port()
 	return 1
 }
 
-# cr_start_gws IMPL PEER... : the three gateways, xdpwgd (XDP on eth0, ids 1..3, static
-# membership, --cluster-table) or wireguard-go (the baseline: the same key, no forwarding, no
-# routes announced); each PEER "PUB@ALLOWED-IPS".
+# cr_start_gw IMPL N: gateway N alone (its peers not set): xdpwgd (XDP on eth0, id N, the static
+# membership of all C_NGW) or wireguard-go (the baseline: the same key, no forwarding, no routes)
+cr_start_gw()
+{
+	local impl=$1 n=$2 m members=()
+	for m in $(seq "$C_NGW"); do
+		members+=(--cluster-gateway "$m=$(c_gw_addr "$m")")
+	done
+	if [ "$impl" = xdpwgd ]; then
+		c_start_gw "$n" --attach eth0 --gateway-id "$n" "${members[@]}"
+		return
+	fi
+	t_start_wggo "gw$n" wg0 || return 1
+	printf -v "C_GW_PID_$n" '%s' "$T_PID"
+	t_wg "$T_PID" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 || return 1
+	ip -n "$(t_nsname "gw$n")" addr add 192.0.2.1/24 dev wg0 &&
+		ip -n "$(t_nsname "gw$n")" link set wg0 up
+}
+
+# cr_start_gws IMPL PEER... : the three gateways (cr_start_gw), each PEER "PUB@ALLOWED-IPS" on
+# every one.
 cr_start_gws()
 {
-	local impl=$1 n p members=()
+	local impl=$1 n p
 	shift
 	for n in $(seq "$C_NGW"); do
-		members+=(--cluster-gateway "$n=$(c_gw_addr "$n")")
-	done
-	for n in $(seq "$C_NGW"); do
-		if [ "$impl" = xdpwgd ]; then
-			c_start_gw "$n" --attach eth0 --gateway-id "$n" "${members[@]}" || return 1
-		else
-			t_start_wggo "gw$n" wg0 || return 1
-			printf -v "C_GW_PID_$n" '%s' "$T_PID"
-			t_wg "$T_PID" set wg0 private-key "$T_DIR/gw.key" listen-port 51820 || return 1
-			ip -n "$(t_nsname "gw$n")" addr add 192.0.2.1/24 dev wg0 &&
-				ip -n "$(t_nsname "gw$n")" link set wg0 up || return 1
-		fi
+		cr_start_gw "$impl" "$n" || return 1
 		for p in "$@"; do
 			t_wg "$(c_gw_pid "$n")" set wg0 peer "${p%%@*}" allowed-ips "${p#*@}" || return 1
 		done

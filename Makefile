@@ -181,11 +181,13 @@ bench-flood bench-tunnels bench-paths: deps
 
 # make bench-cluster: roaming across gateways (bench/bench-cluster.sh), then the peer set in etcd
 # (bench/bench-cluster-etcd.sh, a lab of its own after the first is gone); BENCH_ETCD=0 leaves
-# the second out
+# the second out, BENCH_MILLION=1 adds its first sync of a million peers (issue #21, ~10 min)
 bench-cluster: deps
 	@$(MAKE) --no-print-directory all
 	@XDPWG_BUILD=$(abspath $(BUILD)) bench/bench-cluster.sh
 	@[ "$(BENCH_ETCD)" = 0 ] || XDPWG_BUILD=$(abspath $(BUILD)) bench/bench-cluster-etcd.sh
+	@[ "$(BENCH_MILLION)" != 1 ] || [ "$(BENCH_ETCD)" = 0 ] || N=1000000 SYNC_REPS=1 ADD_REPS=5 \
+		BASELINE=0 XDPWG_BUILD=$(abspath $(BUILD)) bench/bench-cluster-etcd.sh
 
 # make bench-roam: bench/bench-roam.sh (the client's uplink goes away), then bench/bench-paths.sh
 # (the path dies while the link stays up, ~13 min); BENCH_PATHS=0 leaves the second out

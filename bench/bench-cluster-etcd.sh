@@ -21,7 +21,8 @@
 # Output: markdown table rows (| figure | xdpwgd | target | wireguard-go | ratio |), the
 # header too unless ROWS_ONLY=1 (for bench/bench-cluster.sh, which prints its own); also in
 # BENCH_OUT/bench-cluster-etcd.txt.
-# Environment (defaults): ADD_REPS (20), N (100000), SYNC_REPS (3), BASELINE (1: the
+# Environment (defaults): ADD_REPS (20), N (100000; make bench-cluster BENCH_MILLION=1 runs
+# 1000000, issue #21), SYNC_REPS (3), SYNC_CAP (60 s, 30 s per 100,000 peers beyond), BASELINE (1: the
 # wireguard-go setconf; 0 skips it), BASELINE_CAP (60 s: the setconf is given up after this;
 # wireguard-go 0.0.20220316 had used 2.5 min of CPU and 5 GB of memory on 100,000 peers
 # without finishing when it was stopped), ROWS_ONLY (0), BENCH_OUT (build/bench). Runtime with
@@ -37,6 +38,8 @@ b_require etcd etcdctl wireguard-go wg python3 nsenter unshare
 ADD_REPS=${ADD_REPS:-20}
 N=${N:-100000}
 SYNC_REPS=${SYNC_REPS:-3}
+# a sync not done after this many seconds is counted at the cap: 60 s, 30 s per 100,000 beyond
+SYNC_CAP=${SYNC_CAP:-$((N / 100000 * 30 > 60 ? N / 100000 * 30 : 60))}
 BASELINE=${BASELINE:-1}
 BASELINE_CAP=${BASELINE_CAP:-60}
 ROWS_ONLY=${ROWS_ONLY:-0}
@@ -115,7 +118,7 @@ for r in $(seq "$SYNC_REPS"); do
 	t0=$(e_now)
 	e_start_gw 3 || b_die "xdpwgd on gw3 did not start"
 	while [ "$(grep -c "synced at revision" "$LOG")" -le "$before" ]; do
-		[ "$(e_sub "$(e_now)" "$t0" | cut -d. -f1)" -lt 60 ] || break
+		[ "$(e_sub "$(e_now)" "$t0" | cut -d. -f1)" -lt "$SYNC_CAP" ] || break
 		sleep 0.02
 	done
 	d=$(e_sub "$(e_now)" "$t0")
@@ -191,7 +194,11 @@ s2() { case $1 in -) echo - ;; *) awk -v v="$1" 'BEGIN { printf "%.2f s", v }' ;
 		"$(ms "$ADD50") / $(ms "$ADD99") | ≤ 1 s: $(met "$ADD99" 1 "$capped") |" \
 		"n/a (no shared peer set; \`wg set\` or \`wg syncconf\` per gateway) | - |"
 	echo "| $N peers: first sync of a new gateway: median / max (n $SYNC_REPS) |" \
-		"$(s2 "$SYNC50") / $(s2 "$SYNCMAX") | ≤ 10 s: $(met "$SYNCMAX" 10 "$scapped") |" \
+		"$(s2 "$SYNC50") / $(s2 "$SYNCMAX") | $(if [ "$N" -le 100000 ]; then
+			echo "≤ 10 s: $(met "$SYNCMAX" 10 "$scapped")"
+		else
+			echo "measured (#21)$([ "$scapped" = 0 ] || echo ", $scapped capped")"
+		fi) |" \
 		"$(case $WGGO in -) echo "n/a" ;; capped) echo "> $BASELINE_CAP s (\`wg setconf\` of the same peers, given up)" ;;
 		*) echo "$(s2 "$WGGO") (\`wg setconf\` of the same peers, no store)" ;; esac) |" \
 		"$(case $WGGO in capped) echo "< $(b_ratio "$SYNC50" "$BASELINE_CAP")" ;; *) b_ratio "$SYNC50" "$WGGO" ;; esac) |"

@@ -54,6 +54,18 @@
 #include "redirect.bpf.h" /* counters, capture, events, metadata, XSK redirect */
 #include "cluster.bpf.h"  /* a gateway cluster: forward by receiver index, unwrap */
 
+/* Not ours, but unwrapped from a member's IP-in-IP: dropped. A member forwards only WireGuard
+ * messages to our port, so anything else inside is forged (a spoofed member address) and must
+ * not reach the kernel, which would deliver or route it as if it had come in directly: an open
+ * relay past the router's filters, or a BFD or BGP packet whose TTL no router decremented. */
+static __always_inline int pass_unless_unwrapped(struct xdp_md *ctx, const struct pkt_info *pi,
+						 __u32 reason)
+{
+	if (pi->meta_flags & XDPWG_META_F_FORWARDED)
+		return verdict(XDPWG_STAT_CLUSTER_BAD_ENCAP, XDP_DROP);
+	return pass_on(ctx, reason);
+}
+
 SEC("xdp")
 int xdpwg_rx(struct xdp_md *ctx)
 {
@@ -109,24 +121,27 @@ int xdpwg_rx(struct xdp_md *ctx)
 	else
 		reason = XDPWG_STAT_PASS_OTHER;
 	if (reason != XDPWG_STAT_MAX && reason != XDPWG_STAT_IPV6_EXT_DEEP)
-		return pass_on(ctx, reason);
+		return pass_unless_unwrapped(ctx, &pi, reason);
 
 	/* UDP, a fragment or a chain too deep to see through: ours, or transit? Before the
 	 * port: traffic to a host behind us on the same port is not ours to judge. */
 	if (!dest_is_local(cflags, &pi))
-		return pass_on(ctx, reason == XDPWG_STAT_IPV6_EXT_DEEP ? XDPWG_STAT_PASS_OTHER
-								       : XDPWG_STAT_PASS_TRANSIT);
+		return pass_unless_unwrapped(ctx, &pi,
+					     reason == XDPWG_STAT_IPV6_EXT_DEEP
+						     ? XDPWG_STAT_PASS_OTHER
+						     : XDPWG_STAT_PASS_TRANSIT);
 	/* to us, and whatever is behind the chain cannot be checked: it might be our port */
 	if (reason == XDPWG_STAT_IPV6_EXT_DEEP)
 		return verdict(XDPWG_STAT_IPV6_EXT_DEEP, XDP_DROP);
 	if (pi.frag == PARSE_FRAG_LATER)
-		return pass_on(ctx, XDPWG_STAT_PASS_FRAGMENT);
+		return pass_unless_unwrapped(ctx, &pi, XDPWG_STAT_PASS_FRAGMENT);
 
 	udph = cur.pos;
 	if ((void *)(udph + 1) > data_end)
-		return pass_on(ctx, pi.frag ? XDPWG_STAT_PASS_FRAGMENT : XDPWG_STAT_PASS_OTHER);
+		return pass_unless_unwrapped(
+			ctx, &pi, pi.frag ? XDPWG_STAT_PASS_FRAGMENT : XDPWG_STAT_PASS_OTHER);
 	if (udph->dest != bpf_htons(cfg->listen_port))
-		return pass_on(ctx, XDPWG_STAT_PASS_OTHER);
+		return pass_unless_unwrapped(ctx, &pi, XDPWG_STAT_PASS_OTHER);
 	pi.src.port = udph->source;
 	if ((cflags & XDPWG_CFG_F_ALLOW_SRC) && !source_allowed(&pi, cflags))
 		return wg_verdict(ctx, XDPWG_STAT_SRC_NOT_ALLOWED, XDP_DROP);

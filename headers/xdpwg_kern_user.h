@@ -101,7 +101,8 @@ enum xdpwg_stat {
 	/* IP-in-IP to our underlay address from an address that is no member: dropped */
 	XDPWG_STAT_CLUSTER_NOT_MEMBER,
 	/* IP-in-IP from a member that is malformed (outer options or fragments, inner header
-	 * of the wrong version or truncated): dropped */
+	 * of the wrong version or truncated), or whose inner packet is not a WireGuard message
+	 * for us (forged: members forward nothing else): dropped */
 	XDPWG_STAT_CLUSTER_BAD_ENCAP,
 	XDPWG_STAT_MAX,
 };

@@ -488,6 +488,22 @@ static void test_unwrap(void)
 	expect2("forwarded data for gateway 4: not forwarded again", &r, XDP_DROP,
 		XDPWG_STAT_CLUSTER_FWD_IN, XDPWG_STAT_UNKNOWN_INDEX);
 
+	/* a member's address spoofed around something that is no WireGuard message for us: never
+	 * handed to the kernel (it would deliver or route it as if it had come in directly) */
+	f = (struct fx){ .family = AF_INET, .type = T_DATA, .index = OUR_IDX, .plen = 64 };
+	len = build(in, &f, &l3);
+	in[l3 + 22] = 0x0e; /* UDP destination port 3784 (BFD) instead of ours */
+	in[l3 + 23] = 0xc8;
+	elen = wrap(enc, in, len, l3, AF_INET, &e4);
+	run_frame(enc, elen, if_cl0, &r);
+	expect2("a member's IP-in-IP around UDP to another port of ours", &r, XDP_DROP,
+		XDPWG_STAT_CLUSTER_FWD_IN, XDPWG_STAT_CLUSTER_BAD_ENCAP);
+	in[l3 + 9] = 6; /* TCP */
+	elen = wrap(enc, in, len, l3, AF_INET, &e4);
+	run_frame(enc, elen, if_cl0, &r);
+	expect2("a member's IP-in-IP around TCP", &r, XDP_DROP, XDPWG_STAT_CLUSTER_FWD_IN,
+		XDPWG_STAT_CLUSTER_BAD_ENCAP);
+
 	f = (struct fx){ .family = AF_INET, .type = T_DATA, .index = OUR_IDX, .plen = 64 };
 	len = build(in, &f, &l3);
 	e = e4;

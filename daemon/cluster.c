@@ -976,11 +976,13 @@ void cluster_free(struct cluster *c)
 	if (c->watcher_started)
 		pthread_join(c->watcher, NULL);
 	/* before the registrar revokes the lease (which takes our claims with it), so that no
-	 * claim is written after */
-	cluster_held_free(c->held);
-	c->held = NULL;
+	 * claim is written after; freed only once the registrar, which may still hand over a
+	 * lease, is joined */
+	cluster_held_stop(c->held);
 	if (c->registrar_started)
 		pthread_join(c->registrar, NULL);
+	cluster_held_free(c->held);
+	c->held = NULL;
 	while ((it = cluster_pop(c)))
 		cluster_item_free(it);
 	if (c->efd >= 0)

@@ -297,7 +297,7 @@ fail:
 	return NULL;
 }
 
-void cluster_held_free(struct cluster_held *h)
+void cluster_held_stop(struct cluster_held *h)
 {
 	if (!h)
 		return;
@@ -308,7 +308,15 @@ void cluster_held_free(struct cluster_held *h)
 		pthread_cond_signal(&h->cond);
 		pthread_mutex_unlock(&h->lock);
 		pthread_join(h->writer, NULL);
+		h->writer_started = false;
 	}
+}
+
+void cluster_held_free(struct cluster_held *h)
+{
+	if (!h)
+		return;
+	cluster_held_stop(h);
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->cond);
 	for (size_t i = 0; i < CLUSTER_HELD_BUCKETS; i++) {

@@ -38,6 +38,10 @@ enum cluster_held_constants {
 struct cluster_held *cluster_held_new(const char *ifname, const char *urls, const char *prefix,
 				      unsigned int self_id, struct cluster_routes *cr);
 /* Unregister from cr, stop the writer (within about a second), free. NULL is fine. */
+/* Stop writing claims (the writer joined, the hook gone); the table stays for the registrar,
+ * which may still hand over a lease until it is joined. NULL is fine. */
+void cluster_held_stop(struct cluster_held *h);
+/* cluster_held_stop, then free. Only after every thread that may call in has been joined. */
 void cluster_held_free(struct cluster_held *h);
 /* The registrar's membership lease (0: none now). A new lease: every claim is written again
  * under it. Any thread. */

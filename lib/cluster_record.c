@@ -99,6 +99,23 @@ int cluster_addr_parse(struct sockaddr_storage *ss, const char *s)
 	return -EINVAL;
 }
 
+/* Whether a gateway's underlay address can be one: a unicast address another host can send
+ * from (it becomes a trusted source of IP-in-IP and a forwarding target). */
+static bool cluster_underlay_usable(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+
+		return a != 0 && a != 0xffffffffu && (a >> 24) != 127 && (a >> 28) != 0xe &&
+		       (a >> 16) != 0xa9fe; /* 0/8 ... loopback, multicast, link-local */
+	}
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	return !IN6_IS_ADDR_UNSPECIFIED(a6) && !IN6_IS_ADDR_LOOPBACK(a6) &&
+	       !IN6_IS_ADDR_MULTICAST(a6) && !IN6_IS_ADDR_LINKLOCAL(a6) &&
+	       !IN6_IS_ADDR_V4MAPPED(a6);
+}
+
 /* The whole input as one JSON object, strictly (no trailing bytes, no comments). */
 static struct json_object *cluster_json_object(const char *json, size_t len, char *err,
 					       size_t errlen)
@@ -393,6 +410,13 @@ int cluster_gateway_parse(const char *name, const char *json, size_t len, struct
 			if (!json_object_is_type(v, json_type_string) ||
 			    cluster_addr_parse(&g->underlay, json_object_get_string(v)) < 0) {
 				snprintf(err, errlen, "underlay: not a numeric IP address");
+				goto cleanup;
+			}
+			if (!cluster_underlay_usable(&g->underlay)) {
+				snprintf(err, errlen,
+					 "underlay: %s is no unicast address another host can send "
+					 "from",
+					 json_object_get_string(v));
 				goto cleanup;
 			}
 			seen_underlay = true;

@@ -282,6 +282,16 @@ static void test_gateways(void)
 	GW_BAD("2", "{\"id\":2}", "underlay: missing");
 	GW_BAD("2", "{\"id\":2,\"underlay\":\"198.18.4.5\",\"x\":1}", "unknown field");
 	GW_BAD("2", "{\"id\":\"2\",\"underlay\":\"198.18.4.5\"}", "id");
+	/* a trusted source of IP-in-IP and a forwarding target: unicast that a host sends from */
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"0.0.0.0\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"255.255.255.255\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"127.0.0.1\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"224.0.0.5\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"169.254.1.1\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"::\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"::1\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"ff02::1\"}", "no unicast address");
+	GW_BAD("2", "{\"id\":2,\"underlay\":\"fe80::1\"}", "no unicast address");
 }
 
 /* held/KEY = {"gateway":N}: which gateway holds the peer's session (daemon/cluster_held.c) */

@@ -269,12 +269,14 @@ int daemon_cluster_start(struct xdpwgd *d, const struct cluster_fwd_opts *o)
 			  : (const void *)&((struct sockaddr_in6 *)&self)->sin6_addr,
 		  a, sizeof(a));
 	log_info("%s: gateway %u of a cluster, underlay %s (%s)", d->ifname, o->gateway_id, a, how);
+	/* The socket path forwards in userspace: all of it without XDP, and with XDP what still
+	 * reaches the socket (a fragmented datagram the kernel reassembled, an uplink without
+	 * the program). Unwrapping is XDP's. */
+	d->cluster_sock = cluster_sock_new(d->cfwd);
+	if (!d->cluster_sock)
+		return -errno;
+	io_sockpath_set_forward(d->sockpath, cluster_sock_forward, d->cluster_sock);
 	if (!d->xdp) {
-		/* the socket path forwards in userspace; unwrapping is XDP's */
-		d->cluster_sock = cluster_sock_new(d->cfwd);
-		if (!d->cluster_sock)
-			return -errno;
-		io_sockpath_set_forward(d->sockpath, cluster_sock_forward, d->cluster_sock);
 		log_warn("%s: without --attach this gateway forwards other members' packets from "
 			 "its socket, but cannot unwrap what they forward to it",
 			 d->ifname);

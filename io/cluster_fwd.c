@@ -324,6 +324,32 @@ const struct sockaddr_storage *cluster_fwd_self_underlay(const struct cluster_fw
 	return &cf->self;
 }
 
+/* accept_ra 1 (accept unless forwarding) becomes 2 (accept even so); 0 and 2 stay. */
+static int cluster_fwd_keep_ra(const char *ifname)
+{
+	char path[128], cur[8] = "";
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", ifname);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* no IPv6 on it: nothing to keep */
+	if (read(fd, cur, sizeof(cur) - 1) > 0 && cur[0] == '1') {
+		if (pwrite(fd, "2\n", 2, 0) != 2) {
+			log_err("cluster: accept_ra 2 on %s (to keep its Router Advertisements "
+				"while it forwards): %s",
+				ifname, strerror(errno));
+			ret = -1;
+		} else {
+			log_info("cluster: accept_ra on %s 1 -> 2, so that it keeps its Router "
+				 "Advertisements while it forwards",
+				 ifname);
+		}
+	}
+	close(fd);
+	return ret;
+}
+
 int cluster_fwd_enable_forwarding(const char *ifname, int family)
 {
 	char path[128], cur[8] = "";
@@ -340,6 +366,13 @@ int cluster_fwd_enable_forwarding(const char *ifname, int family)
 	n = read(fd, cur, sizeof(cur) - 1);
 	if (n > 0 && cur[0] == '1')
 		goto out;
+	/* an IPv6 interface that forwards ignores Router Advertisements unless accept_ra is 2:
+	 * a gateway configured by SLAAC would lose its default route when the RA's lifetime ran
+	 * out */
+	if (family == AF_INET6 && cluster_fwd_keep_ra(ifname) < 0) {
+		ret = -EIO;
+		goto out;
+	}
 	if (pwrite(fd, "1\n", 2, 0) != 2) {
 		ret = -errno;
 		log_err("cluster: turning on %s forwarding on %s: %s",

@@ -11,8 +11,10 @@ t_require_xdpwgd
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 
 demo_tmo=120
-[ "${XDPWG_VM:-0}" = 1 ] && demo_tmo=480
-DEMO_SWITCHES=2 DEMO_SETTLE=2 DEMO_PLAIN=1 DEMO_OUT="$T_DIR/demo" timeout "$demo_tmo" \
+settle=2
+# under TCG a switch's replies may take longer than 2 s to come back: more time around each
+[ "${XDPWG_VM:-0}" = 1 ] && demo_tmo=480 settle=5
+DEMO_SWITCHES=2 DEMO_SETTLE=$settle DEMO_PLAIN=1 DEMO_OUT="$T_DIR/demo" timeout "$demo_tmo" \
 	"$TOP/scripts/demo-cluster.sh" >"$T_DIR/demo.out" 2>&1 </dev/null
 rc=$?
 [ "$rc" = 124 ] && t_diag "the demo was killed after $demo_tmo s"
@@ -26,8 +28,10 @@ t_is "$rows" 2 "one row per switch, each with a blackout and no new handshake"
 # switch 2 back on the holder
 cross=$(awk 'NR > 1 && $3 != $4 && $7 > 0' "$T_DIR/demo/summary.txt" 2>/dev/null | wc -l)
 t_is "$cross" 1 "the switch to lte: received by another gateway, which forwards to the holder"
-same=$(awk 'NR > 1 && $3 == $4 && $7 == 0' "$T_DIR/demo/summary.txt" 2>/dev/null | wc -l)
-t_is "$same" 1 "the switch back to wifi: received by the holder, nothing forwarded"
+# (the second's forwarded count is not asserted: lte packets still in flight when it is
+# sampled are forwarded, more of them on a slow host)
+same=$(awk 'NR > 1 && $3 == $4' "$T_DIR/demo/summary.txt" 2>/dev/null | wc -l)
+t_is "$same" 1 "the switch back to wifi: received by the holder"
 t_like "$(cat "$T_DIR/demo.out")" 'switch 1: blackout [0-9]+ ms; received by gw[1-3], forwarded to gw[1-3]' \
 	"the narration gives the blackout and who forwards to whom"
 t_like "$(file -b "$T_DIR/demo/demo.png" 2>/dev/null || head -c 8 "$T_DIR/demo/demo.png" | od -c)" \

@@ -56,7 +56,7 @@ t_ok "the router routes the client via gw2 alone (within 3 s)" \
 t_diag "handshake with gw2 -> the router via gw2 alone: $(c_since "$t0") s"
 t_is "$(c_gw_table 1)" "" "gw1's table $C_TABLE no longer has the client"
 t_is "$(c_gw_table 2)" "192.0.2.2 dev wg0 proto $C_RTPROT scope link " "gw2's table has it"
-t_ok "etcd: the claim is gw2's" claim_is '{"gateway":2}'
+t_ok "etcd: the claim is gw2's" t_wait 10 claim_is '{"gateway":2}'
 t_ok "gw1 logged the move" log_has 1 "is held by gateway 2 now"
 t_is "$(c_gw_handshakes 1)$(c_gw_handshakes 2)" 11 "one handshake on each gateway"
 t_ok "the inside host reaches the client through gw2" t_wait 5 t_in in ping -c1 -W1 192.0.2.2

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cluster_opts.h"
+#include "cluster_record.h"
 #include "cluster_sock.h"
 #include "sock_path.h"
 #include "log.h"
@@ -56,6 +57,13 @@ static int cluster_opts_member(struct cluster_fwd_opts *o, const char *what, con
 	} else {
 		fprintf(stderr, "xdpwgd: %s '%.*s': '%s' is not an IPv4 or IPv6 address\n", what,
 			(int)len, item, eq + 1);
+		return -1;
+	}
+	if (!cluster_addr_usable(&m->underlay)) {
+		fprintf(stderr,
+			"xdpwgd: %s '%.*s': '%s' is no unicast address another host can send "
+			"from\n",
+			what, (int)len, item, eq + 1);
 		return -1;
 	}
 	for (unsigned int i = 0; i < o->n_members; i++) {

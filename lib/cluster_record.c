@@ -99,9 +99,7 @@ int cluster_addr_parse(struct sockaddr_storage *ss, const char *s)
 	return -EINVAL;
 }
 
-/* Whether a gateway's underlay address can be one: a unicast address another host can send
- * from (it becomes a trusted source of IP-in-IP and a forwarding target). */
-static bool cluster_underlay_usable(const struct sockaddr_storage *ss)
+bool cluster_addr_usable(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET) {
 		uint32_t a = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
@@ -412,7 +410,7 @@ int cluster_gateway_parse(const char *name, const char *json, size_t len, struct
 				snprintf(err, errlen, "underlay: not a numeric IP address");
 				goto cleanup;
 			}
-			if (!cluster_underlay_usable(&g->underlay)) {
+			if (!cluster_addr_usable(&g->underlay)) {
 				snprintf(err, errlen,
 					 "underlay: %s is no unicast address another host can send "
 					 "from",

@@ -84,5 +84,9 @@ char *cluster_held_format(unsigned int gateway);
 const char *cluster_addr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
 /* A numeric IPv4 or IPv6 address; 0 or -EINVAL. */
 int cluster_addr_parse(struct sockaddr_storage *ss, const char *s);
+/* Whether ss can be a gateway's underlay address: a unicast address another host can send from
+ * (not unspecified, broadcast, loopback, multicast, link-local, v4-mapped); it becomes a
+ * trusted source of IP-in-IP and a forwarding target. */
+bool cluster_addr_usable(const struct sockaddr_storage *ss);
 
 #endif

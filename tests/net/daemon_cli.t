@@ -108,7 +108,8 @@ done
 out=$("$D" -f --cluster-gateway 2=198.18.0.2 wgx 2>&1)
 t_like "$?:$out" "^1:xdpwgd: --cluster-gateway needs --gateway-id" \
 	"--cluster-gateway without --gateway-id is refused"
-for bad in 2 =198.18.0.2 64=198.18.0.2 2=foo 2=198.18.0.2:51820; do
+for bad in 2 =198.18.0.2 64=198.18.0.2 2=foo 2=198.18.0.2:51820 2=127.0.0.1 2=0.0.0.0 2=224.0.0.5 \
+	2=fe80::2; do
 	out=$("$D" -f --gateway-id 1 --cluster-gateway "$bad" wgx 2>&1)
 	t_like "$?:$out" "^1:xdpwgd: --cluster-gateway '$bad': " "--cluster-gateway '$bad' is refused"
 	t_is "$(wc -l <<<"$out")" 1 "... with one line of error"

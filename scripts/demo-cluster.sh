@@ -232,22 +232,8 @@ note "received_by: the gateway the router's hash sends the client to; holder: th
 note "blackout: the longest gap between ping replies around the switch; forwarded_1s: packets sent on to the holder in the live view's next tick (about a second)"
 
 {
-	echo "set terminal pngcairo size 1000,500 noenhanced"
-	echo "set output '$OUT/demo.png'"
-	echo "set title 'xdpwg cluster demo: ping RTT, and packets forwarded per gateway per second'"
-	echo "set xlabel 'time (s)'"
-	echo "set ylabel 'ping RTT (ms)'"
-	echo "set y2label 'forwarded (packets/s)'"
-	echo "set ytics nomirror"
-	echo "set y2tics"
-	echo "set grid"
-	echo "set key below horizontal"
-	i=0
-	while read -r x; do
-		i=$((i + 1))
-		echo "set arrow $i from $x, graph 0 to $x, graph 1 nohead dt 2 lc rgb 'red'"
-		echo "set label $i 'switch $i' at $x, graph 0.95 left offset 0.5,0 tc rgb 'red'"
-	done <"$OUT/switches.dat"
+	demo_plot_head 'xdpwg cluster demo: ping RTT, and packets forwarded per gateway per second' \
+		'forwarded (packets/s)' 'below horizontal'
 	echo "plot '$OUT/ping.dat' using 1:2 with points pt 7 ps 0.3 title 'ping RTT (ms)', \\"
 	echo "     '$OUT/samples.dat' using 1:2 axes x1y2 with fsteps lw 2 title 'gw1 forwarded', \\"
 	echo "     '$OUT/samples.dat' using 1:3 axes x1y2 with fsteps lw 2 title 'gw2 forwarded', \\"

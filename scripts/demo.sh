@@ -326,22 +326,8 @@ note "blackout: the longest gap between ping replies through the tunnel around t
 
 # the plot: rtt per ping, throughput per second, a line at each switch
 {
-	echo "set terminal pngcairo size 1000,500 noenhanced"
-	echo "set output '$OUT/demo.png'"
-	echo "set title 'xdpwg roaming demo: ping RTT and throughput through the tunnel'"
-	echo "set xlabel 'time (s)'"
-	echo "set ylabel 'ping RTT (ms)'"
-	echo "set y2label 'throughput (Mbit/s)'"
-	echo "set ytics nomirror"
-	echo "set y2tics"
-	echo "set grid"
-	echo "set key top left"
-	i=0
-	while read -r x; do
-		i=$((i + 1))
-		echo "set arrow $i from $x, graph 0 to $x, graph 1 nohead dt 2 lc rgb 'red'"
-		echo "set label $i 'switch $i' at $x, graph 0.95 left offset 0.5,0 tc rgb 'red'"
-	done <"$OUT/switches.dat"
+	demo_plot_head 'xdpwg roaming demo: ping RTT and throughput through the tunnel' \
+		'throughput (Mbit/s)' 'top left'
 	echo "plot '$OUT/ping.dat' using 1:2 with points pt 7 ps 0.3 title 'ping RTT (ms)', \\"
 	echo "     '$OUT/samples.dat' using 1:2 axes x1y2 with lines lw 2 title 'gateway receive (Mbit/s)'"
 } >"$OUT/demo.gnuplot"

@@ -60,3 +60,26 @@ tick()
 		sleep 1
 	done
 }
+
+# demo_plot_head TITLE Y2LABEL KEY: the gnuplot script's start, for a PNG in $OUT: ping RTT on
+# the left axis, the demo's own series on the right, a dashed line at each switch
+# ($OUT/switches.dat); the demo prints its plot command after it
+demo_plot_head()
+{
+	local i=0 x
+	echo "set terminal pngcairo size 1000,500 noenhanced"
+	echo "set output '$OUT/demo.png'"
+	echo "set title '$1'"
+	echo "set xlabel 'time (s)'"
+	echo "set ylabel 'ping RTT (ms)'"
+	echo "set y2label '$2'"
+	echo "set ytics nomirror"
+	echo "set y2tics"
+	echo "set grid"
+	echo "set key $3"
+	while read -r x; do
+		i=$((i + 1))
+		echo "set arrow $i from $x, graph 0 to $x, graph 1 nohead dt 2 lc rgb 'red'"
+		echo "set label $i 'switch $i' at $x, graph 0.95 left offset 0.5,0 tc rgb 'red'"
+	done <"$OUT/switches.dat"
+}

@@ -568,13 +568,13 @@ cleanup:
 	return ret;
 }
 
-int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out)
+/* A request whose body names one key, {"key": KEY}, to path; the reply in *j (put it). */
+static int etcd_post_key(struct etcd *e, const char *path, const char *key, struct json_object **j)
 {
-	struct json_object *req = json_object_new_object(), *j = NULL, *arr;
+	struct json_object *req = json_object_new_object();
 	char *body;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
 	if (!req || etcd_add_b64(req, "key", key, strlen(key)) < 0) {
 		json_object_put(req);
 		return -ENOMEM;
@@ -582,8 +582,18 @@ int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out)
 	body = etcd_body(req);
 	if (!body)
 		return -ENOMEM;
-	ret = etcd_post(e, "/v3/kv/range", body, ETCD_REQUEST_MS, &j);
+	ret = etcd_post(e, path, body, ETCD_REQUEST_MS, j);
 	free(body);
+	return ret;
+}
+
+int etcd_get(struct etcd *e, const char *key, struct etcd_kv *out)
+{
+	struct json_object *j = NULL, *arr;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = etcd_post_key(e, "/v3/kv/range", key, &j);
 	if (ret < 0)
 		return ret;
 	if (!json_object_object_get_ex(j, "kvs", &arr) || !json_object_array_length(arr))
@@ -694,19 +704,10 @@ int etcd_delete_if(struct etcd *e, const char *key, const char *value, size_t va
 
 int etcd_delete(struct etcd *e, const char *key, int64_t *deleted)
 {
-	struct json_object *req = json_object_new_object(), *j = NULL;
-	char *body;
+	struct json_object *j = NULL;
 	int ret;
 
-	if (!req || etcd_add_b64(req, "key", key, strlen(key)) < 0) {
-		json_object_put(req);
-		return -ENOMEM;
-	}
-	body = etcd_body(req);
-	if (!body)
-		return -ENOMEM;
-	ret = etcd_post(e, "/v3/kv/deleterange", body, ETCD_REQUEST_MS, &j);
-	free(body);
+	ret = etcd_post_key(e, "/v3/kv/deleterange", key, &j);
 	if (ret == 0 && deleted)
 		*deleted = etcd_json_i64(j, "deleted");
 	json_object_put(j);

@@ -280,21 +280,13 @@ c_gw_pid()
 	echo "${!v}"
 }
 
-# c_start_cl IMPL [ENDPOINT]: the client, xdpwgd (socket mode) or wireguard-go, port 51821, one
-# peer: the cluster (GW_PUB) at ENDPOINT (default the service address, 198.18.1.1:51820) for
-# the tunnel and the inside network; tunnel address 192.0.2.2/24. Its pid in T_PID and CL.
+# c_start_cl IMPL [ENDPOINT] [PORT]: the client, xdpwgd (socket mode) or wireguard-go on PORT
+# (51821), one peer: the cluster (GW_PUB) at ENDPOINT (default the service address,
+# 198.18.1.1:51820) for the tunnel and the inside network; tunnel address 192.0.2.2/24. Its pid
+# in T_PID and CL.
 c_start_cl()
 {
-	if [ "$1" = xdpwgd ]; then
-		t_start_xdpwgd cl wg0 || return 1
-	else
-		t_start_wggo cl wg0 || return 1
-	fi
-	CL=$T_PID
-	t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port 51821 \
-		peer "$GW_PUB" endpoint "${2:-$C_SVC:51820}" allowed-ips 192.0.2.0/24,198.18.2.0/24 ||
-		return 1
-	ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0 && ip -n "$CLNS" link set wg0 up &&
+	t_start_client "$1" "${2:-$C_SVC:51820}" 192.0.2.0/24,198.18.2.0/24 "${3:-51821}" &&
 		ip -n "$CLNS" route add 198.18.2.0/24 dev wg0
 }
 

@@ -127,15 +127,5 @@ cr_holder_of()
 # another gateway than the one PORT's flow goes to). Sets CL.
 cr_start_cl()
 {
-	if [ "$1" = xdpwgd ]; then
-		t_start_xdpwgd cl wg0 || return 1
-	else
-		t_start_wggo cl wg0 || return 1
-	fi
-	CL=$T_PID
-	t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port "$2" \
-		peer "$GW_PUB" endpoint "$C_SVC:51820" allowed-ips 192.0.2.0/24,198.18.2.0/24 ||
-		return 1
-	ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0 && ip -n "$CLNS" link set wg0 up &&
-		ip -n "$CLNS" route add 198.18.2.0/24 dev wg0
+	c_start_cl "$1" "$C_SVC:51820" "$2"
 }

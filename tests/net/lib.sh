@@ -318,6 +318,23 @@ t_tcp_transfer()
 	[ "$(md5sum <"$T_DIR/recv.$port" | cut -d' ' -f1)" = "$(md5sum <"$blob" | cut -d' ' -f1)" ]
 }
 
+# t_start_client IMPL ENDPOINT ALLOWED_IPS [PORT]: in namespace cl, xdpwgd (socket mode) or
+# wireguard-go as a client on PORT (51821) with one peer, GW_PUB at ENDPOINT, its key
+# $T_DIR/cl.key, tunnel address 192.0.2.2/24 up. Its pid in T_PID and CL.
+t_start_client()
+{
+	if [ "$1" = xdpwgd ]; then
+		t_start_xdpwgd cl wg0 || return 1
+	else
+		t_start_wggo cl wg0 || return 1
+	fi
+	CL=$T_PID
+	t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port "${4:-51821}" \
+		peer "$GW_PUB" endpoint "$2" allowed-ips "$3" || return 1
+	ip -n "$(t_nsname cl)" addr add 192.0.2.2/24 dev wg0 &&
+		ip -n "$(t_nsname cl)" link set wg0 up
+}
+
 # t_wggo_client SHORT GW_PUB: wireguard-go as wg0 in namespace SHORT, the client of the XDP
 # gateway tests: key $T_DIR/SHORT.key, port 51821, the gateway at 198.18.0.1:51820 for
 # 192.0.2.1 and 2001:db8:1::1, tunnel addresses 192.0.2.2/24 and 2001:db8:1::2/64; T_PID its pid.

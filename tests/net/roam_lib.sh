@@ -61,15 +61,7 @@ r_start_gw()
 # r_start_cl IMPL [ENDPOINT]: xdpwgd (socket mode) or wireguard-go as the client, port 51821.
 r_start_cl()
 {
-	if [ "$1" = xdpwgd ]; then
-		t_start_xdpwgd cl wg0 || return 1
-	else
-		t_start_wggo cl wg0 || return 1
-	fi
-	CL=$T_PID
-	t_wg "$CL" set wg0 private-key "$T_DIR/cl.key" listen-port 51821 \
-		peer "$GW_PUB" endpoint "${2:-198.18.0.1:51820}" allowed-ips 192.0.2.0/24 || return 1
-	ip -n "$CLNS" addr add 192.0.2.2/24 dev wg0 && ip -n "$CLNS" link set wg0 up
+	t_start_client "$1" "${2:-198.18.0.1:51820}" 192.0.2.0/24
 }
 
 # r_gw_endpoint: the gateway's endpoint for the client.

@@ -26,30 +26,17 @@ SWITCHES=${DEMO_SWITCHES:-4}
 PLAIN=${DEMO_PLAIN:-0}
 SETTLE=${DEMO_SETTLE:-5}
 OUT=${DEMO_OUT:-$XDPWG_BUILD/demo-cluster}
-case "${1:-}" in
--h | --help)
-	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
-	exit 0
-	;;
-"") ;;
-*)
-	echo "demo-cluster: unknown argument $1 (try --help)" >&2
-	exit 2
-	;;
-esac
-[[ $SWITCHES =~ ^[0-9]+$ ]] && [ "$SWITCHES" -ge 1 ] && [ "$SWITCHES" -le 20 ] ||
-	{ echo "demo-cluster: DEMO_SWITCHES must be 1..20" >&2; exit 2; }
-[[ $SETTLE =~ ^[0-9]+$ ]] && [ "$SETTLE" -ge 1 ] && [ "$SETTLE" -le 60 ] ||
-	{ echo "demo-cluster: DEMO_SETTLE must be 1..60" >&2; exit 2; }
+DEMO_NAME=demo-cluster
+. "$here/demo_lib.sh"
+demo_args "$0" "$@"
+demo_int DEMO_SWITCHES "$SWITCHES" 1 20
+demo_int DEMO_SETTLE "$SETTLE" 1 60
 [ -t 1 ] || PLAIN=1
 
 . "$here/../tests/net/lib.sh"
 set +x
 . "$here/../tests/net/cluster_lib.sh"
 . "$here/../tests/net/cluster_roam_lib.sh"
-
-DEMO_NAME=demo-cluster
-. "$here/demo_lib.sh"
 
 demo_require wg ping nsenter unshare gnuplot awk bird birdc python3
 [ -x "$XDPWG_BUILD/xdpwgd" ] && [ -x "$CR_CTL" ] || die "no $XDPWG_BUILD/xdpwgd (run make)"

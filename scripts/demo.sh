@@ -29,28 +29,16 @@ KEEPALIVE=${DEMO_KEEPALIVE:-0}
 MOVE_TIMEOUT=10 # seconds to wait for the tunnel to follow a switch
 SLOW_MOVE=5    # a move slower than this turns the persistent-keepalive fallback on
 SETTLE=6       # seconds of traffic shown before the first switch and after each one
-case "${1:-}" in
--h | --help)
-	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
-	exit 0
-	;;
-"") ;;
-*)
-	echo "demo: unknown argument $1 (try --help)" >&2
-	exit 2
-	;;
-esac
-[[ $SWITCHES =~ ^[0-9]+$ ]] && [ "$SWITCHES" -ge 1 ] && [ "$SWITCHES" -le 20 ] ||
-	{ echo "demo: DEMO_SWITCHES must be 1..20" >&2; exit 2; }
+DEMO_NAME=demo
+. "$here/demo_lib.sh"
+demo_args "$0" "$@"
+demo_int DEMO_SWITCHES "$SWITCHES" 1 20
 [ -t 1 ] || PLAIN=1
 
 # The namespace, daemon and cleanup helpers the tests use (its EXIT trap tears everything down).
 . "$here/../tests/net/lib.sh"
 set +x
 CTL=$XDPWG_BUILD/xdpwgctl
-
-DEMO_NAME=demo
-. "$here/demo_lib.sh"
 
 demo_require wg ping nsenter unshare gnuplot awk
 [ -x "$XDPWG_BUILD/xdpwgd" ] && [ -x "$CTL" ] || die "no $XDPWG_BUILD/xdpwgd (run make)"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The narration both demos share (scripts/demo.sh, scripts/demo-cluster.sh): numbered steps in
 # bold on a terminal, indented notes, and die, which shows the end of the test library's log
-# (tests/net/lib.sh, sourced first). DEMO_NAME names the demo in errors.
+# (tests/net/lib.sh, sourced before die is called). DEMO_NAME names the demo in errors. Sourced
+# before anything is built: it defines functions and colours only.
 
 step=0
 bold='' dim='' plain=''
@@ -82,4 +83,27 @@ demo_plot_head()
 		echo "set arrow $i from $x, graph 0 to $x, graph 1 nohead dt 2 lc rgb 'red'"
 		echo "set label $i 'switch $i' at $x, graph 0.95 left offset 0.5,0 tc rgb 'red'"
 	done <"$OUT/switches.dat"
+}
+
+# demo_args SCRIPT ARG...: --help prints SCRIPT's header comment; any other argument is refused
+demo_args()
+{
+	case "${2:-}" in
+	-h | --help)
+		awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$1"
+		exit 0
+		;;
+	"") ;;
+	*)
+		echo "$DEMO_NAME: unknown argument $2 (try --help)" >&2
+		exit 2
+		;;
+	esac
+}
+
+# demo_int NAME VALUE MIN MAX: VALUE a whole number within MIN..MAX, or exit 2 naming NAME
+demo_int()
+{
+	[[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
+		{ echo "$DEMO_NAME: $1 must be $3..$4" >&2; exit 2; }
 }

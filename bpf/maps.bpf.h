@@ -24,6 +24,13 @@ const volatile __u32 hs_burst = XDPWG_HS_BURST_DEFAULT; /* bucket depth in messa
 /* first fragments to our port per second and source (0: off), and their bucket depth */
 const volatile __u32 frag_rate = XDPWG_FRAG_RATE_DEFAULT;
 const volatile __u32 frag_burst = XDPWG_FRAG_BURST_DEFAULT;
+/* 1: struct xdpwg_meta goes inside the frame, in front of the Ethernet header
+ * (bpf_xdp_adjust_head), for kernels whose verifier refuses bpf_xdp_adjust_meta to XDP
+ * programs; the loader probes for it (io/xdp_meta.c). 0: in the metadata area. */
+const volatile __u8 meta_inline = 0;
+/* BPF_PROG_TEST_RUN fixtures only (loader_opts.keep_inline_meta): with meta_inline, a frame
+ * passed up keeps the metadata in front so that the tests can read it */
+const volatile __u8 meta_inline_keep = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -51,13 +51,19 @@ static __always_inline int pass_on(struct xdp_md *ctx, __u32 reason)
 
 /* Mirror the frame's first bytes and its verdict into the capture ring buffer. A subprogram of
  * its own: verified once, and the data path pays only the caller's flag test when it is off. */
-static __noinline int capture_frame(struct xdp_md *ctx, __u32 reason, __u32 action)
+static __noinline int capture_frame(struct xdp_md *ctx, __u32 reason, __u32 action, __u32 skip)
 {
 	void *data_end = (void *)(long)ctx->data_end;
 	void *data = (void *)(long)ctx->data;
 	struct xdpwg_capture *rec;
 	/* 64 bits: the size check and the helper call see the same register */
 	__u64 len = data_end - data, caplen;
+
+	/* skip: inline metadata in front of the frame (meta_inline), not on the wire */
+	skip &= 0xff;
+	if (len < skip)
+		return 0;
+	len -= skip;
 
 	rec = bpf_ringbuf_reserve(&capture, sizeof(*rec), 0);
 	if (!rec) {
@@ -75,7 +81,7 @@ static __noinline int capture_frame(struct xdp_md *ctx, __u32 reason, __u32 acti
 		return 0;
 	}
 	caplen = ((caplen - 1) & (XDPWG_CAPTURE_SNAPLEN - 1)) + 1;
-	if (bpf_xdp_load_bytes(ctx, 0, rec->data, caplen) < 0) {
+	if (bpf_xdp_load_bytes(ctx, skip, rec->data, caplen) < 0) {
 		bpf_ringbuf_discard(rec, 0);
 		count(XDPWG_STAT_CAPTURE_LOST);
 		return 0;
@@ -105,7 +111,16 @@ static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 reason, int acti
 {
 	count(reason);
 	if (capture_on())
-		capture_frame(ctx, reason, action);
+		capture_frame(ctx, reason, action, 0);
+	return action;
+}
+
+/* wg_verdict() for a frame that carries SKIP bytes of inline metadata in front */
+static __always_inline int wg_verdict_skip(struct xdp_md *ctx, __u32 reason, int action, __u32 skip)
+{
+	count(reason);
+	if (capture_on())
+		capture_frame(ctx, reason, action, skip);
 	return action;
 }
 
@@ -182,13 +197,28 @@ static __always_inline int deliver_xsk(struct xdp_md *ctx, const struct pkt_info
 	if (slot >= XDPWG_XSKS_MAX)
 		return wg_verdict(ctx, XDPWG_STAT_NO_XSK_PASSED, XDP_PASS);
 
-	/* Where it came from and when, in front of the frame for the worker. */
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdpwg_meta)) < 0)
+	/* Where it came from and when, in front of the frame for the worker: in the metadata
+	 * area, or, where the kernel refuses that, inside the frame itself (meta_inline) */
+	if (meta_inline) {
+		if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct xdpwg_meta)) < 0)
+			return wg_verdict(ctx, XDPWG_STAT_META_FAILED, XDP_PASS);
+		meta = (void *)(long)ctx->data;
+		data = (void *)(long)ctx->data_end;
+		/* loaded here: the compiler may not merge the two branches' loads into one
+		 * through a pointer into ctx (the verifier refuses those) */
+		asm volatile("" : "+r"(meta), "+r"(data));
+	} else {
+		if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xdpwg_meta)) < 0)
+			return wg_verdict(ctx, XDPWG_STAT_META_FAILED, XDP_PASS);
+		data = (void *)(long)ctx->data;
+		meta = (void *)(long)ctx->data_meta;
+		asm volatile("" : "+r"(meta), "+r"(data));
+	}
+	if ((void *)(meta + 1) > data) {
+		if (meta_inline)
+			bpf_xdp_adjust_head(ctx, (int)sizeof(struct xdpwg_meta));
 		return wg_verdict(ctx, XDPWG_STAT_META_FAILED, XDP_PASS);
-	data = (void *)(long)ctx->data;
-	meta = (void *)(long)ctx->data_meta;
-	if ((void *)(meta + 1) > data)
-		return wg_verdict(ctx, XDPWG_STAT_META_FAILED, XDP_PASS);
+	}
 	meta->rx_ns = now;
 	meta->peer_id = peer_id;
 	meta->flags = pi->meta_flags;
@@ -201,7 +231,12 @@ static __always_inline int deliver_xsk(struct xdp_md *ctx, const struct pkt_info
 	/* redirected frames never reach tcpdump on the uplink: capture mirrors them */
 	ret = bpf_redirect_map(&xsks, slot, XDP_PASS);
 	if (ret == XDP_REDIRECT)
-		return wg_verdict(ctx, XDPWG_STAT_REDIRECTED, XDP_REDIRECT);
+		return wg_verdict_skip(ctx, XDPWG_STAT_REDIRECTED, XDP_REDIRECT,
+				       meta_inline ? sizeof(struct xdpwg_meta) : 0);
+	/* up the stack: the kernel must see the frame as it came, without our bytes in front */
+	if (meta_inline && !meta_inline_keep &&
+	    bpf_xdp_adjust_head(ctx, (int)sizeof(struct xdpwg_meta)) < 0)
+		return wg_verdict(ctx, XDPWG_STAT_META_FAILED, XDP_DROP);
 	return wg_verdict(ctx, XDPWG_STAT_NO_XSK_PASSED, ret);
 }
 

@@ -170,6 +170,7 @@ static int io_xdp_add_workers(struct io_xdp *x, const struct io_xdp_opts *o, con
 		po.queue = q;
 		po.xsks_map_fd = loader_xsks_fd(x->ld);
 		po.map_key = (uint32_t)key;
+		po.meta_inline = loader_meta_inline(x->ld);
 		ret = xsk_port_open(&po, &w->port);
 		if (ret == -EBUSY && !o->n_queues) {
 			/* one AF_XDP socket per queue: another tunnel on this uplink has it */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pins.h"
 #include "uplink.h"
+#include "xdp_meta.h"
 #include "xdpwg.skel.h"
 
 struct loader_iface {
@@ -121,6 +122,8 @@ int loader_create(const struct loader_opts *opts, struct xdpwg_loader **out)
 	if (opts->event_interval_ns)
 		ld->skel->rodata->event_interval_ns = opts->event_interval_ns;
 	ld->skel->rodata->handshakes_to_xsk = !opts->handshakes_to_stack;
+	ld->skel->rodata->meta_inline = xdp_meta_inline();
+	ld->skel->rodata->meta_inline_keep = opts->keep_inline_meta;
 	if (opts->hs_rate)
 		ld->skel->rodata->hs_rate = opts->hs_rate == UINT32_MAX ? 0 : opts->hs_rate;
 	if (opts->hs_burst)
@@ -794,6 +797,11 @@ int loader_stats(const struct xdpwg_loader *ld, uint64_t out[XDPWG_STAT_MAX])
 int loader_prog_fd(const struct xdpwg_loader *ld)
 {
 	return bpf_program__fd(ld->skel->progs.xdpwg_rx);
+}
+
+bool loader_meta_inline(const struct xdpwg_loader *ld)
+{
+	return ld->skel->rodata->meta_inline;
 }
 
 int loader_xsks_fd(const struct xdpwg_loader *ld)

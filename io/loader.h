@@ -50,6 +50,10 @@ struct loader_opts {
 	 * defaults (XDPWG_FRAG_RATE_DEFAULT/s, XDPWG_FRAG_BURST_DEFAULT), UINT32_MAX: no limit */
 	uint32_t frag_rate;
 	uint32_t frag_burst;
+	/* BPF_PROG_TEST_RUN fixtures only: with the metadata inline (xdp_meta.h), a frame passed
+	 * up keeps it in front, where the tests read it as they read the metadata area. Never
+	 * for an attached program: the kernel would take our 24 bytes for the Ethernet header */
+	bool keep_inline_meta;
 };
 
 /* Open, configure, load and pin. Stale pins of the same TUN are removed first. */
@@ -130,6 +134,9 @@ int loader_stats(const struct xdpwg_loader *ld, uint64_t out[XDPWG_STAT_MAX]);
 
 int loader_prog_fd(const struct xdpwg_loader *ld);
 int loader_xsks_fd(const struct xdpwg_loader *ld);
+/* The program writes struct xdpwg_meta inside the frame, in front of it (xdp_meta.h): the
+ * AF_XDP sockets must step over it (xsk_port_opts.meta_inline). */
+bool loader_meta_inline(const struct xdpwg_loader *ld);
 int loader_events_fd(const struct xdpwg_loader *ld); /* ring buffer: ring_buffer__new on it */
 int loader_peers_fd(const struct xdpwg_loader *ld);
 int loader_sessions_fd(const struct xdpwg_loader *ld);

@@ -41,6 +41,7 @@ struct xsk_port {
 	uint32_t queue;
 	bool zerocopy;
 	bool need_wakeup;
+	bool meta_inline;
 	int map_fd;
 	uint32_t map_key;
 	uint64_t *tx_free; /* stack of free transmit frame addresses */
@@ -138,6 +139,7 @@ int xsk_port_open(const struct xsk_port_opts *opts, struct xsk_port **out)
 	}
 
 	p->need_wakeup = !opts->no_need_wakeup;
+	p->meta_inline = opts->meta_inline;
 	need_wakeup = p->need_wakeup ? XDP_USE_NEED_WAKEUP : 0;
 	err = -EOPNOTSUPP;
 	if (opts->mode != XSK_PORT_MODE_COPY) {
@@ -235,7 +237,16 @@ unsigned int xsk_port_rx(struct xsk_port *p, struct xsk_frame *out, unsigned int
 		out[i].len = d->len;
 		out[i].cap = p->frame_size - (uint32_t)in_frame;
 		out[i].meta = NULL;
-		if (in_frame >= sizeof(*m)) {
+		if (p->meta_inline) {
+			/* the metadata is the frame's first bytes: step over them */
+			m = (const struct xdpwg_meta *)out[i].data;
+			if (d->len >= sizeof(*m) && m->magic == XDPWG_META_MAGIC) {
+				out[i].meta = m;
+				out[i].data += sizeof(*m);
+				out[i].len -= (uint32_t)sizeof(*m);
+				out[i].cap -= (uint32_t)sizeof(*m);
+			}
+		} else if (in_frame >= sizeof(*m)) {
 			m = (const struct xdpwg_meta *)(out[i].data - sizeof(*m));
 			if (m->magic == XDPWG_META_MAGIC)
 				out[i].meta = m;

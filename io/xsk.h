@@ -38,6 +38,9 @@ struct xsk_port_opts {
 	uint32_t ring_size;   /* 0: frame_count / 2; a power of two */
 	enum xsk_port_mode mode;
 	bool no_need_wakeup;
+	/* the XDP program puts struct xdpwg_meta inside the frame, in front of the Ethernet
+	 * header (loader_meta_inline): received frames begin with it */
+	bool meta_inline;
 };
 
 /* One received or transmit frame. */

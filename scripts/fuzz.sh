@@ -83,7 +83,8 @@ XDP_LIBS="-lbpf -lelf -lz -lcrypto"
 xdp_cflags() {
 	# the edge fixes' names, once headers/ has them (enum constants: no #ifdef possible)
 	grep -q XDPWG_STAT_IPV6_EXT_DEEP headers/xdpwg_kern_user.h && echo "-DXDPWG_HDR_HAS_EDGE"
-	echo "-Ibuild"
+	# io/xdp_meta.c: where this kernel lets the program put its metadata
+	echo "-Ibuild -Iio"
 }
 
 # libFuzzer present?
@@ -144,7 +145,7 @@ for n in "${names[@]}"; do
 		fi
 		# shellcheck disable=SC2046
 		if ! $CLANG $CFLAGS $SAN $(xdp_cflags) -fsanitize=fuzzer tests/fuzz/fuzz_xdp.c \
-			tests/fuzz/xdp_ref.c $XDP_LIBS -o "$OUT/fuzz_xdp" >>"$OUT/logs/xdp.build" 2>&1; then
+			tests/fuzz/xdp_ref.c io/xdp_meta.c lib/log.c $XDP_LIBS -o "$OUT/fuzz_xdp" >>"$OUT/logs/xdp.build" 2>&1; then
 			echo "fuzz_xdp: BUILD FAILED (see $OUT/logs/xdp.build)"
 			rc=1
 			continue

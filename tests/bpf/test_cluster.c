@@ -45,6 +45,7 @@
 #include "netlink.h"
 #include "pins.h"
 #include "xdpwg_wire.h"
+#include "xdp_run.h"
 
 #define PORT	  51820
 #define SELF_ID	  1u
@@ -210,37 +211,24 @@ static void run_frame(const uint8_t *in, size_t len, int ifindex, struct run *r)
 {
 	static uint8_t raw[8192];
 	uint64_t before[XDPWG_STAT_MAX], now[XDPWG_STAT_MAX];
-	struct xdp_md ctx_in = { 0 }, ctx_out = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o);
+	struct xdp_run x;
 	size_t ml;
 
 	memset(r, 0, sizeof(*r));
-	ctx_in.data_end = (uint32_t)len;
-	ctx_in.ingress_ifindex = (uint32_t)ifindex;
-	o.data_in = in;
-	o.data_size_in = (uint32_t)len;
-	o.data_out = raw;
-	o.data_size_out = sizeof(raw);
-	o.ctx_in = &ctx_in;
-	o.ctx_size_in = sizeof(ctx_in);
-	o.ctx_out = &ctx_out;
-	o.ctx_size_out = sizeof(ctx_out);
-	o.repeat = 1;
 	loader_stats(ld, before);
-	if (bpf_prog_test_run_opts(loader_prog_fd(ld), &o))
-		r->err = -errno;
+	r->err = xdp_run_on(loader_prog_fd(ld), (uint32_t)ifindex, in, len, raw, sizeof(raw), &x);
 	loader_stats(ld, now);
 	for (int i = 0; i < XDPWG_STAT_MAX; i++) {
 		r->delta[i] = now[i] - before[i];
 		r->total += r->delta[i];
 	}
-	r->retval = o.retval;
-	ml = ctx_out.data;
+	r->retval = x.retval;
+	ml = x.ctx.data;
 	r->has_meta = ml == sizeof(struct xdpwg_meta);
 	if (r->has_meta)
 		memcpy(&r->meta, raw, sizeof(r->meta));
-	if (o.data_size_out >= ml) {
-		r->out_len = o.data_size_out - ml;
+	if (x.out_len >= ml) {
+		r->out_len = x.out_len - ml;
 		memcpy(r->out, raw + ml, r->out_len);
 	}
 }
@@ -705,9 +693,11 @@ int main(void)
 	lo.tun_name = tun;
 	lo.no_pin = true;
 	lo.hs_rate = UINT32_MAX;
+	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader_create"))
 		return done_testing();
 	report_verifier();
+	xdp_run_meta_inline = loader_meta_inline(ld);
 	is_int(loader_set_port(ld, PORT), 0, "listen port");
 	is_int(loader_session_add(ld, OUR_IDX, PEER_ID), 0,
 	       "a session of ours (gateway 1's index)");

@@ -640,9 +640,13 @@ int main(void)
 	snprintf(tun, sizeof(tun), "xt%d", (int)getpid() % 100000);
 	lo.tun_name = tun;
 	lo.event_interval_ns = 10ULL * 1000 * 1000 * 1000; /* no flakes on slow machines */
+	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader_create"))
 		return done_testing();
 	prog_fd = loader_prog_fd(ld);
+	xdp_run_meta_inline = loader_meta_inline(ld);
+	if (xdp_run_meta_inline)
+		printf("# this kernel refuses bpf_xdp_adjust_meta: the metadata is inline\n");
 	for (i = 0; i < 7; i++) {
 		static const char *const names[] = { "config", "sessions", "peers", "ifaces",
 						     "stats",  "events",   "xsks" };

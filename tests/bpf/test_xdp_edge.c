@@ -562,9 +562,11 @@ int main(void)
 	lo.tun_name = tun;
 	lo.no_pin = true;
 	lo.frag_rate = 1;
+	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader_create (fragment budget 1/s, burst 20)"))
 		return done_testing();
 	report_verifier();
+	xdp_run_meta_inline = loader_meta_inline(ld);
 	is_int(loader_set_port(ld, PORT), 0, "listen port");
 	is_int(loader_session_add(ld, INDEX, PEER_ID), 0, "a session");
 

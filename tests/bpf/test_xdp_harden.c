@@ -330,6 +330,7 @@ static void test_bucket_tunables(void)
 
 	lo.hs_rate = 100; /* 10 ms a token: slow VMs still send 3 within one */
 	lo.hs_burst = 2;
+	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader with hs_rate 100, hs_burst 2")) {
 		ld = main_ld;
 		return;
@@ -347,6 +348,7 @@ static void test_bucket_tunables(void)
 
 	lo.hs_rate = UINT32_MAX; /* off */
 	lo.hs_burst = 0;
+	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader with the bucket off")) {
 		ld = main_ld;
 		return;
@@ -582,9 +584,11 @@ int main(void)
 	snprintf(tun, sizeof(tun), "xh%d", (int)getpid() % 100000);
 	lo.tun_name = tun;
 	lo.no_pin = true;
+	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader_create"))
 		return done_testing();
 	report_verifier();
+	xdp_run_meta_inline = loader_meta_inline(ld);
 	is_int(loader_set_port(ld, PORT), 0, "listen port");
 	is_int(loader_session_add(ld, INDEX, 3), 0, "a session");
 	crypto_random(pub, sizeof(pub));

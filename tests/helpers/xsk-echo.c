@@ -276,6 +276,7 @@ int main(int argc, char **argv)
 
 		xo.xsks_map_fd = loader_xsks_fd(ld);
 		xo.map_key = (uint32_t)loader_xsk_key(ld, ifindex, i);
+		xo.meta_inline = loader_meta_inline(ld);
 		err = xsk_port_open(&xo, &q[i].port);
 		if (err) {
 			fprintf(stderr, "xsk-echo: queue %u: %s\n", i, strerror(-err));

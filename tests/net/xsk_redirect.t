@@ -3,7 +3,9 @@
 # namespace (eth0, 198.18.0.1) and a peer namespace (198.18.0.2). WireGuard-shaped datagrams to
 # the listen port come back through AF_XDP; junk is dropped and counted; ping and TCP to the
 # gateway still work while attached; pinned maps print named fields; kill -9 of the tool and a
-# restart replace the stale attachment and pins; a two-queue veth gets a socket per queue.
+# restart replace the stale attachment and pins; the metadata inline in front of the frame (as
+# on a kernel that refuses bpf_xdp_adjust_meta) arrives in native and generic mode; a two-queue
+# veth gets a socket per queue.
 . "$(dirname "$0")/lib.sh"
 
 t_require_root
@@ -156,6 +158,19 @@ t_is "$(grep '^queue 0:' "$T_DIR/echo4.log" | tail -n 1 | awk '{print $4, $8, $1
 	"generic mode: metadata on every frame"
 t_stop "$ECHO_PID"
 t_ok "generic attachment removed on exit" sh -c "! ip -n '$GW' link show eth0 | grep -q xdp"
+
+# --- the metadata inline (io/xdp_meta.h), as on a kernel that refuses bpf_xdp_adjust_meta:
+# forced here so that a kernel that allows both runs this layout too ---
+for m in native generic; do
+	XDPWG_XDP_META=inline t_ok "xsk-echo, metadata inline, $m mode" \
+		start_echo "inline-$m" eth0 -m "$m" || t_show_log
+	t_is "$(send 4 48 "$INDEX" 2)" 2 "inline metadata, $m: data echoed"
+	t_is "$(send 1 148 0 1)" 1 "inline metadata, $m: initiation echoed"
+	t_ok "counters dumped" dump_counters "$T_DIR/inline-$m.log"
+	t_is "$(grep '^queue 0:' "$T_DIR/inline-$m.log" | tail -n 1 | awk '{print $4, $8, $10}')" \
+		"3 3 0" "inline metadata, $m: on every frame, consistent with the frame"
+	t_stop "$ECHO_PID"
+done
 
 # --- two queues ---
 ip -n "$GW" link del eth0

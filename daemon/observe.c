@@ -48,14 +48,28 @@ static int daemon_worker_info(void *ctx, unsigned int i, struct io_xdp_worker_in
 	return d->xdp ? io_xdp_worker_info(d->xdp, i, out) : -ENOENT;
 }
 
+/* One sample of the drop counters for the burst log (paced by droplog itself). */
+static void daemon_observe_drops(struct xdpwgd *d, uint64_t now)
+{
+	uint64_t xdp_stats[XDPWG_STAT_MAX];
+	bool have_stats = d->xdp && io_xdp_stats(d->xdp, xdp_stats) == 0;
+
+	droplog_tick(d->droplog, d->dev, have_stats ? xdp_stats : NULL, d->src_not_allowed, now);
+}
+
 /* What this costs is one failure message: the data path does not depend on it. */
 void daemon_observe_init(struct xdpwgd *d)
 {
 	if (d->events && d->xdp)
 		events_set_workers(d->events, daemon_worker_info, d);
 	d->droplog = droplog_new(d->ifname, NULL, NULL);
-	if (!d->droplog)
+	if (!d->droplog) {
 		log_warn("%s: out of memory: no drop-burst log", d->ifname);
+		return;
+	}
+	/* the first sample now, not at the first tick a second later: droplog takes a reason's
+	 * first total for where it starts, so a burst in between would go unlogged */
+	daemon_observe_drops(d, wg_monotonic_ns());
 }
 
 void daemon_observe_free(struct xdpwgd *d)
@@ -68,8 +82,7 @@ void daemon_observe_free(struct xdpwgd *d)
  * once a second at most: a tick can come much sooner. */
 bool daemon_observe_tick(struct xdpwgd *d)
 {
-	uint64_t now = wg_monotonic_ns(), xdp_stats[XDPWG_STAT_MAX];
-	bool have_stats;
+	uint64_t now = wg_monotonic_ns();
 
 	if (d->xdp && daemon_tun_gone(d)) {
 		log_info("%s: interface gone, shutting down", d->ifname);
@@ -81,8 +94,7 @@ bool daemon_observe_tick(struct xdpwgd *d)
 		daemon_arm_route_timer(d);
 	if (d->xdp)
 		io_xdp_set_under_load(d->xdp, wg_device_under_load(d->dev));
-	have_stats = d->xdp && io_xdp_stats(d->xdp, xdp_stats) == 0;
-	droplog_tick(d->droplog, d->dev, have_stats ? xdp_stats : NULL, d->src_not_allowed, now);
+	daemon_observe_drops(d, now);
 	if (d->xdp)
 		io_xdp_tick(d->xdp, now);
 	cluster_routes_tick(d->croutes, now);

@@ -232,6 +232,13 @@ out:
 	conf_free(c);
 }
 
+void daemon_record_routes(struct xdpwgd *d)
+{
+	/* not armed on the timer: a route change inside its hold-off would be compared with the
+	 * peer's old endpoint, taken for a new endpoint's first route, and announce nothing */
+	daemon_check_routes(d);
+}
+
 void daemon_on_netlink(struct xdpwgd *d)
 {
 	int bits = nl_monitor_read(d->nlmon);

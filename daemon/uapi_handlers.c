@@ -15,6 +15,15 @@
 #include "uapi.h"
 #include "xdpwgd.h"
 
+/* Whether a set request gives some peer an endpoint. */
+static bool daemon_req_sets_endpoint(const struct conf_dev *req)
+{
+	for (size_t i = 0; i < req->n_peers; i++)
+		if (req->peers[i].flags & CONF_PEER_HAS_ENDPOINT)
+			return true;
+	return false;
+}
+
 /*
  * All or nothing: the allowlist is checked and built first, written into the XDP program (which
  * validates it too), then the engine applies the rest; if the engine refuses, the program gets
@@ -65,8 +74,12 @@ static int daemon_uapi_set(void *ctx, const struct conf_dev *req, char *err, siz
 	}
 	if (ret == 0 && d->xdp && (req->flags & CONF_DEV_HAS_PRIVATE_KEY))
 		io_xdp_set_private_key(d->xdp, req->private_key);
-	/* new or changed endpoints: record their routes now, so the next change is seen */
-	if (ret == 0)
+	/* new or changed endpoints: record their routes now, so the next change is seen; at
+	 * once when the request set one (the next change may follow within the timer's hold-off,
+	 * an uplink taken down right after `wg set ... endpoint`) */
+	if (ret == 0 && daemon_req_sets_endpoint(req))
+		daemon_record_routes(d);
+	else if (ret == 0)
 		daemon_arm_route_timer(d);
 	/* changed allowed IPs of the sessions held here: their routes follow */
 	if (ret == 0)

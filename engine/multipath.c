@@ -434,8 +434,13 @@ void mpath_send_copies(struct wg_path *path, struct wg_peer *peer, const uint8_t
 		for (unsigned int i = 0; i < mp->n; i++) {
 			struct mpath *p = &mp->p[i];
 
+			/* a client copies onto every uplink, one judged dead too: that judgement
+			 * is a guess from late probes, and when it is wrong just as the active
+			 * path fails, a copy withheld is a packet lost; a copy into a dead path
+			 * costs its bytes only. A gateway has no uplinks of its own to try:
+			 * it copies to the sources that still speak. */
 			if (mp->client
-				    ? (int)i == mp->active || p->state == MPATH_DEAD
+				    ? (int)i == mp->active
 				    : endpoint_eq(&p->ep, &peer->endpoint) || !mpath_live(p, now))
 				continue;
 			p->tx_packets++;

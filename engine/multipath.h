@@ -150,7 +150,8 @@ void mpath_note_data(struct wg_peer *peer);
  * Any thread. */
 void mpath_note_initiation(struct wg_peer *peer, uint64_t now);
 /* A data message just went to the active endpoint: redundant peers send copies on every other
- * live path. Any thread. */
+ * path (a client: every other uplink, dead or not; a gateway: every live source). Any
+ * thread. */
 void mpath_send_copies(struct wg_path *path, struct wg_peer *peer, const uint8_t *buf, size_t len);
 /* A replayed counter from a redundant peer, within MPATH_DUP_WINDOW of the greatest seen (top:
  * one more than it): a duplicate copy, counted (true) rather than a replay. Any thread. */

@@ -15,7 +15,7 @@
 #      pings every 20 ms: replies again within 5 s, the gateway at lte, one path move, two paths
 #      listed, the move logged; no fail-back when wifi returns; (b) the gateway pings the silent
 #      client and the router blackholes the now active path: the same recovery, the other way
-#   2  (c) redundant: 100 pings every 20 ms, wifi blackholed in the middle: none lost, no
+#   2  (c) redundant: 150 pings every 20 ms, wifi blackholed after 20 replies: none lost, no
 #      duplicate reaches ping, both ends report a wire ratio of about 2
 #   3  (f) flapping: wifi blackholed 2 s, back 2 s, three times, pings every 20 ms: at least one
 #      and at most three path moves, none in the 3 s after with both paths healthy
@@ -243,17 +243,24 @@ session1()
 }
 
 # --- 2: redundant ---
+# The router cuts wifi as soon as 20 of 150 replies are in (3 s of pings), before anything
+# else is asked of the daemons: under TCG an xdpwgctl call takes a second, and asked first they
+# let every ping finish before the cut (which then tested nothing).
 session2()
 {
 	local log=$T_DIR/c.ping pid i wr gwr lost nb
 	p_up c "$MAIN_MODE" redundant || return
-	ip netns exec "$CLNS" stdbuf -oL ping -D -n -c 100 -i 0.02 -W 2 192.0.2.1 >"$log" 2>&1 &
+	ip netns exec "$CLNS" stdbuf -oL ping -D -n -c 150 -i 0.02 -W 2 192.0.2.1 >"$log" 2>&1 &
 	pid=$!
 	t_track "$pid"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c 'bytes from' "$log" 2>/dev/null)" -ge 45 ] 2>/dev/null && break
+	for ((i = 0; i < 200; i++)); do
+		[ "$(grep -c 'bytes from' "$log" 2>/dev/null)" -ge 20 ] 2>/dev/null && break
 		sleep 0.05
 	done
+	r_blackhole wifi 2>>"$T_DIR/log" || t_result 1 "c: the router blackholes wifi"
+	nb=$(grep -c 'bytes from' "$log")
+	t_result "$(awk -v n="$nb" 'BEGIN { print (n >= 20 && n < 130) ? 0 : 1 }')" \
+		"c: the router cut wifi while the pings flowed (after $nb replies of 150)"
 	wr=$(r_json "$CL" '.peers[0].wire_ratio')
 	gwr=$(r_json "$GW" '.peers[0].wire_ratio')
 	t_like "$(t_at "$CL" "$CTL" show wg0 2>&1)" 'redundancy: [0-9.]+ bytes on the wire per byte sent' \
@@ -262,13 +269,12 @@ session2()
 		"c: the client sends about twice: wire_ratio $wr"
 	t_result "$(awk -v r="$gwr" 'BEGIN { print (r ~ /^[0-9.]+$/ && r >= 1.5) ? 0 : 1 }')" \
 		"c: the gateway sends about twice: wire_ratio $gwr"
-	nb=$(grep -c 'bytes from' "$log")
-	r_blackhole wifi 2>>"$T_DIR/log" || t_result 1 "c: the router blackholes wifi"
 	r_until 25 sh -c "! kill -0 $pid 2>/dev/null"
 	wait "$pid" 2>/dev/null
 	lost=$(r_ping_lost "$log")
-	t_like "$(tail -n 3 "$log")" '(^|[^0-9])100 packets transmitted' "c: 100 pings sent"
-	t_is "$lost" 0 "c: wifi blackholed after $nb replies: none of the 100 lost"
+	t_like "$(tail -n 3 "$log")" '(^|[^0-9])150 packets transmitted' "c: 150 pings sent"
+	t_is "$lost" 0 "c: wifi blackholed after $nb replies: none of the 150 lost"
+	[ "$lost" = 0 ] || { p_show_both; t_diag "c: the client's log: $(grep -E 'path|dead' "$CL_LOG" | tail -n 20)"; }
 	t_is "$(grep -c 'DUP!' "$log")" 0 "c: no duplicate reached ping (the replay window took them)"
 	t_like "$(r_blackhole_drops wifi)" '^[1-9]' "c: the router did drop wifi's copies"
 	p_down

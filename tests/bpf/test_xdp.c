@@ -646,7 +646,8 @@ int main(void)
 	prog_fd = loader_prog_fd(ld);
 	xdp_run_meta_inline = loader_meta_inline(ld);
 	if (xdp_run_meta_inline)
-		printf("# this kernel refuses bpf_xdp_adjust_meta: the metadata is inline\n");
+		printf("# the metadata is inline (this kernel refuses bpf_xdp_adjust_meta, or "
+		       "XDPWG_XDP_META=inline)\n");
 	for (i = 0; i < 7; i++) {
 		static const char *const names[] = { "config", "sessions", "peers", "ifaces",
 						     "stats",  "events",   "xsks" };

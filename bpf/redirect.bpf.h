@@ -106,22 +106,19 @@ static __always_inline int capture_on(void)
 	return c && c->on;
 }
 
-/* verdict() for datagrams to the listen port: mirrored when capture is on. */
-static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 reason, int action)
-{
-	count(reason);
-	if (capture_on())
-		capture_frame(ctx, reason, action, 0);
-	return action;
-}
-
-/* wg_verdict() for a frame that carries SKIP bytes of inline metadata in front */
+/* verdict() for datagrams to the listen port: mirrored when capture is on, without the SKIP
+ * bytes of inline metadata the frame may carry in front (meta_inline) */
 static __always_inline int wg_verdict_skip(struct xdp_md *ctx, __u32 reason, int action, __u32 skip)
 {
 	count(reason);
 	if (capture_on())
 		capture_frame(ctx, reason, action, skip);
 	return action;
+}
+
+static __always_inline int wg_verdict(struct xdp_md *ctx, __u32 reason, int action)
+{
+	return wg_verdict_skip(ctx, reason, action, 0);
 }
 
 static __always_inline int endpoint_differs(const struct xdpwg_endpoint *ep,

@@ -169,7 +169,7 @@ static const struct daemon_route *daemon_route_find(const struct xdpwgd *d,
  * (wg_device_announce: a keepalive with a valid session, else an initiation; the cached source is
  * dropped). Peers seen for the first time, or with a new endpoint, are only recorded.
  */
-static void daemon_check_routes(struct xdpwgd *d)
+void daemon_check_routes(struct xdpwgd *d)
 {
 	struct daemon_route *now = NULL;
 	struct conf_dev *c;
@@ -230,13 +230,6 @@ static void daemon_check_routes(struct xdpwgd *d)
 out:
 	free(now);
 	conf_free(c);
-}
-
-void daemon_record_routes(struct xdpwgd *d)
-{
-	/* not armed on the timer: a route change inside its hold-off would be compared with the
-	 * peer's old endpoint, taken for a new endpoint's first route, and announce nothing */
-	daemon_check_routes(d);
 }
 
 void daemon_on_netlink(struct xdpwgd *d)

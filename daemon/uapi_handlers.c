@@ -75,10 +75,11 @@ static int daemon_uapi_set(void *ctx, const struct conf_dev *req, char *err, siz
 	if (ret == 0 && d->xdp && (req->flags & CONF_DEV_HAS_PRIVATE_KEY))
 		io_xdp_set_private_key(d->xdp, req->private_key);
 	/* new or changed endpoints: record their routes now, so the next change is seen; at
-	 * once when the request set one (the next change may follow within the timer's hold-off,
-	 * an uplink taken down right after `wg set ... endpoint`) */
+	 * once when the request set one: armed on the timer, a change inside its hold-off (an
+	 * uplink taken down right after `wg set ... endpoint`) would be compared with the peer's
+	 * old endpoint, taken for the new one's first route, and announce nothing */
 	if (ret == 0 && daemon_req_sets_endpoint(req))
-		daemon_record_routes(d);
+		daemon_check_routes(d);
 	else if (ret == 0)
 		daemon_arm_route_timer(d);
 	/* changed allowed IPs of the sessions held here: their routes follow */

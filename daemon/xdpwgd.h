@@ -170,8 +170,9 @@ void daemon_roam_init(struct xdpwgd *d);
 void daemon_roam_free(struct xdpwgd *d);
 /* A route check within DAEMON_ROUTE_COALESCE_MS (configuration changes, moved endpoints). */
 void daemon_arm_route_timer(struct xdpwgd *d);
-/* The routes to every peer's endpoint looked up and recorded now (a request set endpoints). */
-void daemon_record_routes(struct xdpwgd *d);
+/* The routes to every peer's endpoint looked up now and compared with the last ones: a peer
+ * whose route changed under an unchanged endpoint is announced, the rest only recorded. */
+void daemon_check_routes(struct xdpwgd *d);
 void daemon_on_moves(struct xdpwgd *d);
 void daemon_on_netlink(struct xdpwgd *d);
 void daemon_on_route_timer(struct xdpwgd *d);

@@ -323,14 +323,13 @@ static void test_bucket(void)
 static void test_bucket_tunables(void)
 {
 	static uint8_t msg[MAX_PLEN];
-	struct loader_opts lo = { .tun_name = "xhtune", .no_pin = true };
+	struct loader_opts lo = { .tun_name = "xhtune", .no_pin = true, .keep_inline_meta = true };
 	struct xdpwg_loader *main_ld = ld;
 	unsigned int i, pass = 0;
 	size_t len;
 
 	lo.hs_rate = 100; /* 10 ms a token: slow VMs still send 3 within one */
 	lo.hs_burst = 2;
-	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader with hs_rate 100, hs_burst 2")) {
 		ld = main_ld;
 		return;
@@ -348,7 +347,6 @@ static void test_bucket_tunables(void)
 
 	lo.hs_rate = UINT32_MAX; /* off */
 	lo.hs_burst = 0;
-	lo.keep_inline_meta = true;
 	if (!ok(loader_create(&lo, &ld) == 0, "loader with the bucket off")) {
 		ld = main_ld;
 		return;
